@@ -1,0 +1,208 @@
+"""Value types and the project's one internal vocabulary.
+
+Japan has no single shelter-status vocabulary (L-Alert, VACAN and each city differ), so the model
+keeps its own stable codes (the enum values, ASCII, stored in events) with Japanese and English
+labels, and :mod:`disaster_dx.vocab` maps them to each outside vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Self
+
+
+class Labelled(StrEnum):
+    """A vocabulary term: a stable code plus its Japanese and English labels."""
+
+    @property
+    def ja(self) -> str:
+        """Japanese label, as shown to staff and citizens."""
+        return _LABELS[self][0]
+
+    @property
+    def en(self) -> str:
+        """English label."""
+        return _LABELS[self][1]
+
+    def label(self, lang: str = "ja") -> str:
+        """Label in ``lang`` (``"ja"`` or ``"en"``); Japanese for anything else."""
+        return self.en if lang == "en" else self.ja
+
+    @classmethod
+    def parse(cls, value: str) -> Self:
+        """Accept the code, the Japanese label or the English label (case-insensitive)."""
+        text = value.strip()
+        for member in cls:
+            if text in (member.value, member.ja) or text.lower() == member.en.lower():
+                return member
+        raise ValueError(f"unknown {cls.__name__} {value!r}")
+
+
+class OpenState(Labelled):
+    """開設状況: whether a shelter is open."""
+
+    NOT_OPEN = "not_open"
+    PREPARING = "preparing"
+    OPEN = "open"
+    CLOSED = "closed"
+    PERMANENT = "permanent"
+
+    @property
+    def is_open(self) -> bool:
+        """Open to evacuees now (open or permanently open)."""
+        return self in (OpenState.OPEN, OpenState.PERMANENT)
+
+
+class Crowding(Labelled):
+    """混雑状況, from least to most crowded."""
+
+    AVAILABLE = "available"
+    SOMEWHAT_CROWDED = "somewhat_crowded"
+    CROWDED = "crowded"
+    FULL = "full"
+
+
+class Hazard(Labelled):
+    """Hazard kinds of the GSI suitability columns (指定緊急避難場所の災害種別)."""
+
+    FLOOD = "flood"
+    LANDSLIDE = "landslide"
+    STORM_SURGE = "storm_surge"
+    EARTHQUAKE = "earthquake"
+    TSUNAMI = "tsunami"
+    FIRE = "fire"
+    INLAND_FLOOD = "inland_flood"
+    VOLCANO = "volcano"
+
+
+class ShelterKind(Labelled):
+    """Designation of a site; one site may carry several."""
+
+    DESIGNATED = "designated"
+    EMERGENCY = "emergency"
+    WELFARE = "welfare"
+
+
+class Need(Labelled):
+    """Supplies or help a shelter reports it needs."""
+
+    WATER = "water"
+    FOOD = "food"
+    BLANKET = "blanket"
+    MEDICAL = "medical"
+    POWER = "power"
+    TOILET = "toilet"
+
+
+class IncidentKind(Labelled):
+    """Live incidents feed the public page; drill incidents never do."""
+
+    LIVE = "live"
+    DRILL = "drill"
+
+
+_LABELS: dict[Labelled, tuple[str, str]] = {
+    OpenState.NOT_OPEN: ("未開設", "Not open"),
+    OpenState.PREPARING: ("開設準備中", "Preparing"),
+    OpenState.OPEN: ("開設", "Open"),
+    OpenState.CLOSED: ("閉鎖", "Closed"),
+    OpenState.PERMANENT: ("常設", "Permanently open"),
+    Crowding.AVAILABLE: ("空き", "Available"),
+    Crowding.SOMEWHAT_CROWDED: ("やや混雑", "Somewhat crowded"),
+    Crowding.CROWDED: ("混雑", "Crowded"),
+    Crowding.FULL: ("満員", "Full"),
+    Hazard.FLOOD: ("洪水", "Flood"),
+    Hazard.LANDSLIDE: ("崖崩れ、土石流及び地滑り", "Landslide / debris flow"),
+    Hazard.STORM_SURGE: ("高潮", "Storm surge"),
+    Hazard.EARTHQUAKE: ("地震", "Earthquake"),
+    Hazard.TSUNAMI: ("津波", "Tsunami"),
+    Hazard.FIRE: ("大規模な火事", "Large fire"),
+    Hazard.INLAND_FLOOD: ("内水氾濫", "Inland flooding"),
+    Hazard.VOLCANO: ("火山現象", "Volcanic phenomena"),
+    ShelterKind.DESIGNATED: ("指定避難所", "Designated shelter"),
+    ShelterKind.EMERGENCY: ("指定緊急避難場所", "Emergency evacuation site"),
+    ShelterKind.WELFARE: ("福祉避難所", "Welfare shelter"),
+    Need.WATER: ("水", "Water"),
+    Need.FOOD: ("食料", "Food"),
+    Need.BLANKET: ("毛布", "Blankets"),
+    Need.MEDICAL: ("医療", "Medical care"),
+    Need.POWER: ("電源", "Power"),
+    Need.TOILET: ("トイレ", "Toilets"),
+    IncidentKind.LIVE: ("実災害", "Live"),
+    IncidentKind.DRILL: ("訓練", "Drill"),
+}
+
+_VOCABULARIES = (OpenState, Crowding, Hazard, ShelterKind, Need, IncidentKind)
+if len(_LABELS) != sum(len(e) for e in _VOCABULARIES):
+    # StrEnum members hash as their code, so two enums sharing a code would share a label.
+    raise RuntimeError("vocabulary codes must be unique across enums and all labelled")
+
+#: The GSI column name of each hazard flag, in the GSI files' column order.
+GSI_HAZARD_COLUMNS: dict[Hazard, str] = {
+    Hazard.FLOOD: "洪水",
+    Hazard.LANDSLIDE: "崖崩れ、土石流及び地滑り",
+    Hazard.STORM_SURGE: "高潮",
+    Hazard.EARTHQUAKE: "地震",
+    Hazard.TSUNAMI: "津波",
+    Hazard.FIRE: "大規模な火事",
+    Hazard.INLAND_FLOOD: "内水氾濫",
+    Hazard.VOLCANO: "火山現象",
+}
+
+
+@dataclass(frozen=True)
+class CrowdingThresholds:
+    """Occupancy percentages at which crowding steps up (per-city setting).
+
+    The defaults (30 / 60 / 80 %) are DESIGN.md's; a city may tune them.
+    """
+
+    somewhat_crowded: float = 30.0
+    crowded: float = 60.0
+    full: float = 80.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.somewhat_crowded < self.crowded < self.full <= 100:
+            raise ValueError(
+                "crowding thresholds must rise strictly within (0, 100]: "
+                f"{self.somewhat_crowded}, {self.crowded}, {self.full}"
+            )
+
+    def classify(self, evacuees: int, capacity: int | None) -> Crowding | None:
+        """Crowding from counts; ``None`` (unknown) when capacity is not known."""
+        if capacity is None or capacity <= 0:
+            return None
+        percent = 100.0 * evacuees / capacity
+        if percent >= self.full:
+            return Crowding.FULL
+        if percent >= self.crowded:
+            return Crowding.CROWDED
+        if percent >= self.somewhat_crowded:
+            return Crowding.SOMEWHAT_CROWDED
+        return Crowding.AVAILABLE
+
+
+@dataclass(frozen=True)
+class Shelter:
+    """One site of the shelter master (reference data, imported, not an event).
+
+    A site may be both a 指定避難所 and a 指定緊急避難場所; ``gsi_ids`` keeps every 共通ID the
+    source lists gave it, and ``source`` keeps each source record's fields exactly.
+    """
+
+    shelter_id: str
+    name: str
+    address: str
+    lon: float
+    lat: float
+    kinds: frozenset[ShelterKind]
+    hazards: frozenset[Hazard]
+    gsi_ids: tuple[str, ...] = ()
+    capacity: int | None = None
+    municipality_code: str = ""
+    source: dict[str, dict[str, object]] = field(default_factory=dict, compare=False, hash=False)
+
+    def suits(self, hazard: Hazard) -> bool:
+        """Whether the site is designated for ``hazard`` (never suggest it otherwise)."""
+        return hazard in self.hazards

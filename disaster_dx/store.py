@@ -1,0 +1,732 @@
+"""The store: reference tables and the append-only event log, on SQLite or PostgreSQL.
+
+SQLAlchemy Core only, so the same statements run on both engines. Writes to one incident are
+serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``SELECT … FOR UPDATE`` on the incident row),
+which makes ``seq`` gap-free and lets an append check the versions its writer saw
+(optimistic concurrency): a stale write raises :class:`~disaster_dx.errors.ConflictError`
+with the newer values instead of overwriting them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.types import TypeDecorator
+
+from disaster_dx.errors import ConflictError, DisasterDxError, NotFoundError
+from disaster_dx.events import (
+    Event,
+    NewEvent,
+    State,
+    fold,
+    subject_of,
+    utcnow,
+    validate_payload,
+    vars_of,
+)
+from disaster_dx.model import Hazard, IncidentKind, Shelter, ShelterKind
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INCIDENT_TITLE = "南国市 災害対策本部"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both engines (SQLite has no time zones, PostgreSQL has)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Refuse naive times; store UTC (naive on SQLite, which has no time zones)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Give back aware UTC times whatever the engine returned."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("last_at", UTCDateTime),
+    Column("show_on_public", Boolean, nullable=False, default=False),
+)
+
+events_table = Table(
+    "events",
+    metadata,
+    Column("incident_id", String(64), ForeignKey("incidents.incident_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("subject", String(200)),
+    Column("payload", JSON, nullable=False),
+    Index("ix_events_subject", "incident_id", "subject", "seq"),
+    Index("ix_events_at", "incident_id", "at"),
+)
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("import_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False, default=""),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("added", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("removed", Integer, nullable=False),
+    Column("notes", JSON, nullable=False),
+)
+
+shelters_table = Table(
+    "shelters",
+    metadata,
+    Column("shelter_id", String(64), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("address", String(500), nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("kinds", JSON, nullable=False),
+    Column("hazards", JSON, nullable=False),
+    Column("gsi_ids", JSON, nullable=False),
+    Column("capacity", Integer),
+    Column("municipality_code", String(8), nullable=False, default=""),
+    Column("source", JSON, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("import_id", Integer, ForeignKey("imports.import_id"), nullable=False),
+)
+
+shelter_history = Table(
+    "shelter_history",
+    metadata,
+    Column("import_id", Integer, ForeignKey("imports.import_id"), primary_key=True),
+    Column("shelter_id", String(64), primary_key=True),
+    Column("change", String(16), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A live disaster or a drill; every event belongs to exactly one."""
+
+    incident_id: str
+    kind: IncidentKind
+    title: str
+    created_at: datetime
+    created_by: str
+    closed_at: datetime | None
+    last_seq: int
+    last_at: datetime | None
+    show_on_public: bool = False
+
+    @property
+    def is_drill(self) -> bool:
+        """Drill events never reach live state or the public page."""
+        return self.kind is IncidentKind.DRILL
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What a shelter-master import changed."""
+
+    import_id: int
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        """One line for the CLI and the log."""
+        return (
+            f"added {len(self.added)}, changed {len(self.changed)}, "
+            f"removed {len(self.removed)}, unchanged {self.unchanged}"
+        )
+
+
+Clock = Callable[[], datetime]
+
+
+class Store:
+    """Access to one database; cheap to share, one per process (holds a connection pool).
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL: ``sqlite:///path.sqlite3`` or ``postgresql+psycopg://user@host/db``.
+    schema
+        PostgreSQL schema to use (tests use a fresh one per run); ignored on SQLite.
+    clock
+        Source of "now" for event times; drills and tests inject their own.
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None, clock: Clock = utcnow) -> None:
+        self.url = url
+        self.schema = schema
+        self.clock = clock
+        self.engine = _make_engine(url, schema=schema)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def create_schema(self) -> None:
+        """Create all tables that do not exist yet (idempotent)."""
+        metadata.create_all(self.engine, checkfirst=True)
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests, shutdown)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction that takes the write lock up front (no upgrade deadlocks)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # -- incidents ----------------------------------------------------------------------------
+
+    def create_incident(
+        self,
+        title: str,
+        *,
+        kind: IncidentKind = IncidentKind.LIVE,
+        actor: str,
+        incident_id: str | None = None,
+    ) -> Incident:
+        """Open a new incident (a live disaster or a drill)."""
+        if not title.strip():
+            raise DisasterDxError("an incident needs a title")
+        now = self.clock()
+        new_id = incident_id or f"{kind.value}-{now:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+        with self._write() as conn:
+            conn.execute(
+                insert(incidents).values(
+                    incident_id=new_id,
+                    kind=kind.value,
+                    title=title.strip(),
+                    created_at=now,
+                    created_by=actor,
+                    last_seq=0,
+                    show_on_public=False,
+                )
+            )
+        log.info("incident %s (%s) opened by %s", new_id, kind.value, actor)
+        return self.incident(new_id)
+
+    def incident(self, incident_id: str) -> Incident:
+        """One incident, or :class:`NotFoundError`."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(incidents).where(incidents.c.incident_id == incident_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no incident {incident_id!r}")
+        return _incident(row._mapping)
+
+    def incidents(self, *, kind: IncidentKind | None = None) -> list[Incident]:
+        """Incidents, newest first."""
+        query = select(incidents).order_by(incidents.c.created_at.desc())
+        if kind is not None:
+            query = query.where(incidents.c.kind == kind.value)
+        with self._read() as conn:
+            return [_incident(r._mapping) for r in conn.execute(query)]
+
+    def live_incident(self, *, actor: str = "system") -> Incident:
+        """The open live incident HQ writes to, created on first use."""
+        for found in self.incidents(kind=IncidentKind.LIVE):
+            if found.closed_at is None:
+                return found
+        return self.create_incident(DEFAULT_INCIDENT_TITLE, actor=actor)
+
+    def close_incident(self, incident_id: str, *, actor: str) -> None:
+        """Close an incident: it stays readable and replayable but takes no more events."""
+        with self._write() as conn:
+            done = conn.execute(
+                update(incidents)
+                .where(incidents.c.incident_id == incident_id, incidents.c.closed_at.is_(None))
+                .values(closed_at=self.clock())
+            )
+        if done.rowcount != 1:
+            raise NotFoundError(f"no open incident {incident_id!r}")
+        log.info("incident %s closed by %s", incident_id, actor)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def append(
+        self,
+        incident_id: str,
+        new_events: Sequence[NewEvent],
+        *,
+        actor: str,
+        expected: Mapping[str, int] | None = None,
+    ) -> list[Event]:
+        """Append events atomically, all or nothing.
+
+        Parameters
+        ----------
+        incident_id
+            The incident the events belong to.
+        new_events
+            Events to append, in order; payloads are validated before anything is written.
+        actor
+            Who is writing (user name or ``system``/``import``/``drill``); kept on every event.
+        expected
+            Versions the writer saw, by subject (``{"shelter:<id>": 12}``). If any subject has
+            changed since, nothing is written and :class:`ConflictError` carries the newer values.
+
+        Raises
+        ------
+        PayloadError
+            A payload is invalid (every problem listed, each naming its field).
+        ConflictError
+            A subject changed since the writer read it.
+        NotFoundError
+            The incident does not exist or is closed.
+        """
+        if not actor or not actor.strip():
+            raise DisasterDxError("every write needs an actor (who made it)")
+        if not new_events:
+            return []
+        cleaned = [NewEvent(e.type, validate_payload(e.type, e.payload)) for e in new_events]
+        with self._write() as conn:
+            row = conn.execute(
+                select(incidents.c.last_seq, incidents.c.last_at, incidents.c.closed_at)
+                .where(incidents.c.incident_id == incident_id)
+                .with_for_update()
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"no incident {incident_id!r}")
+            if row.closed_at is not None:
+                raise NotFoundError(f"incident {incident_id!r} is closed and takes no new events")
+            for subject, seen in (expected or {}).items():
+                actual = self._subject_version(conn, incident_id, subject)
+                if actual != seen:
+                    current = self._subject_state(conn, incident_id, subject)
+                    raise ConflictError(subject, seen, actual, current)
+            # Times never run backwards within an incident, so "state at t" is a prefix.
+            at = self.clock()
+            if row.last_at is not None and at < row.last_at:
+                at = row.last_at
+            seq = row.last_seq
+            stored: list[Event] = []
+            for new in cleaned:
+                seq += 1
+                stored.append(
+                    Event(incident_id, seq, at, actor, new.type, new.payload, new.subject)
+                )
+            conn.execute(
+                insert(events_table),
+                [
+                    {
+                        "incident_id": e.incident_id,
+                        "seq": e.seq,
+                        "at": e.at,
+                        "actor": e.actor,
+                        "type": e.type,
+                        "subject": e.subject,
+                        "payload": dict(e.payload),
+                    }
+                    for e in stored
+                ],
+            )
+            conn.execute(
+                update(incidents)
+                .where(incidents.c.incident_id == incident_id)
+                .values(last_seq=seq, last_at=at)
+            )
+        return stored
+
+    def _subject_version(self, conn: Connection, incident_id: str, subject: str) -> int:
+        version = conn.execute(
+            select(func.max(events_table.c.seq)).where(
+                events_table.c.incident_id == incident_id, events_table.c.subject == subject
+            )
+        ).scalar_one()
+        return int(version or 0)
+
+    def _subject_state(self, conn: Connection, incident_id: str, subject: str) -> dict[str, Any]:
+        rows = conn.execute(
+            select(events_table)
+            .where(events_table.c.incident_id == incident_id, events_table.c.subject == subject)
+            .order_by(events_table.c.seq)
+        )
+        state = fold(_event(r._mapping) for r in rows)
+        kind, _, key = subject.partition(":")
+        if kind == "shelter":
+            return vars_of(state.shelter(key))
+        if kind == "area" and key in state.areas:
+            return vars_of(state.areas[key])
+        return {}
+
+    def events(
+        self,
+        incident_id: str,
+        *,
+        after_seq: int = 0,
+        until: datetime | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Events of an incident in ``seq`` order, optionally a window of them."""
+        return list(
+            self.iter_events(
+                incident_id, after_seq=after_seq, until=until, subject=subject, limit=limit
+            )
+        )
+
+    def iter_events(
+        self,
+        incident_id: str,
+        *,
+        after_seq: int = 0,
+        until: datetime | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Event]:
+        """Stream events (large incidents do not need to fit in memory twice)."""
+        query = (
+            select(events_table)
+            .where(events_table.c.incident_id == incident_id, events_table.c.seq > after_seq)
+            .order_by(events_table.c.seq)
+        )
+        if until is not None:
+            query = query.where(events_table.c.at <= until)
+        if subject is not None:
+            query = query.where(events_table.c.subject == subject)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            for row in conn.execution_options(yield_per=2000).execute(query):
+                yield _event(row._mapping)
+
+    def last_seq(self, incident_id: str) -> int:
+        """Cheap "has anything changed?" check for polling screens."""
+        with self._read() as conn:
+            value = conn.execute(
+                select(incidents.c.last_seq).where(incidents.c.incident_id == incident_id)
+            ).scalar_one_or_none()
+        if value is None:
+            raise NotFoundError(f"no incident {incident_id!r}")
+        return int(value)
+
+    def state(self, incident_id: str, *, until: datetime | None = None) -> State:
+        """Incident state now, or at the instant ``until`` (the same fold either way)."""
+        self.incident(incident_id)
+        state = fold(self.iter_events(incident_id, until=until), until=until)
+        if state.incident_id is None:
+            return State(incident_id=incident_id, as_of=until)
+        return state
+
+    # -- shelter master -----------------------------------------------------------------------
+
+    def replace_shelters(
+        self,
+        shelters: Sequence[Shelter],
+        *,
+        source: str,
+        actor: str,
+        sha256: str = "",
+        notes: Sequence[str] = (),
+    ) -> ImportReport:
+        """Make ``shelters`` the city's shelter master, in one transaction.
+
+        Shelters absent from the new list are marked inactive (never deleted: past events
+        still refer to them). An existing site keeps its id when the new data lists any of its
+        共通IDs, so events stay attached across re-imports. If anything fails, the previous
+        master is untouched.
+        """
+        ids = [s.shelter_id for s in shelters]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise DisasterDxError(f"duplicate shelter ids in import: {', '.join(duplicates)}")
+        now = self.clock()
+        with self._write() as conn:
+            existing = {
+                r.shelter_id: dict(r._mapping) for r in conn.execute(select(shelters_table))
+            }
+            by_gsi_id = {
+                gid: sid for sid, row in existing.items() if row["active"] for gid in row["gsi_ids"]
+            }
+            import_id = conn.execute(
+                insert(imports).values(
+                    kind="shelters",
+                    source=source,
+                    sha256=sha256,
+                    imported_at=now,
+                    actor=actor,
+                    added=0,
+                    changed=0,
+                    removed=0,
+                    notes=list(notes),
+                )
+            ).inserted_primary_key[0]
+            report_added: list[str] = []
+            report_changed: list[str] = []
+            unchanged = 0
+            seen: set[str] = set()
+            for shelter in shelters:
+                sid = next(
+                    (by_gsi_id[g] for g in shelter.gsi_ids if g in by_gsi_id),
+                    shelter.shelter_id,
+                )
+                if sid in seen:
+                    sid = shelter.shelter_id
+                seen.add(sid)
+                row = _shelter_row(shelter, sid)
+                before = existing.get(sid)
+                if before is None:
+                    conn.execute(insert(shelters_table).values(**row, import_id=import_id))
+                    report_added.append(sid)
+                    _history(conn, import_id, sid, "added", None, row)
+                elif _comparable(before) != row:
+                    conn.execute(
+                        update(shelters_table)
+                        .where(shelters_table.c.shelter_id == sid)
+                        .values(**row, import_id=import_id)
+                    )
+                    report_changed.append(sid)
+                    _history(conn, import_id, sid, "changed", _comparable(before), row)
+                else:
+                    unchanged += 1
+            removed = sorted(sid for sid, r in existing.items() if r["active"] and sid not in seen)
+            for sid in removed:
+                conn.execute(
+                    update(shelters_table)
+                    .where(shelters_table.c.shelter_id == sid)
+                    .values(active=False, import_id=import_id)
+                )
+                _history(conn, import_id, sid, "removed", _comparable(existing[sid]), None)
+            conn.execute(
+                update(imports)
+                .where(imports.c.import_id == import_id)
+                .values(added=len(report_added), changed=len(report_changed), removed=len(removed))
+            )
+        report = ImportReport(int(import_id), report_added, report_changed, removed, unchanged)
+        log.info("shelter import %s from %s by %s: %s", import_id, source, actor, report.summary())
+        return report
+
+    def shelters(self, *, include_inactive: bool = False) -> list[Shelter]:
+        """The shelter master, ordered by id."""
+        query = select(shelters_table).order_by(shelters_table.c.shelter_id)
+        if not include_inactive:
+            query = query.where(shelters_table.c.active.is_(True))
+        with self._read() as conn:
+            return [_shelter(r._mapping) for r in conn.execute(query)]
+
+    def shelter(self, shelter_id: str) -> Shelter:
+        """One shelter of the master (active or not), or :class:`NotFoundError`."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(shelters_table).where(shelters_table.c.shelter_id == shelter_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no shelter {shelter_id!r}")
+        return _shelter(row._mapping)
+
+    def import_history(self, *, kind: str = "shelters") -> list[dict[str, Any]]:
+        """Past imports, newest first (who, when, from where, what changed)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(imports).where(imports.c.kind == kind).order_by(imports.c.import_id.desc())
+            )
+            return [dict(r._mapping) for r in rows]
+
+
+def _shelter_row(shelter: Shelter, shelter_id: str) -> dict[str, Any]:
+    return {
+        "shelter_id": shelter_id,
+        "name": shelter.name,
+        "address": shelter.address,
+        "lon": float(shelter.lon),
+        "lat": float(shelter.lat),
+        "kinds": sorted(k.value for k in shelter.kinds),
+        "hazards": sorted(h.value for h in shelter.hazards),
+        "gsi_ids": list(shelter.gsi_ids),
+        "capacity": shelter.capacity,
+        "municipality_code": shelter.municipality_code,
+        "source": json.loads(json.dumps(shelter.source, ensure_ascii=False, default=str)),
+        "active": True,
+    }
+
+
+def _comparable(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in _shelter_row_keys}
+
+
+_shelter_row_keys = (
+    "shelter_id",
+    "name",
+    "address",
+    "lon",
+    "lat",
+    "kinds",
+    "hazards",
+    "gsi_ids",
+    "capacity",
+    "municipality_code",
+    "source",
+    "active",
+)
+
+
+def _history(
+    conn: Connection,
+    import_id: int,
+    shelter_id: str,
+    change: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> None:
+    conn.execute(
+        insert(shelter_history).values(
+            import_id=import_id,
+            shelter_id=shelter_id,
+            change=change,
+            before=dict(before) if before else None,
+            after=dict(after) if after else None,
+        )
+    )
+
+
+def _shelter(row: Mapping[str, Any]) -> Shelter:
+    return Shelter(
+        shelter_id=row["shelter_id"],
+        name=row["name"],
+        address=row["address"],
+        lon=row["lon"],
+        lat=row["lat"],
+        kinds=frozenset(ShelterKind(k) for k in row["kinds"]),
+        hazards=frozenset(Hazard(h) for h in row["hazards"]),
+        gsi_ids=tuple(row["gsi_ids"]),
+        capacity=row["capacity"],
+        municipality_code=row["municipality_code"],
+        source=row["source"],
+    )
+
+
+def _incident(row: Mapping[str, Any]) -> Incident:
+    return Incident(
+        incident_id=row["incident_id"],
+        kind=IncidentKind(row["kind"]),
+        title=row["title"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        closed_at=row["closed_at"],
+        last_seq=row["last_seq"],
+        last_at=row["last_at"],
+        show_on_public=bool(row["show_on_public"]),
+    )
+
+
+def _event(row: Mapping[str, Any]) -> Event:
+    return Event(
+        incident_id=row["incident_id"],
+        seq=row["seq"],
+        at=row["at"],
+        actor=row["actor"],
+        type=row["type"],
+        payload=row["payload"],
+        subject=row["subject"],
+    )
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _make_engine(url: str, *, schema: str | None) -> Engine:
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, json_serializer=_json_dumps)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")  # durable commits, even on power loss
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(
+        url, json_serializer=_json_dumps, connect_args=connect_args, pool_pre_ping=True
+    )
+
+
+def subject_for_shelter(shelter_id: str) -> str:
+    """The event-log subject of a shelter, as used in ``expected`` versions."""
+    return subject_of("shelter.status_reported", {"shelter_id": shelter_id}) or ""

@@ -1,0 +1,1 @@
+"""Pure functions from state to map layers (dash-leaflet components, folium maps)."""
