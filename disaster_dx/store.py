@@ -156,6 +156,31 @@ shelter_history = Table(
     Column("after", JSON),
 )
 
+users_table = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("password_hash", String(300), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("shelter_ids", JSON, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+)
+
+audit_table = Table(
+    "audit_log",
+    metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False, default=""),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_actor_at", "actor", "at"),
+)
+
 
 @dataclass(frozen=True)
 class Incident:
@@ -476,6 +501,38 @@ class Store:
         if state.incident_id is None:
             return State(incident_id=incident_id, as_of=until)
         return state
+
+    # -- audit log (writes and sensitive reads outside incidents) ------------------------------
+
+    def audit(
+        self, actor: str, action: str, *, target: str = "", detail: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record who did what outside the incident event log (user admin, plan views, refusals).
+
+        ``detail`` must never carry passwords or residents' personal data: callers pass ids.
+        """
+        with self._write() as conn:
+            conn.execute(
+                insert(audit_table).values(
+                    at=self.clock(),
+                    actor=actor or "anonymous",
+                    action=action,
+                    target=target,
+                    detail=dict(detail or {}),
+                )
+            )
+
+    def audit_log(
+        self, *, actor: str | None = None, action: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Audit entries, newest first."""
+        query = select(audit_table).order_by(audit_table.c.audit_id.desc()).limit(limit)
+        if actor is not None:
+            query = query.where(audit_table.c.actor == actor)
+        if action is not None:
+            query = query.where(audit_table.c.action == action)
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     # -- shelter master -----------------------------------------------------------------------
 

@@ -1,0 +1,216 @@
+"""Users, roles and password checks (the web login and role checks build on these).
+
+Passwords are stored only as salted hashes (werkzeug's scrypt). Every change to a user is
+written to the audit log with the actor who made it; passwords never reach a log or message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import insert, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from disaster_dx.errors import DisasterDxError, NotFoundError, Problem, ValidationError
+from disaster_dx.store import Store, users_table
+
+MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+# Checked against when the user is unknown, so a login takes as long either way.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+
+
+class Role(StrEnum):
+    """Roles of DESIGN.md §5; anonymous public access needs none."""
+
+    ADMIN = "admin"
+    HQ = "hq"
+    SHELTER_STAFF = "shelter_staff"
+    PLANNER = "planner"
+    DRILL = "drill"
+
+
+@dataclass(frozen=True)
+class User:
+    """A staff account as the app sees it (never carries the password hash outward)."""
+
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    shelter_ids: frozenset[str]
+    disabled: bool
+
+    def has(self, *roles: Role) -> bool:
+        """Whether the user holds any of ``roles`` (admin holds them all)."""
+        return not self.disabled and (
+            Role.ADMIN in self.roles or any(r in self.roles for r in roles)
+        )
+
+    def may_update_shelter(self, shelter_id: str) -> bool:
+        """HQ and admin update any shelter; shelter staff only their assigned ones."""
+        if self.has(Role.HQ):
+            return True
+        return (
+            not self.disabled
+            and Role.SHELTER_STAFF in self.roles
+            and shelter_id in self.shelter_ids
+        )
+
+
+def parse_roles(values: Iterable[str]) -> frozenset[Role]:
+    """Roles from user input, with an error listing the valid ones."""
+    roles: set[Role] = set()
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                roles.add(Role(part))
+            except ValueError:
+                valid = ", ".join(r.value for r in Role)
+                raise DisasterDxError(f"unknown role {part!r}; valid roles: {valid}") from None
+    return frozenset(roles)
+
+
+def add_user(
+    store: Store,
+    username: str,
+    password: str,
+    roles: Iterable[Role],
+    *,
+    actor: str,
+    display_name: str = "",
+    shelter_ids: Sequence[str] = (),
+) -> User:
+    """Create a user; refuses weak passwords, unknown shelters and existing names."""
+    roles = frozenset(roles)
+    problems: list[Problem] = []
+    if not _USERNAME.match(username):
+        problems.append(Problem("username", "use 2-64 letters, digits or . _ @ - (no spaces)"))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(Problem("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
+    if not roles:
+        problems.append(Problem("roles", "give at least one role"))
+    problems.extend(_unknown_shelters(store, shelter_ids))
+    if problems:
+        raise ValidationError(f"user {username!r}", problems)
+    with store._write() as conn:
+        exists = conn.execute(
+            select(users_table.c.username).where(users_table.c.username == username)
+        ).first()
+        if exists:
+            raise DisasterDxError(f"user {username!r} already exists")
+        conn.execute(
+            insert(users_table).values(
+                username=username,
+                display_name=display_name,
+                password_hash=generate_password_hash(password),
+                roles=sorted(r.value for r in roles),
+                shelter_ids=sorted(shelter_ids),
+                disabled=False,
+                created_at=store.clock(),
+                created_by=actor,
+            )
+        )
+    store.audit(
+        actor,
+        "user.added",
+        target=username,
+        detail={"roles": sorted(r.value for r in roles), "shelter_ids": sorted(shelter_ids)},
+    )
+    return get_user(store, username)
+
+
+def get_user(store: Store, username: str) -> User:
+    """One user, or :class:`NotFoundError`."""
+    with store._read() as conn:
+        row = conn.execute(
+            select(users_table).where(users_table.c.username == username)
+        ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no user {username!r}")
+    return _user(row._mapping)
+
+
+def list_users(store: Store) -> list[User]:
+    """All users, by name."""
+    with store._read() as conn:
+        rows = conn.execute(select(users_table).order_by(users_table.c.username))
+        return [_user(r._mapping) for r in rows]
+
+
+def set_disabled(store: Store, username: str, disabled: bool, *, actor: str) -> None:
+    """Disable (or re-enable) an account; disabled users cannot log in or write."""
+    _update(store, username, {"disabled": disabled})
+    store.audit(actor, "user.disabled" if disabled else "user.enabled", target=username)
+
+
+def assign_shelters(store: Store, username: str, shelter_ids: Sequence[str], *, actor: str) -> None:
+    """Set the shelters a ``shelter_staff`` user may update (replaces the previous list)."""
+    problems = _unknown_shelters(store, shelter_ids)
+    if problems:
+        raise ValidationError(f"user {username!r}", problems)
+    _update(store, username, {"shelter_ids": sorted(set(shelter_ids))})
+    store.audit(
+        actor, "user.assigned", target=username, detail={"shelter_ids": sorted(shelter_ids)}
+    )
+
+
+def set_password(store: Store, username: str, password: str, *, actor: str) -> None:
+    """Replace a password (length-checked); the audit entry records only that it changed."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"user {username!r}",
+            [Problem("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")],
+        )
+    _update(store, username, {"password_hash": generate_password_hash(password)})
+    store.audit(actor, "user.password_changed", target=username)
+
+
+def authenticate(store: Store, username: str, password: str) -> User | None:
+    """The user if the password matches and the account is enabled, else ``None``."""
+    with store._read() as conn:
+        row = conn.execute(
+            select(users_table).where(users_table.c.username == username)
+        ).one_or_none()
+    if row is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(row.password_hash, password) or row.disabled:
+        return None
+    return _user(row._mapping)
+
+
+def _update(store: Store, username: str, values: dict[str, object]) -> None:
+    with store._write() as conn:
+        done = conn.execute(
+            update(users_table).where(users_table.c.username == username).values(**values)
+        )
+    if done.rowcount != 1:
+        raise NotFoundError(f"no user {username!r}")
+
+
+def _unknown_shelters(store: Store, shelter_ids: Sequence[str]) -> list[Problem]:
+    if not shelter_ids:
+        return []
+    known = {s.shelter_id for s in store.shelters()}
+    return [
+        Problem("shelter_ids", f"unknown shelter {sid!r}")
+        for sid in shelter_ids
+        if sid not in known
+    ]
+
+
+def _user(row: object) -> User:
+    mapping = dict(row)  # type: ignore[call-overload]
+    return User(
+        username=mapping["username"],
+        display_name=mapping["display_name"],
+        roles=frozenset(Role(r) for r in mapping["roles"]),
+        shelter_ids=frozenset(mapping["shelter_ids"]),
+        disabled=bool(mapping["disabled"]),
+    )

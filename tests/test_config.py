@@ -1,0 +1,63 @@
+"""Settings come from the environment with safe defaults; production refuses unsafe ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from disaster_dx.config import settings_from_env
+from disaster_dx.errors import ConfigError
+from disaster_dx.model import CrowdingThresholds
+
+
+def test_defaults_are_a_local_sqlite_file() -> None:
+    settings = settings_from_env({})
+    assert settings.env == "development"
+    assert settings.database_url == f"sqlite:///{Path('var') / 'disaster_dx.sqlite3'}"
+    assert settings.public_dir == Path("var/public")
+    assert len(settings.secret_key) >= 32
+    assert settings.crowding == CrowdingThresholds(30, 60, 80)
+
+
+def test_values_are_read() -> None:
+    settings = settings_from_env(
+        {
+            "DATA_DIR": "/srv/dx",
+            "DATABASE_URL": "postgresql+psycopg://dx@db/dx",
+            "CROWDING_THRESHOLDS": "25, 50, 90",
+            "STALE_REPORT_MINUTES": "30",
+            "PORT": "9000",
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg://dx@db/dx"
+    assert settings.public_dir == Path("/srv/dx/public")
+    assert settings.crowding == CrowdingThresholds(25, 50, 90)
+    assert (settings.stale_report_minutes, settings.port) == (30, 9000)
+
+
+@pytest.mark.parametrize("secret", ["", "change-me", "short"])
+def test_production_refuses_weak_secret(secret: str) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        settings_from_env({"DISASTER_DX_ENV": "production", "SECRET_KEY": secret})
+
+
+def test_production_with_strong_secret() -> None:
+    settings = settings_from_env({"DISASTER_DX_ENV": "production", "SECRET_KEY": "k" * 40})
+    assert settings.production
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"DISASTER_DX_ENV": "staging"}, "development or production"),
+        ({"CROWDING_THRESHOLDS": "30,60"}, "exactly three"),
+        ({"CROWDING_THRESHOLDS": "a,b,c"}, "three percentages"),
+        ({"CROWDING_THRESHOLDS": "60,30,80"}, "rise"),
+        ({"STALE_REPORT_MINUTES": "soon"}, "whole number"),
+        ({"PORT": "-1"}, "positive"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        settings_from_env(env)
