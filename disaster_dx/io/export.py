@@ -120,7 +120,7 @@ def _write_gpkg(records: Sequence[dict[str, Any]], path: Path) -> None:
         geometry=shapely.points([r["経度"] for r in records], [r["緯度"] for r in records]),
         crs="EPSG:4326",
     )
-    temp = path.with_name(f".{path.name}.tmp")
+    temp = path.with_name(f".{path.stem}.tmp.gpkg")  # GDAL wants the .gpkg suffix
     temp.unlink(missing_ok=True)
     frame.to_file(temp, driver="GPKG", layer="shelters")
     os.replace(temp, path)

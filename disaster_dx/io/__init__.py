@@ -1,0 +1,1 @@
+"""disaster_dx package."""
