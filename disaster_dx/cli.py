@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    args.opened_stores = []
     try:
         settings = settings_from_env()
         if args.database_url:
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted; nothing half-done was kept")
         return EXIT_REFUSED
+    finally:
+        for store in args.opened_stores:
+            store.dispose()
 
 
 def settings_url(args: argparse.Namespace) -> str:
@@ -71,8 +75,11 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _open_store(settings: Settings) -> Store:
-    return Store(settings.database_url)
+def _open_store(args: argparse.Namespace, settings: Settings) -> Store:
+    """Open the store; :func:`main` closes it when the command ends, however it ends."""
+    store = Store(settings.database_url)
+    args.opened_stores.append(store)
+    return store
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -80,7 +87,7 @@ def _open_store(settings: Settings) -> Store:
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create the schema, load the bundled Nankoku shelters, optionally a first admin."""
-    store = _open_store(settings)
+    store = _open_store(args, settings)
     _say(f"database: {_redact(settings.database_url)}")
     report = ensure_initialised(store, actor="init")
     if report is None:
@@ -135,7 +142,7 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         _say("dry run: nothing written")
         return 0
-    store = _open_store(settings)
+    store = _open_store(args, settings)
     store.create_schema()
     report = store.replace_shelters(
         result.shelters,
@@ -181,7 +188,7 @@ def _download(url: str, folder: Path) -> Path:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export the master with live public status (GeoJSON, GeoPackage, CSV for Excel)."""
-    store = _open_store(settings)
+    store = _open_store(args, settings)
     ensure_initialised(store, actor="export")
     incident = store.live_incident(actor="export")
     state = store.state(incident.incident_id)
@@ -209,7 +216,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     """Manage staff accounts."""
-    store = _open_store(settings)
+    store = _open_store(args, settings)
     store.create_schema()
     if args.user_command == "add":
         password = _password_from(args)
