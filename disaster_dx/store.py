@@ -321,7 +321,35 @@ class Store:
         for found in self.incidents(kind=IncidentKind.LIVE):
             if found.closed_at is None:
                 return found
-        return self.create_incident(DEFAULT_INCIDENT_TITLE, actor=actor)
+        # Several app workers may start at once: check again under the write lock so only
+        # one of them creates the incident (PostgreSQL needs the table lock for that).
+        now = self.clock()
+        new_id = f"{IncidentKind.LIVE.value}-{now:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE incidents IN SHARE ROW EXCLUSIVE MODE")
+            existing = conn.execute(
+                select(incidents.c.incident_id)
+                .where(incidents.c.kind == IncidentKind.LIVE.value)
+                .where(incidents.c.closed_at.is_(None))
+                .order_by(incidents.c.created_at.desc())
+            ).first()
+            if existing is None:
+                conn.execute(
+                    insert(incidents).values(
+                        incident_id=new_id,
+                        kind=IncidentKind.LIVE.value,
+                        title=DEFAULT_INCIDENT_TITLE,
+                        created_at=now,
+                        created_by=actor,
+                        last_seq=0,
+                        show_on_public=False,
+                    )
+                )
+                log.info("incident %s (live) opened by %s", new_id, actor)
+            else:
+                new_id = existing.incident_id
+        return self.incident(new_id)
 
     def close_incident(self, incident_id: str, *, actor: str) -> None:
         """Close an incident: it stays readable and replayable but takes no more events."""
@@ -558,6 +586,9 @@ class Store:
             raise DisasterDxError(f"duplicate shelter ids in import: {', '.join(duplicates)}")
         now = self.clock()
         with self._write() as conn:
+            if self.dialect == "postgresql":
+                # Two workers importing at once (first start) queue here instead of colliding.
+                conn.exec_driver_sql("LOCK TABLE shelters IN SHARE ROW EXCLUSIVE MODE")
             existing = {
                 r.shelter_id: dict(r._mapping) for r in conn.execute(select(shelters_table))
             }

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from disaster_dx.config import Settings
 from disaster_dx.store import Store
 from tests.common import SHARED_DATA
 
@@ -62,6 +64,36 @@ def require_shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         skip_or_fail("shared_data", f"reference data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+def pytest_setup_options() -> object:
+    """Chromium options for dash_duo: Debian's chromium, no sandbox (containers), no network."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary:
+        options.binary_location = binary
+    for flag in (
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=ja",
+    ):
+        options.add_argument(flag)
+    return options
+
+
+@pytest.fixture(autouse=True)
+def _browser_available(request: pytest.FixtureRequest) -> None:
+    """Browser tests (anything using dash_duo) skip cleanly without Chromium."""
+    if "dash_duo" in request.fixturenames:
+        request.applymarker(pytest.mark.browser)
+        problem = chromium_problem()
+        if problem:
+            skip_or_fail("browser", problem)
 
 
 @pytest.fixture
@@ -128,3 +160,48 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def app_settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for an app on a fresh database (SQLite, or PostgreSQL under CI's second run)."""
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "var",
+        public_dir=tmp_path / "public",
+        secret_key="test-secret-key-" + "x" * 32,
+    )
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+
+
+@pytest.fixture
+def screenshot() -> Callable[[object, str], Path]:
+    """Save a PNG of the browser under ``screenshots/`` (git-ignored) for people to look at."""
+
+    def save(driver: object, name: str) -> Path:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+        return path
+
+    return save
+
+
+@pytest.fixture
+def make_app(app_settings: Settings) -> Iterator[Callable[..., Any]]:
+    """Build apps with :func:`create_app`; their database connections close after the test."""
+    from disaster_dx.web.context import EXTENSION_KEY
+    from disaster_dx.web.factory import create_app
+
+    apps: list[Any] = []
+
+    def build(settings: Settings | None = None, **kwargs: Any) -> Any:
+        app = create_app(settings or app_settings, **kwargs)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.server.extensions[EXTENSION_KEY].store.dispose()

@@ -303,3 +303,28 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
     store.clock = lambda: datetime(2026, 1, 1)  # naive: a programming error
     with pytest.raises(Exception, match="naive"):
         store.create_incident("t", actor="admin")
+
+
+def test_workers_starting_together_share_one_live_incident_and_master(store: Store) -> None:
+    """Gunicorn workers all run first-start set-up at once: one incident, one import wins."""
+    from disaster_dx.bundled import ensure_initialised
+
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            ensure_initialised(store, actor="worker")
+            store.live_incident(actor="worker")
+        except BaseException as exc:  # collected and re-raised by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len([i for i in store.incidents() if i.closed_at is None]) == 1
+    assert len(store.shelters()) == 139

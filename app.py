@@ -1,0 +1,22 @@
+"""Run disaster_dx: ``python app.py`` (development server) or ``gunicorn app:server``.
+
+On first start it creates the database (SQLite under ``DATA_DIR`` unless ``DATABASE_URL`` says
+otherwise) and loads the bundled Nankoku shelter master.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from disaster_dx.config import settings_from_env
+from disaster_dx.web.factory import create_app
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+settings = settings_from_env()
+app = create_app(settings)
+server = app.server
+
+if __name__ == "__main__":
+    print(f"disaster_dx: http://{settings.host}:{settings.port}/", flush=True)
+    app.run(host=settings.host, port=settings.port, debug=False)

@@ -1,0 +1,76 @@
+"""The Dash app factory: ``create_app(settings)`` builds one app with its own store.
+
+Following the Flask tutorial's factory pattern, tests build an app per test on a temporary
+database, and gunicorn workers each build their own (``app.py`` exposes ``server``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dash
+from flask import Flask
+
+from disaster_dx.bundled import ensure_initialised
+from disaster_dx.config import Settings, settings_from_env
+from disaster_dx.store import Store
+from disaster_dx.web import overview
+from disaster_dx.web.context import EXTENSION_KEY, AppContext
+
+log = logging.getLogger(__name__)
+
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> dash.Dash:
+    """Build the Dash app (and its Flask server) for ``settings``.
+
+    The database is created and the bundled Nankoku shelters loaded on first start, so a
+    fresh clone shows a map with no other step.
+    """
+    settings = settings or settings_from_env()
+    store = store or Store(settings.database_url)
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    ensure_initialised(store, actor="app")
+
+    server = Flask("disaster_dx")
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+    )
+    server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(ASSETS_DIR),
+        title="南国市 避難所マップ",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.index_string = app.index_string.replace("<html>", '<html lang="ja">')
+    dash.register_page(
+        "overview",
+        path="/",
+        name="避難所マップ",
+        title="南国市 避難所マップ",
+        layout=overview.layout,
+    )
+    app.layout = dash.html.Div(dash.page_container)
+
+    @server.get("/healthz")
+    def healthz() -> dict[str, object]:
+        """Liveness and readiness: the database answers."""
+        return {"ok": True, "shelters": len(store.shelters())}
+
+    log.info("app ready (%s database)", store.dialect)
+    return app

@@ -1,0 +1,98 @@
+"""The overview page (``/``): Nankoku's shelters on a map with their live status.
+
+Read-only and public: it shows only public fields. The HQ board and the full public view are
+their own pages; this one proves the whole path import → store → state → layers → UI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dash_leaflet as dl
+from dash import html
+
+from disaster_dx.bundled import CITY_OUTLINE
+from disaster_dx.web import ids
+from disaster_dx.web.context import current
+from disaster_dx.web.i18n import lang_of, t
+from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, outline_layer
+from layers.shelters import shelter_features, shelter_layer, status_legend
+
+
+def layout(lang: str | None = None, **_query: Any) -> html.Div:
+    """Build the page from the live incident's current state."""
+    lang = lang_of(lang)
+    context = current()
+    store = context.store
+    shelters = store.shelters()
+    state = store.state(store.live_incident(actor="app").incident_id)
+    features = shelter_features(
+        shelters, state, thresholds=context.settings.crowding, now=context.now(), lang=lang
+    )
+    open_count = sum(f["properties"]["open"] for f in features["features"])
+    outline = json.loads(CITY_OUTLINE.read_text(encoding="utf-8"))
+    other = "en" if lang == "ja" else "ja"
+    return html.Div(
+        [
+            html.Header(
+                [
+                    html.H1(t("app_title", lang)),
+                    html.Span(className="dx-spacer"),
+                    html.A(
+                        t("switch_lang", lang),
+                        href=f"/?lang={other}",
+                        id=ids.LANG_LINK,
+                        lang=other,
+                        hrefLang=other,
+                    ),
+                ],
+                className="dx-header",
+            ),
+            html.Div(
+                [
+                    html.Main(
+                        dl.Map(
+                            [
+                                basemap_control(lang=lang),
+                                outline_layer(outline, component_id=ids.OVERVIEW_OUTLINE),
+                                shelter_layer(
+                                    features, component_id=ids.OVERVIEW_SHELTERS, lang=lang
+                                ),
+                                dl.ScaleControl(position="bottomleft", imperial=False),
+                            ],
+                            id=ids.OVERVIEW_MAP,
+                            center=NANKOKU_CENTER,
+                            zoom=NANKOKU_ZOOM,
+                            style={"height": "100%", "minHeight": "70vh"},
+                        ),
+                        className="dx-map",
+                        **{"aria-label": t("map_label", lang)},
+                    ),
+                    html.Aside(
+                        [
+                            html.P(t("site_count", lang)),
+                            html.P(
+                                [
+                                    html.Span(
+                                        str(len(shelters)),
+                                        id=ids.OVERVIEW_COUNT,
+                                        className="dx-count",
+                                    ),
+                                    " ",
+                                    t("sites", lang),
+                                    t("open_count", lang).format(open_count),
+                                ]
+                            ),
+                            status_legend(lang=lang),
+                            html.P(t("hover_hint", lang)),
+                            html.P(t("data_credit", lang), className="dx-credit"),
+                        ],
+                        className="dx-side",
+                    ),
+                ],
+                className="dx-main",
+            ),
+        ],
+        lang=lang,
+    )

@@ -1,0 +1,104 @@
+"""Background maps and the city outline: one table of tile sources, each with its credit.
+
+地理院タイル need the credit 「地理院タイル」 with a link to the tile list; OpenStreetMap needs
+「© OpenStreetMap contributors」. Tiles come from the providers' servers in the browser; nothing
+here fetches them (tests and offline machines simply show no background).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dash_leaflet as dl
+
+GSI_CREDIT = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
+OSM_CREDIT = '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """One background tile source."""
+
+    key: str
+    ja: str
+    en: str
+    url: str
+    attribution: str
+    max_native_zoom: int = 18
+
+    def label(self, lang: str) -> str:
+        """The name shown in the layer switcher."""
+        return self.en if lang == "en" else self.ja
+
+
+BASEMAPS: tuple[Basemap, ...] = (
+    Basemap(
+        "gsi_pale",
+        "地理院 淡色地図",
+        "GSI pale",
+        "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png",
+        GSI_CREDIT,
+    ),
+    Basemap(
+        "gsi_std",
+        "地理院 標準地図",
+        "GSI standard",
+        "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png",
+        GSI_CREDIT,
+    ),
+    Basemap(
+        "gsi_photo",
+        "地理院 写真",
+        "GSI aerial photo",
+        "https://cyberjapandata.gsi.go.jp/xyz/seamlessphoto/{z}/{x}/{y}.jpg",
+        GSI_CREDIT,
+    ),
+    Basemap(
+        "osm",
+        "OpenStreetMap",
+        "OpenStreetMap",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        OSM_CREDIT,
+        max_native_zoom=19,
+    ),
+)
+BASEMAPS_BY_KEY = {b.key: b for b in BASEMAPS}
+
+#: Nankoku City as seen on opening the map (centre of the outline's bounding box).
+NANKOKU_CENTER = (33.59, 133.64)
+NANKOKU_ZOOM = 12
+
+
+def basemap_control(
+    *, lang: str = "ja", selected: str = "gsi_pale", overlays: list[Any] | None = None
+) -> dl.LayersControl:
+    """A layer switcher with every basemap (one checked) and optional overlays."""
+    if selected not in BASEMAPS_BY_KEY:
+        raise ValueError(
+            f"unknown basemap {selected!r}; choose one of {', '.join(BASEMAPS_BY_KEY)}"
+        )
+    bases = [
+        dl.BaseLayer(
+            dl.TileLayer(
+                url=b.url,
+                attribution=b.attribution,
+                maxNativeZoom=b.max_native_zoom,
+                maxZoom=20,
+            ),
+            name=b.label(lang),
+            checked=b.key == selected,
+        )
+        for b in BASEMAPS
+    ]
+    return dl.LayersControl([*bases, *(overlays or [])], position="topright")
+
+
+def outline_layer(outline: dict[str, Any], *, component_id: str = "city-outline") -> dl.GeoJSON:
+    """The city boundary as a thin line, so people see where the city ends."""
+    return dl.GeoJSON(
+        id=component_id,
+        data=outline,
+        style={"color": "#555555", "weight": 2, "fill": False, "dashArray": "6 4"},
+        interactive=False,
+    )

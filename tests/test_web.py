@@ -1,0 +1,49 @@
+"""The app factory and the overview page, through Flask's test client (no browser)."""
+
+from __future__ import annotations
+
+import json
+
+from plotly.utils import PlotlyJSONEncoder
+
+from disaster_dx.config import Settings
+from disaster_dx.web import overview
+
+
+def _layout_json(app, lang: str | None = None) -> str:
+    """The overview page as the browser receives it (layout called like Dash does)."""
+    with app.server.test_request_context("/"):
+        component = overview.layout(lang=lang)
+    return json.dumps(component, cls=PlotlyJSONEncoder, ensure_ascii=False)
+
+
+def test_first_start_creates_the_database_with_the_bundled_shelters(
+    make_app,
+    app_settings: Settings,
+) -> None:
+    app = make_app()
+    client = app.server.test_client()
+    assert client.get("/healthz").json == {"ok": True, "shelters": 139}
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<html lang="ja">' in page.get_data(as_text=True)
+    # A second app on the same database (another worker) changes nothing.
+    again = make_app()
+    assert again.server.test_client().get("/healthz").json["shelters"] == 139
+
+
+def test_overview_layout_has_every_shelter_and_the_credit(make_app, app_settings: Settings) -> None:
+    app = make_app()
+    text = _layout_json(app)
+    assert text.count('"shelter_id"') == 139
+    assert "出典：国土地理院" in text and "地理院タイル" in text
+    assert "開設状況" in text and "満員" in text
+    english = _layout_json(app, "en")
+    assert "Nankoku City shelter map" in english and "Not open" in english
+
+
+def test_session_cookie_settings(make_app, app_settings: Settings) -> None:
+    config = make_app().server.config
+    assert config["SESSION_COOKIE_HTTPONLY"] is True
+    assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert config["SECRET_KEY"] == app_settings.secret_key
