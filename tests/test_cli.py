@@ -143,8 +143,9 @@ def test_export_other_formats(cli_env: Path, fmt: str) -> None:
         assert len(frame) == 139 and frame.crs.to_epsg() == 4326
 
 
-def test_unreachable_database_exits_3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_database_exits_3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     url = "postgresql+psycopg://nobody:secret@127.0.0.1:9/none?connect_timeout=1"
     assert main(["--database-url", url, "init"]) == 3

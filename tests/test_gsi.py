@@ -237,7 +237,7 @@ def test_standard_dataset_csv_brings_capacity(tmp_path: Path) -> None:
         tmp_path / "standard.csv",
         f"{STANDARD_HEADER}\n"
         "392049,1,稲生ふれあい館,イナブフレアイカン,高知県南国市稲生542,33.546931,133.623414,"
-        "1,,,1,,,1,,1,\"1,200\",\n"
+        '1,,,1,,,1,,1,"1,200",\n'
         "392049,2,新しい広場,アタラシイヒロバ,高知県南国市どこか,33.56,133.64,,,,1,,,,,,80,\n",
     )
     result = shelters_from_files([BUNDLED_SHELTER_FILES[1], path])
@@ -299,8 +299,7 @@ def test_coordinates_outside_japan_and_swapped(tmp_path: Path) -> None:
 def test_non_numeric_coordinate_and_bad_flag(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "emergency.csv",
-        f"{GSI_EMERGENCY_HEADER}\n"
-        "1,E3920400090201,X広場,南国市,,,,,はい,,,,,北緯33,133.6,\n",
+        f"{GSI_EMERGENCY_HEADER}\n1,E3920400090201,X広場,南国市,,,,,はい,,,,,北緯33,133.6,\n",
     )
     message = _problems([path])
     where = "row 1 (line 2) (共通ID E3920400090201)"
@@ -311,8 +310,10 @@ def test_non_numeric_coordinate_and_bad_flag(tmp_path: Path) -> None:
 def test_duplicate_ids_within_and_across_files(tmp_path: Path) -> None:
     feature = _designated_feature("E3920400100111", "重複館", 133.6, 33.55)
     first = _geojson(tmp_path / "a.geojson", [feature, feature])
-    assert "a.geojson feature 2 (共通ID E3920400100111): ID E3920400100111 also appears at " \
+    assert (
+        "a.geojson feature 2 (共通ID E3920400100111): ID E3920400100111 also appears at "
         "a.geojson feature 1" in _problems([first])
+    )
     twice = _problems([BUNDLED_SHELTER_FILES[0], BUNDLED_SHELTER_FILES[0]])
     assert "also appears at evacuation_392049.geojson feature 1" in twice
 
