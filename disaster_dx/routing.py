@@ -1,0 +1,826 @@
+"""Walking routes on a road graph held as CSR arrays: nearest destination for every node at once.
+
+Individual evacuation plans (個別避難計画) ask the same question for tens of thousands of
+residents: *which usable shelter is nearest on foot, by which streets, and how long does it
+take at this person's walking speed?* Asking it per resident (one Dijkstra each) is hopeless
+at city scale, and even networkx's multi-source Dijkstra spends most of its time building
+Python lists. So the graph lives in flat numpy arrays and one compressed sparse row (CSR)
+matrix, and the question is answered in three vectorised steps:
+
+1. :func:`nearest_nodes` snaps every origin to the road network with a KD-tree over the
+   projected node coordinates;
+2. :func:`nearest_destinations` runs **one** multi-source Dijkstra
+   (``scipy.sparse.csgraph.dijkstra(..., indices=destinations, min_only=True)``) that gives,
+   for every node, the distance to the nearest destination, which destination that is, and
+   the predecessor tree pointing back towards it;
+3. :func:`routes_from_predecessors` walks that tree for all origins at once, one hop per numpy
+   step, and returns every route as one flat node array plus offsets.
+
+Re-planning after a shelter closes or fills is step 2 and 3 again with one destination fewer
+(a few tens of milliseconds), and :func:`block_edges` drops streets inside a flooded or
+burning area before searching.
+
+Distances are metres measured in JGD2011 平面直角座標系 第IV系 (:data:`PROJECTED_CRS`,
+EPSG:6672), the plane rectangular zone that covers Kochi; nodes also keep lon/lat (EPSG:4326)
+for maps. Walking is undirected: one-way restrictions for cars do not apply to people on foot.
+
+Unreachable is always explicit: a distance of ``inf``, a node index of ``-1`` and an empty
+route, never a silent zero.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from pyproj import Transformer
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from disaster_dx.errors import Problem, ValidationError
+
+log = logging.getLogger(__name__)
+
+#: The CRS node lon/lat are stored in.
+GEOGRAPHIC_CRS = "EPSG:4326"
+#: The plane CRS every distance is measured in: JGD2011 平面直角座標系 第IV系 (Shikoku, Kochi).
+PROJECTED_CRS = "EPSG:6672"
+
+#: Default walking speeds (m/s) by mobility class. Evacuation-planning guidance commonly uses
+#: about 1.0 m/s for an unaided adult and slower speeds for elderly people and wheelchair
+#: users; a city may pass its own table to :func:`walking_minutes`.
+WALKING_SPEED_M_S: Mapping[str, float] = MappingProxyType(
+    {"independent": 1.0, "elderly": 0.7, "wheelchair": 0.5, "with_helper": 0.5}
+)
+
+#: Marker for "no node" in every index array this module returns.
+NO_NODE = -1
+
+IntArray = NDArray[np.intp]
+FloatArray = NDArray[np.float64]
+
+
+class Columns(Protocol):
+    """Anything indexable by column name: a ``dict`` of arrays or a (Geo)DataFrame."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def __contains__(self, key: object, /) -> bool: ...
+
+
+@cache
+def to_plane() -> Transformer:
+    """The lon/lat → EPSG:6672 transformer, built once per process (creation is slow)."""
+    return Transformer.from_crs(GEOGRAPHIC_CRS, PROJECTED_CRS, always_xy=True)
+
+
+@cache
+def to_lonlat() -> Transformer:
+    """The EPSG:6672 → lon/lat transformer, built once per process."""
+    return Transformer.from_crs(PROJECTED_CRS, GEOGRAPHIC_CRS, always_xy=True)
+
+
+def project(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Lon/lat (degrees) → plane x/y (metres, EPSG:6672), vectorised."""
+    x, y = to_plane().transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+# -- the graph --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class RoadGraph:
+    """An undirected walking network as flat arrays.
+
+    Node ``i`` is position ``i`` of every node array. Each undirected edge is stored once, as
+    the entry ``csr[a, b]`` with ``a < b`` holding its length in metres; parallel edges were
+    reduced to the shortest and self-loops dropped, so the CSR data array *is* the edge list
+    (``edge_u``, ``edge_v``, ``edge_length`` are views of it) and ``edge_geometry`` lines up
+    with it. Zero-length edges are kept as explicit entries (csgraph treats an explicit zero
+    as an edge).
+
+    Build one with :func:`graph_from_edges` or :func:`graph_from_arrays` (or a reader in
+    :mod:`disaster_dx.io.roads`) rather than directly: they validate and normalise the
+    edges.
+
+    Parameters
+    ----------
+    node_ids
+        Identifiers of the nodes in the source data (OSM ids, or ``0..n-1``).
+    lon, lat
+        Node positions, EPSG:4326 degrees.
+    x, y
+        Node positions in :data:`PROJECTED_CRS`, metres.
+    csr
+        ``(n, n)`` upper-triangular CSR matrix of edge lengths in metres, indices sorted.
+    edge_geometry
+        Optional shapely LineStrings (lon/lat) per edge, in CSR data order, each running from
+        node ``edge_u`` to node ``edge_v``; ``None`` means straight lines between the nodes.
+    """
+
+    node_ids: NDArray[Any]
+    lon: FloatArray
+    lat: FloatArray
+    x: FloatArray
+    y: FloatArray
+    csr: csr_array
+    edge_geometry: NDArray[np.object_] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        n = self.node_ids.shape[0]
+        if not all(a.shape == (n,) for a in (self.lon, self.lat, self.x, self.y)):
+            raise ValueError("node arrays must all have one entry per node")
+        if self.csr.shape != (n, n):
+            raise ValueError(f"csr must be {n}×{n}, got {self.csr.shape}")
+        if self.edge_geometry is not None and self.edge_geometry.shape != (self.csr.nnz,):
+            raise ValueError("edge_geometry must have one entry per edge")
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.node_ids.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected edges."""
+        return int(self.csr.nnz)
+
+    @property
+    def edge_u(self) -> IntArray:
+        """First (smaller) node index of each edge, in CSR data order."""
+        counts = np.diff(self.csr.indptr)
+        return np.repeat(np.arange(self.n_nodes, dtype=np.intp), counts)
+
+    @property
+    def edge_v(self) -> IntArray:
+        """Second (larger) node index of each edge, in CSR data order."""
+        return np.asarray(self.csr.indices, dtype=np.intp)
+
+    @property
+    def edge_length(self) -> FloatArray:
+        """Length of each edge in metres, in CSR data order."""
+        return np.asarray(self.csr.data, dtype=float)
+
+    @cached_property
+    def kdtree(self) -> Any:
+        """KD-tree over projected node coordinates, built on first use and kept."""
+        return cKDTree(np.column_stack((self.x, self.y)))
+
+    @cached_property
+    def _edge_keys(self) -> NDArray[np.int64]:
+        # Row-major CSR with sorted indices makes ``u * n + v`` globally sorted: one
+        # searchsorted then finds any batch of edges.
+        return self.edge_u.astype(np.int64) * self.n_nodes + self.edge_v
+
+    def edge_lines(self) -> NDArray[np.object_]:
+        """Edge geometries in lon/lat: the stored ones, or straight node-to-node lines."""
+        if self.edge_geometry is not None:
+            return self.edge_geometry
+        u, v = self.edge_u, self.edge_v
+        coords = np.stack(
+            (
+                np.column_stack((self.lon[u], self.lat[u])),
+                np.column_stack((self.lon[v], self.lat[v])),
+            ),
+            axis=1,
+        )
+        return np.asarray(shapely.linestrings(coords), dtype=object)
+
+
+def graph_from_arrays(
+    lon: ArrayLike,
+    lat: ArrayLike,
+    u: ArrayLike,
+    v: ArrayLike,
+    length: ArrayLike | None = None,
+    *,
+    node_ids: ArrayLike | None = None,
+    edge_geometry: ArrayLike | None = None,
+) -> RoadGraph:
+    """Build a :class:`RoadGraph` from node positions and edges given by node *position*.
+
+    Edges are normalised so the CSR matrix can be used directly by csgraph: self-loops are
+    dropped (they never shorten a walk), each edge is oriented from the smaller to the larger
+    node index (geometry reversed to match), and parallel edges keep only the shortest,
+    because ``csr_array`` would otherwise *sum* duplicates into a length no street has.
+
+    Parameters
+    ----------
+    lon, lat
+        Node positions in degrees (EPSG:4326).
+    u, v
+        Node positions (``0..n-1``) of each edge's ends.
+    length
+        Edge lengths in metres. ``None`` or NaN entries are measured: the geometry's length in
+        :data:`PROJECTED_CRS` when given, else the straight distance between the nodes.
+    node_ids
+        Source identifiers of the nodes; ``0..n-1`` when omitted.
+    edge_geometry
+        Optional shapely LineStrings in lon/lat, one per edge, running from ``u`` to ``v``.
+
+    Raises
+    ------
+    ValueError
+        If arrays disagree in length, an edge names a node position out of range, or a length
+        is negative or infinite.
+    """
+    lon_a = np.asarray(lon, dtype=float).ravel()
+    lat_a = np.asarray(lat, dtype=float).ravel()
+    n = lon_a.size
+    if lat_a.size != n:
+        raise ValueError(f"lon has {n} entries but lat has {lat_a.size}")
+    ids = np.arange(n) if node_ids is None else np.asarray(node_ids)
+    if ids.shape != (n,):
+        raise ValueError(f"node_ids must have {n} entries, got shape {ids.shape}")
+    u_a = np.asarray(u, dtype=np.intp).ravel()
+    v_a = np.asarray(v, dtype=np.intp).ravel()
+    m = u_a.size
+    if v_a.size != m:
+        raise ValueError(f"u has {m} entries but v has {v_a.size}")
+    if m and (min(u_a.min(), v_a.min()) < 0 or max(u_a.max(), v_a.max()) >= n):
+        raise ValueError(f"edge node positions must lie in 0..{n - 1}")
+    geometry = None if edge_geometry is None else np.asarray(edge_geometry, dtype=object).ravel()
+    if geometry is not None and geometry.size != m:
+        raise ValueError(f"edge_geometry must have {m} entries, got {geometry.size}")
+    x, y = project(lon_a, lat_a)
+
+    lengths = np.full(m, np.nan) if length is None else np.asarray(length, dtype=float).ravel()
+    if lengths.size != m:
+        raise ValueError(f"length must have {m} entries, got {lengths.size}")
+    missing = np.isnan(lengths)
+    if missing.any():
+        lengths = lengths.copy()
+        lengths[missing] = _measure(x, y, u_a[missing], v_a[missing], geometry, missing)
+    if (lengths < 0).any() or np.isinf(lengths).any():
+        bad = np.flatnonzero((lengths < 0) | np.isinf(lengths))
+        raise ValueError(f"edge lengths must be finite and ≥ 0 (edges {bad[:10].tolist()})")
+
+    keep = u_a != v_a
+    a = np.minimum(u_a, v_a)[keep]
+    b = np.maximum(u_a, v_a)[keep]
+    lengths = lengths[keep]
+    if geometry is not None:
+        swapped = (u_a > v_a)[keep]
+        geometry = geometry[keep]
+        if swapped.any():
+            geometry[swapped] = shapely.reverse(geometry[swapped])
+    # Sort by (a, b, length): the first of each (a, b) run is the shortest parallel edge, and
+    # the survivors are already in CSR order, so the data array lines up with the geometry.
+    order = np.lexsort((lengths, b, a))
+    a, b, lengths = a[order], b[order], lengths[order]
+    first = np.ones(a.size, dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    a, b, lengths = a[first], b[first], lengths[first]
+    if geometry is not None:
+        geometry = geometry[order][first]
+    index_dtype = np.int32 if max(n, a.size) < np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(n + 1, dtype=index_dtype)
+    np.cumsum(np.bincount(a, minlength=n), out=indptr[1:])
+    matrix = csr_array((lengths, b.astype(index_dtype), indptr), shape=(n, n))
+    matrix.has_sorted_indices = True
+    dropped = m - a.size
+    if dropped:
+        log.debug("graph: dropped %d self-loop or parallel edge(s) of %d", dropped, m)
+    return RoadGraph(
+        node_ids=ids, lon=lon_a, lat=lat_a, x=x, y=y, csr=matrix, edge_geometry=geometry
+    )
+
+
+def _measure(
+    x: FloatArray,
+    y: FloatArray,
+    u: IntArray,
+    v: IntArray,
+    geometry: NDArray[np.object_] | None,
+    which: NDArray[np.bool_],
+) -> FloatArray:
+    """Length in metres of the ``which`` edges: projected geometry length, else straight."""
+    straight = np.hypot(x[v] - x[u], y[v] - y[u])
+    if geometry is None:
+        return straight
+    geoms = geometry[which]
+    has = ~shapely.is_missing(geoms)
+    if has.any():
+        projected = shapely.transform(geoms[has], _project_coords)
+        straight[has] = shapely.length(projected)
+    return straight
+
+
+def _project_coords(coords: FloatArray) -> FloatArray:
+    x, y = to_plane().transform(coords[:, 0], coords[:, 1])
+    return np.column_stack((x, y))
+
+
+def graph_from_edges(
+    nodes: Columns,
+    edges: Columns,
+    *,
+    blocked: shapely.Geometry | Sequence[shapely.Geometry] | None = None,
+) -> RoadGraph:
+    """Build a :class:`RoadGraph` from node and edge tables that refer to nodes by id.
+
+    The usual hand-over from an importer or a (Geo)DataFrame: nodes carry ``lon``/``lat``
+    and optionally ``node_id``; edges carry ``u``/``v`` (node ids) and optionally ``length``
+    (metres) and ``geometry`` (lon/lat LineStrings). Every problem is collected and reported
+    at once, each naming its row, so a bad table is fixed in one pass.
+
+    Parameters
+    ----------
+    nodes
+        Columns ``lon``, ``lat`` and optional ``node_id`` (default: row number).
+    edges
+        Columns ``u``, ``v`` and optional ``length`` and ``geometry``.
+    blocked
+        Areas (lon/lat polygons) whose streets are impassable, e.g. a flood in progress;
+        see :func:`block_edges`.
+
+    Raises
+    ------
+    ValidationError
+        Listing every row with a missing column, bad coordinate, unknown node id, duplicated
+        node id or bad length.
+    """
+    problems: list[Problem] = []
+    for table, name, required in (
+        (nodes, "nodes", ("lon", "lat")),
+        (edges, "edges", ("u", "v")),
+    ):
+        problems.extend(Problem(name, f"missing column {c!r}") for c in required if c not in table)
+    if problems:
+        raise ValidationError("road network", problems)
+    lon, _ = _float_column(nodes["lon"])  # junk is NaN, reported as a bad lon/lat below
+    lat, _ = _float_column(nodes["lat"])
+    ids = np.asarray(nodes["node_id"]) if "node_id" in nodes else np.arange(lon.size)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+    problems.extend(
+        Problem(f"node row {i}", f"bad lon/lat ({lon[i]}, {lat[i]})") for i in np.flatnonzero(bad)
+    )
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    repeated = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
+    problems.extend(
+        Problem(f"node row {order[i + 1]}", f"node_id {_show(sorted_ids[i])} repeated")
+        for i in repeated
+    )
+    u_pos = _positions(np.asarray(edges["u"]), sorted_ids, order, "u", problems)
+    v_pos = _positions(np.asarray(edges["v"]), sorted_ids, order, "v", problems)
+    length = None
+    if "length" in edges:
+        cells = np.asarray(edges["length"], dtype=object).ravel()
+        length, junk = _float_column(cells)
+        bad_len = junk | np.isinf(length) | (length < 0)
+        problems.extend(
+            Problem(f"edge row {i}", f"bad length {_show(cells[i])} (metres ≥ 0)")
+            for i in np.flatnonzero(bad_len)
+        )
+    geometry = np.asarray(edges["geometry"], dtype=object) if "geometry" in edges else None
+    if geometry is not None:
+        wrong = ~shapely.is_missing(geometry) & (
+            shapely.get_type_id(geometry) != shapely.GeometryType.LINESTRING
+        )
+        problems.extend(
+            Problem(f"edge row {i}", "geometry is not a LineString") for i in np.flatnonzero(wrong)
+        )
+    if problems:
+        raise ValidationError("road network", problems)
+    graph = graph_from_arrays(lon, lat, u_pos, v_pos, length, node_ids=ids, edge_geometry=geometry)
+    return graph if blocked is None else block_edges(graph, blocked)
+
+
+def _float_column(values: Any) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Numbers of a column, and which cells held something that is not a number.
+
+    Blank cells (``None``, ``""``, NaN) are NaN and not flagged: a missing length is measured.
+    """
+    try:
+        numbers = np.asarray(values, dtype=float).ravel()
+        return numbers, np.zeros(numbers.size, dtype=bool)
+    except (TypeError, ValueError):
+        # Fall back per value so each bad cell is reported instead of one exception.
+        cells = list(values)
+        parsed = [_to_float(v) for v in cells]
+        numbers = np.array([np.nan if p is None else p for p in parsed], dtype=float)
+        return numbers, np.array([p is None for p in parsed], dtype=bool)
+
+
+def _show(value: Any) -> str:
+    """``repr`` of a cell as a person wrote it (``2``, not ``np.int64(2)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _to_float(value: Any) -> float | None:
+    """The number in a cell; NaN when blank, ``None`` when it holds something else."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _positions(
+    ids: NDArray[Any],
+    sorted_ids: NDArray[Any],
+    order: IntArray,
+    column: str,
+    problems: list[Problem],
+) -> IntArray:
+    """Node positions of ``ids``, reporting ids that are not nodes."""
+    if sorted_ids.size == 0:
+        problems.extend(
+            Problem(f"edge row {i}", f"{column} refers to no node") for i in range(ids.size)
+        )
+        return np.zeros(ids.size, dtype=np.intp)
+    try:
+        where = np.searchsorted(sorted_ids, ids)
+    except TypeError:  # e.g. int node ids and str edge ends: nothing can match
+        where = np.zeros(ids.size, dtype=np.intp)
+        found = np.zeros(ids.size, dtype=bool)
+    else:
+        where = np.minimum(where, sorted_ids.size - 1)
+        found = sorted_ids[where] == ids
+    problems.extend(
+        Problem(f"edge row {i}", f"{column}={_show(ids[i])} is not a node id")
+        for i in np.flatnonzero(~found)
+    )
+    return np.asarray(order[where], dtype=np.intp)
+
+
+def edge_lengths(graph: RoadGraph, u: ArrayLike, v: ArrayLike) -> FloatArray:
+    """Length in metres of the edges ``u[k]–v[k]`` (either order), NaN where there is none.
+
+    Vectorised lookup (one ``searchsorted`` over the CSR keys), so checking or summing the
+    legs of thousands of routes costs no Python loop.
+    """
+    u_a = np.asarray(u, dtype=np.int64)
+    v_a = np.asarray(v, dtype=np.int64)
+    keys = np.minimum(u_a, v_a) * graph.n_nodes + np.maximum(u_a, v_a)
+    stored = graph._edge_keys
+    out = np.full(keys.shape, np.nan)
+    if stored.size == 0:
+        return out
+    where = np.minimum(np.searchsorted(stored, keys), stored.size - 1)
+    found = stored[where] == keys
+    out[found] = graph.edge_length[where[found]]
+    return out
+
+
+def block_edges(
+    graph: RoadGraph,
+    areas: shapely.Geometry | Sequence[shapely.Geometry] | NDArray[np.object_],
+    *,
+    rule: Literal["segment", "midpoint"] = "segment",
+) -> RoadGraph:
+    """A copy of ``graph`` without the streets that lie in impassable ``areas``.
+
+    Nodes are kept (only edges go), so node indices of origins and destinations stay valid
+    and people inside an area simply become unreachable rather than silently re-indexed.
+
+    Parameters
+    ----------
+    areas
+        Polygon(s) in lon/lat, e.g. an inundated area or a fire perimeter.
+    rule
+        ``"segment"`` (default, cautious): drop an edge whose line touches or crosses any
+        area at all — a flooded stretch anywhere makes the street unusable. ``"midpoint"``:
+        drop only edges whose midpoint lies inside an area, for coarse area outlines where
+        the cautious rule would also cut streets merely running along the border.
+    """
+    geoms = np.asarray(areas, dtype=object).ravel()
+    geoms = geoms[~shapely.is_missing(geoms)]
+    if geoms.size == 0 or graph.n_edges == 0:
+        return graph
+    tree = shapely.STRtree(geoms)
+    lines = graph.edge_lines()
+    if rule == "segment":
+        hits = tree.query(lines, predicate="intersects")[0]
+    elif rule == "midpoint":
+        mids = shapely.line_interpolate_point(lines, 0.5, normalized=True)
+        hits = tree.query(mids, predicate="within")[0]
+    else:
+        raise ValueError(f"unknown rule {rule!r}; use 'segment' or 'midpoint'")
+    drop = np.zeros(graph.n_edges, dtype=bool)
+    drop[hits] = True
+    log.info("blocked %d of %d edge(s) (%s rule)", int(drop.sum()), graph.n_edges, rule)
+    return _without_edges(graph, drop)
+
+
+def _without_edges(graph: RoadGraph, drop: NDArray[np.bool_]) -> RoadGraph:
+    if not drop.any():
+        return graph
+    keep = ~drop
+    counts = np.bincount(graph.edge_u[keep], minlength=graph.n_nodes)
+    indptr = np.zeros(graph.n_nodes + 1, dtype=graph.csr.indptr.dtype)
+    np.cumsum(counts, out=indptr[1:])
+    matrix = csr_array(
+        (graph.csr.data[keep], graph.csr.indices[keep], indptr), shape=graph.csr.shape
+    )
+    matrix.has_sorted_indices = True
+    geometry = None if graph.edge_geometry is None else graph.edge_geometry[keep]
+    smaller = replace(graph, csr=matrix, edge_geometry=geometry)
+    if "kdtree" in graph.__dict__:  # same nodes: reuse the tree instead of rebuilding it
+        smaller.__dict__["kdtree"] = graph.__dict__["kdtree"]
+    return smaller
+
+
+# -- snapping ---------------------------------------------------------------------------------
+
+
+def nearest_nodes(graph: RoadGraph, lon: ArrayLike, lat: ArrayLike) -> tuple[IntArray, FloatArray]:
+    """The nearest graph node to each point, and how far it is (metres, straight line).
+
+    One KD-tree query over projected coordinates for all points at once; the tree is built
+    on the first call and kept on the graph. The snap distance is returned so callers can
+    add the walk to the road and flag people far from any street (a snap of several hundred
+    metres usually means a missing road, not a long walk).
+
+    Parameters
+    ----------
+    lon, lat
+        Points in degrees (EPSG:4326); scalars or arrays of one shape.
+
+    Returns
+    -------
+    nodes
+        Node index per point (1-D, even for scalar input).
+    distance
+        Straight-line distance to that node in metres.
+
+    Raises
+    ------
+    ValueError
+        If the graph has no nodes or a coordinate is not finite.
+    """
+    if graph.n_nodes == 0:
+        raise ValueError("cannot snap to a graph without nodes")
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=float)).ravel()
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=float)).ravel()
+    if lon_a.shape != lat_a.shape:
+        raise ValueError(f"lon has {lon_a.size} entries but lat has {lat_a.size}")
+    bad = ~(np.isfinite(lon_a) & np.isfinite(lat_a))
+    if bad.any():
+        raise ValueError(f"points {np.flatnonzero(bad)[:10].tolist()} have no finite lon/lat")
+    x, y = project(lon_a, lat_a)
+    distance, index = graph.kdtree.query(np.column_stack((x, y)))
+    return np.asarray(index, dtype=np.intp), np.asarray(distance, dtype=float)
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class NearestDestinations:
+    """For every node of a graph: the nearest destination, how far, and the way there.
+
+    Attributes
+    ----------
+    destination_nodes
+        The destination node indices searched from, as given.
+    distance
+        Metres from each node to its nearest destination; ``inf`` when none is reachable.
+    destination
+        Node index of that destination, ``-1`` when unreachable.
+    position
+        Position in ``destination_nodes`` of that destination (first occurrence when a node
+        was given twice, e.g. two shelters snapped to one corner), ``-1`` when unreachable.
+    predecessor
+        Next node on the way to the destination, ``-1`` at destinations and unreachable
+        nodes. (csgraph calls it the predecessor: it searched *from* the destinations.)
+    """
+
+    destination_nodes: IntArray
+    distance: FloatArray
+    destination: IntArray
+    position: IntArray
+    predecessor: IntArray
+
+    @property
+    def reachable(self) -> NDArray[np.bool_]:
+        """Whether each node can reach any destination."""
+        return np.isfinite(self.distance)
+
+
+def nearest_destinations(
+    graph: RoadGraph,
+    destination_nodes: ArrayLike,
+    *,
+    limit: float = np.inf,
+) -> NearestDestinations:
+    """Distance, identity and route tree to the nearest destination, for all nodes at once.
+
+    One multi-source Dijkstra (``min_only=True``) seeded at every destination answers the
+    question for every node of the graph in a single pass — on a city graph in milliseconds —
+    so any number of residents costs the same search. Re-planning after a shelter closes or
+    fills up is simply calling this again without it.
+
+    Parameters
+    ----------
+    destination_nodes
+        Node indices of the eligible destinations (e.g. open, suitable, not full shelters
+        snapped with :func:`nearest_nodes`). May be empty: then nothing is reachable.
+    limit
+        Stop searching beyond this many metres; farther nodes count as unreachable. Useful
+        when only "within reach in time" matters.
+
+    Raises
+    ------
+    ValueError
+        If a destination index is not a node of the graph.
+    """
+    dests = np.asarray(destination_nodes, dtype=np.intp).ravel()
+    n = graph.n_nodes
+    if dests.size and (dests.min() < 0 or dests.max() >= n):
+        bad = dests[(dests < 0) | (dests >= n)]
+        raise ValueError(f"destination node(s) {bad[:10].tolist()} not in graph of {n} nodes")
+    if dests.size == 0:
+        log.info("no destinations: every node is unreachable")
+        nothing = np.full(n, NO_NODE, dtype=np.intp)
+        return NearestDestinations(
+            dests, np.full(n, np.inf), nothing, nothing.copy(), nothing.copy()
+        )
+    distance, predecessor, source = dijkstra(
+        graph.csr,
+        directed=False,
+        indices=np.unique(dests),
+        min_only=True,
+        return_predecessors=True,
+        limit=limit,
+    )
+    predecessor = predecessor.astype(np.intp)
+    source = source.astype(np.intp)
+    predecessor[predecessor < 0] = NO_NODE  # csgraph marks "none" with -9999
+    unreachable = source < 0
+    source[unreachable] = NO_NODE
+    first_position = np.full(n, NO_NODE, dtype=np.intp)
+    first_position[dests[::-1]] = np.arange(dests.size - 1, -1, -1)
+    position = np.where(unreachable, NO_NODE, first_position[np.maximum(source, 0)])
+    return NearestDestinations(
+        destination_nodes=dests,
+        distance=np.asarray(distance, dtype=float),
+        destination=source,
+        position=position,
+        predecessor=predecessor,
+    )
+
+
+# -- routes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Routes:
+    """Many routes in flat arrays: route ``k`` is ``nodes[offsets[k]:offsets[k + 1]]``.
+
+    Flat arrays (not a list of lists) keep tens of thousands of routes cheap to build, store
+    and turn into map lines. Each route runs from its origin node to its destination node;
+    an origin that *is* a destination has a one-node route of length 0; an unreachable origin
+    has an empty route, ``length`` ``inf`` and ``destination`` ``-1``.
+    """
+
+    origins: IntArray
+    nodes: IntArray
+    offsets: IntArray
+    length: FloatArray
+    destination: IntArray
+
+    def __len__(self) -> int:
+        return int(self.origins.size)
+
+    def path(self, k: int) -> IntArray:
+        """Node indices of route ``k``, origin first."""
+        return self.nodes[self.offsets[k] : self.offsets[k + 1]]
+
+    @property
+    def reachable(self) -> NDArray[np.bool_]:
+        """Whether each origin has a route."""
+        return np.isfinite(self.length)
+
+    @property
+    def n_hops(self) -> IntArray:
+        """Number of edges of each route (``-1`` when unreachable)."""
+        return np.diff(self.offsets) - 1
+
+    def route_of(self) -> IntArray:
+        """For every entry of ``nodes``, which route it belongs to."""
+        return np.repeat(np.arange(len(self), dtype=np.intp), np.diff(self.offsets))
+
+
+def routes_from_predecessors(
+    predecessor: ArrayLike,
+    origins: ArrayLike,
+    *,
+    distance: ArrayLike,
+) -> Routes:
+    """Reconstruct the routes of many origins at once from a predecessor tree.
+
+    All origins advance together, one hop per iteration, as numpy fancy indexing; an origin
+    drops out when it reaches a destination. The loop therefore runs as many times as the
+    *longest* route has edges (tens to a few hundred on a city graph), never once per origin,
+    and total work is proportional to the number of route nodes written.
+
+    Parameters
+    ----------
+    predecessor
+        ``NearestDestinations.predecessor`` (or any csgraph predecessor row with ``-1`` or
+        ``-9999`` for "none").
+    origins
+        Origin node indices, e.g. from :func:`nearest_nodes`.
+    distance
+        Distance array of the same search; it tells an origin that is itself a destination
+        (0) from an unreachable one (``inf``), which the predecessor alone cannot.
+
+    Raises
+    ------
+    ValueError
+        If an origin is not a node, or ``predecessor`` has a cycle (not a search tree).
+    """
+    pred = np.asarray(predecessor, dtype=np.intp)
+    dist = np.asarray(distance, dtype=float)
+    origin_nodes = np.asarray(origins, dtype=np.intp).ravel()
+    if origin_nodes.size and (origin_nodes.min() < 0 or origin_nodes.max() >= pred.size):
+        bad = origin_nodes[(origin_nodes < 0) | (origin_nodes >= pred.size)]
+        raise ValueError(f"origin node(s) {bad[:10].tolist()} not in graph of {pred.size} nodes")
+    length = dist[origin_nodes]
+    reachable = np.isfinite(length)
+
+    active = np.flatnonzero(reachable)
+    current = origin_nodes[active]
+    hop_routes: list[IntArray] = []
+    hop_nodes: list[IntArray] = []
+    while active.size:
+        if len(hop_routes) > pred.size:  # a tree has no route longer than n nodes
+            raise ValueError("predecessor array contains a cycle; it is not a search tree")
+        hop_routes.append(active)
+        hop_nodes.append(current)
+        current = pred[current]
+        going = current >= 0
+        active = active[going]
+        current = current[going]
+
+    # Place hop ``k`` of route ``r`` at ``offsets[r] + k``: one scatter for all routes.
+    which = np.concatenate(hop_routes) if hop_routes else np.zeros(0, dtype=np.intp)
+    hop = np.repeat(np.arange(len(hop_routes), dtype=np.intp), [r.size for r in hop_routes])
+    offsets = np.zeros(origin_nodes.size + 1, dtype=np.intp)
+    np.cumsum(np.bincount(which, minlength=origin_nodes.size), out=offsets[1:])
+    nodes = np.empty(int(offsets[-1]), dtype=np.intp)
+    if hop_routes:
+        nodes[offsets[which] + hop] = np.concatenate(hop_nodes)
+
+    destination = np.full(origin_nodes.size, NO_NODE, dtype=np.intp)
+    destination[reachable] = nodes[offsets[1:][reachable] - 1]
+    return Routes(
+        origins=origin_nodes,
+        nodes=nodes,
+        offsets=offsets,
+        length=length,
+        destination=destination,
+    )
+
+
+# -- walking times ----------------------------------------------------------------------------
+
+
+def walking_minutes(
+    length_m: ArrayLike,
+    mobility: str | Sequence[str] | NDArray[Any],
+    *,
+    speeds: Mapping[str, float] = WALKING_SPEED_M_S,
+) -> FloatArray:
+    """Minutes to walk ``length_m`` at the speed of each person's mobility class.
+
+    Parameters
+    ----------
+    length_m
+        Route lengths in metres (``inf`` stays ``inf``: unreachable is never "0 minutes").
+    mobility
+        One class for everyone, or one per length; keys of ``speeds``.
+    speeds
+        Walking speed in m/s per class; defaults to :data:`WALKING_SPEED_M_S`.
+
+    Raises
+    ------
+    ValueError
+        If a class is not in ``speeds`` or a speed is not positive.
+    """
+    lengths = np.asarray(length_m, dtype=float)
+    bad_speed = sorted(k for k, s in speeds.items() if not s > 0)
+    if bad_speed:
+        raise ValueError(f"walking speeds must be > 0 m/s: {', '.join(bad_speed)}")
+    classes = np.asarray(mobility)
+    known, inverse = np.unique(classes, return_inverse=True)
+    unknown = [str(c) for c in known if str(c) not in speeds]
+    if unknown:
+        raise ValueError(
+            f"unknown mobility class(es) {', '.join(map(repr, unknown))}; "
+            f"use one of {', '.join(speeds)}"
+        )
+    speed = np.array([speeds[str(c)] for c in known], dtype=float)[inverse.reshape(classes.shape)]
+    return np.asarray(lengths / speed / 60.0, dtype=float)
