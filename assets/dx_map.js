@@ -28,7 +28,11 @@ window.dx = Object.assign({}, window.dx, {
                 iconSize: null,
                 iconAnchor: [9, 9],
             });
-            return L.marker(latlng, {icon: icon, title: p.name, alt: p.name, keyboard: true});
+            // Open shelters (and the selected one) sit on top of closed ones nearby.
+            const z = (hideout.selected === p.shelter_id ? 2000 : 0) + (p.open ? 1000 : 0);
+            return L.marker(latlng, {
+                icon: icon, title: p.name, alt: p.name, keyboard: true, zIndexOffset: z,
+            });
         },
         shelterTooltip: function (feature, layer, context) {
             const p = feature.properties;

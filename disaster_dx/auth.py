@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import insert, select, update
@@ -18,6 +19,10 @@ from disaster_dx.errors import DisasterDxError, NotFoundError, Problem, Validati
 from disaster_dx.store import Store, users_table
 
 MIN_PASSWORD_LENGTH = 10
+#: Login throttling: failures counted over this window, per account and per address.
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 # Checked against when the user is unknown, so a login takes as long either way.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
@@ -214,3 +219,44 @@ def _user(row: object) -> User:
         shelter_ids=frozenset(mapping["shelter_ids"]),
         disabled=bool(mapping["disabled"]),
     )
+
+
+class LoginRefused(DisasterDxError):
+    """A login attempt was refused; ``throttled`` tells "wait" from "wrong password"."""
+
+    def __init__(self, message: str, *, throttled: bool = False) -> None:
+        self.throttled = throttled
+        super().__init__(message)
+
+
+def login(store: Store, username: str, password: str, *, address: str) -> User:
+    """Check a login attempt, throttled per account and per client address.
+
+    Failures and throttled attempts are audit-logged (never the password). The counts live in
+    the database, so every app worker sees the same limits.
+
+    Raises
+    ------
+    LoginRefused
+        Wrong name or password (one message for both, so names cannot be probed), a disabled
+        account, or too many recent failures.
+    """
+    since = store.clock() - LOGIN_WINDOW
+    by_address = f"ip:{address}"
+    recent_for_account = store.count_audit("login.failed", since=since, target=username)
+    recent_for_address = store.count_audit("login.failed", since=since, actor=by_address)
+    if (
+        recent_for_account >= MAX_FAILURES_PER_ACCOUNT
+        or recent_for_address >= MAX_FAILURES_PER_ADDRESS
+    ):
+        store.audit(by_address, "login.throttled", target=username[:200])
+        minutes = int(LOGIN_WINDOW.total_seconds() // 60)
+        raise LoginRefused(
+            f"too many failed attempts; try again in {minutes} minutes", throttled=True
+        )
+    user = authenticate(store, username, password)
+    if user is None:
+        store.audit(by_address, "login.failed", target=username[:200])
+        raise LoginRefused("wrong user name or password")
+    store.audit(user.username, "login.ok", detail={"address": address})
+    return user

@@ -550,6 +550,28 @@ class Store:
                 )
             )
 
+    def count_audit(
+        self,
+        action: str,
+        *,
+        since: datetime,
+        actor: str | None = None,
+        target: str | None = None,
+    ) -> int:
+        """How many ``action`` entries since ``since`` (login throttling counts failures)."""
+        query = (
+            select(func.count())
+            .select_from(audit_table)
+            .where(audit_table.c.action == action)
+            .where(audit_table.c.at >= since)
+        )
+        if actor is not None:
+            query = query.where(audit_table.c.actor == actor)
+        if target is not None:
+            query = query.where(audit_table.c.target == target)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def audit_log(
         self, *, actor: str | None = None, action: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:

@@ -205,3 +205,37 @@ def make_app(app_settings: Settings) -> Iterator[Callable[..., Any]]:
     yield build
     for app in apps:
         app.server.extensions[EXTENSION_KEY].store.dispose()
+
+
+@pytest.fixture
+def second_browser() -> Iterator[Any]:
+    """Another headless Chromium session (a second HQ screen or a phone), closed afterwards."""
+    problem = chromium_problem()
+    if problem:
+        skip_or_fail("browser", problem)
+    from selenium import webdriver
+
+    options = pytest_setup_options()
+    options.add_argument("--headless=new")  # type: ignore[attr-defined]
+    driver = webdriver.Chrome(options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def add_staff_user(store: Store, username: str, *roles: str, shelters: tuple[str, ...] = ()) -> str:
+    """A staff account for tests; returns its password."""
+    from disaster_dx import auth
+
+    password = f"pw-{username}-0123456789"
+    auth.add_user(
+        store,
+        username,
+        password,
+        auth.parse_roles(roles),
+        actor="test",
+        shelter_ids=list(shelters),
+    )
+    return password

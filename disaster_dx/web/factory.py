@@ -15,8 +15,9 @@ from flask import Flask
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.store import Store
-from disaster_dx.web import overview
+from disaster_dx.web import hq, overview, shelter_form
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
+from disaster_dx.web.security import init_security
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         SESSION_COOKIE_SECURE=settings.production,
     )
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
+    init_security(server)
 
     app = dash.Dash(
         __name__,
@@ -65,7 +67,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         title="南国市 避難所マップ",
         layout=overview.layout,
     )
+    hq.register_page()
+    shelter_form.register_page()
     app.layout = dash.html.Div(dash.page_container)
+    hq.register(app)
+    shelter_form.register(app)
 
     @server.get("/healthz")
     def healthz() -> dict[str, object]:

@@ -1,0 +1,422 @@
+"""The audit view of an incident's event log (``/hq/log``): who changed what, from what to what.
+
+The event log is the audit trail (events are never updated or deleted); this module makes it
+readable. Each event becomes one :class:`LogRow` with its Japanese type label, its subject
+(shelter id and name, or area) and, for every field the event touched, the value before and
+after in words.
+
+Before/after come from the same :func:`~disaster_dx.events.fold` the rest of the app uses, so
+the log can never disagree with the board. The fold is incremental and per subject: each event
+is folded at most once, on top of the previous status of its own shelter or area only
+(``fold(events, initial=…)`` with a one-subject state), so a whole incident costs O(number of
+events), never a re-fold per row, and a view filtered to one shelter folds only its events.
+
+**This view is HQ-only.** It shows internal notes (内部メモ) and staff user names, because
+auditing needs them; it must never back a public page or a public snapshot.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from disaster_dx._time import jst_second
+from disaster_dx.errors import DisasterDxError
+from disaster_dx.events import (
+    AREA_OUTSIDE_REPORTED,
+    HAZARD_ANNOUNCED,
+    HAZARD_CLEARED,
+    INCIDENT_MESSAGE,
+    SHELTER_CORRECTION,
+    SHELTER_STATUS_REPORTED,
+    STATUS_FIELDS,
+    AreaCount,
+    Event,
+    HazardAnnouncement,
+    ShelterStatus,
+    State,
+    fold,
+)
+from disaster_dx.model import Crowding, Hazard, Need, OpenState, Shelter
+
+log = logging.getLogger(__name__)
+
+#: Japanese label of each event type; types other modules register show their code.
+EVENT_TYPE_LABELS: dict[str, str] = {
+    SHELTER_STATUS_REPORTED: "状況報告",
+    SHELTER_CORRECTION: "訂正",
+    AREA_OUTSIDE_REPORTED: "避難所外避難者の報告",
+    HAZARD_ANNOUNCED: "警報等の発表",
+    HAZARD_CLEARED: "警報等の解除",
+    INCIDENT_MESSAGE: "本部連絡",
+}
+
+#: Japanese label of each shelter status field (the payload fields of reports/corrections).
+SHELTER_FIELD_LABELS: dict[str, str] = {
+    "open_state": "開設状況",
+    "evacuees": "避難者数",
+    "voluntary_evacuees": "うち自主避難者数",
+    "households": "世帯数",
+    "capacity": "収容人数",
+    "crowding_override": "混雑状況（手動設定）",
+    "needs": "必要な支援",
+    "urgent_needs": "至急の支援",
+    "other_needs": "その他の支援",
+    "pets_accepted": "ペット同行",
+    "barrier_free": "バリアフリー",
+    "public_note": "お知らせ（公開）",
+    "internal_note": "内部メモ（非公開）",
+}
+
+#: Japanese label of each area count field (在宅避難・車中泊).
+AREA_FIELD_LABELS: dict[str, str] = {
+    "at_home": "在宅避難者数",
+    "in_car": "車中泊者数",
+    "note": "メモ",
+}
+
+_HAZARD_TYPES = (HAZARD_ANNOUNCED, HAZARD_CLEARED)
+
+NOT_REPORTED = "未報告"
+EMPTY = "（なし）"
+AUTOMATIC = "自動（人数から計算）"
+CLEARED = "（解除）"
+
+#: Columns of :func:`log_csv`, one line per changed field.
+CSV_COLUMNS: tuple[str, ...] = (
+    "番号",
+    "日時",
+    "操作者",
+    "種類",
+    "避難所ID",
+    "対象",
+    "項目",
+    "変更前",
+    "変更後",
+    "備考",
+)
+
+
+class Change(NamedTuple):
+    """One field an event changed: its code, Japanese label, and the values as words."""
+
+    field: str
+    label: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """One event of the log, ready to show.
+
+    ``changes`` lists only fields whose value differs; a status report that re-confirms
+    every value has none (it still counts: it refreshes the report time). ``detail`` carries
+    what is not a field change: a correction's reason, a message's text.
+    """
+
+    seq: int
+    at: datetime
+    actor: str
+    type: str
+    type_label: str
+    shelter_id: str | None
+    shelter_name: str
+    changes: tuple[Change, ...]
+    area: str | None = None
+    detail: str = ""
+
+    @property
+    def subject_label(self) -> str:
+        """What the event is about, in words: ``name（id）``, ``地区: …`` or ``""``."""
+        if self.shelter_id is not None and self.shelter_name:
+            return f"{self.shelter_name}（{self.shelter_id}）"
+        if self.shelter_id is not None:
+            return self.shelter_id
+        if self.area is not None:
+            return f"地区: {self.area}"
+        return ""
+
+
+def log_rows(
+    events: Iterable[Event],
+    shelters_by_id: Mapping[str, Shelter],
+    *,
+    shelter_id: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    initial: State | None = None,
+) -> list[LogRow]:
+    """The incident's events as audit rows, optionally filtered, with before → after values.
+
+    A row's "before" depends on every earlier event about its subject, whoever wrote it, so
+    filters choose which rows are returned, not which events are folded; events about other
+    subjects are only folded when a row about them is wanted.
+
+    Parameters
+    ----------
+    events
+        One incident's events in ``seq`` order (as :meth:`Store.iter_events` yields them).
+    shelters_by_id
+        The shelter master by id, for names; include inactive sites so that events about a
+        removed site still show its name (a missing site shows its id only).
+    shelter_id
+        Only rows about this shelter.
+    actor
+        Only rows written by this user.
+    since, until
+        Only rows with ``since <= at <= until`` (aware times). Reading stops at the first event
+        after ``until``: ``at`` never runs backwards within an incident.
+    initial
+        A state snapshot to continue from (events it already includes are skipped), so a long
+        incident need not be folded from its first event.
+
+    Returns
+    -------
+    list of LogRow
+        In ``seq`` order. Internal notes and user names are included: HQ only.
+
+    Raises
+    ------
+    DisasterDxError
+        When events are out of ``seq`` order or from more than one incident.
+    """
+    base = initial or State()
+    subjects = _SubjectFolder(base)
+    hazards: dict[Hazard, HazardAnnouncement] = dict(base.hazards)
+    incident_id, last_seq = base.incident_id, base.seq
+    rows: list[LogRow] = []
+    seen = 0
+    for event in events:
+        if incident_id is not None and event.incident_id != incident_id:
+            raise DisasterDxError(
+                f"event log mixes incidents: {event.incident_id!r} after {incident_id!r}"
+            )
+        if event.seq <= last_seq:
+            if initial is not None and event.seq <= base.seq:
+                continue  # already folded into the snapshot
+            raise DisasterDxError(f"events must be in seq order: {event.seq} after {last_seq}")
+        incident_id, last_seq = event.incident_id, event.seq
+        if until is not None and event.at > until:
+            break
+        seen += 1
+        subject = _subject_key(event)
+        hazard_change = _hazard_change(event, hazards) if event.type in _HAZARD_TYPES else None
+        if shelter_id is not None and _shelter_id_of(event, subject) != shelter_id:
+            continue  # another subject: nothing about it can show in this view
+        if (actor is not None and event.actor != actor) or (since is not None and event.at < since):
+            if subject is not None:
+                subjects.defer(subject, event)
+            continue
+        changes: tuple[Change, ...] = ()
+        if subject is not None:
+            changes = subjects.changes(subject, event)
+        elif hazard_change is not None:
+            changes = (hazard_change,)
+        rows.append(_row(event, subject, changes, shelters_by_id))
+    log.debug("event log: %d rows of %d events", len(rows), seen)
+    return rows
+
+
+def log_csv(rows: Iterable[LogRow]) -> bytes:
+    """The rows as CSV for Excel (UTF-8 with BOM, CRLF), one line per changed field.
+
+    An event without field changes (a message, a re-confirming report) is one line with the
+    change columns blank. Text that Excel would run as a formula (starting with ``=``, ``+``,
+    ``-``, ``@``) gets a leading apostrophe: notes are typed by people, and a log opened in
+    Excel must not execute them. Internal notes are included: HQ only.
+    """
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        lead = [
+            str(row.seq),
+            jst_second(row.at),
+            _cell(row.actor),
+            _cell(row.type_label),
+            _cell(row.shelter_id or ""),
+            _cell(row.shelter_name if row.shelter_id is not None else row.subject_label),
+        ]
+        detail = _cell(row.detail)
+        if not row.changes:
+            writer.writerow([*lead, "", "", "", detail])
+        for change in row.changes:
+            writer.writerow(
+                [*lead, _cell(change.label), _cell(change.before), _cell(change.after), detail]
+            )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+SubjectKey = tuple[str, str]
+"""``("shelter", id)`` or ``("area", name)``: whose status an event changes."""
+
+
+def _subject_key(event: Event) -> SubjectKey | None:
+    if event.type in (SHELTER_STATUS_REPORTED, SHELTER_CORRECTION):
+        return ("shelter", str(event.payload["shelter_id"]))
+    if event.type == AREA_OUTSIDE_REPORTED:
+        return ("area", str(event.payload["area"]))
+    return None
+
+
+def _shelter_id_of(event: Event, subject: SubjectKey | None) -> str | None:
+    """The shelter a row is about; event types of other modules name it in ``subject``."""
+    if subject is not None:
+        return subject[1] if subject[0] == "shelter" else None
+    if event.subject and event.subject.startswith("shelter:"):
+        return event.subject.partition(":")[2]
+    return None
+
+
+class _SubjectFolder:
+    """Each shelter's and area's status, folded lazily and one subject at a time.
+
+    A status depends only on its own subject's events, so an event nobody needs to see yet
+    waits in its subject's queue; when a row about that subject is wanted, the queue is folded
+    in one :func:`fold` call on top of the subject's last status, then the row's own event.
+    Every event is folded at most once (O(n) overall), and a filtered view never folds the
+    subjects it will not show.
+    """
+
+    def __init__(self, base: State) -> None:
+        self.shelters: dict[str, ShelterStatus] = dict(base.shelters)
+        self.areas: dict[str, AreaCount] = dict(base.areas)
+        self.waiting: dict[SubjectKey, list[Event]] = {}
+
+    def defer(self, subject: SubjectKey, event: Event) -> None:
+        """Queue an event whose before/after nobody needs (yet)."""
+        self.waiting.setdefault(subject, []).append(event)
+
+    def changes(self, subject: SubjectKey, event: Event) -> tuple[Change, ...]:
+        """Fold ``event`` (after any queued ones) and describe what it changed."""
+        queued = self.waiting.pop(subject, [])
+        kind, key = subject
+        if kind == "shelter":
+            before = self._shelter(key, queued)
+            after = self._shelter(key, [event])
+            found = (_shelter_change(n, before, after) for n in STATUS_FIELDS if n in event.payload)
+            return tuple(c for c in found if c is not None)
+        area_before = self._area(key, queued)
+        area_after = self._area(key, [event])
+        found = (
+            _area_change(n, area_before, area_after)
+            for n in AREA_FIELD_LABELS
+            if n in event.payload
+        )
+        return tuple(c for c in found if c is not None)
+
+    def _shelter(self, sid: str, events: list[Event]) -> ShelterStatus:
+        status = self.shelters.get(sid) or ShelterStatus(sid)
+        if events:
+            status = fold(events, initial=State(shelters={sid: status})).shelter(sid)
+            self.shelters[sid] = status
+        return status
+
+    def _area(self, area: str, events: list[Event]) -> AreaCount:
+        count = self.areas.get(area) or AreaCount(area)
+        if events:
+            count = fold(events, initial=State(areas={area: count})).areas[area]
+            self.areas[area] = count
+        return count
+
+
+def _hazard_change(event: Event, hazards: dict[Hazard, HazardAnnouncement]) -> Change:
+    """Track warnings in force; the change is the warning's title before → after."""
+    hazard = Hazard(event.payload["hazard"])
+    previous = hazards.get(hazard)
+    old_title = previous.title if previous else EMPTY
+    if event.type == HAZARD_ANNOUNCED:
+        hazards[hazard] = HazardAnnouncement(hazard, str(event.payload["title"]), event.at)
+        return Change("hazard", hazard.ja, old_title, str(event.payload["title"]))
+    hazards.pop(hazard, None)
+    return Change("hazard", hazard.ja, old_title, CLEARED)
+
+
+def _row(
+    event: Event,
+    subject: SubjectKey | None,
+    changes: tuple[Change, ...],
+    shelters_by_id: Mapping[str, Shelter],
+) -> LogRow:
+    payload = event.payload
+    detail = ""
+    if event.type == SHELTER_CORRECTION and payload.get("reason"):
+        detail = f"理由: {payload['reason']}"
+    elif event.type in _HAZARD_TYPES:
+        detail = str(payload.get("detail", ""))
+    elif event.type == INCIDENT_MESSAGE:
+        recipient = payload.get("to")
+        detail = f"宛先: {recipient} / {payload['text']}" if recipient else str(payload["text"])
+    sid = _shelter_id_of(event, subject)
+    shelter = shelters_by_id.get(sid) if sid is not None else None
+    return LogRow(
+        seq=event.seq,
+        at=event.at,
+        actor=event.actor,
+        type=event.type,
+        type_label=EVENT_TYPE_LABELS.get(event.type, event.type),
+        shelter_id=sid,
+        shelter_name=shelter.name if shelter else "",
+        changes=changes,
+        area=subject[1] if subject is not None and subject[0] == "area" else None,
+        detail=detail,
+    )
+
+
+def _shelter_change(name: str, before: ShelterStatus, after: ShelterStatus) -> Change | None:
+    old: Any = getattr(before, name)
+    new: Any = getattr(after, name)
+    if name == "urgent_needs":
+        # The mapping also holds confirmation times; the audit shows which needs are urgent.
+        old, new = frozenset(old), frozenset(new)
+    if old == new:
+        return None
+    label = SHELTER_FIELD_LABELS.get(name, name)
+    if name == "crowding_override":
+        return Change(name, label, _crowding_words(old), _crowding_words(new))
+    return Change(name, label, _words(old), _words(new))
+
+
+def _area_change(name: str, before: AreaCount, after: AreaCount) -> Change | None:
+    old, new = getattr(before, name), getattr(after, name)
+    if old == new:
+        return None
+    return Change(name, AREA_FIELD_LABELS[name], _words(old), _words(new))
+
+
+def _crowding_words(value: Crowding | None) -> str:
+    return AUTOMATIC if value is None else value.ja
+
+
+def _words(value: Any) -> str:
+    """A status value as staff read it: labels for vocabulary, 可/不可, 未報告 for None."""
+    if value is None:
+        return NOT_REPORTED
+    if isinstance(value, bool):
+        return "可" if value else "不可"
+    if isinstance(value, OpenState):
+        return value.ja
+    if isinstance(value, frozenset):
+        labels = [n.ja for n in Need if n in value]
+        return "・".join(labels) if labels else EMPTY
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    return text if text else EMPTY
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return f"'{text}" if text.startswith(_FORMULA_START) else text

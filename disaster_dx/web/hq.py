@@ -1,0 +1,584 @@
+"""``/hq``: the 災害対策本部 map and board, live, with bulk actions and outside-shelter counts.
+
+Callbacks are thin: each checks the role (``requires``), loads state, calls ``disaster_dx.hq``
+and ``layers``, and returns outputs. Live updates poll a cheap ``last_seq`` every few seconds
+and re-render only when the event log moved.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import dash
+import dash_leaflet as dl
+from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
+
+from disaster_dx import hq as hq_core
+from disaster_dx.auth import Role, User
+from disaster_dx.errors import ConflictError, DisasterDxError
+from disaster_dx.model import Hazard, OpenState
+from disaster_dx.web import ids
+from disaster_dx.web.context import AppContext, current
+from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.security import page_user, requires, signed_in_user
+from disaster_dx.web.staff import refusal, staff_header
+from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control
+from layers.hazards import hazard_legend, hazard_overlays
+from layers.shelters import shelter_features, shelter_layer, status_legend
+
+POLL_MS = 3000
+HQ_ROLES = (Role.HQ,)
+
+_BOARD_COLUMNS = (
+    ("name", "避難所名", "Shelter"),
+    ("kind", "種別", "Kind"),
+    ("open_state", "開設状況", "Open state"),
+    ("crowding", "混雑状況", "Crowding"),
+    ("evacuees_capacity", "避難者／収容", "Evacuees / capacity"),
+    ("needs", "要望（!は緊急）", "Needs (! urgent)"),
+    ("reported", "最終報告", "Last report"),
+    ("reported_by", "報告者", "By"),
+    ("stale", "報告遅れ", "Overdue"),
+)
+
+
+def _snapshot(context: AppContext, lang: str, hazard: str | None) -> dict[str, Any]:
+    """Everything the page shows, from one read of the live incident."""
+    store = context.store
+    settings = context.settings
+    incident = store.live_incident(actor="hq")
+    state = store.state(incident.incident_id)
+    shelters = store.shelters()
+    now = context.now()
+    stale_after = timedelta(minutes=settings.stale_report_minutes)
+    features = shelter_features(
+        shelters, state, thresholds=settings.crowding, now=now, lang=lang, include_internal=True
+    )
+    rows = hq_core.board_rows(
+        shelters,
+        state,
+        thresholds=settings.crowding,
+        now=now,
+        stale_after=stale_after,
+        urgent_after=timedelta(hours=settings.urgent_need_hours),
+        lang=lang,
+    )
+    if hazard:
+        rows = [r for r in rows if hazard in r["hazards"].split()]
+    totals = hq_core.summary(
+        shelters, state, thresholds=settings.crowding, now=now, stale_after=stale_after
+    )
+    return {
+        "seq": state.seq,
+        "features": features,
+        "rows": rows,
+        "tiles": _tiles(totals, lang),
+        "areas": [
+            {
+                "area": a.area,
+                "at_home": a.at_home,
+                "in_car": a.in_car,
+                "reported_by": a.reported_by or "",
+            }
+            for a in sorted(state.areas.values(), key=lambda a: a.area)
+        ],
+    }
+
+
+def _tiles(totals: hq_core.Summary, lang: str) -> list[html.Div]:
+    en = lang == "en"
+    items = (
+        ("open", "開設中", "Open", f"{totals.open_shelters}", "か所", "sites"),
+        ("evacuees", "避難者", "Evacuees", f"{totals.evacuees:,}", "人", "people"),
+        ("full", "満員", "Full", f"{totals.full_shelters}", "か所", "sites"),
+        ("stale", "報告遅れ", "Overdue reports", f"{totals.stale_reports}", "か所", "sites"),
+        (
+            "outside",
+            "在宅避難・車中泊",
+            "At home / in cars",
+            f"{totals.outside_at_home:,}・{totals.outside_in_car:,}",
+            "人",
+            "people",
+        ),
+    )
+    return [
+        html.Div(
+            [
+                html.Div(label_en if en else label_ja, className="dx-tile-label"),
+                html.Div(
+                    [html.Span(value, className="dx-tile-value"), " ", unit_en if en else unit_ja],
+                ),
+            ],
+            className=f"dx-tile dx-tile-{key}"
+            + (" dx-tile-alert" if key in ("full", "stale") and value != "0" else ""),
+            id=f"hq-tile-{key}",
+        )
+        for key, label_ja, label_en, value, unit_ja, unit_en in items
+    ]
+
+
+def layout(lang: str | None = None, **_query: Any) -> html.Div:
+    """The HQ page for HQ/admin; shelter staff get the list of their shelters."""
+    lang = lang_of(lang)
+    user = page_user(*HQ_ROLES)
+    if user is None:
+        staff = signed_in_user()
+        if staff is not None and Role.SHELTER_STAFF in staff.roles:
+            return _staff_home(staff, lang)
+        return refusal(lang=lang, signed_in=staff is not None)
+    context = current()
+    snap = _snapshot(context, lang, None)
+    en = lang == "en"
+    hazard_options = [{"label": "すべて" if not en else "All", "value": ""}] + [
+        {"label": h.label(lang), "value": h.value} for h in Hazard
+    ]
+    return html.Div(
+        [
+            staff_header(user, lang=lang, title_ja="南国市 災害対策本部", title_en="Nankoku HQ"),
+            html.Div(
+                snap["tiles"], id=ids.HQ_TILES, className="dx-tiles", **{"aria-live": "polite"}
+            ),
+            html.Div(
+                [
+                    html.Section(
+                        [
+                            dl.Map(
+                                [
+                                    basemap_control(lang=lang, overlays=hazard_overlays(lang=lang)),
+                                    shelter_layer(
+                                        snap["features"], component_id=ids.HQ_SHELTERS, lang=lang
+                                    ),
+                                    dl.ScaleControl(position="bottomleft", imperial=False),
+                                ],
+                                id=ids.HQ_MAP,
+                                center=NANKOKU_CENTER,
+                                zoom=NANKOKU_ZOOM,
+                                style={"height": "100%", "minHeight": "420px"},
+                            ),
+                        ],
+                        className="dx-hq-map",
+                    ),
+                    html.Section(
+                        [
+                            html.Div(
+                                [
+                                    html.Label(
+                                        "対応する災害で絞り込み" if not en else "Suitable for",
+                                        htmlFor=ids.HQ_HAZARD,
+                                    ),
+                                    dcc.Dropdown(
+                                        id=ids.HQ_HAZARD,
+                                        options=hazard_options,
+                                        value="",
+                                        clearable=False,
+                                        searchable=False,
+                                    ),
+                                ],
+                                className="dx-filter",
+                            ),
+                            _board(snap["rows"], lang),
+                            html.Div(id=ids.HQ_DETAIL, className="dx-detail"),
+                        ],
+                        className="dx-hq-board",
+                    ),
+                ],
+                className="dx-hq-main",
+            ),
+            html.Div(
+                [
+                    _bulk_panel(lang),
+                    _area_panel(snap["areas"], lang),
+                    html.Div([status_legend(lang=lang), hazard_legend(lang=lang)]),
+                ],
+                className="dx-hq-panels",
+            ),
+            dcc.Store(id=ids.HQ_SEQ, data=snap["seq"]),
+            dcc.Store(id=ids.HQ_FORCE, data=0),
+            dcc.Interval(id=ids.HQ_INTERVAL, interval=POLL_MS),
+        ],
+        lang=lang,
+        className="dx-hq",
+    )
+
+
+def _board(rows: list[dict[str, Any]], lang: str) -> dash_table.DataTable:
+    en = lang == "en"
+    return dash_table.DataTable(
+        id=ids.HQ_BOARD,
+        columns=[{"name": en_ if en else ja, "id": key} for key, ja, en_ in _BOARD_COLUMNS],
+        data=rows,
+        row_selectable="single",
+        selected_rows=[],
+        sort_action="native",
+        filter_action="native",
+        filter_options={
+            "case": "insensitive",
+            "placeholder_text": "絞込…" if not en else "filter…",
+        },
+        page_action="none",
+        fixed_rows={"headers": True},
+        style_table={"height": "52vh", "overflowY": "auto"},
+        style_cell={
+            "fontFamily": "inherit",
+            "fontSize": "13px",
+            "textAlign": "left",
+            "whiteSpace": "normal",
+            "height": "auto",
+            "minWidth": "3.5rem",
+            "maxWidth": "14rem",
+        },
+        style_header={"fontWeight": "bold", "backgroundColor": "#e8eef3"},
+        style_data_conditional=[
+            {"if": {"filter_query": '{stale} != ""'}, "backgroundColor": "#fff1e0"},
+            {"if": {"filter_query": '{crowding_code} = "full"'}, "fontWeight": "bold"},
+            {
+                "if": {"state": "selected"},
+                "backgroundColor": "#d6e9f8",
+                "border": "1px solid #0072B2",
+            },
+        ],
+        tooltip_delay=0,
+        tooltip_duration=None,
+    )
+
+
+def _bulk_panel(lang: str) -> html.Section:
+    en = lang == "en"
+    options = [{"label": h.label(lang), "value": h.value} for h in Hazard]
+    return html.Section(
+        [
+            html.H2("一括操作" if not en else "Bulk action"),
+            html.Label(
+                "対象：次の災害に対応する避難所" if not en else "Shelters suitable for",
+                htmlFor=ids.HQ_BULK_HAZARD,
+            ),
+            dcc.Dropdown(
+                id=ids.HQ_BULK_HAZARD,
+                options=options,
+                value=Hazard.TSUNAMI.value,
+                clearable=False,
+                searchable=False,
+            ),
+            html.Div(
+                [
+                    dcc.ConfirmDialogProvider(
+                        html.Button("まとめて開設" if not en else "Open all", id=ids.HQ_BULK_OPEN),
+                        id=ids.HQ_BULK_OPEN_CONFIRM,
+                        message="対象の避難所をすべて「開設」にします。よろしいですか？"
+                        if not en
+                        else "Set every matching shelter to Open?",
+                    ),
+                    dcc.ConfirmDialogProvider(
+                        html.Button(
+                            "まとめて閉鎖" if not en else "Close all", id=ids.HQ_BULK_CLOSE
+                        ),
+                        id=ids.HQ_BULK_CLOSE_CONFIRM,
+                        message="対象の避難所をすべて「閉鎖」にします。よろしいですか？"
+                        if not en
+                        else "Set every matching shelter to Closed?",
+                    ),
+                ],
+                className="dx-buttons",
+            ),
+            html.P(id=ids.HQ_BULK_RESULT, role="status"),
+        ],
+        className="dx-panel",
+    )
+
+
+def _area_panel(areas: list[dict[str, Any]], lang: str) -> html.Section:
+    en = lang == "en"
+    return html.Section(
+        [
+            html.H2("避難所外の避難者（在宅・車中泊）" if not en else "People outside shelters"),
+            html.Label("地区名" if not en else "Area", htmlFor=ids.HQ_AREA_NAME),
+            dcc.Input(id=ids.HQ_AREA_NAME, type="text", maxLength=200, debounce=False),
+            html.Div(
+                [
+                    html.Label(
+                        [
+                            "在宅避難（人）" if not en else "At home",
+                            dcc.Input(
+                                id=ids.HQ_AREA_HOME,
+                                type="number",
+                                min=0,
+                                step=1,
+                                inputMode="numeric",
+                            ),
+                        ]
+                    ),
+                    html.Label(
+                        [
+                            "車中泊（人）" if not en else "In cars",
+                            dcc.Input(
+                                id=ids.HQ_AREA_CAR,
+                                type="number",
+                                min=0,
+                                step=1,
+                                inputMode="numeric",
+                            ),
+                        ]
+                    ),
+                ],
+                className="dx-row",
+            ),
+            html.Button("記録する" if not en else "Record", id=ids.HQ_AREA_SAVE),
+            html.P(id=ids.HQ_AREA_RESULT, role="status"),
+            dash_table.DataTable(
+                id=ids.HQ_AREA_TABLE,
+                columns=[
+                    {"name": "地区" if not en else "Area", "id": "area"},
+                    {"name": "在宅" if not en else "At home", "id": "at_home"},
+                    {"name": "車中泊" if not en else "In cars", "id": "in_car"},
+                    {"name": "報告者" if not en else "By", "id": "reported_by"},
+                ],
+                data=areas,
+                style_cell={"fontFamily": "inherit", "fontSize": "13px", "textAlign": "left"},
+            ),
+        ],
+        className="dx-panel",
+    )
+
+
+def _staff_home(user: User, lang: str) -> html.Div:
+    store = current().store
+    names = {s.shelter_id: s.name for s in store.shelters()}
+    links = [
+        html.Li(html.A(names.get(sid, sid), href=f"/hq/shelter/{sid}"))
+        for sid in sorted(user.shelter_ids)
+    ]
+    return html.Div(
+        [
+            staff_header(user, lang=lang, title_ja="担当避難所", title_en="Your shelters"),
+            html.Main(
+                [
+                    html.P(
+                        "更新する避難所を選んでください。"
+                        if lang != "en"
+                        else "Choose the shelter to update."
+                    ),
+                    html.Ul(links, className="dx-big-links"),
+                ],
+                className="dx-narrow",
+            ),
+        ]
+    )
+
+
+# -- callbacks ----------------------------------------------------------------------------------
+
+
+def register(app: Dash) -> None:
+    """Attach this page's callbacks to ``app`` (per app, so tests can build many apps)."""
+
+    @app.callback(
+        Output(ids.HQ_SHELTERS, "data"),
+        Output(ids.HQ_BOARD, "data"),
+        Output(ids.HQ_TILES, "children"),
+        Output(ids.HQ_AREA_TABLE, "data"),
+        Output(ids.HQ_SEQ, "data"),
+        Input(ids.HQ_INTERVAL, "n_intervals"),
+        Input(ids.HQ_FORCE, "data"),
+        Input(ids.HQ_HAZARD, "value"),
+        State(ids.HQ_SEQ, "data"),
+        State("_pages_location", "search"),
+        prevent_initial_call=True,
+    )
+    @requires(*HQ_ROLES)
+    def refresh(
+        _tick: int | None, _force: int | None, hazard: str | None, seen: int | None, search: str
+    ) -> tuple[Any, ...]:
+        """Re-render only when the log moved (or the filter changed): polling stays cheap."""
+        context = current()
+        incident = context.store.live_incident(actor="hq")
+        if ctx.triggered_id == ids.HQ_INTERVAL and context.store.last_seq(incident.incident_id) == (
+            seen or 0
+        ):
+            return (no_update,) * 5
+        snap = _snapshot(context, _lang_from_search(search), hazard or None)
+        return snap["features"], snap["rows"], snap["tiles"], snap["areas"], snap["seq"]
+
+    @app.callback(
+        Output(ids.HQ_SHELTERS, "hideout"),
+        Output(ids.HQ_BOARD, "selected_rows"),
+        Output(ids.HQ_DETAIL, "children"),
+        Input(ids.HQ_HAZARD, "value"),
+        Input(ids.HQ_SHELTERS, "clickData"),
+        Input(ids.HQ_BOARD, "selected_rows"),
+        Input(ids.HQ_BOARD, "active_cell"),
+        State(ids.HQ_SHELTERS, "hideout"),
+        State(ids.HQ_BOARD, "data"),
+        State("_pages_location", "search"),
+        prevent_initial_call=True,
+    )
+    @requires(*HQ_ROLES)
+    def select(
+        hazard: str | None,
+        click: dict[str, Any] | None,
+        selected_rows: list[int] | None,
+        active_cell: dict[str, Any] | None,
+        hideout: dict[str, Any] | None,
+        rows: list[dict[str, Any]] | None,
+        search: str,
+    ) -> tuple[Any, ...]:
+        """Map click selects the board row and the other way round; one selection for both."""
+        hideout = dict(hideout or {})
+        hideout["hazard"] = hazard or None
+        trigger = ctx.triggered_id
+        selected = hideout.get("selected")
+        if trigger == ids.HQ_SHELTERS and click:
+            selected = click.get("properties", {}).get("shelter_id") or click.get("id")
+        elif trigger == ids.HQ_BOARD and ctx.triggered_prop_ids:
+            prop = next(iter(ctx.triggered_prop_ids))
+            if prop.endswith("active_cell") and active_cell:
+                selected = active_cell.get("row_id")
+            elif prop.endswith("selected_rows") and selected_rows:
+                index = selected_rows[0]
+                if rows and 0 <= index < len(rows):
+                    selected = rows[index]["id"]
+        hideout["selected"] = selected
+        detail = _detail(selected, rows or [], _lang_from_search(search))
+        positions = [i for i, row in enumerate(rows or []) if row["id"] == selected]
+        return hideout, positions[:1], detail
+
+    def _bulk(open_state: OpenState, hazard_code: str, lang: str) -> str:
+        context = current()
+        user = signed_in_user()
+        assert user is not None  # requires() ran
+        store = context.store
+        incident = store.live_incident(actor="hq")
+        state = store.state(incident.incident_id)
+        hazard = Hazard(hazard_code)
+        targets = [s.shelter_id for s in store.shelters() if hazard in s.hazards]
+        try:
+            events = hq_core.set_open_state_bulk(
+                store, incident.incident_id, user, targets, open_state, state=state
+            )
+        except ConflictError:
+            return (
+                "他の職員が同時に更新したため、実行しませんでした。もう一度お試しください。"
+                if lang != "en"
+                else "Someone changed a shelter meanwhile; nothing was done. Try again."
+            )
+        label = open_state.label(lang)
+        if lang == "en":
+            return f"{label}: {len(events)} shelters changed ({hazard.en}; {len(targets)} match)."
+        return (
+            f"{hazard.ja}対応の{len(targets)}か所のうち{len(events)}か所を「{label}」にしました。"
+        )
+
+    @app.callback(
+        Output(ids.HQ_BULK_RESULT, "children"),
+        Output(ids.HQ_FORCE, "data", allow_duplicate=True),
+        Input(ids.HQ_BULK_OPEN_CONFIRM, "submit_n_clicks"),
+        Input(ids.HQ_BULK_CLOSE_CONFIRM, "submit_n_clicks"),
+        State(ids.HQ_BULK_HAZARD, "value"),
+        State(ids.HQ_FORCE, "data"),
+        State("_pages_location", "search"),
+        prevent_initial_call=True,
+    )
+    @requires(*HQ_ROLES)
+    def bulk(
+        _open: int | None, _close: int | None, hazard: str, force: int, search: str
+    ) -> tuple[str, int]:
+        """Open or close every shelter suitable for one hazard, in one event batch."""
+        state = OpenState.OPEN if ctx.triggered_id == ids.HQ_BULK_OPEN_CONFIRM else OpenState.CLOSED
+        return _bulk(state, hazard, _lang_from_search(search)), (force or 0) + 1
+
+    @app.callback(
+        Output(ids.HQ_AREA_RESULT, "children"),
+        Output(ids.HQ_FORCE, "data", allow_duplicate=True),
+        Input(ids.HQ_AREA_SAVE, "n_clicks"),
+        State(ids.HQ_AREA_NAME, "value"),
+        State(ids.HQ_AREA_HOME, "value"),
+        State(ids.HQ_AREA_CAR, "value"),
+        State(ids.HQ_FORCE, "data"),
+        State("_pages_location", "search"),
+        prevent_initial_call=True,
+    )
+    @requires(*HQ_ROLES)
+    def record_area(
+        _clicks: int | None,
+        area: str | None,
+        at_home: int | None,
+        in_car: int | None,
+        force: int,
+        search: str,
+    ) -> tuple[str, Any]:
+        """Record 在宅避難・車中泊 counts for one area."""
+        lang = _lang_from_search(search)
+        user = signed_in_user()
+        assert user is not None
+        context = current()
+        incident = context.store.live_incident(actor="hq")
+        try:
+            hq_core.report_area(
+                context.store,
+                incident.incident_id,
+                user,
+                area or "",
+                at_home=at_home,
+                in_car=in_car,
+            )
+        except DisasterDxError as exc:
+            return _problem_text(exc, lang), no_update
+        done = "記録しました。" if lang != "en" else "Recorded."
+        return done, (force or 0) + 1
+
+
+def _problem_text(exc: DisasterDxError, lang: str) -> str:
+    problems = getattr(exc, "problems", None)
+    if problems:
+        return "；".join(f"{p.where}: {p.message}" for p in problems)
+    return str(exc) if lang == "en" else f"記録できませんでした：{exc}"
+
+
+def _detail(shelter_id: str | None, rows: list[dict[str, Any]], lang: str) -> Any:
+    if not shelter_id:
+        return html.P(
+            "地図の記号か表の行を選ぶと、ここに詳細が出ます。"
+            if lang != "en"
+            else "Select a shelter on the map or in the table."
+        )
+    row = next((r for r in rows if r["id"] == shelter_id), None)
+    if row is None:
+        return html.P(shelter_id)
+    en = lang == "en"
+    pairs = (
+        ("開設状況", "Open state", row["open_state"]),
+        ("混雑状況", "Crowding", row["crowding"]),
+        ("避難者／収容", "Evacuees / capacity", row["evacuees_capacity"]),
+        ("要望", "Needs", row["needs"] or "—"),
+        ("最終報告", "Last report", f"{row['reported']} {row['reported_by']}".strip()),
+        ("内部メモ", "Internal note", row["internal_note"] or "—"),
+    )
+    return html.Div(
+        [
+            html.H2(row["name"], id="hq-detail-name"),
+            html.Dl(
+                [
+                    item
+                    for ja, en_, value in pairs
+                    for item in (html.Dt(en_ if en else ja), html.Dd(value))
+                ]
+            ),
+            html.A(
+                "この避難所の状況を更新する" if not en else "Update this shelter",
+                href=f"/hq/shelter/{shelter_id}" + ("?lang=en" if en else ""),
+                className="dx-button-link",
+                id="hq-detail-update",
+            ),
+        ]
+    )
+
+
+def _lang_from_search(search: str | None) -> str:
+    return lang_of("en" if search and "lang=en" in search else "ja")
+
+
+def register_page() -> None:
+    """Register ``/hq`` with Dash pages."""
+    dash.register_page(
+        "hq", path="/hq", name="災害対策本部", title="南国市 災害対策本部", layout=layout
+    )

@@ -1,0 +1,290 @@
+"""Login, logout and the server-side role checks every staff page and callback goes through.
+
+Three layers, so hiding a button is never the only check:
+
+1. ``before_request``: anonymous requests to ``/hq…`` (and ``/plans``, ``/drill``) are sent to
+   the login page; anonymous Dash callback requests that touch a staff component (ids starting
+   ``hq-``, ``plans-``, ``drill-``) get 401.
+2. Staff page layouts call :func:`page_user` and render a refusal instead of data.
+3. Staff callbacks are wrapped with :func:`requires`, which checks the role again and aborts
+   with 403 (audit-logged) — a hand-crafted callback request gets nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlparse
+
+from flask import Flask, abort, jsonify, redirect, render_template_string, request, session
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+
+from disaster_dx import auth
+from disaster_dx.auth import Role, User
+from disaster_dx.errors import NotFoundError
+from disaster_dx.web.context import current
+from disaster_dx.web.i18n import lang_of
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Path prefixes only staff may open, and the component-id prefixes of their callbacks.
+STAFF_PATHS = ("/hq", "/plans", "/drill")
+STAFF_ID_PREFIXES = ("hq-", "plans-", "drill-")
+
+
+class WebUser(UserMixin):  # type: ignore[misc]
+    """Flask-Login's view of a :class:`disaster_dx.auth.User`."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        """The session keeps only the user name; roles are re-read on every request."""
+        return self.user.username
+
+
+def init_security(server: Flask) -> None:
+    """Install login handling and the request guard on ``server``."""
+    manager = LoginManager()
+    manager.init_app(server)
+    manager.session_protection = "strong"
+
+    @manager.user_loader
+    def load_user(username: str) -> WebUser | None:
+        try:
+            user = auth.get_user(current().store, username)
+        except NotFoundError:
+            return None
+        return None if user.disabled else WebUser(user)
+
+    server.before_request(_guard)
+    server.add_url_rule("/login", "login", _login, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "logout", _logout, methods=["POST"])
+
+
+def signed_in_user() -> User | None:
+    """The signed-in staff user of this request, or ``None``."""
+    if current_user and current_user.is_authenticated:
+        user: User = current_user.user
+        return user
+    return None
+
+
+def page_user(*roles: Role) -> User | None:
+    """For page layouts: the user if they hold one of ``roles``, else ``None`` (render refusal)."""
+    user = signed_in_user()
+    if user is None or not user.has(*roles):
+        return None
+    return user
+
+
+def requires(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Wrap a Dash callback so it runs only for users holding one of ``roles`` (else 403)."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            user = signed_in_user()
+            if user is None:
+                abort(401)
+            if not user.has(*roles):
+                current().store.audit(
+                    user.username,
+                    "access.refused",
+                    target=function.__name__,
+                    detail={"needs": sorted(r.value for r in roles)},
+                )
+                abort(403)
+            return function(*args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
+# -- request guard ------------------------------------------------------------------------------
+
+
+def _guard() -> Any:
+    if signed_in_user() is not None:
+        return None
+    path = request.path
+    if any(path == p or path.startswith(p + "/") for p in STAFF_PATHS):
+        return redirect(f"/login?next={path}")
+    if path.endswith("/_dash-update-component") and _touches_staff_component():
+        return jsonify(error="login required"), 401
+    return None
+
+
+def _touches_staff_component() -> bool:
+    body = request.get_json(silent=True) or {}
+    ids: list[Any] = []
+    outputs = body.get("outputs")
+    for group in (
+        outputs if isinstance(outputs, list) else [outputs],
+        body.get("inputs"),
+        body.get("state"),
+    ):
+        for item in group or []:
+            if isinstance(item, list):
+                ids.extend(i.get("id") for i in item if isinstance(i, dict))
+            elif isinstance(item, dict):
+                ids.append(item.get("id"))
+    output_text = str(body.get("output", ""))
+    ids.append(output_text)
+    for component_id in ids:
+        text = component_id if isinstance(component_id, str) else str(component_id)
+        if any(prefix in text for prefix in STAFF_ID_PREFIXES):
+            return True
+    # The page router renders layouts: a staff path must not be rendered for anonymous users.
+    for item in body.get("inputs") or []:
+        if isinstance(item, dict) and item.get("property") == "pathname":
+            value = str(item.get("value") or "")
+            if any(value == p or value.startswith(p + "/") for p in STAFF_PATHS):
+                return True
+    return False
+
+
+# -- login page ---------------------------------------------------------------------------------
+
+_LOGIN_TEXT = {
+    "ja": {
+        "title": "職員ログイン",
+        "heading": "南国市 災害対策本部 職員ログイン",
+        "username": "ユーザー名",
+        "password": "パスワード",
+        "submit": "ログイン",
+        "wrong": "ユーザー名またはパスワードが違います。",
+        "throttled": "ログインの失敗が続いたため、しばらく受け付けません。15分後にお試しください。",
+        "expired": "画面の有効期限が切れました。もう一度入力してください。",
+        "other": "English",
+        "public": "市民向けの避難所マップはこちら",
+    },
+    "en": {
+        "title": "Staff login",
+        "heading": "Nankoku City disaster HQ — staff login",
+        "username": "User name",
+        "password": "Password",
+        "submit": "Log in",
+        "wrong": "Wrong user name or password.",
+        "throttled": "Too many failed attempts. Please try again in 15 minutes.",
+        "expired": "The form expired. Please enter your details again.",
+        "other": "日本語",
+        "public": "Public shelter map",
+    },
+}
+
+_LOGIN_PAGE = """<!DOCTYPE html>
+<html lang="{{ lang }}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ t.title }}</title>
+<link rel="stylesheet" href="/assets/dx.css">
+</head>
+<body class="dx-login-body">
+<header class="dx-header"><h1>{{ t.heading }}</h1><span class="dx-spacer"></span>
+<a href="/login?lang={{ other }}&next={{ next_path|urlencode }}"
+ lang="{{ other }}">{{ t.other }}</a>
+</header>
+<main class="dx-login">
+{% if error %}<p class="dx-error" role="alert">{{ error }}</p>{% endif %}
+<form method="post" action="/login?lang={{ lang }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+<input type="hidden" name="next" value="{{ next_path }}">
+<label for="username">{{ t.username }}</label>
+<input id="username" name="username" autocomplete="username" required value="{{ username }}"
+ autocapitalize="none" spellcheck="false">
+<label for="password">{{ t.password }}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" id="login-submit">{{ t.submit }}</button>
+</form>
+<p><a href="/">{{ t.public }}</a></p>
+</main>
+</body>
+</html>
+"""
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site paths: an open redirect would help phishing."""
+    if not value:
+        return "/hq"
+    parsed = urlparse(value)
+    if parsed.scheme or parsed.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/hq"
+    return value
+
+
+def _csrf_token() -> str:
+    token = session.get("csrf_token")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf_token"] = token
+    return str(token)
+
+
+def _login() -> Any:
+    lang = lang_of(request.args.get("lang"))
+    texts = _LOGIN_TEXT[lang]
+    next_path = _safe_next(request.values.get("next"))
+    error = ""
+    username = ""
+    status = 200
+    if request.method == "POST":
+        username = (request.form.get("username") or "").strip()[:64]
+        sent = request.form.get("csrf_token") or ""
+        if not hmac.compare_digest(sent, session.get("csrf_token") or "-"):
+            error, status = texts["expired"], 400
+        else:
+            try:
+                user = auth.login(
+                    current().store,
+                    username,
+                    request.form.get("password") or "",
+                    address=request.remote_addr or "unknown",
+                )
+            except auth.LoginRefused as refused:
+                error = texts["throttled"] if refused.throttled else texts["wrong"]
+                status = 429 if refused.throttled else 401
+            else:
+                session.clear()
+                login_user(WebUser(user))
+                _csrf_token()
+                log.info("login %s", user.username)
+                return redirect(next_path)
+    page = render_template_string(
+        _LOGIN_PAGE,
+        lang=lang,
+        other="en" if lang == "ja" else "ja",
+        t=texts,
+        error=error,
+        username=username,
+        next_path=next_path,
+        csrf_token=_csrf_token(),
+    )
+    return page, status
+
+
+def _logout() -> Any:
+    sent = request.form.get("csrf_token") or ""
+    if not hmac.compare_digest(sent, session.get("csrf_token") or "-"):
+        abort(400)
+    user = signed_in_user()
+    if user is not None:
+        current().store.audit(user.username, "logout")
+    logout_user()
+    session.clear()
+    return redirect("/login")
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, for forms that post to Flask routes (logout)."""
+    return _csrf_token()

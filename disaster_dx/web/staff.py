@@ -1,0 +1,59 @@
+"""Pieces shared by the staff pages: header with navigation and logout, refusal page."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from disaster_dx.auth import Role, User
+from disaster_dx.web.security import csrf_token
+
+_NAV = (
+    ("/hq", "地図・ボード", "Map & board"),
+    ("/hq/log", "操作ログ", "Event log"),
+)
+
+
+def staff_header(user: User, *, lang: str, title_ja: str, title_en: str) -> html.Header:
+    """Title, navigation, who is signed in, and a logout button (POST with CSRF token)."""
+    return html.Header(
+        [
+            html.H1(title_en if lang == "en" else title_ja),
+            html.Nav(
+                [html.A(en if lang == "en" else ja, href=href) for href, ja, en in _NAV]
+                if user.has(Role.HQ)
+                else [],
+                className="dx-nav",
+            ),
+            html.Span(className="dx-spacer"),
+            html.Span(user.display_name or user.username, className="dx-user"),
+            html.Form(
+                [
+                    dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
+                    html.Button("ログアウト" if lang != "en" else "Log out", type="submit"),
+                ],
+                method="POST",
+                action="/logout",
+                className="dx-logout",
+            ),
+        ],
+        className="dx-header",
+    )
+
+
+def refusal(*, lang: str, signed_in: bool) -> html.Div:
+    """Shown instead of a staff page to someone without the role (no data leaves)."""
+    if signed_in:
+        text = (
+            "この画面を開く権限がありません。"
+            if lang != "en"
+            else "You do not have permission to open this page."
+        )
+    else:
+        text = "ログインしてください。" if lang != "en" else "Please log in."
+    return html.Div(
+        [
+            html.P(text, role="alert", className="dx-error"),
+            html.A("ログイン / Log in", href="/login"),
+        ],
+        className="dx-refusal",
+    )

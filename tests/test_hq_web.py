@@ -1,0 +1,203 @@
+"""HQ security and writes through the Flask test client: what a hand-crafted request gets."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from plotly.utils import PlotlyJSONEncoder
+
+from disaster_dx import auth
+from disaster_dx.web import hq, ids, shelter_form
+from disaster_dx.web.context import EXTENSION_KEY
+from tests.conftest import add_staff_user
+from tests.webtools import callback_request, login_client
+
+SCHOOL = "E3920400009111"  # 稲生ふれあい館: 指定避難所 and 指定緊急避難場所
+OTHER = "E3920400001111"  # 特別養護老人ホーム 白銀荘
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def store(app):
+    return app.server.extensions[EXTENSION_KEY].store
+
+
+def _form_values(shelter_id: str, version: int, **changes) -> dict:
+    values = {
+        (ids.FORM_SHELTER_ID, "data"): shelter_id,
+        (ids.FORM_VERSION, "data"): version,
+        (ids.FORM_OPEN_STATE, "value"): "open",
+        (ids.FORM_EVACUEES, "value"): 120,
+        (ids.FORM_CROWDING_OVERRIDE, "value"): "crowded",
+        (ids.FORM_NEEDS, "value"): ["water"],
+        (ids.FORM_URGENT, "value"): [],
+        (ids.FORM_PETS, "value"): "unknown",
+        (ids.FORM_BARRIER_FREE, "value"): "unknown",
+        (ids.FORM_PUBLIC_NOTE, "value"): "",
+        (ids.FORM_INTERNAL_NOTE, "value"): "",
+        (ids.FORM_CORRECTION, "value"): [],
+        ("_pages_location", "search"): "",
+    }
+    for key, value in changes.items():
+        values[(key, "value")] = value
+    return values
+
+
+def _submit(client, app, values):
+    body = callback_request(app, ids.FORM_RESULT, values, f"{ids.FORM_SUBMIT}.n_clicks")
+    return client.post("/_dash-update-component", json=body)
+
+
+def _live_state(store):
+    return store.state(store.live_incident().incident_id)
+
+
+def test_anonymous_users_are_sent_to_login_and_callbacks_refused(app) -> None:
+    client = app.server.test_client()
+    for path in ("/hq", "/hq/log", f"/hq/shelter/{SCHOOL}"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"] == f"/login?next={path}"
+    body = callback_request(app, ids.FORM_RESULT, _form_values(SCHOOL, 0), "x")
+    assert client.post("/_dash-update-component", json=body).status_code == 401
+    poll = callback_request(app, ids.HQ_BOARD, {}, f"{ids.HQ_INTERVAL}.n_intervals")
+    assert client.post("/_dash-update-component", json=poll).status_code == 401
+    # The page router must not render a staff page for an anonymous request either.
+    router = {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": "/hq"},
+            {"id": "_pages_location", "property": "search", "value": ""},
+        ],
+        "state": [],
+        "changedPropIds": ["_pages_location.pathname"],
+    }
+    assert client.post("/_dash-update-component", json=router).status_code == 401
+
+
+def test_login_logout_and_throttling(app, store) -> None:
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    page = client.get("/login")
+    assert page.status_code == 200 and "職員ログイン" in page.get_data(as_text=True)
+    wrong = login_client(client, "hq1", "not the password")
+    assert wrong.status_code == 401
+    assert "ユーザー名またはパスワードが違います" in wrong.get_data(as_text=True)
+    ok = login_client(client, "hq1", password)
+    assert ok.status_code == 302 and ok.headers["Location"] == "/hq"
+    assert client.get("/hq").status_code == 200
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)
+    ).group(1)
+    assert client.post("/logout", data={}).status_code == 400  # no CSRF token, no logout
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/hq").status_code == 302
+
+    other = app.server.test_client()
+    for _ in range(auth.MAX_FAILURES_PER_ACCOUNT - 1):  # one failure happened above
+        assert login_client(other, "hq1", "guess").status_code == 401
+    throttled = login_client(other, "hq1", password)  # even the right password waits
+    assert throttled.status_code == 429
+    assert "15分後" in throttled.get_data(as_text=True)
+    actions = [a["action"] for a in store.audit_log(action=None)]
+    assert "login.throttled" in actions and "login.ok" in actions and "logout" in actions
+    assert all(
+        "guess" not in json.dumps(a, ensure_ascii=False, default=str) for a in store.audit_log()
+    )
+
+
+def test_open_redirect_is_refused(app, store) -> None:
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/login",
+        data={
+            "username": "hq1",
+            "password": password,
+            "csrf_token": token,
+            "next": "https://evil.example/",
+        },
+    )
+    assert response.headers["Location"] == "/hq"
+
+
+def test_hq_report_is_written_with_the_seen_version(app, store) -> None:
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    response = _submit(client, app, _form_values(SCHOOL, 0))
+    assert response.status_code == 200, response.data[:300]
+    assert "送信しました" in response.get_data(as_text=True)
+    status = _live_state(store).shelter(SCHOOL)
+    assert (status.open_state.value, status.evacuees, status.reported_by) == ("open", 120, "hq1")
+    assert status.crowding_override.value == "crowded"
+
+    # The same form submitted again from the old version is a conflict, not an overwrite.
+    stale = _submit(client, app, _form_values(SCHOOL, 0, **{ids.FORM_EVACUEES: 5}))
+    text = stale.get_data(as_text=True)
+    assert "他の職員が先に更新しました" in text and "いまの登録内容" in text
+    assert _live_state(store).shelter(SCHOOL).evacuees == 120
+
+
+def test_invalid_values_are_named_next_to_their_fields(app, store) -> None:
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    values = _form_values(SCHOOL, 0, **{ids.FORM_EVACUEES: 10, ids.FORM_VOLUNTARY: 50})
+    payload = _submit(client, app, values).json["response"]
+    assert "cannot exceed evacuees" in json.dumps(payload[ids.form_error("voluntary_evacuees")])
+    assert "入力に誤りがあります" in json.dumps(payload[ids.FORM_RESULT], ensure_ascii=False)
+    assert _live_state(store).seq == 0  # nothing written
+
+
+def test_shelter_staff_cannot_change_another_shelter(app, store) -> None:
+    password = add_staff_user(store, "staff1", "shelter_staff", shelters=(SCHOOL,))
+    client = app.server.test_client()
+    login_client(client, "staff1", password)
+    assert _submit(client, app, _form_values(SCHOOL, 0)).status_code == 200
+    refused = _submit(client, app, _form_values(OTHER, 0))
+    assert refused.status_code == 403
+    assert _live_state(store).shelter(OTHER).version == 0
+    refusals = store.audit_log(action="shelter.update_refused")
+    assert refusals and refusals[0]["actor"] == "staff1" and refusals[0]["target"] == OTHER
+    # HQ-only callbacks (the board) refuse shelter staff too, and say so in the audit log.
+    poll = callback_request(app, ids.HQ_BOARD, {}, f"{ids.HQ_FORCE}.data")
+    assert client.post("/_dash-update-component", json=poll).status_code == 403
+    assert store.audit_log(action="access.refused")[0]["actor"] == "staff1"
+
+
+def test_injected_text_stays_text(app, store) -> None:
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    evil = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+    values = _form_values(SCHOOL, 0, **{ids.FORM_PUBLIC_NOTE: evil, ids.FORM_INTERNAL_NOTE: evil})
+    assert _submit(client, app, values).status_code == 200
+    assert _live_state(store).shelter(SCHOOL).public_note == evil
+    with app.server.test_request_context("/hq"):
+        from flask_login import login_user
+
+        from disaster_dx.web.security import WebUser
+
+        login_user(WebUser(auth.get_user(store, "hq1")))
+        rendered = json.dumps(hq.layout(), cls=PlotlyJSONEncoder, ensure_ascii=False)
+        form = json.dumps(
+            shelter_form.layout(shelter_id=SCHOOL), cls=PlotlyJSONEncoder, ensure_ascii=False
+        )
+    # Dash sends component trees as JSON data and React sets them as text; no HTML string
+    # carrying the note is ever built (the map's marker code uses textContent).
+    assert json.dumps(evil, ensure_ascii=False)[1:-1] in rendered
+    assert '"dangerously_allow_html"' not in rendered and "DangerouslySetInnerHTML" not in rendered
+    assert json.dumps(evil, ensure_ascii=False)[1:-1] in form
