@@ -201,3 +201,65 @@ def test_injected_text_stays_text(app, store) -> None:
     assert json.dumps(evil, ensure_ascii=False)[1:-1] in rendered
     assert '"dangerously_allow_html"' not in rendered and "DangerouslySetInnerHTML" not in rendered
     assert json.dumps(evil, ensure_ascii=False)[1:-1] in form
+
+
+def test_exports_are_hq_only_and_carry_the_live_status(app, store) -> None:
+    hq_password = add_staff_user(store, "hq1", "hq")
+    staff_password = add_staff_user(store, "staff1", "shelter_staff", shelters=(SCHOOL,))
+    staff = app.server.test_client()
+    login_client(staff, "staff1", staff_password)
+    assert staff.get("/hq/export/board.csv").status_code == 403
+    assert app.server.test_client().get("/hq/export/board.csv").status_code == 302
+
+    client = app.server.test_client()
+    login_client(client, "hq1", hq_password)
+    evil = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+    values = _form_values(SCHOOL, 0, **{ids.FORM_PUBLIC_NOTE: evil, ids.FORM_INTERNAL_NOTE: "秘"})
+    assert _submit(client, app, values).status_code == 200
+
+    board = client.get("/hq/export/board.csv")
+    assert board.data.startswith(b"\xef\xbb\xbf")
+    text = board.data.decode("utf-8-sig")
+    assert "稲生ふれあい館,指定避難所・指定緊急避難場所,開設,混雑（手動）,120" in text
+    assert len(text.strip().splitlines()) == 140  # header + 139 shelters
+    geo = client.get("/hq/export/board.geojson").json
+    assert len(geo["features"]) == 139
+
+    lalert = client.get("/hq/export/lalert.csv").data.decode("utf-8-sig")
+    assert "稲生ふれあい館" in lalert and "混雑" in lalert and "120" in lalert
+    assert len(lalert.strip().splitlines()) == 2  # only opened shelters by default
+    xml = client.get("/hq/export/lalert.xml").data.decode("utf-8")
+    assert "<areaName>稲生ふれあい館</areaName>" in xml
+
+    printable = client.get("/hq/export/print").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in printable
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in printable
+    assert "秘" not in printable  # internal notes only when asked for
+    assert "秘" in client.get("/hq/export/print?internal=1").get_data(as_text=True)
+    exports = [a["target"] for a in store.audit_log(action="export")]
+    assert {"board.csv", "lalert.xml", "print"} <= set(exports)
+
+
+def test_event_log_page_filters_and_csv(app, store) -> None:
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    assert _submit(client, app, _form_values(SCHOOL, 0)).status_code == 200
+    version = _live_state(store).shelter(SCHOOL).version
+    values = _form_values(
+        SCHOOL, version, **{ids.FORM_EVACUEES: 90, ids.FORM_CORRECTION: ["correction"]}
+    )
+    assert _submit(client, app, values).status_code == 200
+    assert _submit(client, app, _form_values(OTHER, 0)).status_code == 200
+
+    body = callback_request(
+        app, "hq-log-table", {("hq-log-shelter", "value"): SCHOOL}, "hq-log-shelter.value"
+    )
+    response = client.post("/_dash-update-component", json=body).json["response"]
+    rows = response["hq-log-table"]["data"]
+    assert [r["subject"] for r in rows] == ["稲生ふれあい館", "稲生ふれあい館"]
+    assert "避難者数: 120 → 90" in rows[0]["changes"] and rows[0]["type"] == "訂正"
+    assert response["hq-log-csv"]["href"] == f"/hq/export/log.csv?shelter={SCHOOL}"
+    csv_text = client.get(f"/hq/export/log.csv?shelter={SCHOOL}").data.decode("utf-8-sig")
+    assert len(csv_text.strip().splitlines()) >= 3 and "120" in csv_text
+    assert app.server.test_client().get("/hq/log").status_code == 302

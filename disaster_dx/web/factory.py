@@ -15,8 +15,9 @@ from flask import Flask
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.store import Store
-from disaster_dx.web import hq, overview, shelter_form
+from disaster_dx.web import eventlog_page, hq, overview, shelter_form
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
+from disaster_dx.web.exports import init_exports
 from disaster_dx.web.security import init_security
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
     init_security(server)
+    init_exports(server)
 
     app = dash.Dash(
         __name__,
@@ -69,9 +71,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     hq.register_page()
     shelter_form.register_page()
+    eventlog_page.register_page()
     app.layout = dash.html.Div(dash.page_container)
     hq.register(app)
     shelter_form.register(app)
+    eventlog_page.register(app)
 
     @server.get("/healthz")
     def healthz() -> dict[str, object]:

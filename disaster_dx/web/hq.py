@@ -189,6 +189,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                 [
                     _bulk_panel(lang),
                     _area_panel(snap["areas"], lang),
+                    _export_panel(lang),
                     html.Div([status_legend(lang=lang), hazard_legend(lang=lang)]),
                 ],
                 className="dx-hq-panels",
@@ -335,6 +336,30 @@ def _area_panel(areas: list[dict[str, Any]], lang: str) -> html.Section:
                 ],
                 data=areas,
                 style_cell={"fontFamily": "inherit", "fontSize": "13px", "textAlign": "left"},
+            ),
+        ],
+        className="dx-panel",
+    )
+
+
+def _export_panel(lang: str) -> html.Section:
+    en = lang == "en"
+    links = (
+        ("board.csv", "ボードをCSV（Excel）で保存", "Board as CSV (Excel)"),
+        ("board.geojson", "ボードをGeoJSONで保存", "Board as GeoJSON"),
+        ("lalert.csv", "Lアラート用CSV", "L-Alert CSV"),
+        ("lalert.xml", "Lアラート用XML", "L-Alert XML"),
+        ("print", "印刷用一覧（A4）", "Printable list (A4)"),
+        ("print?internal=1", "印刷用一覧（内部メモ付き）", "Printable list with internal notes"),
+    )
+    return html.Section(
+        [
+            html.H2("出力" if not en else "Exports"),
+            html.Ul(
+                [
+                    html.Li(html.A(en_ if en else ja, href=f"/hq/export/{name}", target="_blank"))
+                    for name, ja, en_ in links
+                ]
             ),
         ],
         className="dx-panel",

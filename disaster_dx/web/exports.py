@@ -1,0 +1,138 @@
+"""HQ downloads: the board (CSV/GeoJSON), L-Alert fields (CSV/XML), the A4 list, the event log.
+
+Plain Flask routes under ``/hq/export/…``: HQ role only (checked here, not just by the guard),
+every download audit-logged. The files are built by pure functions in the core.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, abort, request
+
+from disaster_dx import hq as hq_core
+from disaster_dx.auth import Role
+from disaster_dx.eventlog import log_csv, log_rows
+from disaster_dx.io.export import csv_bytes
+from disaster_dx.io.lalert import lalert_csv, lalert_records, lalert_xml
+from disaster_dx.io.printable import printable_shelter_list
+from disaster_dx.web.context import current
+from disaster_dx.web.security import signed_in_user
+
+EXPORTS = {
+    "board.csv": ("text/csv; charset=utf-8", "避難所ボード.csv"),
+    "board.geojson": ("application/geo+json", "shelters_board.geojson"),
+    "lalert.csv": ("text/csv; charset=utf-8", "lalert_shelters.csv"),
+    "lalert.xml": ("application/xml", "lalert_shelters.xml"),
+    "print": ("text/html; charset=utf-8", ""),
+    "log.csv": ("text/csv; charset=utf-8", "event_log.csv"),
+}
+
+
+def init_exports(server: Flask) -> None:
+    """Register the download routes."""
+    server.add_url_rule("/hq/export/<name>", "hq_export", _export)
+
+
+def _export(name: str) -> Response:
+    user = signed_in_user()
+    if user is None:
+        abort(401)
+    if not user.has(Role.HQ):
+        current().store.audit(user.username, "export.refused", target=name)
+        abort(403)
+    if name not in EXPORTS:
+        abort(404)
+    context = current()
+    store, settings = context.store, context.settings
+    incident = store.live_incident(actor="hq")
+    state = store.state(incident.incident_id)
+    shelters = store.shelters()
+    now = context.now()
+    body: bytes
+    if name.startswith("board"):
+        rows = hq_core.board_rows(
+            shelters,
+            state,
+            thresholds=settings.crowding,
+            now=now,
+            stale_after=timedelta(minutes=settings.stale_report_minutes),
+            urgent_after=timedelta(hours=settings.urgent_need_hours),
+        )
+        body = _board_geojson(rows, shelters) if name.endswith("geojson") else _board_csv(rows)
+    elif name.startswith("lalert"):
+        records = lalert_records(
+            shelters,
+            state,
+            thresholds=settings.crowding,
+            include_unopened=request.args.get("all") == "1",
+        )
+        body = lalert_csv(records) if name.endswith("csv") else lalert_xml(records, issued_at=now)
+    elif name == "print":
+        body = printable_shelter_list(
+            shelters,
+            state,
+            thresholds=settings.crowding,
+            now=now,
+            incident_title=incident.title,
+            include_internal=request.args.get("internal") == "1",
+            urgent_expire_after=timedelta(hours=settings.urgent_need_hours),
+        ).encode("utf-8")
+    else:
+        rows_ = log_rows(
+            store.events(incident.incident_id),
+            {s.shelter_id: s for s in store.shelters(include_inactive=True)},
+            shelter_id=request.args.get("shelter") or None,
+            actor=request.args.get("actor") or None,
+        )
+        body = log_csv(rows_)
+    store.audit(user.username, "export", target=name, detail=dict(request.args))
+    mimetype, filename = EXPORTS[name]
+    response = Response(body, content_type=mimetype)
+    if filename:
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+_BOARD_CSV_COLUMNS = (
+    ("shelter_id", "共通ID"),
+    ("name", "施設・場所名"),
+    ("kind", "種別"),
+    ("open_state", "開設状況"),
+    ("crowding", "混雑状況"),
+    ("evacuees", "避難者数"),
+    ("capacity", "収容人数"),
+    ("needs", "要望"),
+    ("reported", "最終報告"),
+    ("reported_by", "報告者"),
+    ("stale", "報告遅れ"),
+    ("internal_note", "内部メモ"),
+)
+
+
+def _board_csv(rows: list[dict[str, Any]]) -> bytes:
+    return csv_bytes([{label: row[key] for key, label in _BOARD_CSV_COLUMNS} for row in rows])
+
+
+def _board_geojson(rows: list[dict[str, Any]], shelters: list[Any]) -> bytes:
+    position = {s.shelter_id: (s.lon, s.lat) for s in shelters}
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": list(position[row["id"]])},
+            "properties": {label: row[key] for key, label in _BOARD_CSV_COLUMNS},
+        }
+        for row in rows
+    ]
+    return json.dumps(
+        {"type": "FeatureCollection", "features": features}, ensure_ascii=False
+    ).encode("utf-8")
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
