@@ -221,6 +221,7 @@ class ImportReport:
 
 
 Clock = Callable[[], datetime]
+AppendListener = Callable[[str, list[Event]], None]
 
 
 class Store:
@@ -241,6 +242,15 @@ class Store:
         self.schema = schema
         self.clock = clock
         self.engine = _make_engine(url, schema=schema)
+        self._listeners: list[AppendListener] = []
+
+    def add_listener(self, listener: AppendListener) -> None:
+        """Call ``listener(incident_id, events)`` after each committed append in this process.
+
+        Used to publish public snapshots and re-plan after a change. A failing listener is
+        logged and never undoes or blocks the write (the events are already committed).
+        """
+        self._listeners.append(listener)
 
     @property
     def dialect(self) -> str:
@@ -447,6 +457,11 @@ class Store:
                 .where(incidents.c.incident_id == incident_id)
                 .values(last_seq=seq, last_at=at)
             )
+        for listener in self._listeners:
+            try:
+                listener(incident_id, stored)
+            except Exception:  # a listener must never turn a committed write into an error
+                log.exception("append listener %r failed for %s", listener, incident_id)
         return stored
 
     def _subject_version(self, conn: Connection, incident_id: str, subject: str) -> int:

@@ -328,3 +328,21 @@ def test_workers_starting_together_share_one_live_incident_and_master(store: Sto
     assert errors == []
     assert len([i for i in store.incidents() if i.closed_at is None]) == 1
     assert len(store.shelters()) == 139
+
+
+def test_listeners_hear_committed_appends_and_cannot_break_them(store: Store) -> None:
+    incident = store.live_incident()
+    heard: list[tuple[str, list[int]]] = []
+    store.add_listener(lambda iid, events: heard.append((iid, [e.seq for e in events])))
+
+    def broken(_incident_id: str, _events: list) -> None:
+        raise RuntimeError("listener bug")
+
+    store.add_listener(broken)
+    good = NewEvent(REPORT, {"shelter_id": "E1", "evacuees": 3})
+    store.append(incident.incident_id, [good], actor="hq1")
+    bad = NewEvent(REPORT, {"shelter_id": "E1", "evacuees": -1})
+    with pytest.raises(PayloadError):
+        store.append(incident.incident_id, [bad], actor="hq1")
+    assert heard == [(incident.incident_id, [1])]
+    assert store.state(incident.incident_id).shelter("E1").evacuees == 3
