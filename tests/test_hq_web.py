@@ -54,6 +54,11 @@ def _submit(client, app, values):
     return client.post("/_dash-update-component", json=body)
 
 
+def _callback_text(response) -> str:
+    """A callback response as readable JSON (the encoder may or may not escape Japanese)."""
+    return json.dumps(response.json, ensure_ascii=False)
+
+
 def _live_state(store):
     return store.state(store.live_incident().incident_id)
 
@@ -139,14 +144,14 @@ def test_hq_report_is_written_with_the_seen_version(app, store) -> None:
     login_client(client, "hq1", password)
     response = _submit(client, app, _form_values(SCHOOL, 0))
     assert response.status_code == 200, response.data[:300]
-    assert "送信しました" in response.get_data(as_text=True)
+    assert "送信しました" in _callback_text(response)
     status = _live_state(store).shelter(SCHOOL)
     assert (status.open_state.value, status.evacuees, status.reported_by) == ("open", 120, "hq1")
     assert status.crowding_override.value == "crowded"
 
     # The same form submitted again from the old version is a conflict, not an overwrite.
     stale = _submit(client, app, _form_values(SCHOOL, 0, **{ids.FORM_EVACUEES: 5}))
-    text = stale.get_data(as_text=True)
+    text = _callback_text(stale)
     assert "他の職員が先に更新しました" in text and "いまの登録内容" in text
     assert _live_state(store).shelter(SCHOOL).evacuees == 120
 
