@@ -263,3 +263,25 @@ def report_area(
         expected=expected,
     )
     return event
+
+
+def outside_history(events: Sequence[Event]) -> list[tuple[datetime, int, int]]:
+    """City-wide 在宅避難 and 車中泊 totals after each area report, for the chart over time.
+
+    Each area counts with its latest report, so a re-report replaces, never adds to, that
+    area's earlier number.
+    """
+    latest: dict[str, tuple[int, int]] = {}
+    history: list[tuple[datetime, int, int]] = []
+    for event in events:
+        if event.type != AREA_OUTSIDE_REPORTED:
+            continue
+        area = str(event.payload["area"])
+        home, car = latest.get(area, (0, 0))
+        home = int(event.payload.get("at_home", home))
+        car = int(event.payload.get("in_car", car))
+        latest[area] = (home, car)
+        history.append(
+            (event.at, sum(h for h, _ in latest.values()), sum(c for _, c in latest.values()))
+        )
+    return history

@@ -93,9 +93,7 @@ def test_report_updates_map_board_tiles_and_other_screens(
     dash_duo.wait_for_contains_text(f"#{ids.FORM_RESULT}", "他の職員が先に更新しました", timeout=10)
     conflict = dash_duo.find_element(f"#{ids.FORM_CONFLICT}").text
     assert "130" in conflict and "staff1" in conflict
-    driver.execute_script(
-        "document.getElementById(arguments[0]).scrollIntoView()", ids.FORM_RESULT
-    )
+    driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", ids.FORM_RESULT)
     screenshot(driver, "hq_conflict")
     state = store.state(store.live_incident().incident_id).shelter(SCHOOL)
     assert state.evacuees == 130
@@ -104,5 +102,58 @@ def test_report_updates_map_board_tiles_and_other_screens(
     dash_duo.wait_for_contains_text(f"#{ids.FORM_RESULT}", "送信しました", timeout=10)
     state = store.state(store.live_incident().incident_id).shelter(SCHOOL)
     assert (state.evacuees, state.reported_by) == (150, "hq1")
+    errors = [e for e in dash_duo.get_logs() if e["source"] != "network"]
+    assert errors == [], errors
+
+
+def test_row_selects_marker_area_counts_and_injected_text(dash_duo, make_app, screenshot) -> None:
+    from disaster_dx import auth, hq
+
+    app = make_app()
+    store = app.server.extensions[EXTENSION_KEY].store
+    password = add_staff_user(store, "hq1", "hq")
+    evil = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+    incident = store.live_incident().incident_id
+    hq.report_status(
+        store,
+        incident,
+        auth.get_user(store, "hq1"),
+        SCHOOL,
+        {"open_state": "open", "public_note": evil},
+        seen_version=0,
+    )
+    dash_duo.start_server(app)
+    driver = dash_duo.driver
+    driver.set_window_size(1366, 768)
+    login_browser(driver, dash_duo.server_url, "hq1", password, "/hq")
+    dash_duo.wait_for_element(f".dx-marker[data-shelter-id='{SCHOOL}']", timeout=15)
+
+    # Choosing the row on the board marks the marker on the map.
+    dash_duo.find_element(f"#{ids.HQ_BOARD} .dash-filter input").send_keys("稲生")
+    radio = dash_duo.wait_for_element(f"#{ids.HQ_BOARD} input[type=radio]", timeout=5)
+    radio.click()
+    dash_duo.wait_for_element(f".dx-marker.dx-selected[data-shelter-id='{SCHOOL}']", timeout=5)
+    dash_duo.wait_for_text_to_equal("#hq-detail-name", "稲生ふれあい館", timeout=5)
+
+    # The note is shown as text in the tooltip; nothing ran.
+    driver.execute_script(
+        "document.querySelector(arguments[0]).dispatchEvent(new MouseEvent('mouseover',"
+        " {bubbles: true}))",
+        f".dx-marker[data-shelter-id='{SCHOOL}']",
+    )
+    tooltip = dash_duo.wait_for_element(".leaflet-tooltip", timeout=5)
+    assert "<script>alert(1)</script>" in tooltip.text
+    assert driver.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip img") == []
+    assert driver.execute_script("return window.alertCalled === undefined")
+
+    # People outside shelters: recorded from the panel, summed in the tile.
+    dash_duo.find_element(f"#{ids.HQ_AREA_NAME}").send_keys("前浜")
+    dash_duo.find_element(f"#{ids.HQ_AREA_HOME}").send_keys("12")
+    dash_duo.find_element(f"#{ids.HQ_AREA_CAR}").send_keys("4")
+    dash_duo.find_element(f"#{ids.HQ_AREA_SAVE}").click()
+    dash_duo.wait_for_text_to_equal("#hq-tile-outside .dx-tile-value", "12・4", timeout=5)
+    assert "前浜" in dash_duo.find_element(f"#{ids.HQ_AREA_TABLE}").text
+    driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    screenshot(driver, "hq_panels")
     errors = [e for e in dash_duo.get_logs() if e["source"] != "network"]
     assert errors == [], errors

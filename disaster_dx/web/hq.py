@@ -12,9 +12,11 @@ from typing import Any
 
 import dash
 import dash_leaflet as dl
+import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
 from disaster_dx import hq as hq_core
+from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, User
 from disaster_dx.errors import ConflictError, DisasterDxError
 from disaster_dx.model import Hazard, OpenState
@@ -69,7 +71,9 @@ def _snapshot(context: AppContext, lang: str, hazard: str | None) -> dict[str, A
     totals = hq_core.summary(
         shelters, state, thresholds=settings.crowding, now=now, stale_after=stale_after
     )
+    history = hq_core.outside_history(store.events(incident.incident_id))
     return {
+        "history": _history_figure(history, lang),
         "seq": state.seq,
         "features": features,
         "rows": rows,
@@ -84,6 +88,45 @@ def _snapshot(context: AppContext, lang: str, hazard: str | None) -> dict[str, A
             for a in sorted(state.areas.values(), key=lambda a: a.area)
         ],
     }
+
+
+def _history_figure(history: list[tuple[Any, int, int]], lang: str) -> go.Figure:
+    """在宅避難・車中泊 totals over time (empty axes until the first area report)."""
+    en = lang == "en"
+    times = [to_jst(at) for at, _, _ in history]
+    figure = go.Figure(
+        [
+            go.Scatter(
+                x=times,
+                y=[home for _, home, _ in history],
+                name="在宅避難" if not en else "At home",
+                mode="lines+markers",
+                line={"shape": "hv", "color": "#0072B2"},
+                marker={"symbol": "circle"},
+            ),
+            go.Scatter(
+                x=times,
+                y=[car for _, _, car in history],
+                name="車中泊" if not en else "In cars",
+                mode="lines+markers",
+                line={"shape": "hv", "color": "#D55E00", "dash": "dash"},
+                marker={"symbol": "square"},
+            ),
+        ]
+    )
+    figure.update_layout(
+        height=200,
+        margin={"l": 40, "r": 10, "t": 10, "b": 30},
+        legend={"orientation": "h", "y": -0.25},
+        yaxis={"title": "人" if not en else "people", "rangemode": "tozero"},
+        xaxis={"tickformat": "%H:%M"},
+        font={"size": 11},
+    )
+    if len(times) == 1:  # one report: show the hour around it, not a millisecond
+        figure.update_xaxes(
+            range=[times[0] - timedelta(minutes=30), times[0] + timedelta(minutes=30)]
+        )
+    return figure
 
 
 def _tiles(totals: hq_core.Summary, lang: str) -> list[html.Div]:
@@ -188,7 +231,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
             html.Div(
                 [
                     _bulk_panel(lang),
-                    _area_panel(snap["areas"], lang),
+                    _area_panel(snap["areas"], snap["history"], lang),
                     _export_panel(lang),
                     html.Div([status_legend(lang=lang), hazard_legend(lang=lang)]),
                 ],
@@ -288,7 +331,7 @@ def _bulk_panel(lang: str) -> html.Section:
     )
 
 
-def _area_panel(areas: list[dict[str, Any]], lang: str) -> html.Section:
+def _area_panel(areas: list[dict[str, Any]], history: go.Figure, lang: str) -> html.Section:
     en = lang == "en"
     return html.Section(
         [
@@ -336,6 +379,12 @@ def _area_panel(areas: list[dict[str, Any]], lang: str) -> html.Section:
                 ],
                 data=areas,
                 style_cell={"fontFamily": "inherit", "fontSize": "13px", "textAlign": "left"},
+            ),
+            dcc.Graph(
+                id=ids.HQ_AREA_HISTORY,
+                figure=history,
+                config={"displayModeBar": False},
+                style={"height": "200px"},
             ),
         ],
         className="dx-panel",
@@ -402,6 +451,7 @@ def register(app: Dash) -> None:
         Output(ids.HQ_BOARD, "data"),
         Output(ids.HQ_TILES, "children"),
         Output(ids.HQ_AREA_TABLE, "data"),
+        Output(ids.HQ_AREA_HISTORY, "figure"),
         Output(ids.HQ_SEQ, "data"),
         Input(ids.HQ_INTERVAL, "n_intervals"),
         Input(ids.HQ_FORCE, "data"),
@@ -420,9 +470,16 @@ def register(app: Dash) -> None:
         if ctx.triggered_id == ids.HQ_INTERVAL and context.store.last_seq(incident.incident_id) == (
             seen or 0
         ):
-            return (no_update,) * 5
+            return (no_update,) * 6
         snap = _snapshot(context, _lang_from_search(search), hazard or None)
-        return snap["features"], snap["rows"], snap["tiles"], snap["areas"], snap["seq"]
+        return (
+            snap["features"],
+            snap["rows"],
+            snap["tiles"],
+            snap["areas"],
+            snap["history"],
+            snap["seq"],
+        )
 
     @app.callback(
         Output(ids.HQ_SHELTERS, "hideout"),

@@ -27,6 +27,7 @@ HQ_AREA_CAR = "hq-area-car"
 HQ_AREA_SAVE = "hq-area-save"
 HQ_AREA_RESULT = "hq-area-result"
 HQ_AREA_TABLE = "hq-area-table"
+HQ_AREA_HISTORY = "hq-area-history"
 
 FORM_SHELTER_ID = "hq-form-shelter-id"
 FORM_VERSION = "hq-form-version"
