@@ -102,6 +102,12 @@ def test_report_updates_map_board_tiles_and_other_screens(
     dash_duo.wait_for_contains_text(f"#{ids.FORM_RESULT}", "送信しました", timeout=10)
     state = store.state(store.live_incident().incident_id).shelter(SCHOOL)
     assert (state.evacuees, state.reported_by) == (150, "hq1")
+    # Back on the board, HQ's own report shows in the tiles, the marker and the row.
+    driver.find_element(By.LINK_TEXT, "← 地図・ボード").click()
+    dash_duo.wait_for_text_to_equal("#hq-tile-evacuees .dx-tile-value", "150", timeout=10)
+    marker = dash_duo.find_element(f".dx-marker[data-shelter-id='{SCHOOL}']")
+    assert "満員" in marker.text
+    assert "150 / —" in dash_duo.find_element(f"#{ids.HQ_BOARD}").text
     errors = [e for e in dash_duo.get_logs() if e["source"] != "network"]
     assert errors == [], errors
 
