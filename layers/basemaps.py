@@ -102,3 +102,13 @@ def outline_layer(outline: dict[str, Any], *, component_id: str = "city-outline"
         style={"color": "#555555", "weight": 2, "fill": False, "dashArray": "6 4"},
         interactive=False,
     )
+
+
+def bounds_of(features: dict[str, Any], *, pad: float = 0.004) -> list[list[float]] | None:
+    """Leaflet bounds ``[[south, west], [north, east]]`` around a FeatureCollection's points."""
+    points = [f["geometry"]["coordinates"] for f in features.get("features", [])]
+    if not points:
+        return None
+    lons = [p[0] for p in points]
+    lats = [p[1] for p in points]
+    return [[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]]

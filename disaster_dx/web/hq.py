@@ -7,6 +7,7 @@ and re-render only when the event log moved.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
-from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control
+from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, bounds_of
 from layers.hazards import hazard_legend, hazard_overlays
 from layers.shelters import shelter_features, shelter_layer, status_legend
 
@@ -68,6 +69,8 @@ def _snapshot(context: AppContext, lang: str, hazard: str | None) -> dict[str, A
     )
     if hazard:
         rows = [r for r in rows if hazard in r["hazards"].split()]
+    # Open shelters first (what HQ works on), overdue ones at the very top.
+    rows.sort(key=lambda r: (not r["stale"], r["open_state_code"] not in ("open", "permanent")))
     totals = hq_core.summary(
         shelters, state, thresholds=settings.crowding, now=now, stale_after=stale_after
     )
@@ -195,8 +198,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                     dl.ScaleControl(position="bottomleft", imperial=False),
                                 ],
                                 id=ids.HQ_MAP,
-                                center=NANKOKU_CENTER,
-                                zoom=NANKOKU_ZOOM,
+                                **_view(snap["features"]),
                                 style={"height": "100%", "minHeight": "420px"},
                             ),
                         ],
@@ -246,6 +248,20 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     )
 
 
+def _view(features: dict[str, Any]) -> dict[str, Any]:
+    """Centre the map on the shelters (dash-leaflet needs a centre; bounds alone fail)."""
+    bounds = bounds_of(features)
+    if bounds is None:
+        return {"center": NANKOKU_CENTER, "zoom": NANKOKU_ZOOM}
+    (south, west), (north, east) = bounds
+    # Zoom that fits the span into the ~600 × 420 px map (Web Mercator, 256 px tiles).
+    mid_lat = math.radians((south + north) / 2)
+    fit_lon = math.log2(600 * 360 / (256 * max(east - west, 1e-6)))
+    fit_lat = math.log2(420 * 360 * math.cos(mid_lat) / (256 * max(north - south, 1e-6)))
+    zoom = math.floor(4 * min(fit_lon, fit_lat, 16)) / 4
+    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": zoom, "zoomSnap": 0.25}
+
+
 def _board(rows: list[dict[str, Any]], lang: str) -> dash_table.DataTable:
     en = lang == "en"
     return dash_table.DataTable(
@@ -273,6 +289,10 @@ def _board(rows: list[dict[str, Any]], lang: str) -> dash_table.DataTable:
             "maxWidth": "14rem",
         },
         style_header={"fontWeight": "bold", "backgroundColor": "#e8eef3"},
+        style_cell_conditional=[
+            {"if": {"column_id": "name"}, "minWidth": "10rem"},
+            {"if": {"column_id": "kind"}, "maxWidth": "7rem"},
+        ],
         style_data_conditional=[
             {"if": {"filter_query": '{stale} != ""'}, "backgroundColor": "#fff1e0"},
             {"if": {"filter_query": '{crowding_code} = "full"'}, "fontWeight": "bold"},
