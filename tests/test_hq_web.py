@@ -268,3 +268,28 @@ def test_event_log_page_filters_and_csv(app, store) -> None:
     csv_text = client.get(f"/hq/export/log.csv?shelter={SCHOOL}").data.decode("utf-8-sig")
     assert len(csv_text.strip().splitlines()) >= 3 and "120" in csv_text
     assert app.server.test_client().get("/hq/log").status_code == 302
+
+
+def test_bulk_open_of_tsunami_shelters_is_one_batch(app, store) -> None:
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    body = callback_request(
+        app,
+        ids.HQ_BULK_RESULT,
+        {
+            (ids.HQ_BULK_OPEN_CONFIRM, "submit_n_clicks"): 1,
+            (ids.HQ_BULK_HAZARD, "value"): "tsunami",
+            (ids.HQ_FORCE, "data"): 0,
+            ("_pages_location", "search"): "",
+        },
+        f"{ids.HQ_BULK_OPEN_CONFIRM}.submit_n_clicks",
+    )
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200
+    assert "津波対応の63か所のうち63か所を「開設」にしました" in _callback_text(response)
+    events = store.events(store.live_incident().incident_id)
+    assert len(events) == 63 and len({e.at for e in events}) == 1  # one batch, one instant
+    assert all(e.payload["open_state"] == "open" for e in events)
+    again = client.post("/_dash-update-component", json=body)
+    assert "63か所のうち0か所" in _callback_text(again)  # nothing left to change
