@@ -632,7 +632,7 @@ class Store:
             by_gsi_id = {
                 gid: sid for sid, row in existing.items() if row["active"] for gid in row["gsi_ids"]
             }
-            import_id = conn.execute(
+            inserted = conn.execute(
                 insert(imports).values(
                     kind="shelters",
                     source=source,
@@ -644,7 +644,9 @@ class Store:
                     removed=0,
                     notes=list(notes),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None  # every INSERT of a row with an id returns it
+            import_id = inserted[0]
             report_added: list[str] = []
             report_changed: list[str] = []
             unchanged = 0
@@ -773,7 +775,7 @@ def _history(
     )
 
 
-def _shelter(row: Mapping[str, Any]) -> Shelter:
+def _shelter(row: Mapping[Any, Any]) -> Shelter:
     return Shelter(
         shelter_id=row["shelter_id"],
         name=row["name"],
@@ -789,7 +791,7 @@ def _shelter(row: Mapping[str, Any]) -> Shelter:
     )
 
 
-def _incident(row: Mapping[str, Any]) -> Incident:
+def _incident(row: Mapping[Any, Any]) -> Incident:
     return Incident(
         incident_id=row["incident_id"],
         kind=IncidentKind(row["kind"]),
@@ -803,7 +805,7 @@ def _incident(row: Mapping[str, Any]) -> Incident:
     )
 
 
-def _event(row: Mapping[str, Any]) -> Event:
+def _event(row: Mapping[Any, Any]) -> Event:
     return Event(
         incident_id=row["incident_id"],
         seq=row["seq"],
