@@ -15,6 +15,16 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 | ``STALE_REPORT_MINUTES`` | ``60`` | open shelters silent longer than this are flagged |
 | ``URGENT_NEED_HOURS`` | ``6`` | an urgent need expires unless re-confirmed |
 | ``HOST`` / ``PORT`` | ``127.0.0.1`` / ``8050`` | where ``python app.py`` listens |
+| ``PUBLIC_BASE_URL`` | ``http://127.0.0.1:8050/`` | the public page's address (links in LINE) |
+| ``LINE_CHANNEL_ACCESS_TOKEN`` | (none) | LINE Messaging API token; without it nothing is sent |
+| ``LINE_CHANNEL_SECRET`` | (none) | verifies ``X-Line-Signature`` of ``/line/webhook`` |
+| ``LINE_API_BASE`` | ``https://api.line.me`` | Messaging API address (a local fake in tests) |
+| ``LINE_BATCH_SECONDS`` | ``60`` | openings/closings within this window go out as one message |
+| ``LINE_BROADCAST`` | ``true`` | send notifications to every friend of the account |
+| ``LINE_MULTICAST_TO`` | (none) | comma-separated LINE user ids to multicast to as well |
+| ``LINE_MAX_DELAY_MINUTES`` | ``30`` | a notification not sent by then expires, never late |
+| ``LINE_RATE_LIMIT`` | ``10`` | bot answers per user per minute |
+| ``LINE_WORKER`` | ``app`` | ``app``: the web app sends; ``off``: ``disaster-dx line run`` does |
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 from disaster_dx.errors import ConfigError
 from disaster_dx.model import CrowdingThresholds
@@ -49,6 +61,16 @@ class Settings:
     urgent_need_hours: int = 6
     host: str = "127.0.0.1"
     port: int = 8050
+    public_base_url: str = "http://127.0.0.1:8050/"
+    line_channel_access_token: str = field(default="", repr=False)
+    line_channel_secret: str = field(default="", repr=False)
+    line_api_base: str = "https://api.line.me"
+    line_batch_seconds: int = 60
+    line_broadcast: bool = True
+    line_multicast_to: tuple[str, ...] = field(default=(), repr=False)
+    line_max_delay_minutes: int = 30
+    line_rate_limit: int = 10
+    line_worker: str = "app"
 
     @property
     def production(self) -> bool:
@@ -99,6 +121,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         urgent_need_hours=_positive_int(env, "URGENT_NEED_HOURS", 6),
         host=env.get("HOST", "127.0.0.1"),
         port=_positive_int(env, "PORT", 8050),
+        **_line_settings(env, mode),
     )
 
 
@@ -129,3 +152,46 @@ def _thresholds(raw: str) -> CrowdingThresholds:
         return CrowdingThresholds(*values)
     except ValueError as exc:
         raise ConfigError(f"CROWDING_THRESHOLDS: {exc}") from None
+
+
+def _line_settings(env: Mapping[str, str], mode: str) -> dict[str, Any]:
+    """Public link and LINE settings (see :mod:`disaster_dx.notify` and the README's LINE)."""
+    public_base_url = (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8050/").strip()
+    api_base = (env.get("LINE_API_BASE") or "https://api.line.me").strip().rstrip("/")
+    for name, value in (("PUBLIC_BASE_URL", public_base_url), ("LINE_API_BASE", api_base)):
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
+    token = env.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip()
+    local = urlparse(api_base).hostname in ("127.0.0.1", "localhost", "::1")
+    if mode == "production" and token and urlparse(api_base).scheme != "https" and not local:
+        raise ConfigError(
+            "LINE_API_BASE must use https in production (the token travels with every request)"
+        )
+    broadcast = env.get("LINE_BROADCAST", "true").strip().lower()
+    if broadcast not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+        raise ConfigError(f"LINE_BROADCAST must be true or false, not {broadcast!r}")
+    worker = (env.get("LINE_WORKER") or "app").strip().lower()
+    if worker not in ("app", "off"):
+        raise ConfigError(f"LINE_WORKER must be app or off, not {worker!r}")
+    recipients = tuple(
+        part.strip() for part in env.get("LINE_MULTICAST_TO", "").split(",") if part.strip()
+    )
+    bad = [r for r in recipients if not (r.startswith("U") and len(r) == 33)]
+    if bad:
+        # Say how many, never which: these are personal identifiers.
+        raise ConfigError(
+            f"LINE_MULTICAST_TO has {len(bad)} value(s) that are not LINE user ids (U + 32 hex)"
+        )
+    return {
+        "public_base_url": public_base_url,
+        "line_channel_access_token": token,
+        "line_channel_secret": env.get("LINE_CHANNEL_SECRET", "").strip(),
+        "line_api_base": api_base,
+        "line_batch_seconds": _positive_int(env, "LINE_BATCH_SECONDS", 60),
+        "line_broadcast": broadcast in ("true", "1", "yes", "on", ""),
+        "line_multicast_to": recipients,
+        "line_max_delay_minutes": _positive_int(env, "LINE_MAX_DELAY_MINUTES", 30),
+        "line_rate_limit": _positive_int(env, "LINE_RATE_LIMIT", 10),
+        "line_worker": worker,
+    }

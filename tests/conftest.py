@@ -8,6 +8,7 @@ so CI cannot pass while silently skipping them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -190,7 +191,9 @@ def screenshot() -> Callable[[object, str], Path]:
 
 
 @pytest.fixture
-def make_app(app_settings: Settings) -> Iterator[Callable[..., Any]]:
+def make_app(
+    app_settings: Settings, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Any]]:
     """Build apps with :func:`create_app`; their database connections close after the test."""
     from disaster_dx.web.context import EXTENSION_KEY
     from disaster_dx.web.factory import create_app
@@ -203,6 +206,13 @@ def make_app(app_settings: Settings) -> Iterator[Callable[..., Any]]:
         return app
 
     yield build
+    # A browser test's page keeps polling: leave it first, so no request opens a database
+    # connection after the pool is closed (that connection would leak into a later test).
+    for name in ("dash_duo", "second_browser"):
+        if name in request.fixturenames:
+            with contextlib.suppress(Exception):  # already torn down: nothing polls any more
+                driver = request.getfixturevalue(name)
+                getattr(driver, "driver", driver).get("about:blank")
     for app in apps:
         app.server.extensions[EXTENSION_KEY].store.dispose()
 

@@ -1,16 +1,23 @@
-"""The overview map in headless Chromium: real shelters drawn, labels readable, no tiles needed."""
+"""The Dash overview map (``/overview``) in headless Chromium: real shelters drawn, labels
+readable, no tiles needed. The public page at ``/`` has its own tests (test_public_browser.py)."""
 
 from __future__ import annotations
 
 from disaster_dx.config import Settings
-from disaster_dx.web import ids
+from disaster_dx.web import ids, overview
+
+
+def _open_overview(dash_duo, app) -> None:
+    """Start the app and open the overview (``/`` is the static public page, not Dash)."""
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.server_url = dash_duo.server.url + overview.PATH  # waits for Dash to render
 
 
 def test_map_shows_every_nankoku_shelter(
     dash_duo, make_app, app_settings: Settings, screenshot
 ) -> None:
     app = make_app()
-    dash_duo.start_server(app)
+    _open_overview(dash_duo, app)
     dash_duo.wait_for_element(f"#{ids.OVERVIEW_MAP} .dx-marker", timeout=10)
     markers = dash_duo.find_elements(".dx-marker")
     assert len(markers) == 139
@@ -28,7 +35,7 @@ def test_map_shows_every_nankoku_shelter(
 
 def test_map_in_english(dash_duo, make_app, app_settings: Settings, screenshot) -> None:
     app = make_app()
-    dash_duo.start_server(app)
+    _open_overview(dash_duo, app)
     dash_duo.wait_for_element(".dx-marker", timeout=10)
     dash_duo.find_element(f"#{ids.LANG_LINK}").click()
     dash_duo.wait_for_text_to_equal(".dx-header h1", "Nankoku City shelter map", timeout=10)

@@ -38,8 +38,8 @@ def test_report_updates_map_board_tiles_and_other_screens(
     store = app.server.extensions[EXTENSION_KEY].store
     password = add_staff_user(store, "hq1", "hq")
     staff_password = add_staff_user(store, "staff1", "shelter_staff", shelters=(SCHOOL,))
-    dash_duo.start_server(app)
-    base = dash_duo.server_url
+    dash_duo.start_server(app, navigate=False)  # "/" is the static public page, not Dash
+    base = dash_duo.server.url
     driver = dash_duo.driver
     driver.set_window_size(1366, 768)
 
@@ -128,10 +128,10 @@ def test_row_selects_marker_area_counts_and_injected_text(dash_duo, make_app, sc
         {"open_state": "open", "public_note": evil},
         seen_version=0,
     )
-    dash_duo.start_server(app)
+    dash_duo.start_server(app, navigate=False)  # "/" is the static public page, not Dash
     driver = dash_duo.driver
     driver.set_window_size(1366, 768)
-    login_browser(driver, dash_duo.server_url, "hq1", password, "/hq")
+    login_browser(driver, dash_duo.server.url, "hq1", password, "/hq")
     dash_duo.wait_for_element(f".dx-marker[data-shelter-id='{SCHOOL}']", timeout=15)
 
     # Choosing the row on the board marks the marker on the map.

@@ -12,7 +12,7 @@ from disaster_dx.web import overview
 
 def _layout_json(app, lang: str | None = None) -> str:
     """The overview page as the browser receives it (layout called like Dash does)."""
-    with app.server.test_request_context("/"):
+    with app.server.test_request_context(overview.PATH):
         component = overview.layout(lang=lang)
     return json.dumps(component, cls=PlotlyJSONEncoder, ensure_ascii=False)
 
@@ -24,9 +24,13 @@ def test_first_start_creates_the_database_with_the_bundled_shelters(
     app = make_app()
     client = app.server.test_client()
     assert client.get("/healthz").json == {"ok": True, "shelters": 139}
-    page = client.get("/")
+    page = client.get("/")  # the static public page, published on start
     assert page.status_code == 200
     assert '<html lang="ja">' in page.get_data(as_text=True)
+    assert (app_settings.public_dir / "index.html").read_bytes() == page.get_data()
+    overview_page = client.get("/overview")  # the Dash overview map
+    assert overview_page.status_code == 200
+    assert 'id="react-entry-point"' in overview_page.get_data(as_text=True)
     # A second app on the same database (another worker) changes nothing.
     again = make_app()
     assert again.server.test_client().get("/healthz").json["shelters"] == 139

@@ -16,6 +16,7 @@ from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, list_users
 from disaster_dx.eventlog import LogRow, log_rows
 from disaster_dx.web.context import current
+from disaster_dx.web.drill_pages import current_incident
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
@@ -45,7 +46,7 @@ def _table_rows(rows: list[LogRow]) -> list[dict[str, Any]]:
 
 def _rows(shelter_id: str | None, actor: str | None) -> list[LogRow]:
     store = current().store
-    incident = store.live_incident(actor="hq")
+    incident = current_incident()
     return log_rows(
         store.events(incident.incident_id),
         {s.shelter_id: s for s in store.shelters(include_inactive=True)},

@@ -15,9 +15,12 @@ from flask import Flask
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.store import Store
-from disaster_dx.web import eventlog_page, hq, overview, shelter_form
+from disaster_dx.web import drill_pages, eventlog_page, hq, overview, plans_pages, shelter_form
+from disaster_dx.web.cameras_web import init_cameras
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from disaster_dx.web.exports import init_exports
+from disaster_dx.web.line_routes import init_line
+from disaster_dx.web.public_routes import init_public
 from disaster_dx.web.security import init_security
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
     init_security(server)
     init_exports(server)
+    init_public(server)  # before Dash, so that ``/`` is the static public page
 
     app = dash.Dash(
         __name__,
@@ -64,7 +68,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.index_string = app.index_string.replace("<html>", '<html lang="ja">')
     dash.register_page(
         "overview",
-        path="/",
+        path=overview.PATH,
         name="避難所マップ",
         title="南国市 避難所マップ",
         layout=overview.layout,
@@ -72,10 +76,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     hq.register_page()
     shelter_form.register_page()
     eventlog_page.register_page()
+    drill_pages.register_page()
+    plans_pages.register_page()
     app.layout = dash.html.Div(dash.page_container)
     hq.register(app)
     shelter_form.register(app)
     eventlog_page.register(app)
+    init_line(server, app)  # /line/webhook, /hq/line, LINE notifications
+    drill_pages.register(app)
+    init_cameras(server, app)  # camera routes, /hq/cameras, the HQ map's camera layer
+    plans_pages.register(app)
 
     @server.get("/healthz")
     def healthz() -> dict[str, object]:

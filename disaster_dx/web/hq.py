@@ -23,10 +23,12 @@ from disaster_dx.errors import ConflictError, DisasterDxError
 from disaster_dx.model import Hazard, OpenState
 from disaster_dx.web import ids
 from disaster_dx.web.context import AppContext, current
+from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
 from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, bounds_of
+from layers.cameras import camera_overlay
 from layers.hazards import hazard_legend, hazard_overlays
 from layers.shelters import shelter_features, shelter_layer, status_legend
 
@@ -50,7 +52,7 @@ def _snapshot(context: AppContext, lang: str, hazard: str | None) -> dict[str, A
     """Everything the page shows, from one read of the live incident."""
     store = context.store
     settings = context.settings
-    incident = store.live_incident(actor="hq")
+    incident = current_incident()
     state = store.state(incident.incident_id)
     shelters = store.shelters()
     now = context.now()
@@ -181,6 +183,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     ]
     return html.Div(
         [
+            drill_banner(current_incident(), lang=lang),
             staff_header(user, lang=lang, title_ja="南国市 災害対策本部", title_en="Nankoku HQ"),
             html.Div(
                 snap["tiles"], id=ids.HQ_TILES, className="dx-tiles", **{"aria-live": "polite"}
@@ -191,7 +194,13 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                         [
                             dl.Map(
                                 [
-                                    basemap_control(lang=lang, overlays=hazard_overlays(lang=lang)),
+                                    basemap_control(
+                                        lang=lang,
+                                        overlays=[
+                                            *hazard_overlays(lang=lang),
+                                            camera_overlay(lang),
+                                        ],
+                                    ),
                                     shelter_layer(
                                         snap["features"], component_id=ids.HQ_SHELTERS, lang=lang
                                     ),
@@ -486,7 +495,7 @@ def register(app: Dash) -> None:
     ) -> tuple[Any, ...]:
         """Re-render only when the log moved (or the filter changed): polling stays cheap."""
         context = current()
-        incident = context.store.live_incident(actor="hq")
+        incident = current_incident()
         if ctx.triggered_id == ids.HQ_INTERVAL and context.store.last_seq(incident.incident_id) == (
             seen or 0
         ):
@@ -549,7 +558,7 @@ def register(app: Dash) -> None:
         user = signed_in_user()
         assert user is not None  # requires() ran
         store = context.store
-        incident = store.live_incident(actor="hq")
+        incident = current_incident()
         state = store.state(incident.incident_id)
         hazard = Hazard(hazard_code)
         targets = [s.shelter_id for s in store.shelters() if hazard in s.hazards]
@@ -613,7 +622,7 @@ def register(app: Dash) -> None:
         user = signed_in_user()
         assert user is not None
         context = current()
-        incident = context.store.live_incident(actor="hq")
+        incident = current_incident()
         try:
             hq_core.report_area(
                 context.store,

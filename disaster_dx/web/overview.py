@@ -1,7 +1,8 @@
-"""The overview page (``/``): Nankoku's shelters on a map with their live status.
+"""The overview page (``/overview``): Nankoku's shelters on a Dash map with their live status.
 
-Read-only and public: it shows only public fields. The HQ board and the full public view are
-their own pages; this one proves the whole path import → store → state → layers → UI.
+Read-only and public: it shows only public fields. Citizens get the static public page at
+``/`` (:mod:`disaster_dx.publish`), which needs no Dash bundle; this page is the staff-free demo
+of the whole path import → store → state → layers → Dash UI, and reads the store directly.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of, t
 from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, outline_layer
 from layers.shelters import shelter_features, shelter_layer, status_legend
+
+#: Where the page lives (``/`` is the static public page).
+PATH = "/overview"
 
 
 def layout(lang: str | None = None, **_query: Any) -> html.Div:
@@ -41,7 +45,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                     html.Span(className="dx-spacer"),
                     html.A(
                         t("switch_lang", lang),
-                        href=f"/?lang={other}",
+                        href=f"{PATH}?lang={other}",
                         id=ids.LANG_LINK,
                         lang=other,
                         hrefLang=other,

@@ -21,6 +21,7 @@ from disaster_dx.events import ShelterStatus
 from disaster_dx.model import Crowding, Need, OpenState
 from disaster_dx.web import ids
 from disaster_dx.web.context import current
+from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
@@ -77,7 +78,7 @@ def layout(shelter_id: str = "", lang: str | None = None, **_query: Any) -> html
     if not user.may_update_shelter(shelter_id):
         context.store.audit(user.username, "shelter.form_refused", target=shelter_id)
         return refusal(lang=lang, signed_in=True)
-    incident = context.store.live_incident(actor="hq")
+    incident = current_incident()
     status = context.store.state(incident.incident_id).shelter(shelter_id)
 
     def field(field_name: str, control: Any, hint: str = "") -> html.Div:
@@ -99,6 +100,7 @@ def layout(shelter_id: str = "", lang: str | None = None, **_query: Any) -> html
     urgent_hours = context.settings.urgent_need_hours
     return html.Div(
         [
+            drill_banner(incident, lang=lang),
             staff_header(user, lang=lang, title_ja="避難所の状況報告", title_en="Shelter report"),
             html.Main(
                 [
@@ -457,7 +459,7 @@ def register(app: Dash) -> None:
         user = signed_in_user()
         assert user is not None
         context = current()
-        incident = context.store.live_incident(actor="hq")
+        incident = current_incident()
         try:
             event = hq_core.report_status(
                 context.store,
@@ -471,6 +473,13 @@ def register(app: Dash) -> None:
             )
         except hq_core.NotPermitted:
             abort(403)  # audit-logged by report_status; the page never offers this shelter
+        except NotFoundError:
+            text = (
+                "この訓練は終了しました。/drill/join で実災害の画面に戻ってください。"
+                if lang != "en"
+                else "This drill has ended. Go to /drill/join to return to the live incident."
+            )
+            return html.P(text, className="dx-error"), None, no_update, *blank_errors
         except PayloadError as exc:
             by_field = exc.by_field()
             errors = ["；".join(by_field.get(name, [])) for name in field_names]

@@ -7,9 +7,14 @@ from dash import dcc, html
 from disaster_dx.auth import Role, User
 from disaster_dx.web.security import csrf_token
 
-_NAV = (
-    ("/hq", "地図・ボード", "Map & board"),
-    ("/hq/log", "操作ログ", "Event log"),
+#: (path, Japanese, English, roles that see the link)
+_NAV: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
+    ("/hq", "地図・ボード", "Map & board", (Role.HQ,)),
+    ("/hq/cameras", "カメラ", "Cameras", (Role.HQ,)),
+    ("/hq/line", "LINE配信", "LINE", (Role.HQ,)),
+    ("/hq/log", "操作ログ", "Event log", (Role.HQ,)),
+    ("/plans", "個別避難計画", "Plans", (Role.PLANNER,)),
+    ("/drill", "訓練", "Drills", (Role.DRILL,)),
 )
 
 
@@ -19,9 +24,11 @@ def staff_header(user: User, *, lang: str, title_ja: str, title_en: str) -> html
         [
             html.H1(title_en if lang == "en" else title_ja),
             html.Nav(
-                [html.A(en if lang == "en" else ja, href=href) for href, ja, en in _NAV]
-                if user.has(Role.HQ)
-                else [],
+                [
+                    html.A(en if lang == "en" else ja, href=href)
+                    for href, ja, en, roles in _NAV
+                    if user.has(*roles)
+                ],
                 className="dx-nav",
             ),
             html.Span(className="dx-spacer"),

@@ -1,0 +1,439 @@
+"""避難行動要支援者 (residents who need help to evacuate) from a CSV list.
+
+Cities keep the 避難行動要支援者名簿 in a welfare system and export it as CSV, usually from Excel.
+:func:`residents_from_csv` reads such a file: UTF-8 with or without BOM (Excel's 「CSV UTF-8」);
+Shift_JIS is refused with a message saying how to re-save it, because guessing an encoding
+silently garbles names.
+
+Columns (Japanese or English headers, any order; extra columns are ignored):
+
+| column | also accepted | required |
+|---|---|---|
+| ``id`` | ``resident_id``, ``ID``, ``管理番号``, ``番号`` | yes, unique |
+| ``name`` | ``氏名``, ``名前`` | yes |
+| ``address`` | ``住所`` | ``address`` or ``lon``+``lat`` |
+| ``lon``, ``lat`` | ``経度``, ``緯度`` | ``address`` or ``lon``+``lat`` |
+| ``mobility`` | ``移動区分``, ``歩行`` | yes: :class:`Mobility` code or Japanese word |
+| ``needs`` | ``必要な支援``, ``配慮事項`` | no; several separated by 、 , ; or / |
+| ``supporter_name`` | ``支援者氏名``, ``避難支援者`` | no |
+| ``supporter_contact`` | ``支援者連絡先``, ``連絡先`` | no |
+| ``consent`` | ``同意``, ``名簿提供同意`` | yes: 1/0, はい/いいえ, 同意/不同意 … |
+| ``building_id`` | ``建物ID`` | no |
+| ``note`` | ``備考`` | no |
+
+A row with only an address is imported without a position; its plan says the position must be
+entered (this project does not send addresses to an outside geocoder).
+
+Personal data
+-------------
+This is personal data (DESIGN.md §5). Nothing here logs or puts into an error message a name,
+address, contact, need, mobility class or coordinate: problems name the **line number, the
+resident id and the column**, and say what is expected. :class:`Resident` keeps personal fields
+out of its ``repr`` so an accidental log line or traceback shows only the id.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from disaster_dx.errors import ImportFileError, Problem
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = {
+    "resident_id": 64,
+    "name": 100,
+    "address": 300,
+    "supporter_name": 100,
+    "supporter_contact": 200,
+    "needs": 500,
+    "note": 1000,
+    "building_id": 128,
+}
+#: Where a home may lie (lon_min, lat_min, lon_max, lat_max): Japan, generously.
+JAPAN_BOUNDS = (122.0, 20.0, 154.5, 46.0)
+
+
+class Mobility(StrEnum):
+    """How a resident moves; the code is a key of ``routing.WALKING_SPEED_M_S``."""
+
+    INDEPENDENT = "independent"
+    ELDERLY = "elderly"
+    WHEELCHAIR = "wheelchair"
+    WITH_HELPER = "with_helper"
+
+    @property
+    def ja(self) -> str:
+        """Japanese label."""
+        return _MOBILITY_JA[self]
+
+    @classmethod
+    def parse(cls, value: str) -> Mobility:
+        """The code, the Japanese label or a common word for it; ValueError otherwise."""
+        text = unicodedata.normalize("NFKC", value).strip().lower().replace(" ", "")
+        for member in cls:
+            if text in (member.value, member.ja.lower()):
+                return member
+        for words, member in _MOBILITY_WORDS:
+            if any(word in text for word in words):
+                return member
+        raise ValueError("unknown mobility class")
+
+
+_MOBILITY_JA = {
+    Mobility.INDEPENDENT: "自力で歩ける",
+    Mobility.ELDERLY: "ゆっくり歩く（高齢など）",
+    Mobility.WHEELCHAIR: "車いす",
+    Mobility.WITH_HELPER: "介助が必要",
+}
+_MOBILITY_WORDS: tuple[tuple[tuple[str, ...], Mobility], ...] = (
+    (("車いす", "車椅子", "車イス", "wheel"), Mobility.WHEELCHAIR),
+    (("介助", "付き添い", "付添", "寝たきり", "担架", "helper", "assist"), Mobility.WITH_HELPER),
+    (("高齢", "ゆっくり", "杖", "つえ", "elder", "slow"), Mobility.ELDERLY),
+    (("自立", "独歩", "自力", "歩行可", "independent"), Mobility.INDEPENDENT),
+)
+
+
+@dataclass(frozen=True)
+class Resident:
+    """One person on the 避難行動要支援者 list.
+
+    Only ``resident_id``, ``consent`` and ``building_id`` appear in ``repr``: the rest is
+    personal data that must not reach logs or tracebacks.
+
+    Parameters
+    ----------
+    resident_id
+        The city's id for the person (used in audit entries instead of the name).
+    name, address
+        As listed.
+    lon, lat
+        Home position (EPSG:4326); None when only the address is known.
+    mobility
+        Walking class, which sets the walking speed.
+    needs
+        Help needed during evacuation (free text items).
+    supporter_name, supporter_contact
+        The 避難支援等関係者 who helps, and how to reach them.
+    consent
+        Whether the person agreed to the list being given to supporters before a disaster
+        (災害対策基本法 49条の11).
+    building_id
+        The home building, when the list names it; otherwise found from the position.
+    note
+        Free text for planners.
+    """
+
+    resident_id: str
+    name: str = field(repr=False)
+    address: str = field(default="", repr=False)
+    lon: float | None = field(default=None, repr=False)
+    lat: float | None = field(default=None, repr=False)
+    mobility: Mobility = field(default=Mobility.INDEPENDENT, repr=False)
+    needs: tuple[str, ...] = field(default=(), repr=False)
+    supporter_name: str = field(default="", repr=False)
+    supporter_contact: str = field(default="", repr=False)
+    consent: bool = False
+    building_id: str | None = None
+    note: str = field(default="", repr=False)
+
+    @property
+    def located(self) -> bool:
+        """Whether the home position is known."""
+        return self.lon is not None and self.lat is not None
+
+
+@dataclass(frozen=True)
+class ResidentImport:
+    """Residents read from one file (all rows valid, or nothing)."""
+
+    residents: tuple[Resident, ...]
+    source: str
+    sha256: str
+
+    @property
+    def without_position(self) -> int:
+        """Rows that gave only an address."""
+        return sum(not r.located for r in self.residents)
+
+    def summary(self) -> str:
+        """One line for logs and the CLI: counts only, never personal data."""
+        return (
+            f"{len(self.residents)} residents from {self.source}; "
+            f"{self.without_position} without a position (address only)"
+        )
+
+
+_HEADERS: dict[str, tuple[str, ...]] = {
+    "resident_id": ("id", "resident_id", "管理番号", "要支援者番号", "番号"),
+    "name": ("name", "氏名", "名前", "氏名（漢字）"),
+    "address": ("address", "住所"),
+    "lon": ("lon", "longitude", "経度"),
+    "lat": ("lat", "latitude", "緯度"),
+    "mobility": ("mobility", "移動区分", "移動", "歩行"),
+    "needs": ("needs", "必要な支援", "支援内容", "配慮事項"),
+    "supporter_name": ("supporter_name", "支援者氏名", "避難支援者", "支援者"),
+    "supporter_contact": ("supporter_contact", "支援者連絡先", "連絡先"),
+    "consent": ("consent", "同意", "名簿提供同意", "情報提供同意"),
+    "building_id": ("building_id", "建物id"),
+    "note": ("note", "備考"),
+}
+_REQUIRED = ("resident_id", "name", "mobility", "consent")
+_YES = {"1", "true", "yes", "y", "はい", "同意", "同意あり", "あり", "有", "○", "〇"}
+_NO = {"0", "false", "no", "n", "いいえ", "不同意", "同意なし", "なし", "無", "×"}
+_NEEDS_SPLIT = re.compile(r"[、,;；/／・\n]+")
+
+
+def residents_from_csv(path: Path | str) -> ResidentImport:
+    """Read a 要支援者 CSV; every problem of every row is reported at once, or all is read.
+
+    Raises
+    ------
+    ImportFileError
+        If the file is missing, not UTF-8, lacks a required column, or any row has a problem;
+        each problem names the line and resident id (never the person's data).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(str(path), [Problem(path.name, "no such file")])
+    raw = path.read_bytes()
+    return residents_from_text(_decode(raw, path.name), source=path.name, sha256=_digest(raw))
+
+
+def residents_from_text(
+    text: str, *, source: str = "residents.csv", sha256: str = ""
+) -> ResidentImport:
+    """Like :func:`residents_from_csv`, for text already decoded (tests, uploads)."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFileError(source, [Problem(f"{source} line 1", "the file is empty")]) from None
+    columns = _columns(header)
+    missing = [name for name in _REQUIRED if name not in columns]
+    if "address" not in columns and not ("lon" in columns and "lat" in columns):
+        missing.append("address or lon+lat")
+    if missing:
+        shown = ", ".join(missing)
+        raise ImportFileError(
+            source,
+            [
+                Problem(
+                    f"{source} line 1",
+                    f"missing column(s): {shown}. Headers may be English or Japanese "
+                    "(id/管理番号, name/氏名, address/住所, lon/経度, lat/緯度, mobility/移動区分, "
+                    "consent/同意 …)",
+                )
+            ],
+        )
+    residents: list[Resident] = []
+    problems: list[Problem] = []
+    first_line: dict[str, int] = {}
+    line = reader.line_num
+    for row in reader:
+        start, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        values = {key: (row[i] if i < len(row) else "") for key, i in columns.items()}
+        resident, row_problems = _resident(values, start, source)
+        if resident is not None and resident.resident_id in first_line:
+            row_problems.append(
+                Problem(
+                    _where(source, start, resident.resident_id),
+                    f"id also used on line {first_line[resident.resident_id]}; ids must be unique",
+                )
+            )
+        problems.extend(row_problems)
+        if resident is not None:
+            first_line.setdefault(resident.resident_id, start)
+            if not row_problems:
+                residents.append(resident)
+    if problems:
+        log.info("resident import %s refused: %d problem(s)", source, len(problems))
+        raise ImportFileError(source, problems)
+    result = ResidentImport(tuple(residents), source, sha256)
+    log.info("resident import: %s", result.summary())
+    return result
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for i, cell in enumerate(header):
+        text = unicodedata.normalize("NFKC", cell).strip().lstrip("\ufeff").lower()
+        for key, names in _HEADERS.items():
+            if key not in found and text in {n.lower() for n in names}:
+                found[key] = i
+    return found
+
+
+def _where(source: str, line: int, resident_id: str | None) -> str:
+    who = f" (id {resident_id})" if resident_id else ""
+    return f"{source} line {line}{who}"
+
+
+def _resident(
+    values: Mapping[str, str], line: int, source: str
+) -> tuple[Resident | None, list[Problem]]:
+    problems: list[Problem] = []
+    rid = values.get("resident_id", "").strip()
+    shown_id = rid if rid and len(rid) <= MAX_TEXT["resident_id"] and rid.isprintable() else None
+    where = _where(source, line, shown_id)
+
+    def text(key: str, *, required: bool = False) -> str:
+        value = unicodedata.normalize("NFC", values.get(key, "")).strip()
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+        if required and not value:
+            problems.append(Problem(where, f"{key} is empty"))
+        limit = MAX_TEXT.get(key, 100)
+        if len(value) > limit:
+            problems.append(Problem(where, f"{key} is longer than {limit} characters"))
+        if any(ord(c) < 32 and c not in "\n\t" for c in value):
+            problems.append(Problem(where, f"{key} contains control characters"))
+        return value
+
+    resident_id = text("resident_id", required=True)
+    if resident_id and not re.fullmatch(r"[0-9A-Za-z_.\-]+", resident_id):
+        problems.append(Problem(where, "id may use only letters, digits and . _ -"))
+    name = text("name", required=True)
+    address = text("address")
+    lon, lat = _position(values.get("lon", ""), values.get("lat", ""), where, problems)
+    if lon is None and not address:
+        problems.append(Problem(where, "give an address or both lon (経度) and lat (緯度)"))
+    mobility = Mobility.INDEPENDENT
+    raw_mobility = text("mobility", required=True)
+    if raw_mobility:
+        try:
+            mobility = Mobility.parse(raw_mobility)
+        except ValueError:
+            choices = ", ".join(f"{m.value}/{m.ja}" for m in Mobility)
+            problems.append(Problem(where, f"mobility is not one of: {choices}"))
+    consent_text = unicodedata.normalize("NFKC", values.get("consent", "")).strip().lower()
+    consent = consent_text in _YES
+    if consent_text not in _YES and consent_text not in _NO:
+        problems.append(Problem(where, "consent must be 1/0, はい/いいえ or 同意/不同意"))
+    needs = parse_needs(text("needs"))
+    building_id = text("building_id") or None
+    resident = Resident(
+        resident_id=resident_id,
+        name=name,
+        address=address,
+        lon=lon,
+        lat=lat,
+        mobility=mobility,
+        needs=needs,
+        supporter_name=text("supporter_name"),
+        supporter_contact=text("supporter_contact"),
+        consent=consent,
+        building_id=building_id,
+        note=text("note"),
+    )
+    return (resident if resident_id else None), problems
+
+
+def _position(
+    lon_text: str, lat_text: str, where: str, problems: list[Problem]
+) -> tuple[float | None, float | None]:
+    lon_text = unicodedata.normalize("NFKC", lon_text).strip()
+    lat_text = unicodedata.normalize("NFKC", lat_text).strip()
+    if not lon_text and not lat_text:
+        return None, None
+    try:
+        lon, lat = float(lon_text), float(lat_text)
+    except ValueError:
+        problems.append(Problem(where, "lon (経度) and lat (緯度) must both be decimal degrees"))
+        return None, None
+    west, south, east, north = JAPAN_BOUNDS
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        problems.append(Problem(where, "lon/lat must be finite numbers"))
+        return None, None
+    if not (west <= lon <= east and south <= lat <= north):
+        hint = ""
+        if west <= lat <= east and south <= lon <= north:
+            hint = " (lon and lat look swapped)"
+        problems.append(Problem(where, f"the position is not in Japan{hint}"))
+        return None, None
+    return lon, lat
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        guess = ""
+        for encoding, label in (("cp932", "Shift_JIS (CP932)"), ("euc_jp", "EUC-JP")):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            guess = f"; it looks like {label}"
+            break
+        raise ImportFileError(
+            name,
+            [
+                Problem(
+                    f"{name} line {line}",
+                    f"not UTF-8 text{guess}. Save it as UTF-8 "
+                    "(Excel: 「CSV UTF-8（コンマ区切り）」) and import it again",
+                )
+            ],
+        ) from None
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def residents_to_csv(residents: Iterable[Resident]) -> bytes:
+    """The residents as CSV in this module's own format (UTF-8 with BOM, for Excel)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "id",
+            "name",
+            "address",
+            "lon",
+            "lat",
+            "mobility",
+            "needs",
+            "supporter_name",
+            "supporter_contact",
+            "consent",
+            "building_id",
+            "note",
+        ]
+    )
+    for r in residents:
+        writer.writerow(
+            [
+                r.resident_id,
+                r.name,
+                r.address,
+                "" if r.lon is None else f"{r.lon:.7f}",
+                "" if r.lat is None else f"{r.lat:.7f}",
+                r.mobility.value,
+                "、".join(r.needs),
+                r.supporter_name,
+                r.supporter_contact,
+                "1" if r.consent else "0",
+                r.building_id or "",
+                r.note,
+            ]
+        )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def parse_needs(text: str) -> tuple[str, ...]:
+    """Split a needs cell into items (、 , ; / separated)."""
+    return tuple(n.strip() for n in _NEEDS_SPLIT.split(text) if n.strip())

@@ -1,0 +1,668 @@
+/* Public shelter page: list (a complete alternative to the map), hazard filter, nearest open
+ * shelters, map, three languages, large text.
+ *
+ * The page is a static file: its data and wording are embedded as JSON (#dx-data, #dx-text),
+ * and it re-reads shelters.geojson now and then when served over HTTP(S). Written in plain
+ * ES5 for old phones. Every piece of data goes into the page with textContent, never innerHTML:
+ * shelter names and notes are typed by people.
+ */
+(function () {
+    "use strict";
+
+    var CONFIG = JSON.parse(byId("dx-text").textContent);
+    var TEXT = CONFIG.text;
+    var data = JSON.parse(byId("dx-data").textContent);
+    var OPEN_STATES = {open: true, permanent: true};
+    var POLL_MS = 60000;
+    var NEAREST = 3;
+
+    var ui = {
+        lang: chooseLang(),
+        hazard: "",
+        hazardChosen: false,   // the person picked a hazard themselves: never change it for them
+        openOnly: false,
+        listOnly: stored("dx-list-only") === "1",
+        large: stored("dx-large") === "1",
+        origin: null,          // {lat, lon, kind: "here"|"picked"|"landmark", name}
+        picking: false,
+        focusId: null
+    };
+    var map = null, markerLayer = null, originMarker = null, markers = {};
+    var mapLoading = false;
+
+    // -- small helpers -------------------------------------------------------------------------
+
+    function byId(id) { return document.getElementById(id); }
+
+    function stored(key) {
+        try { return window.localStorage.getItem(key); } catch (e) { return null; }
+    }
+
+    function store(key, value) {
+        try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ }
+    }
+
+    function queryParam(name) {
+        var pairs = window.location.search.replace(/^\?/, "").split("&");
+        for (var i = 0; i < pairs.length; i++) {
+            var kv = pairs[i].split("=");
+            if (decodeURIComponent(kv[0]) === name) {
+                return decodeURIComponent((kv[1] || "").replace(/\+/g, " "));
+            }
+        }
+        return null;
+    }
+
+    function chooseLang() {
+        var asked = (queryParam("lang") || "").toLowerCase();
+        if (asked === "easy" || asked === "ja-easy") { asked = "easy-ja"; }
+        if (CONFIG.langs[asked]) { return asked; }
+        var remembered = stored("dx-lang");
+        if (remembered && CONFIG.langs[remembered]) { return remembered; }
+        var wanted = (navigator.languages && navigator.languages[0]) || navigator.language || "ja";
+        return /^ja\b/i.test(wanted) ? "ja" : (/^en\b/i.test(wanted) ? "en" : "ja");
+    }
+
+    function t(key, values) {
+        var row = TEXT[key];
+        var template = row ? (row[ui.lang] || row.ja) : key;
+        if (!values) { return template; }
+        return template.replace(/\{(\w+)\}/g, function (match, name) {
+            return values.hasOwnProperty(name) ? String(values[name]) : match;
+        });
+    }
+
+    function el(tag, className, text) {
+        var node = document.createElement(tag);
+        if (className) { node.className = className; }
+        if (text !== undefined && text !== null) { node.textContent = text; }
+        return node;
+    }
+
+    function clear(node) {
+        while (node.firstChild) { node.removeChild(node.firstChild); }
+    }
+
+    function jst(iso) {
+        // Japan has no daylight saving time: UTC+9 is exact, whatever the phone's zone.
+        var d = new Date(Date.parse(iso) + 9 * 3600 * 1000);
+        var hh = ("0" + d.getUTCHours()).slice(-2), mm = ("0" + d.getUTCMinutes()).slice(-2);
+        if (ui.lang === "en") {
+            var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                "Nov", "Dec"];
+            return d.getUTCDate() + " " + months[d.getUTCMonth()] + ", " + hh + ":" + mm + " JST";
+        }
+        return (d.getUTCMonth() + 1) + "月" + d.getUTCDate() + "日 " + hh + ":" + mm;
+    }
+
+    function age(iso) {
+        var minutes = Math.floor((Date.now() - Date.parse(iso)) / 60000);
+        if (isNaN(minutes)) { return ""; }
+        if (minutes < 1) { return t("just_now"); }
+        if (minutes < 120) { return t("minutes_ago", {n: minutes}); }
+        return t("hours_ago", {n: Math.floor(minutes / 60)});
+    }
+
+    function metres(a, b) {
+        var rad = Math.PI / 180, r = 6371008.8;
+        var dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+        var h = Math.sin(dLat / 2) * Math.sin(dLat / 2) + Math.cos(a.lat * rad) *
+            Math.cos(b.lat * rad) * Math.sin(dLon / 2) * Math.sin(dLon / 2);
+        return 2 * r * Math.asin(Math.min(1, Math.sqrt(h)));
+    }
+
+    function distanceText(m) {
+        if (m < 1000) { return t("distance_m", {n: Math.max(10, Math.round(m / 10) * 10)}); }
+        return t("distance_km", {n: (Math.round(m / 100) / 10).toFixed(1)});
+    }
+
+    // -- the data ------------------------------------------------------------------------------
+
+    function shelters() {
+        var list = [];
+        var features = data.features || [];
+        for (var i = 0; i < features.length; i++) {
+            var f = features[i];
+            var p = f.properties;
+            list.push({
+                p: p,
+                order: i,
+                lat: f.geometry.coordinates[1],
+                lon: f.geometry.coordinates[0],
+                open: OPEN_STATES[p.open_state] === true
+            });
+        }
+        return list;
+    }
+
+    function suits(s) {
+        return !ui.hazard || s.p.hazards.indexOf(ui.hazard) >= 0;
+    }
+
+    function usable(s) {
+        // The only shelters ever suggested: open, designated for the hazard, not full.
+        return s.open && suits(s) && s.p.crowding !== "full";
+    }
+
+    function visible(s) {
+        return suits(s) && (!ui.openOnly || s.open);
+    }
+
+    function withDistances(list) {
+        for (var i = 0; i < list.length; i++) {
+            list[i].distance = ui.origin ? metres(ui.origin, list[i]) : null;
+        }
+        list.sort(function (a, b) {
+            if (ui.origin) { return a.distance - b.distance; }
+            if (a.open !== b.open) { return a.open ? -1 : 1; }
+            return a.order - b.order;
+        });
+        return list;
+    }
+
+    // -- rendering -----------------------------------------------------------------------------
+
+    function openBadge(p) {
+        return el("span", "dx-badge dx-st-" + p.open_state,
+            CONFIG.open_symbols[p.open_state] + " " + t("open_state." + p.open_state));
+    }
+
+    function crowdingBadge(p) {
+        if (!p.crowding) { return el("span", "dx-badge dx-cr-unknown", "? " + t("crowding_unknown")); }
+        return el("span", "dx-badge dx-cr-" + p.crowding,
+            CONFIG.crowding_symbols[p.crowding] + " " + t("crowding." + p.crowding));
+    }
+
+    function joinLabels(prefix, codes) {
+        var words = [];
+        for (var i = 0; i < codes.length; i++) { words.push(t(prefix + codes[i])); }
+        return words.join(ui.lang === "en" ? ", " : "・");
+    }
+
+    function yesNo(value, yes, no) {
+        if (value === null || value === undefined) { return t("unknown"); }
+        return value ? t(yes) : t(no);
+    }
+
+    function addRow(dl, label, value) {
+        dl.appendChild(el("dt", null, label));
+        dl.appendChild(el("dd", null, value));
+    }
+
+    function listItem(s) {
+        var p = s.p;
+        var li = el("li", "dx-item" + (ui.focusId === p.shelter_id ? " dx-focus" : ""));
+        li.id = "s-" + p.shelter_id;
+        li.setAttribute("tabindex", "-1");
+        li.appendChild(el("h3", null, p.name));
+        var line = el("p", "dx-badges");
+        line.appendChild(openBadge(p));
+        if (s.open) { line.appendChild(crowdingBadge(p)); }
+        if (s.distance !== null) { line.appendChild(el("span", "dx-distance", distanceText(s.distance))); }
+        li.appendChild(line);
+        li.appendChild(el("p", "dx-kinds", joinLabels("kind.", p.kinds)));
+        if (p.public_note) {
+            var note = el("p", "dx-note");
+            note.appendChild(el("strong", null, t("public_note") + "："));
+            note.appendChild(document.createTextNode(p.public_note));
+            li.appendChild(note);
+        }
+        var details = el("details");
+        if (ui.focusId === p.shelter_id) { details.open = true; }
+        details.appendChild(el("summary", null, t("details")));
+        var dl = el("dl");
+        addRow(dl, t("address"), p.address);
+        addRow(dl, t("kinds"), joinLabels("kind.", p.kinds));
+        addRow(dl, t("hazards"), p.hazards.length ? joinLabels("hazard.", p.hazards) : t("hazards_none"));
+        addRow(dl, t("open_state"), t("open_state." + p.open_state));
+        addRow(dl, t("crowding"), (p.crowding ? t("crowding." + p.crowding) : t("unknown")) +
+            (p.crowding && p.crowding_by_staff ? " " + t("crowding_by_staff") : ""));
+        if (p.evacuees !== null) { addRow(dl, t("evacuees"), t("people", {n: p.evacuees})); }
+        if (p.capacity !== null) { addRow(dl, t("capacity"), t("people", {n: p.capacity})); }
+        addRow(dl, t("pets"), yesNo(p.pets_accepted, "yes_pets", "no_pets"));
+        addRow(dl, t("barrier_free"), yesNo(p.barrier_free, "yes", "no"));
+        addRow(dl, t("reported_at"), p.reported_at ? jst(p.reported_at) + paren(age(p.reported_at))
+            : t("not_reported"));
+        details.appendChild(dl);
+        var onMap = el("button", "dx-link-button", t("show_on_map"));
+        onMap.type = "button";
+        onMap.setAttribute("data-shelter-id", p.shelter_id);
+        onMap.addEventListener("click", function () { showOnMap(p.shelter_id); });
+        details.appendChild(onMap);
+        li.appendChild(details);
+        return li;
+    }
+
+    function renderList(list) {
+        var ul = byId("dx-list");
+        clear(ul);
+        var shown = 0;
+        for (var i = 0; i < list.length; i++) {
+            if (!visible(list[i])) { continue; }
+            ul.appendChild(listItem(list[i]));
+            shown++;
+        }
+        var count = t("list_count", {shown: shown, total: list.length});
+        if (ui.hazard) { count += " " + t("filtered_by", {hazard: t("hazard." + ui.hazard)}); }
+        byId("dx-count").textContent = count;
+        byId("dx-straight").hidden = !ui.origin;
+    }
+
+    function renderNearest(list) {
+        var box = byId("dx-nearest");
+        clear(box);
+        if (!ui.origin) {
+            box.appendChild(el("p", null, t("nearest_need_origin")));
+            return;
+        }
+        var best = [];
+        for (var i = 0; i < list.length && best.length < NEAREST; i++) {
+            if (usable(list[i])) { best.push(list[i]); }
+        }
+        if (!best.length) {
+            box.appendChild(el("p", "dx-warn", t("nearest_none")));
+            return;
+        }
+        var ol = el("ol");
+        for (var j = 0; j < best.length; j++) {
+            var s = best[j];
+            var li = el("li");
+            var link = el("a", null, s.p.name);
+            link.href = "#s-" + s.p.shelter_id;
+            link.setAttribute("data-shelter-id", s.p.shelter_id);
+            link.addEventListener("click", focusFromLink);
+            li.appendChild(link);
+            li.appendChild(el("span", "dx-distance", distanceText(s.distance)));
+            li.appendChild(document.createTextNode(" "));
+            li.appendChild(openBadge(s.p));
+            li.appendChild(crowdingBadge(s.p));
+            ol.appendChild(li);
+        }
+        box.appendChild(ol);
+    }
+
+    function focusFromLink(event) {
+        event.preventDefault();
+        focusItem(this.getAttribute("data-shelter-id"));
+    }
+
+    function focusItem(id) {
+        ui.focusId = id;
+        render();
+        var item = byId("s-" + id);
+        if (item) {
+            item.scrollIntoView();
+            item.focus();
+        }
+    }
+
+    function paren(text) {
+        // English puts a space before "(…)"; Japanese full-width brackets need none.
+        return ui.lang === "en" ? " (" + text + ")" : "（" + text + "）";
+    }
+
+    function renderUpdated() {
+        var stamp = byId("dx-updated");
+        stamp.setAttribute("data-updated", data.updated_at);
+        stamp.textContent = t("updated_at", {time: jst(data.updated_at)});
+        byId("dx-age").textContent = paren(age(data.updated_at));
+    }
+
+    function followAnnouncedHazard() {
+        // The hazard HQ announced (津波警報 …) is offered first, until the person chooses.
+        if (!ui.hazardChosen) { ui.hazard = data.hazard || ""; }
+    }
+
+    function renderHazardNow() {
+        var line = byId("dx-hazard-now");
+        line.hidden = !data.hazard;
+        line.textContent = data.hazard ? t("hazard_in_force", {hazard: t("hazard." + data.hazard)}) : "";
+    }
+
+    function renderSummary(list) {
+        var open = 0;
+        for (var i = 0; i < list.length; i++) { if (list[i].open) { open++; } }
+        byId("dx-summary").textContent = t("open_count", {n: open});
+    }
+
+    function renderOrigin() {
+        var line = byId("dx-origin");
+        byId("dx-clear-origin").hidden = !ui.origin;
+        if (!ui.origin) { return; }
+        if (ui.origin.kind === "landmark") {
+            line.textContent = t("origin_landmark", {name: ui.origin.name});
+        } else {
+            line.textContent = t(ui.origin.kind === "here" ? "origin_here" : "origin_picked");
+        }
+    }
+
+    function renderHazardOptions() {
+        var select = byId("dx-hazard");
+        var present = {};
+        var features = data.features || [];
+        for (var i = 0; i < features.length; i++) {
+            var hazards = features[i].properties.hazards;
+            for (var j = 0; j < hazards.length; j++) { present[hazards[j]] = true; }
+        }
+        clear(select);
+        var any = el("option", null, t("hazard_any"));
+        any.value = "";
+        select.appendChild(any);
+        for (var k = 0; k < CONFIG.hazards.length; k++) {
+            var code = CONFIG.hazards[k];
+            if (!present[code]) { continue; }
+            var option = el("option", null, t("hazard." + code));
+            option.value = code;
+            select.appendChild(option);
+        }
+        select.value = ui.hazard;
+    }
+
+    function renderLandmarks() {
+        var select = byId("dx-landmark");
+        var current = select.value;
+        var list = shelters().slice().sort(function (a, b) {
+            return a.p.name.localeCompare(b.p.name, "ja");
+        });
+        clear(select);
+        var none = el("option", null, t("landmark_none"));
+        none.value = "";
+        select.appendChild(none);
+        for (var i = 0; i < list.length; i++) {
+            var option = el("option", null, list[i].p.name);
+            option.value = list[i].p.shelter_id;
+            select.appendChild(option);
+        }
+        select.value = current;
+    }
+
+    function renderLegend() {
+        var box = byId("dx-legend");
+        clear(box);
+        var groups = [["open_state", CONFIG.open_symbols, "dx-st-"],
+            ["crowding", CONFIG.crowding_symbols, "dx-cr-"]];
+        for (var g = 0; g < groups.length; g++) {
+            box.appendChild(el("p", null, t(groups[g][0])));
+            var ul = el("ul");
+            for (var code in groups[g][1]) {
+                if (!groups[g][1].hasOwnProperty(code)) { continue; }
+                var li = el("li");
+                li.appendChild(el("span", "dx-badge " + groups[g][2] + code,
+                    groups[g][1][code] + " " + t(groups[g][0] + "." + code)));
+                ul.appendChild(li);
+            }
+            box.appendChild(ul);
+        }
+    }
+
+    function applyTexts() {
+        var html = document.documentElement;
+        html.lang = CONFIG.langs[ui.lang];
+        html.setAttribute("data-lang", ui.lang);
+        html.className = (ui.large ? "dx-large" : "") + (ui.listOnly ? " dx-map-hidden" : "");
+        document.title = t("page_title");
+        var nodes = document.querySelectorAll("[data-t]");
+        for (var i = 0; i < nodes.length; i++) { nodes[i].textContent = t(nodes[i].getAttribute("data-t")); }
+        var labelled = document.querySelectorAll("[data-t-aria]");
+        for (var j = 0; j < labelled.length; j++) {
+            labelled[j].setAttribute("aria-label", t(labelled[j].getAttribute("data-t-aria")));
+        }
+        var links = document.querySelectorAll(".dx-langs a");
+        for (var k = 0; k < links.length; k++) {
+            var mine = links[k].getAttribute("data-lang") === ui.lang;
+            if (mine) { links[k].setAttribute("aria-current", "true"); } else { links[k].removeAttribute("aria-current"); }
+        }
+        byId("dx-large").setAttribute("aria-pressed", ui.large ? "true" : "false");
+        byId("dx-list-only").checked = ui.listOnly;
+        byId("dx-pick").setAttribute("aria-pressed", ui.picking ? "true" : "false");
+        renderHazardOptions();
+        renderLandmarks();
+        renderLegend();
+    }
+
+    function render() {
+        var list = withDistances(shelters());
+        renderUpdated();
+        renderHazardNow();
+        renderSummary(list);
+        renderOrigin();
+        renderNearest(list);
+        renderList(list);
+        renderMarkers(list);
+    }
+
+    // -- the map (optional: the list above does everything without it) -------------------------
+
+    function ensureMap() {
+        if (ui.listOnly || map || mapLoading) { return; }
+        if (window.L) { createMap(); return; }
+        mapLoading = true;
+        var box = byId("dx-map");
+        box.appendChild(el("p", "dx-map-message", t("map_loading")));
+        var css = document.createElement("link");
+        css.rel = "stylesheet";
+        css.href = "site/leaflet/leaflet.css";
+        document.head.appendChild(css);
+        var script = document.createElement("script");
+        script.src = "site/leaflet/leaflet.js";
+        script.onload = function () { mapLoading = false; createMap(); };
+        script.onerror = function () {
+            mapLoading = false;
+            clear(box);
+            box.appendChild(el("p", "dx-map-message", t("map_failed")));
+        };
+        document.head.appendChild(script);
+    }
+
+    function createMap() {
+        var box = byId("dx-map");
+        clear(box);
+        map = window.L.map(box, {center: CONFIG.center, zoom: CONFIG.zoom, zoomControl: true});
+        window.L.tileLayer(CONFIG.tiles.url, {
+            attribution: CONFIG.tiles.attribution,
+            maxNativeZoom: 18,
+            maxZoom: 19
+        }).addTo(map);
+        markerLayer = window.L.layerGroup().addTo(map);
+        map.on("click", function (event) {
+            if (!ui.picking) { return; }
+            ui.picking = false;
+            byId("dx-map").parentNode.className = "dx-map-section";
+            setOrigin({lat: event.latlng.lat, lon: event.latlng.lng, kind: "picked"});
+        });
+        render();
+    }
+
+    function pin(p, open) {
+        var box = el("span", "dx-pin-box dx-st-" + p.open_state + (p.crowding ? " dx-cr-" + p.crowding : ""));
+        box.setAttribute("data-shelter-id", p.shelter_id);
+        // Open sites carry a word (crowding, or "open" when crowding is unknown); others
+        // only their symbol, so the open ones stand out without relying on colour.
+        box.textContent = CONFIG.open_symbols[p.open_state] + (!open ? "" : " " +
+            (p.crowding ? t("crowding." + p.crowding) : t("open_state." + p.open_state)));
+        return window.L.divIcon({html: box, className: "dx-pin", iconSize: null, iconAnchor: [8, 9]});
+    }
+
+    function popup(s) {
+        var p = s.p;
+        var box = el("div", "dx-popup");
+        box.appendChild(el("strong", null, p.name));
+        var line = el("div");
+        line.appendChild(openBadge(p));
+        if (s.open) { line.appendChild(crowdingBadge(p)); }
+        box.appendChild(line);
+        if (s.distance !== null) { box.appendChild(el("div", "dx-distance", distanceText(s.distance))); }
+        var more = el("button", "dx-link-button", t("show_in_list"));
+        more.type = "button";
+        more.addEventListener("click", function () { map.closePopup(); focusItem(p.shelter_id); });
+        box.appendChild(more);
+        return box;
+    }
+
+    function renderMarkers(list) {
+        if (!map) { return; }
+        markerLayer.clearLayers();
+        markers = {};
+        for (var i = list.length - 1; i >= 0; i--) {
+            var s = list[i];
+            if (!visible(s)) { continue; }
+            var marker = window.L.marker([s.lat, s.lon], {
+                icon: pin(s.p, s.open),
+                title: s.p.name + " " + t("open_state." + s.p.open_state),
+                alt: s.p.name,
+                keyboard: true,
+                zIndexOffset: s.open ? 1000 : 0
+            });
+            marker.bindPopup(popup(s));
+            marker.addTo(markerLayer);
+            markers[s.p.shelter_id] = marker;
+        }
+        if (originMarker) { map.removeLayer(originMarker); originMarker = null; }
+        if (ui.origin) {
+            var mark = el("span", "dx-pin-box", "★ " + t("origin_marker"));
+            originMarker = window.L.marker([ui.origin.lat, ui.origin.lon], {
+                icon: window.L.divIcon({html: mark, className: "dx-pin dx-pin-origin", iconSize: null,
+                    iconAnchor: [8, 9]}),
+                title: t("origin_marker"),
+                keyboard: false,
+                zIndexOffset: 3000
+            }).addTo(map);
+        }
+    }
+
+    function showOnMap(id) {
+        if (ui.listOnly) { setListOnly(false); }
+        ensureMap();
+        var tries = 0;
+        (function open() {
+            var marker = markers[id];
+            if (!marker) {
+                if (tries++ < 50) { window.setTimeout(open, 100); }
+                return;
+            }
+            byId("dx-map").scrollIntoView();
+            map.setView(marker.getLatLng(), Math.max(map.getZoom(), 15));
+            marker.openPopup();
+        })();
+    }
+
+    function setListOnly(value) {
+        ui.listOnly = value;
+        store("dx-list-only", value ? "1" : "0");
+        applyTexts();
+        if (!value) {
+            ensureMap();
+            if (map) { map.invalidateSize(); }
+        }
+    }
+
+    // -- where am I ----------------------------------------------------------------------------
+
+    function setOrigin(origin) {
+        ui.origin = origin;
+        ui.focusId = null;
+        render();
+        if (map && origin) { map.setView([origin.lat, origin.lon], Math.max(map.getZoom(), 14)); }
+    }
+
+    function locate() {
+        var line = byId("dx-origin");
+        if (!navigator.geolocation) {
+            line.textContent = t("geo_unsupported");
+            return;
+        }
+        line.textContent = t("locating");
+        navigator.geolocation.getCurrentPosition(function (position) {
+            setOrigin({lat: position.coords.latitude, lon: position.coords.longitude, kind: "here"});
+        }, function () {
+            line.textContent = t("geo_failed");
+        }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+    }
+
+    function pick() {
+        ui.picking = !ui.picking;
+        if (ui.picking) {
+            if (ui.listOnly) { setListOnly(false); }
+            ensureMap();
+            byId("dx-origin").textContent = t("pick_hint");
+            byId("dx-map").scrollIntoView();
+        }
+        byId("dx-map").parentNode.className = "dx-map-section" + (ui.picking ? " dx-picking" : "");
+        byId("dx-pick").setAttribute("aria-pressed", ui.picking ? "true" : "false");
+    }
+
+    function landmark() {
+        var id = byId("dx-landmark").value;
+        if (!id) { setOrigin(null); return; }
+        var list = shelters();
+        for (var i = 0; i < list.length; i++) {
+            if (list[i].p.shelter_id === id) {
+                setOrigin({lat: list[i].lat, lon: list[i].lon, kind: "landmark", name: list[i].p.name});
+                return;
+            }
+        }
+    }
+
+    // -- fresh data ----------------------------------------------------------------------------
+
+    function poll() {
+        if (!window.fetch || !/^https?:$/.test(window.location.protocol)) { return; }
+        window.fetch("shelters.geojson", {cache: "no-cache"}).then(function (response) {
+            if (!response.ok) { throw new Error("HTTP " + response.status); }
+            return response.json();
+        }).then(function (fresh) {
+            byId("dx-stale").hidden = true;
+            if (fresh.updated_at !== data.updated_at || fresh.features.length !== data.features.length) {
+                data = fresh;
+                followAnnouncedHazard();
+                renderHazardOptions();
+                renderLandmarks();
+                render();
+            }
+        })["catch"](function () {
+            byId("dx-stale").hidden = false;
+        });
+    }
+
+    // -- start -----------------------------------------------------------------------------------
+
+    function start() {
+        if (queryParam("lang")) { store("dx-lang", ui.lang); }
+        followAnnouncedHazard();
+        applyTexts();
+        render();
+        byId("dx-hazard").addEventListener("change", function () {
+            ui.hazard = this.value;
+            ui.hazardChosen = true;
+            render();
+        });
+        byId("dx-open-only").addEventListener("change", function () { ui.openOnly = this.checked; render(); });
+        byId("dx-list-only").addEventListener("change", function () { setListOnly(this.checked); });
+        byId("dx-large").addEventListener("click", function () {
+            ui.large = !ui.large;
+            store("dx-large", ui.large ? "1" : "0");
+            applyTexts();
+            if (map) { map.invalidateSize(); }
+        });
+        byId("dx-locate").addEventListener("click", locate);
+        byId("dx-pick").addEventListener("click", pick);
+        byId("dx-landmark").addEventListener("change", landmark);
+        byId("dx-clear-origin").addEventListener("click", function () {
+            byId("dx-landmark").value = "";
+            setOrigin(null);
+        });
+        var links = document.querySelectorAll(".dx-langs a");
+        for (var i = 0; i < links.length; i++) {
+            links[i].addEventListener("click", function () { store("dx-lang", this.getAttribute("data-lang")); });
+        }
+        ensureMap();
+        window.setInterval(poll, POLL_MS);
+        window.setInterval(renderUpdated, 30000);
+        document.addEventListener("visibilitychange", function () {
+            if (document.visibilityState === "visible") { poll(); }
+        });
+        document.documentElement.setAttribute("data-dx-ready", "1");
+    }
+
+    start();
+}());

@@ -1,0 +1,483 @@
+"""Public snapshots: the files citizens read, written after every change to live shelter state.
+
+Under a surge, Python must never be the path citizens hit (a static file server answers ~15×
+more requests than any Python route). So the public side is a folder of static files in
+``PUBLIC_DIR`` that nginx, a CDN or object storage can serve, and that keeps working when the
+database or the app is down:
+
+``shelters.geojson``
+    Public fields only (:data:`PUBLIC_PROPERTIES`, a whitelist), with ``updated_at``.
+``shelters.csv``
+    The same sites in the GSI-style columns of :mod:`disaster_dx.io.export` (UTF-8 with BOM).
+``index.html`` + ``site/``
+    The public page: list, hazard filter, nearest open shelters, map; ja / en / やさしい日本語.
+    Data and wording are embedded, Leaflet is a local copy: no app server, no outside CDN.
+``map.html``
+    A standalone folium map for sharing, drawn by a renderer passed in from ``layers/`` (the
+    core never imports folium), with Leaflet pointed at the same local copy.
+
+Every file is written atomically (temp file + rename), unchanged files are not rewritten (so
+their ETags and caches stay valid), and writers in several processes take a lock so an older
+state can never overwrite a newer one. Drill incidents never reach these files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from disaster_dx._time import to_jst
+from disaster_dx.config import Settings
+from disaster_dx.events import (
+    HAZARD_ANNOUNCED,
+    HAZARD_CLEARED,
+    SHELTER_CORRECTION,
+    SHELTER_STATUS_REPORTED,
+    Event,
+    State,
+    fold,
+)
+from disaster_dx.io.export import csv_bytes, shelter_records
+from disaster_dx.model import (
+    Crowding,
+    CrowdingThresholds,
+    IncidentKind,
+    OpenState,
+    Shelter,
+    ShelterKind,
+)
+from disaster_dx.public_text import (
+    CROWDING_SYMBOL,
+    DEFAULT_LANG,
+    HAZARD_ORDER,
+    LANGS,
+    OPEN_STATE_SYMBOL,
+    PUBLIC_TEXT,
+    text,
+    texts_for,
+)
+from disaster_dx.store import Store
+
+log = logging.getLogger(__name__)
+
+#: The public page's template and its assets (copied into ``PUBLIC_DIR``).
+SITE_SOURCE = Path(__file__).resolve().parent / "public_site"
+#: Folder of the page's assets inside ``PUBLIC_DIR`` (and under ``/`` in the app).
+ASSET_FOLDER = "site"
+#: The published files, besides the assets.
+SNAPSHOT_FILES = ("index.html", "shelters.geojson", "shelters.csv", "map.html")
+
+#: The only properties a public feature may carry. Anything else (internal notes, reporter,
+#: needs, resident or camera data) cannot reach the snapshot, whatever the state holds.
+PUBLIC_PROPERTIES = (
+    "shelter_id",
+    "name",
+    "address",
+    "kinds",
+    "hazards",
+    "open_state",
+    "crowding",
+    "crowding_by_staff",
+    "evacuees",
+    "capacity",
+    "pets_accepted",
+    "barrier_free",
+    "public_note",
+    "reported_at",
+)
+
+#: Event types that can change what the public sees; ``updated_at`` moves only with these.
+PUBLIC_EVENT_TYPES = frozenset(
+    {SHELTER_STATUS_REPORTED, SHELTER_CORRECTION, HAZARD_ANNOUNCED, HAZARD_CLEARED}
+)
+
+#: Map frame of the public page (the centre of Nankoku's outline) and its background tiles.
+MAP_CENTER = (33.59, 133.64)
+MAP_ZOOM = 12
+TILES = {
+    "url": "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png",
+    # The credit GSI asks for, with a link to its tile list (our constant: Leaflet shows it as
+    # HTML, which is fine for this string and never done with user text).
+    "attribution": '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>',
+}
+
+_KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
+_PLACEHOLDER = re.compile(r"\{\{(\w+)(?::([\w./-]+))?\}\}")
+
+#: ``(collection, Japanese texts) → HTML`` for ``map.html``; ``layers.public_map`` has one.
+MapRenderer = Callable[[Mapping[str, Any], Mapping[str, str]], str]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What one publish did, for the log, the CLI and the latency benchmark."""
+
+    public_dir: Path
+    incident_id: str | None
+    seq: int
+    updated_at: str
+    shelters: int
+    written: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for the CLI and the log."""
+        changed = ", ".join(self.written) if self.written else "nothing changed"
+        return (
+            f"{self.shelters} shelters as of {self.updated_at} (seq {self.seq}) → "
+            f"{self.public_dir}: {changed} ({self.seconds * 1000:.0f} ms)"
+        )
+
+
+# -- what is public --------------------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def public_feature(
+    shelter: Shelter, state: State, *, thresholds: CrowdingThresholds
+) -> dict[str, Any]:
+    """One shelter as a GeoJSON feature with public fields only (language-neutral codes).
+
+    ``reported_at`` is the last status report: a correction fixes data without making a
+    silent shelter look fresh, as on the HQ board.
+    """
+    status = state.shelter(shelter.shelter_id)
+    crowding: Crowding | None = status.crowding(thresholds, master_capacity=shelter.capacity)
+    properties = {
+        "shelter_id": shelter.shelter_id,
+        "name": shelter.name,
+        "address": shelter.address,
+        "kinds": [k.value for k in _KIND_ORDER if k in shelter.kinds],
+        "hazards": [h.value for h in HAZARD_ORDER if h in shelter.hazards],
+        "open_state": status.open_state.value,
+        "crowding": crowding.value if crowding else None,
+        "crowding_by_staff": status.crowding_override is not None,
+        "evacuees": status.evacuees,
+        "capacity": status.capacity if status.capacity is not None else shelter.capacity,
+        "pets_accepted": status.pets_accepted,
+        "barrier_free": status.barrier_free,
+        "public_note": status.public_note,
+        "reported_at": _iso(status.reported_at),
+    }
+    return {
+        "type": "Feature",
+        "id": shelter.shelter_id,
+        "geometry": {"type": "Point", "coordinates": [shelter.lon, shelter.lat]},
+        "properties": properties,
+    }
+
+
+def public_collection(
+    shelters: Sequence[Shelter],
+    state: State,
+    *,
+    thresholds: CrowdingThresholds,
+    city_code: str,
+    updated_at: datetime,
+) -> dict[str, Any]:
+    """The public FeatureCollection as of ``updated_at`` (the last change to public data).
+
+    ``hazard`` is the code of the hazard announced most recently and still in force (never
+    its free-text title or detail, which staff type), so the page can offer its shelters first.
+    """
+    hazard = state.current_hazard
+    return {
+        "type": "FeatureCollection",
+        "updated_at": _iso(updated_at),
+        "hazard": hazard.value if hazard else None,
+        "city_code": city_code,
+        "attribution": "出典：国土地理院 指定緊急避難場所データ・指定避難所データ",
+        "features": [public_feature(s, state, thresholds=thresholds) for s in shelters],
+    }
+
+
+def geojson_bytes(collection: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 GeoJSON with Japanese left readable (smaller for phones)."""
+    return json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# -- the public page -------------------------------------------------------------------------
+
+
+def _script_json(value: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">``.
+
+    A note reading ``</script>`` or ``<!--`` cannot end the element, since ``<``, ``>`` and
+    ``&`` are escaped (``JSON.parse`` reads the escapes back as the same characters).
+    """
+    dumped = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (
+        dumped.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _page_config() -> dict[str, Any]:
+    return {
+        "langs": LANGS,
+        "text": PUBLIC_TEXT,
+        "hazards": [h.value for h in HAZARD_ORDER],
+        "open_symbols": {s.value: OPEN_STATE_SYMBOL[s] for s in OpenState},
+        "crowding_symbols": {c.value: CROWDING_SYMBOL[c] for c in Crowding},
+        "center": list(MAP_CENTER),
+        "zoom": MAP_ZOOM,
+        "tiles": TILES,
+    }
+
+
+def asset_files() -> dict[str, bytes]:
+    """The page's assets, by path relative to ``PUBLIC_DIR`` (``site/public.js``, …)."""
+    root = SITE_SOURCE / ASSET_FOLDER
+    return {
+        f"{ASSET_FOLDER}/{path.relative_to(root).as_posix()}": path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not path.name.startswith(".") and path.suffix != ".md"
+    }
+
+
+def _version(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def render_index(
+    collection: Mapping[str, Any], assets: Mapping[str, bytes], *, lang: str = DEFAULT_LANG
+) -> bytes:
+    """``index.html``: the template with its words in ``lang`` and data embedded.
+
+    The words are also in the page as the whole translation table, so the browser switches
+    language without another request. Asset URLs carry a content hash, so a static host may
+    cache them for long without anyone seeing an old script with new data.
+    """
+    template = (SITE_SOURCE / "index.html").read_text(encoding="utf-8")
+    texts = texts_for(lang)
+    updated = datetime.fromisoformat(str(collection["updated_at"]))
+
+    def fill(match: re.Match[str]) -> str:
+        kind, arg = match.group(1), match.group(2)
+        if kind == "t" and arg in texts:
+            return html.escape(texts[arg])
+        if kind == "v" and arg in assets:
+            return _version(assets[arg])
+        if kind == "text_json" and arg is None:
+            return _script_json(_page_config())
+        if kind == "data_json" and arg is None:
+            return _script_json(collection)
+        if kind == "updated_at" and arg is None:
+            return html.escape(str(collection["updated_at"]))
+        if kind == "updated_text" and arg is None:
+            return html.escape(text("updated_at", lang, time=_jst_text(updated)))
+        raise ValueError(f"unknown placeholder {match.group(0)!r} in the public page template")
+
+    return _PLACEHOLDER.sub(fill, template).encode("utf-8")
+
+
+def _jst_text(moment: datetime) -> str:
+    local = to_jst(moment)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _publish_lock(public_dir: Path) -> Iterator[None]:
+    """One writer at a time per folder, across processes (several gunicorn workers).
+
+    Reading the state happens under the lock too, so a slower writer holding an older state
+    can never overwrite a newer snapshot. On platforms without ``fcntl`` (Windows) the app
+    runs as one process, and the lock is a no-op.
+    """
+    public_dir.mkdir(parents=True, exist_ok=True)
+    if sys.platform == "win32":  # pragma: no cover
+        yield
+        return
+    import fcntl
+
+    with open(public_dir / ".publish.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    """Atomic write (temp file + rename) of a file anyone may read.
+
+    Like :func:`disaster_dx._files.write_atomic`, but the file is world-readable
+    (``0644``) *before* it appears under its name: a web server running as another user
+    (nginx's ``www-data``) must never meet a new snapshot it cannot open.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    _write_public(path, data)
+    return True
+
+
+def write_snapshot(
+    shelters: Sequence[Shelter],
+    state: State,
+    public_dir: Path,
+    *,
+    thresholds: CrowdingThresholds,
+    city_code: str,
+    updated_at: datetime,
+    render_map: MapRenderer | None = None,
+) -> list[str]:
+    """Write every public file that changed; returns their names.
+
+    Order matters for a reader arriving mid-publish: assets first, then data, then the page
+    that refers to both, so every version of ``index.html`` finds what it links to.
+    ``map.html`` is re-rendered only when the public data changed (folium is the slow part).
+    """
+    collection = public_collection(
+        shelters, state, thresholds=thresholds, city_code=city_code, updated_at=updated_at
+    )
+    assets = asset_files()
+    written = [name for name, data in assets.items() if _write_if_changed(public_dir / name, data)]
+    geojson = geojson_bytes(collection)
+    data_changed = _write_if_changed(public_dir / "shelters.geojson", geojson)
+    if data_changed:
+        written.append("shelters.geojson")
+    records = shelter_records(shelters, state, thresholds=thresholds)
+    if _write_if_changed(public_dir / "shelters.csv", csv_bytes(records)):
+        written.append("shelters.csv")
+    map_path = public_dir / "map.html"
+    if render_map is not None and (data_changed or not map_path.exists()):
+        page = render_map(collection, texts_for("ja")).encode("utf-8")
+        if _write_if_changed(map_path, page):
+            written.append("map.html")
+    if _write_if_changed(public_dir / "index.html", render_index(collection, assets)):
+        written.append("index.html")
+    return written
+
+
+def publish(
+    store: Store, settings: Settings, *, render_map: MapRenderer | None = None
+) -> PublishResult:
+    """Publish the live incident's current state into ``settings.public_dir``.
+
+    Only the live incident is read: drill incidents are separate incidents, so their events
+    can never reach the public files. ``updated_at`` is the time of the last event that can
+    change what the public sees (:data:`PUBLIC_EVENT_TYPES`; the incident's opening when there
+    is none yet), never the time of publishing and never a camera frame or a staff message:
+    the same public state gives the same bytes, so nothing is rewritten and every cached copy
+    and ETag stays valid.
+    """
+    started = time.perf_counter()
+    public_dir = settings.public_dir
+    with _publish_lock(public_dir):
+        incident = store.live_incident(actor="publish")
+        last_public: list[datetime] = []
+
+        def watch(events: Iterable[Event]) -> Iterator[Event]:
+            for event in events:
+                if event.type in PUBLIC_EVENT_TYPES:
+                    last_public[:] = [event.at]
+                yield event
+
+        # One pass over the log: the fold, and the time of the last public change.
+        state = fold(watch(store.iter_events(incident.incident_id)))
+        shelters = store.shelters()
+        updated_at = last_public[0] if last_public else incident.created_at
+        written = write_snapshot(
+            shelters,
+            state,
+            public_dir,
+            thresholds=settings.crowding,
+            city_code=settings.city_code,
+            updated_at=updated_at,
+            render_map=render_map,
+        )
+    result = PublishResult(
+        public_dir=public_dir,
+        incident_id=incident.incident_id,
+        seq=state.seq,
+        updated_at=_iso(updated_at) or "",
+        shelters=len(shelters),
+        written=written,
+        seconds=time.perf_counter() - started,
+    )
+    log.info("published %s", result.summary())
+    return result
+
+
+class Publisher:
+    """Re-publishes after every committed append to a live incident (a store listener).
+
+    Register with ``store.add_listener(publisher)``. Appends to drill incidents are ignored.
+    Publishing runs in the writer's thread right after its commit, so when an HQ write returns,
+    the public files already show it; a failure is logged by the store and never undoes the
+    write (the next write, ``disaster-dx publish`` or a restart publishes again).
+
+    Parameters
+    ----------
+    store, settings
+        Where to read the live state and where to write (``settings.public_dir``).
+    render_map
+        Draws ``map.html``; without one, ``map.html`` is left as it is.
+    """
+
+    def __init__(
+        self, store: Store, settings: Settings, *, render_map: MapRenderer | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.render_map = render_map
+        self._kinds: dict[str, IncidentKind] = {}
+        self.last: PublishResult | None = None
+
+    def __call__(self, incident_id: str, events: list[Event]) -> None:
+        """The listener: publish if ``incident_id`` is a live incident."""
+        if not events or self._kind(incident_id) is not IncidentKind.LIVE:
+            return
+        self.publish()
+
+    def _kind(self, incident_id: str) -> IncidentKind:
+        # An incident's kind never changes, so one lookup per incident is enough.
+        kind = self._kinds.get(incident_id)
+        if kind is None:
+            kind = self._kinds[incident_id] = self.store.incident(incident_id).kind
+        return kind
+
+    def publish(self) -> PublishResult:
+        """Publish now (app start, the CLI, after a live write)."""
+        self.last = publish(self.store, self.settings, render_map=self.render_map)
+        return self.last

@@ -1,0 +1,627 @@
+"""Camera images through the app, the HQ camera wall (``/hq/cameras``) and the HQ map layer.
+
+Browsers never learn a camera's address: they get frames from this app, which only ever reads
+them from the frame store on disk — nothing here fetches anything, so no request, however
+crafted, can make the server contact another address (the poller alone fetches, and only the
+registry's URLs). Camera ids and frame keys from requests are looked up, never used as paths
+until they match the strict id / key patterns.
+
+Access: HQ staff (and admins) see every camera; anyone may see a camera the registry marks
+``public: true``; anything else gets 401 (not signed in) or 403 (audit-logged).
+
+| route | what |
+|---|---|
+| ``/cameras/<id>/latest.jpg`` | the newest frame (``no-cache``) |
+| ``/cameras/<id>/frames/<key>.jpg`` | a stored frame by its capture-time key (immutable) |
+| ``/cameras/<id>/status.json`` | health, newest frame and its age, for the map popup |
+| ``/hq/cameras`` | every camera's image, auto-refreshing, with a time scrubber over history |
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dash
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from flask import Flask, Response, abort, jsonify, request
+
+from disaster_dx._time import to_jst
+from disaster_dx.auth import Role
+from disaster_dx.cameras import (
+    CAMERA_ID,
+    Camera,
+    CameraRegistry,
+    CameraRegistryError,
+    CameraSettings,
+    CameraStatus,
+    FrameRef,
+    FrameStore,
+    Health,
+    Poller,
+    age_label,
+    camera_settings_from_env,
+    camera_statuses,
+    create_camera_tables,
+    health_of,
+    load_registry,
+    registered_cameras,
+    sync_registry,
+)
+from disaster_dx.store import Store
+from disaster_dx.web import ids
+from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
+from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.security import page_user, requires, signed_in_user
+from disaster_dx.web.staff import refusal, staff_header
+from layers.cameras import (
+    CAMERA_LAYER_ID,
+    HEALTH_STYLE,
+    camera_features,
+    camera_legend,
+    error_label,
+    public_label,
+    view_label,
+)
+
+log = logging.getLogger(__name__)
+
+CAMERA_EXTENSION_KEY = "disaster_dx_cameras"
+HQ_ROLES = (Role.HQ,)
+WALL_REFRESH_MS = 5000
+
+WALL = "hq-cameras-wall"
+WALL_INTERVAL = "hq-cameras-interval"
+SCRUBBER = "hq-cameras-scrubber"
+TIME_LABEL = "hq-cameras-time"
+PREV = "hq-cameras-prev"
+NEXT = "hq-cameras-next"
+LIVE = "hq-cameras-live"
+FOLLOW = "hq-cameras-follow"
+
+
+@dataclass(frozen=True)
+class CameraWeb:
+    """Per-app camera objects (kept on the Flask app, never in module globals)."""
+
+    settings: CameraSettings
+    frames: FrameStore
+    poller: InAppPoller | None = None
+
+
+@dataclass(frozen=True)
+class InAppPoller:
+    """The poller thread of this worker (``CAMERAS_POLL_IN_APP=1``) and how to stop it."""
+
+    thread: threading.Thread
+    stop_event: threading.Event
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop polling and hand the leases back (shutdown, tests)."""
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+def camera_web() -> CameraWeb:
+    """The camera objects of the app serving this request."""
+    from flask import current_app
+
+    web: CameraWeb = current_app.extensions[CAMERA_EXTENSION_KEY]
+    return web
+
+
+def init_cameras(server: Flask, app: Dash, *, settings: CameraSettings | None = None) -> None:
+    """Set up cameras for one app: tables, registry copy, routes, the wall page and callbacks.
+
+    A registry file that fails validation is logged and leaves the database's camera list as
+    it was: a camera typo must never stop the shelter app from starting during a disaster.
+    """
+    context: AppContext = server.extensions[EXTENSION_KEY]
+    settings = settings or camera_settings_from_env()
+    store = context.store
+    create_camera_tables(store)
+    registry = None
+    try:
+        registry = load_registry(settings.registry_file)
+        sync_registry(store, registry, actor="app")
+    except CameraRegistryError as exc:
+        log.error("camera registry refused; the camera list is unchanged:\n%s", exc)
+    frames = FrameStore(
+        context.settings.data_dir / "cameras", keep=settings.keep_frames, keep_age=settings.keep_age
+    )
+    poller = None
+    if settings.poll_in_app and registry is not None:
+        poller = start_poller(context, registry, frames, settings)
+    server.extensions[CAMERA_EXTENSION_KEY] = CameraWeb(
+        settings=settings, frames=frames, poller=poller
+    )
+    server.add_url_rule("/cameras/<camera_id>/latest.jpg", "camera_latest", _latest)
+    server.add_url_rule("/cameras/<camera_id>/frames/<key>.jpg", "camera_frame", _frame)
+    server.add_url_rule("/cameras/<camera_id>/status.json", "camera_status", _status_json)
+    register_page()
+    register(app)
+
+
+def start_poller(
+    context: AppContext, registry: CameraRegistry, frames: FrameStore, settings: CameraSettings
+) -> InAppPoller:
+    """A poller thread in this worker; leases keep it to one poller per camera overall.
+
+    It gets its own store (connection pool, no append listeners), as ``disaster-dx cameras
+    run`` would: camera frames must not trigger the app's public-snapshot publishing.
+    """
+    stop = threading.Event()
+    store = Store(context.store.url, schema=context.store.schema)
+    poller = Poller(store, registry, frames, settings=settings)
+
+    def run() -> None:
+        try:
+            poller.run_forever(stop)
+        finally:
+            store.dispose()
+
+    thread = threading.Thread(target=run, name="camera-poller", daemon=True)
+    thread.start()
+    atexit.register(stop.set)
+    log.info("camera poller thread started in this worker (%s)", poller.holder)
+    return InAppPoller(thread=thread, stop_event=stop)
+
+
+# -- Flask routes -------------------------------------------------------------------------------
+
+
+def _camera_for_request(camera_id: str) -> tuple[Camera, bool]:
+    """The camera if this request may see it, and whether it is HQ; else abort 404/401/403."""
+    if not CAMERA_ID.match(camera_id):
+        abort(404)
+    store = current().store
+    camera = next((c for c in registered_cameras(store) if c.camera_id == camera_id), None)
+    if camera is None:
+        abort(404)
+    user = signed_in_user()
+    if user is not None and user.has(*HQ_ROLES):
+        return camera, True
+    if camera.public:
+        return camera, False
+    if user is None:
+        abort(401)
+    store.audit(user.username, "camera.refused", target=camera_id)
+    abort(403)
+
+
+def _image_response(ref: FrameRef, *, hq: bool, immutable: bool) -> Response:
+    try:
+        data = ref.path.read_bytes()  # a few hundred kB at most: no file handle outlives this
+    except FileNotFoundError:  # retention removed it a moment ago
+        abort(404)
+    response = Response(data, mimetype="image/jpeg")
+    response.set_etag(ref.key)
+    response.last_modified = ref.captured_at
+    scope = "private" if hq else "public"
+    response.headers["Cache-Control"] = (
+        f"{scope}, max-age=86400, immutable" if immutable else f"{scope}, no-cache"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Captured-At"] = ref.captured_at.isoformat()
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response.make_conditional(request)
+
+
+def _latest(camera_id: str) -> Response:
+    camera, hq = _camera_for_request(camera_id)
+    ref = camera_web().frames.latest(camera.camera_id)
+    if ref is None:
+        abort(404)
+    return _image_response(ref, hq=hq, immutable=False)
+
+
+def _frame(camera_id: str, key: str) -> Response:
+    camera, hq = _camera_for_request(camera_id)
+    ref = camera_web().frames.get(camera.camera_id, key)
+    if ref is None:
+        abort(404)
+    return _image_response(ref, hq=hq, immutable=True)
+
+
+def _status_json(camera_id: str) -> Response:
+    camera, hq = _camera_for_request(camera_id)
+    lang = lang_of(request.args.get("lang"))
+    context = current()
+    web = camera_web()
+    status = camera_statuses(context.store).get(camera.camera_id)
+    now = context.now()
+    health = _health(camera, status, now, web.settings)
+    ref = web.frames.latest(camera.camera_id)
+    symbol, colour, _dash = HEALTH_STYLE[health]
+    body: dict[str, Any] = {
+        "camera_id": camera.camera_id,
+        "name": camera.name(lang),
+        "health": health.value,
+        "health_label": health.label(lang),
+        "symbol": symbol,
+        "colour": colour,
+        "frame": ref.key if ref else None,
+        "frame_url": _frame_url(ref),
+        "captured_at": ref.captured_at.isoformat() if ref else None,
+        "age_seconds": int((now - ref.captured_at).total_seconds()) if ref else None,
+        "frame_label": frame_label(ref, now, lang),
+    }
+    if hq:
+        body["error_label"] = error_label(status, lang)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _frame_url(ref: FrameRef | None) -> str | None:
+    return f"/cameras/{ref.camera_id}/frames/{ref.key}.jpg" if ref else None
+
+
+def frame_label(ref: FrameRef | None, now: datetime, lang: str) -> str:
+    """``撮影 12:00:03（12秒前）`` — the capture time in JST and its age."""
+    if ref is None:
+        return "No frame yet" if lang == "en" else "画像はまだありません"
+    age = age_label((now - ref.captured_at).total_seconds(), lang)
+    local = to_jst(ref.captured_at)
+    if lang == "en":
+        return f"Taken {local:%H:%M:%S} ({age})"
+    return f"撮影 {local:%H:%M:%S}（{age}）"
+
+
+def _health(
+    camera: Camera, status: CameraStatus | None, now: datetime, settings: CameraSettings
+) -> Health:
+    return health_of(
+        camera,
+        status,
+        now,
+        stale_factor=settings.stale_factor,
+        offline_factor=settings.offline_factor,
+    )
+
+
+# -- HQ map layer -------------------------------------------------------------------------------
+
+
+def map_features(lang: str) -> dict[str, Any]:
+    """The HQ map's camera features now (cones, icons, health in words)."""
+    context = current()
+    web = camera_web()
+    return camera_features(
+        registered_cameras(context.store),
+        camera_statuses(context.store),
+        now=context.now(),
+        lang=lang,
+        stale_factor=web.settings.stale_factor,
+        offline_factor=web.settings.offline_factor,
+    )
+
+
+# -- the camera wall ----------------------------------------------------------------------------
+
+
+def _timeline(frames: FrameStore, cameras: list[Camera]) -> list[int]:
+    """Every second (UNIX time) at which some camera stored a frame, oldest first."""
+    seconds = {
+        int(ref.captured_at.timestamp()) for c in cameras for ref in frames.frames(c.camera_id)
+    }
+    return sorted(seconds)
+
+
+def _card(
+    camera: Camera,
+    status: CameraStatus | None,
+    ref: FrameRef | None,
+    *,
+    now: datetime,
+    lang: str,
+    settings: CameraSettings,
+    live: bool,
+) -> html.Article:
+    health = _health(camera, status, now, settings)
+    symbol, colour, _dash = HEALTH_STYLE[health]
+    en = lang == "en"
+    if ref is not None:
+        picture: Any = html.Img(
+            src=_frame_url(ref),
+            alt=f"{camera.name(lang)} {frame_label(ref, now, lang)}",
+            id=f"hq-camera-img-{camera.camera_id}",
+            className="dx-camera-frame",
+        )
+    else:
+        empty = (
+            ("No frame yet" if en else "画像はまだありません")
+            if live
+            else ("No frame at this time" if en else "この時刻の画像はありません")
+        )
+        picture = html.Div(
+            empty, className="dx-camera-noframe", id=f"hq-camera-img-{camera.camera_id}"
+        )
+    error = error_label(status, lang) if live else ""
+    return html.Article(
+        [
+            html.H2(camera.name(lang)),
+            html.P(
+                [
+                    html.Span(symbol, className="dx-camera-symbol", style={"color": colour}),
+                    html.Span(
+                        ("Now: " if en else "現在の状態：") + health.label(lang),
+                        className="dx-camera-health-label",
+                    ),
+                ],
+                className=f"dx-camera-health dx-health-{health.value}",
+            ),
+            picture,
+            html.P(
+                frame_label(ref, now, lang) if ref or live else "",
+                className="dx-camera-age",
+                id=f"hq-camera-age-{camera.camera_id}",
+                **{"data-frame": ref.key if ref else ""},
+            ),
+            html.P(error, className="dx-camera-error") if error else None,
+            html.P(
+                f"{view_label(camera, lang)}・{public_label(camera, lang)}",
+                className="dx-camera-meta",
+            ),
+        ],
+        className=f"dx-camera-card dx-health-{health.value}",
+        id=f"hq-camera-card-{camera.camera_id}",
+    )
+
+
+def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int], str, bool]:
+    """Cards for the instant ``chosen`` (None = live), the timeline, the time text."""
+    context = current()
+    web = camera_web()
+    cameras = registered_cameras(context.store)
+    statuses = camera_statuses(context.store)
+    now = context.now()
+    timeline = _timeline(web.frames, cameras)
+    live = chosen is None
+    moment = (
+        None
+        if chosen is None
+        else datetime.fromtimestamp(chosen, UTC) + timedelta(seconds=1) - timedelta(microseconds=1)
+    )
+    cards = []
+    for camera in cameras:
+        ref = (
+            web.frames.latest(camera.camera_id)
+            if moment is None
+            else web.frames.at(camera.camera_id, moment)
+        )
+        cards.append(
+            _card(
+                camera,
+                statuses.get(camera.camera_id),
+                ref,
+                now=now,
+                lang=lang,
+                settings=web.settings,
+                live=live,
+            )
+        )
+    en = lang == "en"
+    if live:
+        text = "Live — refreshes every 5 s" if en else "ライブ表示（5秒ごとに更新）"
+    else:
+        assert moment is not None
+        shown = to_jst(moment).strftime("%Y-%m-%d %H:%M:%S")
+        ago = age_label((now - moment).total_seconds(), lang)
+        text = f"Recorded {shown} ({ago})" if en else f"記録 {shown}（{ago}）の画像を表示中"
+    return cards, timeline, text, live
+
+
+def _marks(timeline: list[int]) -> dict[int, str]:
+    if not timeline:
+        return {}
+    first, last = timeline[0], timeline[-1]
+
+    def label(second: int) -> str:
+        return to_jst(datetime.fromtimestamp(second, UTC)).strftime("%H:%M")
+
+    return {first: label(first), last: label(last)} if first != last else {first: label(first)}
+
+
+def layout(lang: str | None = None, **_query: Any) -> html.Div:
+    """The camera wall for HQ/admin; everyone else gets the refusal page."""
+    lang = lang_of(lang)
+    user = page_user(*HQ_ROLES)
+    if user is None:
+        return refusal(lang=lang, signed_in=signed_in_user() is not None)
+    en = lang == "en"
+    cards, timeline, text, _live = _wall(None, lang)
+    return html.Div(
+        [
+            staff_header(
+                user,
+                lang=lang,
+                title_ja="鉄塔カメラ一覧",
+                title_en="Tower cameras",
+            ),
+            html.Main(
+                [
+                    html.Section(
+                        [
+                            html.Button(
+                                "◀ 前の画像" if not en else "◀ Earlier", id=PREV, type="button"
+                            ),
+                            html.Div(
+                                dcc.Slider(
+                                    id=SCRUBBER,
+                                    min=timeline[0] if timeline else 0,
+                                    max=timeline[-1] if timeline else 1,
+                                    step=1,
+                                    value=timeline[-1] if timeline else 1,
+                                    marks=_marks(timeline),
+                                    disabled=not timeline,
+                                    updatemode="mouseup",
+                                    allow_direct_input=False,
+                                    included=False,
+                                ),
+                                className="dx-camera-scrubber",
+                                title="記録をさかのぼる" if not en else "Go back in the record",
+                            ),
+                            html.Button(
+                                "次の画像 ▶" if not en else "Later ▶", id=NEXT, type="button"
+                            ),
+                            html.Button(
+                                "ライブに戻る" if not en else "Back to live",
+                                id=LIVE,
+                                type="button",
+                            ),
+                            html.P(
+                                text,
+                                id=TIME_LABEL,
+                                className="dx-camera-time",
+                                role="status",
+                                **{"aria-live": "polite"},
+                            ),
+                        ],
+                        className="dx-camera-controls",
+                        **{"aria-label": "表示する時刻" if not en else "Time shown"},
+                    ),
+                    html.Div(cards, id=WALL, className="dx-camera-wall"),
+                    html.Div(
+                        [
+                            camera_legend(lang=lang),
+                            html.P(
+                                "画像は本アプリ経由で表示しています（カメラの接続先は表示しません）。"
+                                if not en
+                                else "Images come through this app; camera addresses are "
+                                "never shown.",
+                                className="dx-credit",
+                            ),
+                        ]
+                    ),
+                ]
+            ),
+            dcc.Store(id=FOLLOW, data=True),
+            dcc.Interval(id=WALL_INTERVAL, interval=WALL_REFRESH_MS),
+        ],
+        lang=lang,
+        className="dx-camera-page",
+    )
+
+
+def _whole_seconds(value: Any, default: int | None) -> int | None:
+    """The scrubber's value as whole seconds; anything else (a crafted request) is ignored."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    try:
+        return int(value)
+    except (OverflowError, ValueError):
+        return default
+
+
+def register(app: Dash) -> None:
+    """Attach the wall and map-layer callbacks to ``app`` (per app, like the other pages)."""
+
+    @app.callback(
+        Output(WALL, "children"),
+        Output(SCRUBBER, "min"),
+        Output(SCRUBBER, "max"),
+        Output(SCRUBBER, "value"),
+        Output(SCRUBBER, "marks"),
+        Output(SCRUBBER, "disabled"),
+        Output(TIME_LABEL, "children"),
+        Output(TIME_LABEL, "className"),
+        Output(FOLLOW, "data"),
+        Input(WALL_INTERVAL, "n_intervals"),
+        Input(SCRUBBER, "value"),
+        Input(PREV, "n_clicks"),
+        Input(NEXT, "n_clicks"),
+        Input(LIVE, "n_clicks"),
+        State(FOLLOW, "data"),
+        State("_pages_location", "search"),
+        prevent_initial_call=True,
+    )
+    @requires(*HQ_ROLES)
+    def refresh_wall(
+        _tick: int | None,
+        value: float | None,
+        _prev: int | None,
+        _next: int | None,
+        _live: int | None,
+        follow: bool | None,
+        search: str | None,
+    ) -> tuple[Any, ...]:
+        """Live images every few seconds, or the frames of the instant the scrubber shows."""
+        lang = lang_of("en" if search and "lang=en" in search else "ja")
+        web = camera_web()
+        timeline = _timeline(web.frames, registered_cameras(current().store))
+        latest = timeline[-1] if timeline else None
+        trigger = ctx.triggered_id
+        follow = True if follow is None else bool(follow)
+        chosen = _whole_seconds(value, latest)
+        if trigger == LIVE:
+            follow = True
+        elif trigger == SCRUBBER:
+            follow = latest is None or chosen is None or chosen >= latest
+        elif trigger in (PREV, NEXT) and timeline:
+            base = latest if follow or chosen is None else chosen
+            if trigger == PREV:
+                earlier = [t for t in timeline if t < base]
+                chosen, follow = (earlier[-1] if earlier else timeline[0]), False
+            else:
+                later = [t for t in timeline if t > base]
+                chosen = later[0] if later else latest
+                follow = chosen == latest  # stepping onto the newest frame is live again
+        if not timeline:
+            follow = True
+        if follow:
+            chosen = latest
+        elif chosen is not None:
+            chosen = min(max(chosen, timeline[0]), timeline[-1])
+        cards, timeline, text, live = _wall(None if follow else chosen, lang)
+        return (
+            cards,
+            timeline[0] if timeline else 0,
+            timeline[-1] if timeline else 1,
+            chosen if chosen is not None else 1,
+            _marks(timeline),
+            not timeline,
+            text,
+            "dx-camera-time" if live else "dx-camera-time dx-history",
+            follow,
+        )
+
+    @app.callback(
+        Output(CAMERA_LAYER_ID, "data"),
+        Output(CAMERA_LAYER_ID, "hideout"),
+        Input(ids.HQ_INTERVAL, "n_intervals"),
+        State(CAMERA_LAYER_ID, "hideout"),
+    )
+    @requires(*HQ_ROLES)
+    def refresh_map_cameras(_tick: int | None, hideout: dict[str, Any] | None) -> Any:
+        """Fill the HQ map's camera layer; redraw only when a camera's health changed.
+
+        A digest of what is drawn rides in ``hideout``, so the browser need not send the
+        features back on every poll, and an open popup stays open while nothing changed.
+        """
+        hideout = dict(hideout) if isinstance(hideout, dict) else {}
+        lang = lang_of(hideout.get("lang"))
+        features = map_features(lang)
+        digest = hashlib.sha256(
+            json.dumps(features, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        ).hexdigest()[:16]
+        if hideout.get("digest") == digest:
+            return no_update, no_update
+        return features, {**hideout, "lang": lang, "digest": digest}
+
+
+def register_page() -> None:
+    """Register ``/hq/cameras`` with Dash pages."""
+    dash.register_page(
+        "hq_cameras",
+        path="/hq/cameras",
+        name="鉄塔カメラ一覧",
+        title="鉄塔カメラ一覧",
+        layout=layout,
+    )

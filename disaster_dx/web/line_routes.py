@@ -1,0 +1,624 @@
+"""LINE in the web app: the ``/line/webhook`` route and the HQ control page ``/hq/line``.
+
+The webhook answers only requests LINE signed: a bad or missing ``X-Line-Signature`` gets 401
+and an ``line.webhook_refused`` audit entry, and nothing of the body is read further. Verified
+events are answered through the reply API by :class:`disaster_dx.line_bot.LineBot`.
+
+``/hq/line`` (role ``hq``) previews the queued notification, holds, releases or cancels it,
+sends an announcement, and shows the delivery log — with hashed user ids only. Every callback
+is wrapped in ``requires(Role.HQ)``, and every action is audit-logged by the core
+(:mod:`disaster_dx.notify`).
+
+:func:`init_line` registers the listener that queues notifications and, when a channel access
+token is configured and ``LINE_WORKER=app``, a sender thread (a database lease makes exactly
+one worker of several send).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from typing import Any
+from urllib.parse import urlparse
+
+import dash
+from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
+from flask import Flask, jsonify, request
+
+from disaster_dx import line_bot, notify
+from disaster_dx._time import jst_minute, jst_second
+from disaster_dx.auth import Role
+from disaster_dx.errors import DisasterDxError
+from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
+from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.security import page_user, requires, signed_in_user
+from disaster_dx.web.staff import refusal, staff_header
+
+log = logging.getLogger(__name__)
+
+PATH = "/hq/line"
+WEBHOOK_PATH = "/line/webhook"
+#: Where the sender thread of this app is kept (tests stop it).
+SENDER_KEY = "disaster_dx.line_sender"
+#: LINE's webhook bodies are small; anything much larger is not from LINE.
+MAX_WEBHOOK_BYTES = 1 << 20
+POLL_MS = 5000
+#: Message text as LINE shows it: line breaks kept, long URLs wrapped.
+_PRE_STYLE = {"whiteSpace": "pre-wrap", "overflowWrap": "anywhere", "maxWidth": "40rem"}
+
+LINE_QUEUE = "hq-line-queue"
+LINE_PREVIEW = "hq-line-preview"
+LINE_HOLD = "hq-line-hold"
+LINE_RELEASE = "hq-line-release"
+LINE_CANCEL = "hq-line-cancel"
+LINE_CANCEL_CONFIRM = "hq-line-cancel-confirm"
+LINE_ACTION_RESULT = "hq-line-action-result"
+LINE_ANNOUNCE_TEXT = "hq-line-announce-text"
+LINE_ANNOUNCE_PREVIEW = "hq-line-announce-preview"
+LINE_ANNOUNCE_SEND = "hq-line-announce-send"
+LINE_ANNOUNCE_CONFIRM = "hq-line-announce-confirm"
+LINE_ANNOUNCE_RESULT = "hq-line-announce-result"
+LINE_NONCE = "hq-line-nonce"
+LINE_LOG = "hq-line-log"
+LINE_OUTBOX = "hq-line-outbox"
+LINE_INTERVAL = "hq-line-interval"
+LINE_FORCE = "hq-line-force"
+
+
+# -- Flask: setup and the webhook --------------------------------------------------------------
+
+
+def init_line(server: Flask, app: Dash) -> None:
+    """Wire LINE into one app: listener, webhook, ``/hq/line`` and (maybe) the sender thread.
+
+    The listener queues notifications from this app's writes; the sender thread starts with
+    the worker's first request, only when a channel access token is set and
+    ``LINE_WORKER=app``.
+    """
+    context: AppContext = server.extensions[EXTENSION_KEY]
+    notify.attach(context.store, context.settings)
+    server.add_url_rule(WEBHOOK_PATH, "line_webhook", _webhook, methods=["POST"])
+    register_page()
+    register(app)
+    settings = context.settings
+    if settings.line_channel_access_token and settings.line_worker == "app":
+        # Started by the worker's first request, not here: the app factory is still creating
+        # other modules' tables, and a sender writing meanwhile would make SQLite refuse them.
+        starting = threading.Lock()
+
+        def start_sender() -> None:
+            if SENDER_KEY in server.extensions:
+                return
+            with starting:
+                if SENDER_KEY in server.extensions:
+                    return
+                thread = notify.SenderThread(notify.Sender(context.store, settings))
+                server.extensions[SENDER_KEY] = thread
+                thread.start()
+            log.info("LINE sender thread started (%s)", urlparse(settings.line_api_base).netloc)
+
+        server.before_request(start_sender)
+
+
+def stop_sender(server: Flask) -> None:
+    """Stop this app's sender thread, if it runs (tests; a clean shutdown)."""
+    thread = server.extensions.pop(SENDER_KEY, None)
+    if thread is not None:
+        thread.stop()
+
+
+def _webhook() -> Any:
+    context = current()
+    store, settings = context.store, context.settings
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        return _refuse("too large", 0, status=413)
+    body = request.get_data(cache=False)
+    if len(body) > MAX_WEBHOOK_BYTES:
+        return _refuse("too large", len(body), status=413)
+    sent = request.headers.get("X-Line-Signature")
+    if not settings.line_channel_secret:
+        return _refuse("channel secret not configured", len(body))
+    if not sent:
+        return _refuse("missing signature", len(body))
+    if not line_bot.verify_signature(settings.line_channel_secret, body, sent):
+        return _refuse("bad signature", len(body))
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return jsonify(error="body is not JSON"), 400
+    if not isinstance(payload, dict):
+        return jsonify(error="body is not a JSON object"), 400
+    bot = line_bot.LineBot(store, settings, clock=context.now)
+    replies = bot.replies(payload)
+    if replies and not settings.line_channel_access_token:
+        log.warning("LINE webhook: %d reply(ies) not sent, no channel access token", len(replies))
+        return jsonify(ok=True)
+    client = notify.client_for(settings) if replies else None
+    for reply in replies:
+        assert client is not None
+        response = client.reply(reply.reply_token, reply.messages)
+        outcome = "sent" if response.ok else "failed"
+        notify.record(
+            store,
+            at=context.now(),
+            kind="reply",
+            outcome=outcome,
+            target=reply.kind,
+            attempt=1,
+            status_code=response.status,
+            request_id=response.request_id,
+            user_hash=reply.user_hash,
+            detail=response.error,
+        )
+        if not response.ok:
+            log.warning(
+                "LINE reply (%s) failed: HTTP %s %s", reply.kind, response.status, response.error
+            )
+    return jsonify(ok=True)
+
+
+def _refuse(reason: str, size: int, *, status: int = 401) -> Any:
+    """Refuse a webhook request; audit-log why (never its body)."""
+    current().store.audit(
+        "anonymous",
+        "line.webhook_refused",
+        target=WEBHOOK_PATH,
+        detail={"reason": reason, "bytes": size, "address": request.remote_addr or ""},
+    )
+    log.warning("LINE webhook refused: %s", reason)
+    return jsonify(error="invalid signature" if status == 401 else reason), status
+
+
+# -- the HQ page ---------------------------------------------------------------------------------
+
+
+def _t(lang: str, ja: str, en: str) -> str:
+    return en if lang == "en" else ja
+
+
+def _queue_options(messages: list[notify.OutboxMessage], lang: str) -> list[dict[str, str]]:
+    options = []
+    for message in messages:
+        if message.kind == notify.KIND_STATUS:
+            parts = [
+                _t(lang, f"{label_ja}{n}か所", f"{n} {label_en}")
+                for n, label_ja, label_en in (
+                    (message.opened, "開設", "opened"),
+                    (message.closed, "閉鎖", "closed"),
+                )
+                if n
+            ]
+            what = _t(lang, "・", ", ").join(parts) or _t(lang, "変化なし", "no change")
+        else:
+            what = _t(lang, "お知らせ", "Announcement")
+        when = jst_minute(message.due_at)[11:]
+        label = _t(
+            lang,
+            f"{what}（{when} 送信予定・{message.status_label(lang)}）",
+            f"{what} (due {when}, {message.status_label(lang)})",
+        )
+        options.append({"label": label, "value": message.message_key})
+    return options
+
+
+def _log_rows(entries: list[notify.LogEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": jst_second(e.at),
+            "kind": e.kind,
+            "message": e.message_key,
+            "target": e.target,
+            "attempt": e.attempt,
+            "outcome": e.outcome,
+            "status": e.status_code or "",
+            "request_id": e.request_id,
+            "user": e.user_hash,
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+
+
+def _outbox_rows(messages: list[notify.OutboxMessage], lang: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "created": jst_second(m.created_at),
+            "kind": _t(lang, "開設状況", "Status")
+            if m.kind == notify.KIND_STATUS
+            else _t(lang, "お知らせ", "Announcement"),
+            "status": m.status_label(lang),
+            "by": m.updated_by,
+            "sent": jst_second(m.sent_at),
+            "first_line": _summary_line(m)[:80],
+            "key": m.message_key,
+        }
+        for m in messages
+    ]
+
+
+def _summary_line(message: notify.OutboxMessage) -> str:
+    lines = [line for line in message.text.split("\n") if line.strip()]
+    if message.kind == notify.KIND_STATUS:
+        lines = [line for line in lines if line.startswith("次の")] or lines
+    return "　".join(lines[:2])
+
+
+def _pending(store: Any) -> list[notify.OutboxMessage]:
+    return notify.outbox(store, statuses=(notify.QUEUED, notify.HELD))
+
+
+def _preview(store: Any, message_key: str | None, lang: str) -> Any:
+    if not message_key:
+        return html.P(_t(lang, "送信待ちのメッセージはありません。", "Nothing is queued."))
+    try:
+        message = notify.message(store, message_key)
+    except DisasterDxError:
+        return html.P(_t(lang, "このメッセージは見つかりません。", "Message not found."))
+    return html.Div(
+        [
+            html.P(
+                _t(
+                    lang,
+                    f"状態：{message.status_label(lang)}　送信予定：{jst_minute(message.due_at)}",
+                    f"Status: {message.status_label(lang)} · due {jst_minute(message.due_at)}",
+                )
+            ),
+            html.Pre(message.text, className="dx-line-text", style=_PRE_STYLE),
+        ]
+    )
+
+
+def _settings_panel(context: AppContext, lang: str) -> html.Section:
+    settings = context.settings
+    webhook_url = request.host_url.rstrip("/") + WEBHOOK_PATH
+    yes, no = _t(lang, "設定済み", "set"), _t(lang, "未設定", "not set")
+    rows = (
+        (_t(lang, "送信先API", "API"), urlparse(settings.line_api_base).netloc),
+        (
+            _t(lang, "チャネルアクセストークン", "Channel access token"),
+            yes if settings.line_channel_access_token else no,
+        ),
+        (
+            _t(lang, "チャネルシークレット", "Channel secret"),
+            yes if settings.line_channel_secret else no,
+        ),
+        (_t(lang, "Webhook URL", "Webhook URL"), webhook_url),
+        (
+            _t(lang, "全員に配信（ブロードキャスト）", "Broadcast"),
+            _t(lang, "する", "on") if settings.line_broadcast else _t(lang, "しない", "off"),
+        ),
+        (
+            _t(lang, "指定した相手に配信（マルチキャスト）", "Multicast"),
+            _t(lang, f"{len(settings.line_multicast_to)}人", f"{len(settings.line_multicast_to)}"),
+        ),
+        (
+            _t(lang, "まとめて送る間隔", "Batch window"),
+            _t(lang, f"{settings.line_batch_seconds}秒", f"{settings.line_batch_seconds} s"),
+        ),
+        (_t(lang, "公開ページのURL", "Public page"), settings.public_base_url),
+    )
+    return html.Section(
+        [
+            html.H2(_t(lang, "接続設定", "Connection")),
+            html.Dl([item for k, v in rows for item in (html.Dt(k), html.Dd(v))]),
+        ],
+        className="dx-panel",
+    )
+
+
+def layout(lang: str | None = None, **_query: Any) -> html.Div:
+    """The LINE control page (HQ/admin only)."""
+    lang = lang_of(lang)
+    user = page_user(Role.HQ)
+    if user is None:
+        return refusal(lang=lang, signed_in=signed_in_user() is not None)
+    context = current()
+    store = context.store
+    pending = _pending(store)
+    selected = pending[0].message_key if pending else None
+    en = lang == "en"
+    return html.Div(
+        [
+            staff_header(user, lang=lang, title_ja="LINE配信", title_en="LINE messages"),
+            html.Main(
+                [
+                    html.Section(
+                        [
+                            html.H2(_t(lang, "送信待ちのメッセージ", "Queued messages")),
+                            html.P(
+                                _t(
+                                    lang,
+                                    "避難所の開設・閉鎖は、まとめて1通にして送ります。"
+                                    "送信前に内容を確認し、必要なら保留してください。",
+                                    "Openings and closings are sent together as one message. "
+                                    "Check it before it goes out; hold it if needed.",
+                                )
+                            ),
+                            dcc.RadioItems(
+                                id=LINE_QUEUE,
+                                options=_queue_options(pending, lang),
+                                value=selected,
+                                className="dx-line-queue",
+                            ),
+                            html.Div(
+                                _preview(store, selected, lang),
+                                id=LINE_PREVIEW,
+                                **{"aria-live": "polite"},
+                            ),
+                            html.Div(
+                                [
+                                    html.Button(_t(lang, "保留する", "Hold"), id=LINE_HOLD),
+                                    html.Button(
+                                        _t(lang, "保留を解除する", "Release"), id=LINE_RELEASE
+                                    ),
+                                    dcc.ConfirmDialogProvider(
+                                        html.Button(
+                                            _t(lang, "送信を取り消す", "Cancel"), id=LINE_CANCEL
+                                        ),
+                                        id=LINE_CANCEL_CONFIRM,
+                                        message=_t(
+                                            lang,
+                                            "このメッセージを送信せずに取り消します。よろしいですか？",
+                                            "Cancel this message? It will not be sent.",
+                                        ),
+                                    ),
+                                ],
+                                className="dx-buttons",
+                            ),
+                            html.P(id=LINE_ACTION_RESULT, role="status"),
+                        ],
+                        className="dx-panel",
+                    ),
+                    html.Section(
+                        [
+                            html.H2(_t(lang, "お知らせを送る", "Send an announcement")),
+                            html.Label(
+                                _t(lang, "本文（2000字まで）", "Text (up to 2000 characters)"),
+                                htmlFor=LINE_ANNOUNCE_TEXT,
+                            ),
+                            dcc.Textarea(
+                                id=LINE_ANNOUNCE_TEXT,
+                                maxLength=notify.MAX_ANNOUNCEMENT,
+                                style={"width": "100%", "minHeight": "6rem"},
+                            ),
+                            html.P(_t(lang, "送信される内容：", "What will be sent:")),
+                            html.Pre(
+                                id=LINE_ANNOUNCE_PREVIEW, className="dx-line-text", style=_PRE_STYLE
+                            ),
+                            dcc.ConfirmDialogProvider(
+                                html.Button(
+                                    _t(lang, "LINEで送信する", "Send on LINE"),
+                                    id=LINE_ANNOUNCE_SEND,
+                                ),
+                                id=LINE_ANNOUNCE_CONFIRM,
+                                message=_t(
+                                    lang,
+                                    "LINEの友だち全員に送信します。よろしいですか？",
+                                    "Send this to every LINE friend of the account?",
+                                ),
+                            ),
+                            html.P(id=LINE_ANNOUNCE_RESULT, role="status"),
+                            dcc.Store(id=LINE_NONCE, data=uuid.uuid4().hex),
+                        ],
+                        className="dx-panel",
+                    ),
+                    _settings_panel(context, lang),
+                    html.Section(
+                        [
+                            html.H2(_t(lang, "最近のメッセージ", "Recent messages")),
+                            dash_table.DataTable(
+                                id=LINE_OUTBOX,
+                                columns=[
+                                    {"name": "作成" if not en else "Created", "id": "created"},
+                                    {"name": "種類" if not en else "Kind", "id": "kind"},
+                                    {"name": "状態" if not en else "Status", "id": "status"},
+                                    {"name": "操作者" if not en else "By", "id": "by"},
+                                    {"name": "送信" if not en else "Sent", "id": "sent"},
+                                    {"name": "内容" if not en else "Text", "id": "first_line"},
+                                ],
+                                data=_outbox_rows(notify.outbox(store, limit=30), lang),
+                                page_size=10,
+                                style_cell={
+                                    "fontFamily": "inherit",
+                                    "fontSize": "13px",
+                                    "textAlign": "left",
+                                },
+                            ),
+                            html.H2(_t(lang, "配信ログ", "Delivery log")),
+                            html.P(
+                                _t(
+                                    lang,
+                                    "利用者は個人を特定できない符号（ハッシュ）で表示しています。",
+                                    "Users are shown as hashes, never their LINE ids.",
+                                )
+                            ),
+                            dash_table.DataTable(
+                                id=LINE_LOG,
+                                columns=[
+                                    {"name": "日時" if not en else "Time (JST)", "id": "at"},
+                                    {"name": "種類" if not en else "Kind", "id": "kind"},
+                                    {
+                                        "name": "メッセージ" if not en else "Message",
+                                        "id": "message",
+                                    },
+                                    {"name": "送信先" if not en else "Target", "id": "target"},
+                                    {"name": "回" if not en else "Try", "id": "attempt"},
+                                    {"name": "結果" if not en else "Outcome", "id": "outcome"},
+                                    {"name": "HTTP", "id": "status"},
+                                    {"name": "利用者" if not en else "User", "id": "user"},
+                                    {"name": "詳細" if not en else "Detail", "id": "detail"},
+                                ],
+                                data=_log_rows(notify.delivery_log(store, limit=100)),
+                                page_size=20,
+                                style_cell={
+                                    "fontFamily": "inherit",
+                                    "fontSize": "13px",
+                                    "textAlign": "left",
+                                },
+                            ),
+                        ],
+                        className="dx-panel",
+                    ),
+                    dcc.Store(id=LINE_FORCE, data=0),
+                    dcc.Interval(id=LINE_INTERVAL, interval=POLL_MS),
+                ],
+                className="dx-line",
+            ),
+        ],
+        lang=lang,
+    )
+
+
+def _lang_from_search(search: str | None) -> str:
+    return lang_of("en" if search and "lang=en" in search else "ja")
+
+
+def register(app: Dash) -> None:
+    """Attach this page's callbacks to ``app``."""
+
+    @app.callback(
+        Output(LINE_QUEUE, "options"),
+        Output(LINE_QUEUE, "value"),
+        Output(LINE_PREVIEW, "children"),
+        Output(LINE_OUTBOX, "data"),
+        Output(LINE_LOG, "data"),
+        Input(LINE_INTERVAL, "n_intervals"),
+        Input(LINE_FORCE, "data"),
+        Input(LINE_QUEUE, "value"),
+        State("_pages_location", "search"),
+        prevent_initial_call=True,
+    )
+    @requires(Role.HQ)
+    def refresh(
+        _tick: int | None, _force: int | None, selected: str | None, search: str | None
+    ) -> tuple[Any, ...]:
+        """Queue, preview, outbox and log, re-read; the selection stays while it is queued."""
+        lang = _lang_from_search(search)
+        store = current().store
+        pending = _pending(store)
+        keys = [m.message_key for m in pending]
+        if selected not in keys:
+            selected = keys[0] if keys else None
+        return (
+            _queue_options(pending, lang),
+            selected,
+            _preview(store, selected, lang),
+            _outbox_rows(notify.outbox(store, limit=30), lang),
+            _log_rows(notify.delivery_log(store, limit=100)),
+        )
+
+    @app.callback(
+        Output(LINE_ACTION_RESULT, "children"),
+        Output(LINE_FORCE, "data", allow_duplicate=True),
+        Input(LINE_HOLD, "n_clicks"),
+        Input(LINE_RELEASE, "n_clicks"),
+        Input(LINE_CANCEL_CONFIRM, "submit_n_clicks"),
+        State(LINE_QUEUE, "value"),
+        State(LINE_FORCE, "data"),
+        State("_pages_location", "search"),
+        prevent_initial_call=True,
+    )
+    @requires(Role.HQ)
+    def act(
+        _hold: int | None,
+        _release: int | None,
+        _cancel: int | None,
+        message_key: str | None,
+        force: int | None,
+        search: str | None,
+    ) -> tuple[Any, Any]:
+        """Hold, release or cancel the selected message (the core checks the role again)."""
+        lang = _lang_from_search(search)
+        if not message_key:
+            return _t(lang, "メッセージを選んでください。", "Choose a message."), no_update
+        user = signed_in_user()
+        assert user is not None  # requires() ran
+        context = current()
+        action = {
+            LINE_HOLD: notify.hold,
+            LINE_RELEASE: notify.release,
+            LINE_CANCEL_CONFIRM: notify.cancel,
+        }[str(ctx.triggered_id)]
+        try:
+            message = action(context.store, user, message_key, now=context.now())
+        except DisasterDxError as exc:
+            return _t(lang, f"できませんでした：{exc}", f"Not done: {exc}"), (force or 0) + 1
+        return (
+            _t(
+                lang,
+                f"「{message.status_label(lang)}」にしました。",
+                f"Now {message.status_label(lang)}.",
+            ),
+            (force or 0) + 1,
+        )
+
+    @app.callback(
+        Output(LINE_ANNOUNCE_PREVIEW, "children"),
+        Input(LINE_ANNOUNCE_TEXT, "value"),
+        prevent_initial_call=True,
+    )
+    @requires(Role.HQ)
+    def preview_announcement(text: str | None) -> str:
+        """Show exactly what will be sent (the footer with the public link is added)."""
+        if not text or not text.strip():
+            return ""
+        return notify.announcement_text(text, public_url=current().settings.public_base_url)
+
+    @app.callback(
+        Output(LINE_ANNOUNCE_RESULT, "children"),
+        Output(LINE_NONCE, "data"),
+        Output(LINE_ANNOUNCE_TEXT, "value"),
+        Output(LINE_FORCE, "data", allow_duplicate=True),
+        Input(LINE_ANNOUNCE_CONFIRM, "submit_n_clicks"),
+        State(LINE_ANNOUNCE_TEXT, "value"),
+        State(LINE_NONCE, "data"),
+        State(LINE_FORCE, "data"),
+        State("_pages_location", "search"),
+        prevent_initial_call=True,
+    )
+    @requires(Role.HQ)
+    def send_announcement(
+        _submit: int | None,
+        text: str | None,
+        nonce: str | None,
+        force: int | None,
+        search: str | None,
+    ) -> tuple[Any, ...]:
+        """Queue the announcement once per form (the nonce), then clear the form."""
+        lang = _lang_from_search(search)
+        user = signed_in_user()
+        assert user is not None
+        context = current()
+        try:
+            notify.announce(
+                context.store,
+                context.settings,
+                user,
+                text or "",
+                nonce=str(nonce or ""),
+                now=context.now(),
+            )
+        except DisasterDxError as exc:
+            problems = getattr(exc, "problems", ())
+            detail = "；".join(p.message for p in problems) or str(exc)
+            return (
+                _t(lang, f"送信できませんでした：{detail}", f"Not sent: {detail}"),
+                no_update,
+                no_update,
+                no_update,
+            )
+        return (
+            _t(
+                lang, "送信待ちに入れました。まもなく送信されます。", "Queued; it goes out shortly."
+            ),
+            uuid.uuid4().hex,
+            "",
+            (force or 0) + 1,
+        )
+
+
+def register_page() -> None:
+    """Register ``/hq/line`` with Dash pages."""
+    dash.register_page("hq_line", path=PATH, name="LINE配信", title="LINE配信", layout=layout)

@@ -1,0 +1,61 @@
+"""/plans and a printable plan sheet in headless Chromium, with screenshots to look at."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as until
+from selenium.webdriver.support.ui import WebDriverWait
+
+from disaster_dx import auth
+from disaster_dx.demo_district import load_demo_district
+from disaster_dx.web import plans_pages
+from disaster_dx.web.context import EXTENSION_KEY
+from tests.conftest import add_staff_user
+from tests.webtools import login_browser
+
+
+def test_planner_page_and_printable_sheet(dash_duo, make_app, screenshot) -> None:
+    app = make_app()
+    store = app.server.extensions[EXTENSION_KEY].store
+    password = add_staff_user(store, "plan1", "planner")
+    district = load_demo_district(store, auth.get_user(store, "plan1"), n_residents=60)
+    dash_duo.start_server(app, navigate=False)  # "/" is the static public page, not Dash
+    driver = dash_duo.driver
+    driver.set_window_size(1366, 900)
+    login_browser(driver, dash_duo.server.url, "plan1", password, "/plans")
+
+    dash_duo.wait_for_element(f"#{plans_pages.TABLE} td", timeout=20)
+    assert "サンプル・架空データ" in dash_duo.find_element("#plans-synthetic").text
+    late = dash_duo.find_element("#plans-count-late").text
+    assert "✕ 避難が間に合わない" in late
+    markers = dash_duo.find_elements(".plans-marker")
+    assert len(markers) == sum(r.located for r in district.residents)
+    # The first rows are the flagged ones; choosing one shows its plan and route.
+    first = dash_duo.find_elements(f"#{plans_pages.TABLE} input[type=radio]")[0]
+    first.click()
+    dash_duo.wait_for_element("#plans-detail-name", timeout=10)
+    assert "避難が間に合わない" in dash_duo.find_element(f"#{plans_pages.DETAIL}").text
+    screenshot(driver, "plans_page")
+    link = dash_duo.find_element("#plans-sheet-link").get_attribute("href")
+
+    # Switching to the live state: nothing is open, so only refuge buildings remain.
+    driver.find_element(
+        By.XPATH, f"//div[@id='{plans_pages.MODE}']//label[contains(., '現在の開設状況')]"
+    ).click()
+    dash_duo.wait_for_contains_text(f"#{plans_pages.SUMMARY}", "現在の開設状況", timeout=10)
+
+    driver.set_window_size(900, 1300)
+    driver.get(link)
+    WebDriverWait(driver, 10).until(
+        until.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "個別避難計画")
+    )
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert "サンプル・架空データ" in body and "自宅の危険と上階避難" in body
+    assert driver.find_elements(By.CSS_SELECTOR, ".map svg polyline")
+    screenshot(driver, "plan_sheet")
+    errors = [
+        e
+        for e in dash_duo.get_logs() or []
+        if e["source"] not in ("network",) and "cdn" not in e.get("message", "")
+    ]
+    assert errors == [], errors
