@@ -222,7 +222,7 @@ def answer(
         cache = CACHE_VERSIONED if versioned else CACHE_ASSET
     else:
         cache = CACHE_DATA
-    if if_none_match and parse_etags(if_none_match).contains_weak(variant.etag.strip('"')):
+    if if_none_match and _matches(if_none_match, variant.etag):
         kept = [h for h in variant.headers if h[0] != "Content-Encoding"]
         return Answer(304, [*kept, ("Cache-Control", cache)], b"")
     headers = [*variant.headers, ("Cache-Control", cache), ("Content-Type", entry.content_type)]
@@ -349,3 +349,10 @@ def init_public(server: Flask) -> PublicSite:
     server.add_url_rule(f"/{ASSET_FOLDER}/<path:name>", "public_asset", asset, methods=["GET"])
     server.wsgi_app = PublicFilesMiddleware(server.wsgi_app, files)  # type: ignore[method-assign]
     return site
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """Whether ``If-None-Match`` names this ETag or ``*`` (werkzeug versions differ on lists)."""
+    if any(token.strip() == "*" for token in if_none_match.split(",")):
+        return True
+    return bool(parse_etags(if_none_match).contains_weak(etag.strip('"')))
