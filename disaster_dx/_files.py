@@ -1,10 +1,12 @@
-"""Atomic file writes, shared by exports and public snapshots."""
+"""File helpers shared by importers and writers: UTF-8 decoding, atomic writes."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+from disaster_dx.errors import ImportFileError, Problem
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -20,3 +22,33 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def decode_utf8(raw: bytes, name: str) -> str:
+    """UTF-8 text (BOM optional); anything else is refused with the likely encoding named.
+
+    Japanese CSVs saved by Excel are often Shift_JIS; guessing silently could corrupt names, so
+    the importer says what it found and how to re-save the file instead.
+    """
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        guess = ""
+        for encoding, label in (("cp932", "Shift_JIS (CP932)"), ("euc_jp", "EUC-JP")):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            guess = f"; it looks like {label}"
+            break
+        raise ImportFileError(
+            name,
+            [
+                Problem(
+                    f"{name} line {line}",
+                    f"not UTF-8 text{guess}. Save the file as UTF-8 "
+                    "(Excel: 「CSV UTF-8（コンマ区切り）」) and import it again",
+                )
+            ],
+        ) from None

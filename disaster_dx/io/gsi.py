@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from disaster_dx._files import decode_utf8
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.model import GSI_HAZARD_COLUMNS, Hazard, Shelter, ShelterKind
 
@@ -148,7 +149,7 @@ def read_shelter_file(path: Path) -> tuple[list[SourceRecord], SourceFile]:
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(path.name, "no such file")])
     raw = path.read_bytes()
-    text = _decode(raw, path.name)
+    text = decode_utf8(raw, path.name)
     suffix = path.suffix.lower()
     reader: Callable[[str, str], tuple[list[SourceRecord], str, ShelterKind]]
     if suffix in {".geojson", ".json"}:
@@ -187,35 +188,6 @@ def merge_records(records: Sequence[SourceRecord]) -> tuple[list[Shelter], list[
     shelters = sorted((_site(members) for members in sites), key=lambda s: s.shelter_id)
     warnings.extend(_possible_duplicates(shelters))
     return shelters, warnings
-
-
-# -- decoding -----------------------------------------------------------------------------------
-
-
-def _decode(raw: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) only; name the likely encoding when it is not."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        guess = ""
-        for encoding, label in (("cp932", "Shift_JIS (CP932)"), ("euc_jp", "EUC-JP")):
-            try:
-                raw.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            guess = f"; it looks like {label}"
-            break
-        raise ImportFileError(
-            name,
-            [
-                Problem(
-                    f"{name} line {line}",
-                    f"not UTF-8 text{guess}. Save the file as UTF-8 (Excel: 「CSV UTF-8」) "
-                    "and import it again",
-                )
-            ],
-        ) from None
 
 
 # -- GeoJSON ----------------------------------------------------------------------------------

@@ -46,7 +46,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from disaster_dx._files import decode_utf8
 from disaster_dx.errors import ImportFileError, Problem
+from disaster_dx.io.gsi import JAPAN_BOUNDS
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,6 @@ MAX_TEXT = {
     "building_id": 128,
 }
 #: Where a home may lie (lon_min, lat_min, lon_max, lat_max): Japan, generously.
-JAPAN_BOUNDS = (122.0, 20.0, 154.5, 46.0)
 
 
 class Mobility(StrEnum):
@@ -207,7 +208,7 @@ def residents_from_csv(path: Path | str) -> ResidentImport:
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(path.name, "no such file")])
     raw = path.read_bytes()
-    return residents_from_text(_decode(raw, path.name), source=path.name, sha256=_digest(raw))
+    return residents_from_text(decode_utf8(raw, path.name), source=path.name, sha256=_digest(raw))
 
 
 def residents_from_text(
@@ -363,31 +364,6 @@ def _position(
         problems.append(Problem(where, f"the position is not in Japan{hint}"))
         return None, None
     return lon, lat
-
-
-def _decode(raw: bytes, name: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        guess = ""
-        for encoding, label in (("cp932", "Shift_JIS (CP932)"), ("euc_jp", "EUC-JP")):
-            try:
-                raw.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            guess = f"; it looks like {label}"
-            break
-        raise ImportFileError(
-            name,
-            [
-                Problem(
-                    f"{name} line {line}",
-                    f"not UTF-8 text{guess}. Save it as UTF-8 "
-                    "(Excel: 「CSV UTF-8（コンマ区切り）」) and import it again",
-                )
-            ],
-        ) from None
 
 
 def _digest(raw: bytes) -> str:
