@@ -152,8 +152,11 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
         notes=result.warnings,
     )
     _say(f"imported: {report.summary()}")
-    for label, ids in (("added", report.added), ("changed", report.changed),
-                       ("removed", report.removed)):
+    for label, ids in (
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+    ):
         if ids and args.verbose:
             _say(f"  {label}: {', '.join(ids)}")
     return 0
@@ -194,9 +197,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     state = store.state(incident.incident_id)
     shelters = store.shelters()
     output = Path(args.output or f"shelters{FORMATS[args.format]}")
-    count = export_shelters(
-        shelters, state, output, fmt=args.format, thresholds=settings.crowding
-    )
+    count = export_shelters(shelters, state, output, fmt=args.format, thresholds=settings.crowding)
     _say(f"wrote {count} shelters to {output}")
     return 0
 
@@ -295,6 +296,17 @@ def _plans_user(store: Store, username: str | None) -> auth.User:
     return user
 
 
+def _refresh_live_plans(store: Store, settings: Settings) -> None:
+    """Re-plan against the live state after new plan data, so HQ's flagged list is current."""
+    from disaster_dx.plans import Planner
+
+    for report in Planner(store, thresholds=settings.crowding).refresh_live():
+        _say(
+            f"live plans ({report.hazard.value}): {report.flagged} of {report.residents} "
+            "cannot reach safety in time"
+        )
+
+
 def cmd_import_roads(args: argparse.Namespace, settings: Settings) -> int:
     """Import a walking network (OSMnx GraphML or a line layer) for evacuation plans."""
     from disaster_dx.io.roads import graph_from_file
@@ -310,6 +322,7 @@ def cmd_import_roads(args: argparse.Namespace, settings: Settings) -> int:
     ensure_initialised(store, actor=args.actor)
     version = save_road_graph(store, graph, actor=args.actor, source=str(args.path))
     _say(f"road network saved (version {version})")
+    _refresh_live_plans(store, settings)
     return 0
 
 
@@ -351,6 +364,7 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     source = ", ".join([*map(str, paths), *(args.zones or [])])
     version = save_buildings(store, buildings, actor=args.actor, source=source)
     _say(f"{len(buildings):,} buildings saved (version {version})")
+    _refresh_live_plans(store, settings)
     return 0
 
 
@@ -371,6 +385,7 @@ def cmd_import_residents(args: argparse.Namespace, settings: Settings) -> int:
         store, found.residents, user, source=Path(args.path).name, sha256=found.sha256
     )
     _say(f"residents saved: {report.summary()}")
+    _refresh_live_plans(store, settings)
     return 0
 
 
@@ -462,6 +477,7 @@ def cmd_demo_district(args: argparse.Namespace, settings: Settings) -> int:
     )
     district = load_demo_district(store, user, seed=args.seed, n_residents=args.residents)
     _say(district.summary())
+    _refresh_live_plans(store, settings)
     return 0
 
 
@@ -503,13 +519,20 @@ def _add_plan_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     plan = commands.add_parser("plan", help="make evacuation plans for every resident")
     plan.add_argument("--user", help="planner or admin account (reads are audited)")
     plan.add_argument("--hazard", default="tsunami", help="tsunami, flood, storm_surge, …")
-    plan.add_argument("--mode", choices=["designated", "live"], default="designated",
-                      help="designated: all suitable shelters; live: open and not full now")
+    plan.add_argument(
+        "--mode",
+        choices=["designated", "live"],
+        default="designated",
+        help="designated: all suitable shelters; live: open and not full now",
+    )
     plan.add_argument("--arrival-minutes", type=float, help="minutes until the hazard arrives")
     plan.add_argument("-o", "--output", help="CSV of results (ids only; default stdout)")
     plan.add_argument("--sheets", help="write printable A4 sheets (HTML) for everyone here")
-    plan.add_argument("--consented-only", action="store_true",
-                      help="sheets only for residents who consented to sharing")
+    plan.add_argument(
+        "--consented-only",
+        action="store_true",
+        help="sheets only for residents who consented to sharing",
+    )
     plan.set_defaults(handler=cmd_plan)
 
     demo = commands.add_parser(
@@ -592,9 +615,7 @@ def _cameras_simulate(args: argparse.Namespace) -> int:
     for spec in args.auth or []:
         parts = spec.split(":")
         if len(parts) != 4 or parts[1] not in ("basic", "digest"):
-            raise DisasterDxError(
-                f"--auth needs NAME:basic|digest:USER:PASSWORD_ENV, not {spec!r}"
-            )
+            raise DisasterDxError(f"--auth needs NAME:basic|digest:USER:PASSWORD_ENV, not {spec!r}")
         name, scheme, user, env_name = parts
         password = os.environ.get(env_name, "")
         if not password:
@@ -611,8 +632,10 @@ def _cameras_simulate(args: argparse.Namespace) -> int:
             sim.set_mode(name, mode)
     _say(f"camera simulator (a test tool, not a real camera) on http://127.0.0.1:{sim.port}/")
     for camera in sim.cameras.values():
-        _say(f"  {camera.name}: {sim.url(camera.name)}  {sim.url(camera.name, 'mjpeg')}"
-             f"  [{camera.mode.value}]")
+        _say(
+            f"  {camera.name}: {sim.url(camera.name)}  {sim.url(camera.name, 'mjpeg')}"
+            f"  [{camera.mode.value}]"
+        )
     _say(f"switch while running: curl -X POST 'http://127.0.0.1:{sim.port}/control/NAME?mode=hang'")
     try:
         sim.serve_forever()
@@ -743,10 +766,14 @@ def _add_drill_commands(commands: argparse._SubParsersAction) -> None:  # type: 
     run.add_argument("scenario", nargs="?", help="start a new drill from this scenario first")
     run.add_argument("--speed", type=float, default=1.0, help="1 to 60 (default 1 = real time)")
     run.add_argument("--title", help="title of the drill incident")
-    run.add_argument("--stop-when-done", action="store_true",
-                     help="stop the drill and exit once every inject has fired")
-    run.add_argument("--exit-when-idle", action="store_true",
-                     help="exit when no drill is running or paused")
+    run.add_argument(
+        "--stop-when-done",
+        action="store_true",
+        help="stop the drill and exit once every inject has fired",
+    )
+    run.add_argument(
+        "--exit-when-idle", action="store_true", help="exit when no drill is running or paused"
+    )
     run.add_argument("--seconds", type=float, help="stop the scheduler after this many seconds")
     control = actions.add_parser("control", help="pause, resume, stop or change a drill's speed")
     control.add_argument("incident")
@@ -760,8 +787,11 @@ def _add_drill_commands(commands: argparse._SubParsersAction) -> None:  # type: 
     report.add_argument("incident")
     report.add_argument("-o", "--output", help="HTML file (default after-action-ID.html)")
     for sub in (run, control):
-        sub.add_argument("--actor", default=os.environ.get("USER", "cli"),
-                         help="who is doing it (recorded in the drill's log)")
+        sub.add_argument(
+            "--actor",
+            default=os.environ.get("USER", "cli"),
+            help="who is doing it (recorded in the drill's log)",
+        )
 
 
 # -- LINE ---------------------------------------------------------------------------------------
@@ -897,7 +927,9 @@ def _add_line_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     )
     sample.add_argument("--url", default="http://127.0.0.1:8050/line/webhook")
     sample.add_argument(
-        "--sample", action="append", choices=["location", "shelter", "english", "help"],
+        "--sample",
+        action="append",
+        choices=["location", "shelter", "english", "help"],
         help="which event (repeatable; default all)",
     )
     sample.add_argument("--lat", type=float, help="latitude of the location sample")
@@ -936,7 +968,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--dry-run", action="store_true", help="check the files, write nothing")
     imp.add_argument("--actor", default="import", help="name recorded as the importer")
     imp.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="list the ids added, changed and removed",
     )
     imp.set_defaults(handler=cmd_import_shelters)
@@ -972,17 +1007,32 @@ def _parser() -> argparse.ArgumentParser:
         "simulate", help="serve fake cameras on 127.0.0.1 (demo and tests; not a real camera)"
     )
     sim.add_argument("--port", type=int, default=8781, help="port on 127.0.0.1 (default 8781)")
-    sim.add_argument("--camera", action="append", metavar="NAME",
-                     help="camera names to list (default coast, river, town); any name is served")
-    for flag, what in (("slow", "answer slowly"), ("errors", "answer HTTP 503"),
-                       ("garbage", "send bytes that are not an image"),
-                       ("hang", "accept and never answer")):
-        sim.add_argument(f"--{flag}", action="append", metavar="NAME",
-                         help=f"make camera NAME (or all) {what}; repeatable")
+    sim.add_argument(
+        "--camera",
+        action="append",
+        metavar="NAME",
+        help="camera names to list (default coast, river, town); any name is served",
+    )
+    for flag, what in (
+        ("slow", "answer slowly"),
+        ("errors", "answer HTTP 503"),
+        ("garbage", "send bytes that are not an image"),
+        ("hang", "accept and never answer"),
+    ):
+        sim.add_argument(
+            f"--{flag}",
+            action="append",
+            metavar="NAME",
+            help=f"make camera NAME (or all) {what}; repeatable",
+        )
     sim.add_argument("--slow-seconds", type=float, default=2.0, help="delay of --slow (s)")
-    sim.add_argument("--auth", action="append", metavar="NAME:SCHEME:USER:PASSWORD_ENV",
-                     help="require basic/digest auth on NAME; the password is read from the "
-                     "environment variable PASSWORD_ENV")
+    sim.add_argument(
+        "--auth",
+        action="append",
+        metavar="NAME:SCHEME:USER:PASSWORD_ENV",
+        help="require basic/digest auth on NAME; the password is read from the "
+        "environment variable PASSWORD_ENV",
+    )
 
     _add_drill_commands(commands)
     _add_line_commands(commands)
@@ -992,8 +1042,12 @@ def _parser() -> argparse.ArgumentParser:
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = user_commands.add_parser("add", help="add a user")
     add.add_argument("username")
-    add.add_argument("--roles", action="append", required=True,
-                     help="admin, hq, shelter_staff, planner, drill (comma-separated)")
+    add.add_argument(
+        "--roles",
+        action="append",
+        required=True,
+        help="admin, hq, shelter_staff, planner, drill (comma-separated)",
+    )
     add.add_argument("--shelter", action="append", help="shelter id (shelter_staff), repeatable")
     add.add_argument("--display-name")
     add.add_argument("--password-file", help="file holding the password (or DX_USER_PASSWORD)")
@@ -1008,8 +1062,11 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("username")
     passwd.add_argument("--password-file")
     for sub in user_commands.choices.values():
-        sub.add_argument("--actor", default=os.environ.get("USER", "cli"),
-                         help="who is making the change (audit log)")
+        sub.add_argument(
+            "--actor",
+            default=os.environ.get("USER", "cli"),
+            help="who is making the change (audit log)",
+        )
     return parser
 
 

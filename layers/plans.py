@@ -290,6 +290,8 @@ def flagged_markers(flagged: Sequence[FlaggedResident], *, lang: str = "ja") -> 
                 },
                 children=dl.Tooltip(text),
                 title=text,
+                # Above shelter labels: on HQ's map a person in trouble must not be hidden.
+                zIndexOffset=1000,
             )
         )
     return markers
@@ -307,11 +309,12 @@ def flagged_overlay(
     The markers live in a ``dl.LayerGroup`` with ``component_id``, so a callback can refresh
     them by returning :func:`flagged_markers` as its ``children``.
     """
-    count = len(flagged)
+    # No count in the name: a layer control keeps the name it was created with, so a count
+    # here would go stale; HQ shows the count in its summary tiles instead.
     name = (
-        f"Residents who cannot reach safety in time ({count})"
+        "Residents who cannot reach safety in time (✕)"
         if lang == "en"
-        else f"避難が間に合わない要支援者（{count}人）"
+        else "避難が間に合わない要支援者（✕）"
     )
     return dl.Overlay(
         dl.LayerGroup(flagged_markers(flagged, lang=lang), id=component_id),

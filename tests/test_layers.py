@@ -101,9 +101,7 @@ def test_layer_and_basemaps() -> None:
 def test_bounds_cover_every_point() -> None:
     from layers.basemaps import bounds_of
 
-    features = shelter_features(
-        [SCHOOL, TOWER], fold([]), thresholds=CrowdingThresholds(), now=T0
-    )
+    features = shelter_features([SCHOOL, TOWER], fold([]), thresholds=CrowdingThresholds(), now=T0)
     (south, west), (north, east) = bounds_of(features, pad=0)
     assert (south, west, north, east) == (33.53, 133.64, 33.57, 133.65)
     assert bounds_of({"features": []}) is None

@@ -59,3 +59,50 @@ def test_planner_page_and_printable_sheet(dash_duo, make_app, screenshot) -> Non
         if e["source"] not in ("network",) and "cdn" not in e.get("message", "")
     ]
     assert errors == [], errors
+
+
+def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) -> None:
+    from disaster_dx.events import NewEvent
+    from disaster_dx.model import Hazard
+    from disaster_dx.plans import flagged_residents, stored_fingerprints
+    from disaster_dx.web import ids
+
+    app = make_app()
+    store = app.server.extensions[EXTENSION_KEY].store
+    add_staff_user(store, "plan1", "planner")
+    hq_password = add_staff_user(store, "hq1", "hq")
+    load_demo_district(store, auth.get_user(store, "plan1"), n_residents=60)
+    incident = store.live_incident()
+    tsunami = [s.shelter_id for s in store.shelters() if s.suits(Hazard.TSUNAMI)]
+    store.append(
+        incident.incident_id,
+        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "open"})
+         for s in tsunami],
+        actor="hq1",
+    )  # fmt: skip
+    hq_user = auth.get_user(store, "hq1")
+    before = flagged_residents(store, hq_user)
+    dash_duo.start_server(app, navigate=False)
+    driver = dash_duo.driver
+    driver.set_window_size(1366, 768)
+    login_browser(driver, dash_duo.server.url, "hq1", hq_password, "/hq")
+
+    dash_duo.wait_for_element("#hq-tile-flagged", timeout=20)
+    assert "避難が間に合わない要支援者" in dash_duo.find_element("#hq-tile-flagged").text
+    assert len(dash_duo.find_elements(".plans-flagged-marker")) == len(before)
+    screenshot(driver, "hq_flagged")
+
+    # Closing the shelters in use re-plans live; HQ's map follows on its next poll.
+    used = {d for _, d, _ in stored_fingerprints(store, Hazard.TSUNAMI).values() if d}
+    store.append(
+        incident.incident_id,
+        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "closed"})
+         for s in sorted(used)],
+        actor="hq1",
+    )  # fmt: skip
+    after = flagged_residents(store, hq_user)
+    assert len(after) > len(before)
+    WebDriverWait(driver, 10).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".plans-flagged-marker")) == len(after)
+    )
+    dash_duo.wait_for_contains_text("#hq-tile-flagged", f"{len(after):,}", timeout=5)

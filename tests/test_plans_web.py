@@ -287,9 +287,75 @@ def test_hq_flagged_overlay_has_ids_and_positions_only(app, store, planner, dist
     assert flagged
     overlay = flagged_overlay(flagged)
     rendered = json.dumps(overlay, cls=PlotlyJSONEncoder, ensure_ascii=False)
-    assert f"避難が間に合わない要支援者（{len(flagged)}人）" in rendered
+    assert "避難が間に合わない要支援者（✕）" in rendered
     assert flagged[0].resident_id in rendered
     for person in district.residents:
         assert person.name not in rendered and person.address not in rendered
     for secret in SECRETS:
         assert secret not in rendered
+
+
+def test_hq_map_shows_flagged_residents_and_follows_live_replanning(
+    app, store, planner, district
+) -> None:
+    from disaster_dx.plans import results_version, stored_fingerprints
+    from disaster_dx.web import ids
+
+    incident = store.live_incident()
+    tsunami = [s.shelter_id for s in store.shelters() if s.suits(Hazard.TSUNAMI)]
+    store.append(
+        incident.incident_id,
+        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "open"})
+         for s in tsunami],
+        actor="hq1",
+    )  # fmt: skip
+    hq_password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", hq_password)
+    hq_user = auth.get_user(store, "hq1")
+    before = {f.resident_id for f in flagged_residents(store, hq_user)}
+
+    # The page carries the overlay (ids, no names) and a tile with the count.
+    page = client.post("/_dash-update-component", json=_router("/hq")).get_data(as_text=True)
+    assert ids.HQ_FLAGGED in page and "避難が間に合わない要支援者" in page
+    assert all(rid in page for rid in before)
+    reads = len(store.audit_log(action="plans.flagged_read"))
+    seen = {"version": results_version(store), "count": len(before)}
+
+    def poll(seen_plans: dict) -> dict | None:
+        body = callback_request(
+            app,
+            ids.HQ_BOARD,
+            {(ids.HQ_SEQ, "data"): store.last_seq(incident.incident_id),
+             (ids.HQ_PLANS, "data"): seen_plans},
+            f"{ids.HQ_INTERVAL}.n_intervals",
+        )  # fmt: skip
+        reply = client.post("/_dash-update-component", json=body)
+        assert reply.status_code in (200, 204)
+        return reply.json if reply.status_code == 200 and reply.json["response"] else None
+
+    # Nothing moved: the poll changes nothing and reads no resident data (no audit entry).
+    assert poll(seen) is None
+    assert len(store.audit_log(action="plans.flagged_read")) == reads
+
+    # Closing the shelters in use re-plans live; the next poll brings the new markers and count.
+    used = {d for _, d, _ in stored_fingerprints(store, Hazard.TSUNAMI).values() if d}
+    store.append(
+        incident.incident_id,
+        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "closed"})
+         for s in sorted(used)],
+        actor="hq1",
+    )  # fmt: skip
+    after = {f.resident_id for f in flagged_residents(store, hq_user)}
+    assert after != before
+    update = poll(seen)
+    assert update is not None
+    response = json.dumps(update["response"], ensure_ascii=False)
+    assert all(rid in response for rid in after)
+    assert update["response"][ids.HQ_PLANS]["data"]["count"] == len(after)
+    tiles = json.dumps(update["response"][ids.HQ_TILES]["children"], ensure_ascii=False)
+    assert "避難が間に合わない要支援者" in tiles and f"{len(after):,}" in tiles
+    for person in district.residents:
+        assert person.name not in response and person.name not in page
+    for secret in SECRETS:
+        assert secret not in response and secret not in page

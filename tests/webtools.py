@@ -30,8 +30,9 @@ def login_browser(driver: Any, base_url: str, username: str, password: str, next
     wait.until(lambda d: d.current_url.rstrip("/").endswith(next_path))
 
 
-def callback_request(app: Any, output_id: str, values: dict[tuple[str, str], Any],
-                     triggered: str) -> dict[str, Any]:
+def callback_request(
+    app: Any, output_id: str, values: dict[tuple[str, str], Any], triggered: str
+) -> dict[str, Any]:
     """The JSON body the browser would send for the callback that outputs ``output_id``.
 
     ``values`` gives ``(component id, property) → value`` for inputs and state; anything not

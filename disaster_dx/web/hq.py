@@ -21,6 +21,7 @@ from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, User
 from disaster_dx.errors import ConflictError, DisasterDxError
 from disaster_dx.model import Hazard, OpenState
+from disaster_dx.plans import flagged_residents, results_version
 from disaster_dx.web import ids
 from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
@@ -30,6 +31,7 @@ from disaster_dx.web.staff import refusal, staff_header
 from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, bounds_of
 from layers.cameras import camera_overlay
 from layers.hazards import hazard_legend, hazard_overlays
+from layers.plans import flagged_markers, flagged_overlay
 from layers.shelters import shelter_features, shelter_layer, status_legend
 
 POLL_MS = 3000
@@ -48,8 +50,10 @@ _BOARD_COLUMNS = (
 )
 
 
-def _snapshot(context: AppContext, lang: str, hazard: str | None) -> dict[str, Any]:
-    """Everything the page shows, from one read of the live incident."""
+def _snapshot(
+    context: AppContext, lang: str, hazard: str | None, flagged: int | None
+) -> dict[str, Any]:
+    """Everything the page shows, from one read of the incident (``flagged``: see _tiles)."""
     store = context.store
     settings = context.settings
     incident = current_incident()
@@ -82,7 +86,7 @@ def _snapshot(context: AppContext, lang: str, hazard: str | None) -> dict[str, A
         "seq": state.seq,
         "features": features,
         "rows": rows,
-        "tiles": _tiles(totals, lang),
+        "tiles": _tiles(totals, lang, flagged),
         "areas": [
             {
                 "area": a.area,
@@ -134,9 +138,14 @@ def _history_figure(history: list[tuple[Any, int, int]], lang: str) -> go.Figure
     return figure
 
 
-def _tiles(totals: hq_core.Summary, lang: str) -> list[html.Div]:
+def _tiles(totals: hq_core.Summary, lang: str, flagged: int | None) -> list[html.Div]:
+    """Summary tiles, with the count of residents who cannot reach safety in time.
+
+    ``flagged`` comes from the stored live plans; ``None`` in a drill, whose state no plan
+    follows (the tile is left out rather than showing live numbers as the drill's).
+    """
     en = lang == "en"
-    items = (
+    items: tuple[tuple[str, str, str, str, str, str], ...] = (
         ("open", "開設中", "Open", f"{totals.open_shelters}", "か所", "sites"),
         ("evacuees", "避難者", "Evacuees", f"{totals.evacuees:,}", "人", "people"),
         ("full", "満員", "Full", f"{totals.full_shelters}", "か所", "sites"),
@@ -150,6 +159,17 @@ def _tiles(totals: hq_core.Summary, lang: str) -> list[html.Div]:
             "people",
         ),
     )
+    if flagged is not None:
+        items += (
+            (
+                "flagged",
+                "避難が間に合わない要支援者（地図の✕）",
+                "Cannot reach safety in time (✕ on the map)",
+                f"{flagged:,}",
+                "人",
+                "people",
+            ),
+        )
     return [
         html.Div(
             [
@@ -159,7 +179,7 @@ def _tiles(totals: hq_core.Summary, lang: str) -> list[html.Div]:
                 ),
             ],
             className=f"dx-tile dx-tile-{key}"
-            + (" dx-tile-alert" if key in ("full", "stale") and value != "0" else ""),
+            + (" dx-tile-alert" if key in ("full", "stale", "flagged") and value != "0" else ""),
             id=f"hq-tile-{key}",
         )
         for key, label_ja, label_en, value, unit_ja, unit_en in items
@@ -176,7 +196,8 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
             return _staff_home(staff, lang)
         return refusal(lang=lang, signed_in=staff is not None)
     context = current()
-    snap = _snapshot(context, lang, None)
+    plans = _flagged_plans(context, user)
+    snap = _snapshot(context, lang, None, plans["count"])
     en = lang == "en"
     hazard_options = [{"label": "すべて" if not en else "All", "value": ""}] + [
         {"label": h.label(lang), "value": h.value} for h in Hazard
@@ -199,6 +220,11 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                         overlays=[
                                             *hazard_overlays(lang=lang),
                                             camera_overlay(lang),
+                                            flagged_overlay(
+                                                plans["flagged"],
+                                                lang=lang,
+                                                component_id=ids.HQ_FLAGGED,
+                                            ),
                                         ],
                                     ),
                                     shelter_layer(
@@ -250,11 +276,35 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
             ),
             dcc.Store(id=ids.HQ_SEQ, data=snap["seq"]),
             dcc.Store(id=ids.HQ_FORCE, data=0),
+            dcc.Store(id=ids.HQ_PLANS, data=plans["seen"]),
             dcc.Interval(id=ids.HQ_INTERVAL, interval=POLL_MS),
         ],
         lang=lang,
         className="dx-hq",
     )
+
+
+def _flagged_plans(
+    context: AppContext, user: User, seen: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """HQ's flagged residents from the stored live plans, read only when they changed.
+
+    Each read is audit-logged, so polling compares :func:`results_version` first and
+    returns ``flagged=None`` (keep what is shown) when nothing moved. In a drill there is
+    nothing to show: live plans follow the live incident, not the drill's.
+    """
+    if current_incident().is_drill:
+        empty = {"version": None, "count": None}
+        return {"flagged": [] if seen is None else None, "count": None, "seen": empty}
+    version = results_version(context.store)
+    if seen is not None and seen.get("version") == version:
+        return {"flagged": None, "count": seen.get("count"), "seen": seen}
+    flagged = flagged_residents(context.store, user)
+    return {
+        "flagged": flagged,
+        "count": len(flagged),
+        "seen": {"version": version, "count": len(flagged)},
+    }
 
 
 def _view(features: dict[str, Any]) -> dict[str, Any]:
@@ -482,25 +532,41 @@ def register(app: Dash) -> None:
         Output(ids.HQ_AREA_TABLE, "data"),
         Output(ids.HQ_AREA_HISTORY, "figure"),
         Output(ids.HQ_SEQ, "data"),
+        Output(ids.HQ_FLAGGED, "children"),
+        Output(ids.HQ_PLANS, "data"),
         Input(ids.HQ_INTERVAL, "n_intervals"),
         Input(ids.HQ_FORCE, "data"),
         Input(ids.HQ_HAZARD, "value"),
         State(ids.HQ_SEQ, "data"),
+        State(ids.HQ_PLANS, "data"),
         State("_pages_location", "search"),
         prevent_initial_call=True,
     )
     @requires(*HQ_ROLES)
     def refresh(
-        _tick: int | None, _force: int | None, hazard: str | None, seen: int | None, search: str
+        _tick: int | None,
+        _force: int | None,
+        hazard: str | None,
+        seen: int | None,
+        seen_plans: dict[str, Any] | None,
+        search: str,
     ) -> tuple[Any, ...]:
-        """Re-render only when the log moved (or the filter changed): polling stays cheap."""
+        """Re-render only when the log or the live plans moved (or the filter changed)."""
         context = current()
         incident = current_incident()
-        if ctx.triggered_id == ids.HQ_INTERVAL and context.store.last_seq(incident.incident_id) == (
-            seen or 0
+        user = signed_in_user()
+        assert user is not None  # requires() ran
+        plans = _flagged_plans(context, user, seen_plans or {})
+        if (
+            ctx.triggered_id == ids.HQ_INTERVAL
+            and plans["flagged"] is None
+            and context.store.last_seq(incident.incident_id) == (seen or 0)
         ):
-            return (no_update,) * 6
-        snap = _snapshot(context, _lang_from_search(search), hazard or None)
+            return (no_update,) * 8
+        lang = _lang_from_search(search)
+        snap = _snapshot(context, lang, hazard or None, plans["count"])
+        flagged = plans["flagged"]
+        markers = no_update if flagged is None else flagged_markers(flagged, lang=lang)
         return (
             snap["features"],
             snap["rows"],
@@ -508,6 +574,8 @@ def register(app: Dash) -> None:
             snap["areas"],
             snap["history"],
             snap["seq"],
+            markers,
+            plans["seen"],
         )
 
     @app.callback(

@@ -28,6 +28,8 @@ HQ_AREA_SAVE = "hq-area-save"
 HQ_AREA_RESULT = "hq-area-result"
 HQ_AREA_TABLE = "hq-area-table"
 HQ_AREA_HISTORY = "hq-area-history"
+HQ_FLAGGED = "hq-plans-flagged"
+HQ_PLANS = "hq-plans-version"
 
 FORM_SHELTER_ID = "hq-form-shelter-id"
 FORM_VERSION = "hq-form-version"
