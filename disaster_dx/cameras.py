@@ -1719,6 +1719,8 @@ register_event_type(
         optional={"source_format": _image_format_check},
         subject_field="camera_id",
     ),
+    label="カメラ画像の受信",
+    routine=True,
 )
 register_event_type(
     CAMERA_FEED_FAILED,
@@ -1727,6 +1729,7 @@ register_event_type(
         optional={"detail": _short_text, "last_frame": _frame_key_check},
         subject_field="camera_id",
     ),
+    label="カメラ映像の途絶",
 )
 register_event_type(
     CAMERA_FEED_RECOVERED,
@@ -1734,6 +1737,7 @@ register_event_type(
         required={"camera_id": _camera_id_check, "failures": _whole},
         subject_field="camera_id",
     ),
+    label="カメラ映像の復旧",
 )
 
 

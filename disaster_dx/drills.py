@@ -192,6 +192,7 @@ register_event_type(
         },
         optional={"shelters": _ids_checker},
     ),
+    label="訓練の状況付与",
 )
 register_event_type(
     DRILL_CONTROL,
@@ -207,6 +208,7 @@ register_event_type(
             "scenario_sha256": _text_checker(64),
         },
     ),
+    label="訓練の進行操作",
 )
 register_event_type(
     CAMERA_SCRIPTED,
@@ -218,6 +220,7 @@ register_event_type(
         optional={"image": _text_checker(300), "caption": _text_checker(500)},
         subject_field="camera_id",
     ),
+    label="訓練用カメラ映像",
 )
 
 # ---------------------------------------------------------------------------------------------

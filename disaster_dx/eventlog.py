@@ -32,9 +32,11 @@ from disaster_dx.events import (
     HAZARD_ANNOUNCED,
     HAZARD_CLEARED,
     INCIDENT_MESSAGE,
+    ROUTINE_TYPES,
     SHELTER_CORRECTION,
     SHELTER_STATUS_REPORTED,
     STATUS_FIELDS,
+    TYPE_LABELS,
     AreaCount,
     Event,
     HazardAnnouncement,
@@ -46,7 +48,8 @@ from disaster_dx.model import Crowding, Hazard, Need, OpenState, Shelter
 
 log = logging.getLogger(__name__)
 
-#: Japanese label of each event type; types other modules register show their code.
+#: Japanese label of each core event type; other modules give theirs when they register a type
+#: (``events.TYPE_LABELS``); a type with neither shows its code.
 EVENT_TYPE_LABELS: dict[str, str] = {
     SHELTER_STATUS_REPORTED: "状況報告",
     SHELTER_CORRECTION: "訂正",
@@ -152,6 +155,7 @@ def log_rows(
     since: datetime | None = None,
     until: datetime | None = None,
     initial: State | None = None,
+    skip_routine: bool = False,
 ) -> list[LogRow]:
     """The incident's events as audit rows, optionally filtered, with before → after values.
 
@@ -176,6 +180,9 @@ def log_rows(
     initial
         A state snapshot to continue from (events it already includes are skipped), so a long
         incident need not be folded from its first event.
+    skip_routine
+        Leave out :data:`~disaster_dx.events.ROUTINE_TYPES` (camera frames): a camera writes
+        one every few seconds, which would bury the people's entries.
 
     Returns
     -------
@@ -206,6 +213,8 @@ def log_rows(
         if until is not None and event.at > until:
             break
         seen += 1
+        if skip_routine and event.type in ROUTINE_TYPES:
+            continue  # routine events change no shelter or area: nothing to fold either
         subject = _subject_key(event)
         hazard_change = _hazard_change(event, hazards) if event.type in _HAZARD_TYPES else None
         if shelter_id is not None and _shelter_id_of(event, subject) != shelter_id:
@@ -259,6 +268,40 @@ def log_csv(rows: Iterable[LogRow]) -> bytes:
 
 SubjectKey = tuple[str, str]
 """``("shelter", id)`` or ``("area", name)``: whose status an event changes."""
+
+
+#: Words for the ``action`` of drill control and scripted camera events.
+_ACTION_WORDS = {
+    "start": "開始",
+    "pause": "一時停止",
+    "resume": "再開",
+    "speed": "速度変更",
+    "stop": "終了",
+    "image": "訓練用画像に切替",
+    "offline": "映像停止",
+    "online": "映像復帰",
+}
+
+
+def _other_detail(event: Event) -> str:
+    """One line for event types other modules own (cameras, drills), from known fields only."""
+    payload = event.payload
+    parts = []
+    kind, _, subject_id = (event.subject or "").partition(":")
+    if kind == "camera" and subject_id:
+        parts.append(f"カメラ: {subject_id}")
+    if "action" in payload:
+        action = str(payload["action"])
+        word = _ACTION_WORDS.get(action, action)
+        if action in ("start", "speed") and payload.get("speed") is not None:
+            word += f"（{payload['speed']:g}倍速）"
+        parts.append(word)
+    for key, prefix in (("summary", ""), ("caption", ""), ("error_kind", "原因: ")):
+        if payload.get(key):
+            parts.append(f"{prefix}{payload[key]}")
+    if "failures" in payload:
+        parts.append(f"失敗 {payload['failures']} 回の後")
+    return " / ".join(parts)
 
 
 def _subject_key(event: Event) -> SubjectKey | None:
@@ -357,6 +400,8 @@ def _row(
     elif event.type == INCIDENT_MESSAGE:
         recipient = payload.get("to")
         detail = f"宛先: {recipient} / {payload['text']}" if recipient else str(payload["text"])
+    elif event.type in TYPE_LABELS:
+        detail = _other_detail(event)
     sid = _shelter_id_of(event, subject)
     shelter = shelters_by_id.get(sid) if sid is not None else None
     return LogRow(
@@ -364,7 +409,7 @@ def _row(
         at=event.at,
         actor=event.actor,
         type=event.type,
-        type_label=EVENT_TYPE_LABELS.get(event.type, event.type),
+        type_label=EVENT_TYPE_LABELS.get(event.type) or TYPE_LABELS.get(event.type, event.type),
         shelter_id=sid,
         shelter_name=shelter.name if shelter else "",
         changes=changes,

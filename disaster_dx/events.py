@@ -170,11 +170,29 @@ SCHEMAS: dict[str, EventSchema] = {
 _CHANGE_FIELDS_IGNORED = {"reason"}
 
 
-def register_event_type(name: str, schema: EventSchema) -> None:
-    """Add an event type owned by another module (cameras, drills) to the one registry."""
+#: Japanese words for event types other modules register (the core's own are in eventlog).
+TYPE_LABELS: dict[str, str] = {}
+#: Machine-written observations that change nothing HQ works with (camera frames, every few
+#: seconds per camera): polling screens and the event-log view skip them so they neither
+#: re-render a board nor bury the people's entries. They stay in the log for replay and audit.
+ROUTINE_TYPES: set[str] = set()
+
+
+def register_event_type(
+    name: str, schema: EventSchema, *, label: str = "", routine: bool = False
+) -> None:
+    """Add an event type owned by another module (cameras, drills) to the one registry.
+
+    ``label`` is its Japanese word in the event log; ``routine`` marks it as one of the
+    :data:`ROUTINE_TYPES`.
+    """
     if name in SCHEMAS and SCHEMAS[name] != schema:
         raise ValueError(f"event type {name!r} is already registered with another schema")
     SCHEMAS[name] = schema
+    if label:
+        TYPE_LABELS[name] = label
+    if routine:
+        ROUTINE_TYPES.add(name)
 
 
 def validate_payload(event_type: str, payload: Any) -> dict[str, Any]:

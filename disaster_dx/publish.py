@@ -465,8 +465,14 @@ class Publisher:
         self.last: PublishResult | None = None
 
     def __call__(self, incident_id: str, events: list[Event]) -> None:
-        """The listener: publish if ``incident_id`` is a live incident."""
-        if not events or self._kind(incident_id) is not IncidentKind.LIVE:
+        """The listener: publish if a live incident got an event the public can see.
+
+        Other events (camera frames every few seconds, HQ messages, area counts) leave the
+        snapshot as it is, so they cost no rebuild.
+        """
+        if not any(e.type in PUBLIC_EVENT_TYPES for e in events):
+            return
+        if self._kind(incident_id) is not IncidentKind.LIVE:
             return
         self.publish()
 

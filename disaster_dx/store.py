@@ -45,6 +45,7 @@ from sqlalchemy.types import TypeDecorator
 
 from disaster_dx.errors import ConflictError, DisasterDxError, NotFoundError
 from disaster_dx.events import (
+    ROUTINE_TYPES,
     Event,
     NewEvent,
     State,
@@ -527,15 +528,34 @@ class Store:
             for row in conn.execution_options(yield_per=2000).execute(query):
                 yield _event(row._mapping)
 
-    def last_seq(self, incident_id: str) -> int:
-        """Cheap "has anything changed?" check for polling screens."""
+    def last_seq(self, incident_id: str, *, skip_routine: bool = False) -> int:
+        """Cheap "has anything changed?" check for polling screens.
+
+        With ``skip_routine``, the seq of the newest event that is not one of the
+        :data:`~disaster_dx.events.ROUTINE_TYPES` (camera frames), so a board does not
+        re-render every few seconds while cameras run. That reads the events index backwards
+        from the end and stops at the first such event: cheap while routine events are few
+        since the last real change (hundreds per hour).
+        """
         with self._read() as conn:
             value = conn.execute(
                 select(incidents.c.last_seq).where(incidents.c.incident_id == incident_id)
             ).scalar_one_or_none()
-        if value is None:
-            raise NotFoundError(f"no incident {incident_id!r}")
-        return int(value)
+            if value is None:
+                raise NotFoundError(f"no incident {incident_id!r}")
+            if skip_routine and ROUTINE_TYPES and value:
+                # ORDER BY … LIMIT 1 (not max()): both engines then walk the primary key
+                # backwards and stop at the first match instead of scanning the incident.
+                value = conn.execute(
+                    select(events_table.c.seq)
+                    .where(
+                        events_table.c.incident_id == incident_id,
+                        events_table.c.type.not_in(sorted(ROUTINE_TYPES)),
+                    )
+                    .order_by(events_table.c.seq.desc())
+                    .limit(1)
+                ).scalar_one_or_none()
+        return int(value or 0)
 
     def state(self, incident_id: str, *, until: datetime | None = None) -> State:
         """Incident state now, or at the instant ``until`` (the same fold either way)."""

@@ -766,3 +766,26 @@ def test_simulator_draws_the_time_on_each_frame() -> None:
         assert image.format == "JPEG" and image.size == (640, 360)
     assert render_frame("coast", T0 + timedelta(seconds=1), 7) != data
     assert SimCamera("x").mode is SimMode.NORMAL
+
+
+def test_last_seq_can_skip_camera_frames(store: Store) -> None:
+    """Polling screens ask for the last event that is not a camera frame (see hq.refresh)."""
+    from disaster_dx.events import NewEvent
+
+    live = store.live_incident().incident_id
+    assert store.last_seq(live, skip_routine=True) == 0
+    frame = {
+        "camera_id": "coast",
+        "frame": "20260901T030000000000Z",
+        "captured_at": "2026-09-01T03:00:00+00:00",
+        "bytes": 1000,
+        "width": 640,
+        "height": 360,
+        "sha256": "0" * 64,
+    }
+    store.append(live, [NewEvent(CAMERA_FRAME, frame)], actor="cameras")
+    assert store.last_seq(live) == 1 and store.last_seq(live, skip_routine=True) == 0
+    store.append(live, [NewEvent("incident.message", {"text": "本部会議 15時"})], actor="hq1")
+    for _ in range(3):
+        store.append(live, [NewEvent(CAMERA_FRAME, frame)], actor="cameras")
+    assert store.last_seq(live) == 5 and store.last_seq(live, skip_routine=True) == 2

@@ -133,10 +133,49 @@ def test_a_site_missing_from_the_master_shows_its_id() -> None:
     assert rows[0].subject_label == "GONE"
 
 
-def test_event_types_of_other_modules_are_listed_by_their_code() -> None:
-    frame = Event("live", 1, T0, "camera-poller", "camera.frame", {"camera": "c1"}, "camera:c1")
-    [row] = log_rows([frame], master())
-    assert row.type_label == "camera.frame" and row.changes == () and row.subject_label == ""
+def test_an_unregistered_event_type_is_listed_by_its_code() -> None:
+    reading = Event("live", 1, T0, "gauge", "gauge.reading", {"level_m": 2.1}, "gauge:g1")
+    [row] = log_rows([reading], master())
+    assert row.type_label == "gauge.reading" and row.changes == () and row.subject_label == ""
+    assert row.detail == ""
+
+
+def test_other_modules_types_have_words_and_camera_frames_can_be_left_out() -> None:
+    # Importing the modules registers camera.* and drill.* with their words.
+    import disaster_dx.cameras
+    import disaster_dx.drills  # noqa: F401
+
+    def other(seq: int, kind: str, payload: dict[str, Any], subject: str | None) -> Event:
+        return Event("live", seq, T0 + timedelta(minutes=seq), "system", kind, payload, subject)
+
+    frame = {"camera_id": "coast", "frame": "20260901T030000000000Z", "captured_at": "x"}
+    events = [
+        ev(1, 0, "hq-tanaka", REPORT, {"shelter_id": INOU, "open_state": "open"}),
+        other(2, "camera.frame", frame, "camera:coast"),
+        other(3, "camera.feed_failed", {"camera_id": "coast", "error_kind": "timeout"}, "camera:c"),
+        other(4, "drill.control", {"action": "start", "speed": 60}, None),
+        other(5, "drill.inject", {"index": 0, "kind": "message", "summary": "給水車の手配"}, None),
+        other(6, "camera.feed_recovered", {"camera_id": "coast", "failures": 3}, "camera:coast"),
+        ev(7, 10, "hq-tanaka", REPORT, {"shelter_id": INOU, "evacuees": 5}),
+    ]  # fmt: skip
+    rows = log_rows(events, master())
+    assert [r.type_label for r in rows] == [
+        "状況報告",
+        "カメラ画像の受信",
+        "カメラ映像の途絶",
+        "訓練の進行操作",
+        "訓練の状況付与",
+        "カメラ映像の復旧",
+        "状況報告",
+    ]
+    assert rows[2].detail == "カメラ: c / 原因: timeout"
+    assert rows[3].detail == "開始（60倍速）"
+    assert rows[4].detail == "給水車の手配"
+    assert rows[5].detail == "カメラ: coast / 失敗 3 回の後"
+    # Leaving the frames out changes nothing else, before → after included.
+    quiet = log_rows(events, master(), skip_routine=True)
+    assert [r.seq for r in quiet] == [1, 3, 4, 5, 6, 7]
+    assert quiet[-1].changes == rows[-1].changes
 
 
 def test_every_field_and_value_kind_has_words() -> None:

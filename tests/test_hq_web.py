@@ -293,3 +293,53 @@ def test_bulk_open_of_tsunami_shelters_is_one_batch(app, store) -> None:
     assert all(e.payload["open_state"] == "open" for e in events)
     again = client.post("/_dash-update-component", json=body)
     assert "63か所のうち0か所" in _callback_text(again)  # nothing left to change
+
+
+def test_board_poll_ignores_camera_frames_but_not_reports(app, store) -> None:
+    from disaster_dx.cameras import CAMERA_FRAME
+    from disaster_dx.events import NewEvent
+
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    live = store.live_incident().incident_id
+
+    def poll(seen: int, plans: dict | None = None) -> dict:
+        values = {(ids.HQ_SEQ, "data"): seen, (ids.HQ_PLANS, "data"): plans or {}}
+        body = callback_request(app, ids.HQ_BOARD, values, f"{ids.HQ_INTERVAL}.n_intervals")
+        reply = client.post("/_dash-update-component", json=body)
+        assert reply.status_code in (200, 204)
+        return reply.json["response"] if reply.status_code == 200 else {}
+
+    first = poll(0)
+    seen, plans = first[ids.HQ_SEQ]["data"], first[ids.HQ_PLANS]["data"]
+    frame = {
+        "camera_id": "coast",
+        "frame": "20260901T030000000000Z",
+        "captured_at": "2026-09-01T03:00:00+00:00",
+        "bytes": 1000,
+        "width": 640,
+        "height": 360,
+        "sha256": "0" * 64,
+    }
+    for _ in range(3):
+        store.append(live, [NewEvent(CAMERA_FRAME, frame)], actor="cameras")
+    assert poll(seen, plans) == {}  # nothing HQ sees changed: no re-render
+    store.append(
+        live, [NewEvent("shelter.status_reported", {"shelter_id": SCHOOL, "open_state": "open"})],
+        actor="hq1",
+    )  # fmt: skip
+    update = poll(seen, plans)
+    assert update[ids.HQ_SEQ]["data"] == store.last_seq(live) == seen + 4
+    assert any(
+        row["id"] == SCHOOL and "開設" in row["open_state"] for row in update[ids.HQ_BOARD]["data"]
+    )
+    # The event log leaves the frames out unless asked; the CSV follows the same choice.
+    quiet = client.get("/hq/export/log.csv").get_data().decode("utf-8-sig")
+    full = client.get("/hq/export/log.csv?routine=1").get_data().decode("utf-8-sig")
+    assert "状況報告" in quiet and "カメラ画像の受信" not in quiet
+    assert full.count("カメラ画像の受信") == 3
+    values = {("hq-log-routine", "value"): ["routine"]}
+    body = callback_request(app, "hq-log-table", values, "hq-log-routine.value")
+    shown = _callback_text(client.post("/_dash-update-component", json=body))
+    assert "カメラ画像の受信" in shown and "routine=1" in shown

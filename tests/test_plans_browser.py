@@ -65,7 +65,6 @@ def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) ->
     from disaster_dx.events import NewEvent
     from disaster_dx.model import Hazard
     from disaster_dx.plans import flagged_residents, stored_fingerprints
-    from disaster_dx.web import ids
 
     app = make_app()
     store = app.server.extensions[EXTENSION_KEY].store

@@ -246,6 +246,22 @@ def test_a_live_write_is_public_when_append_returns(master: Store, settings: Set
     assert json.dumps("稲生小学校")[1:-1] in shared  # folium embeds the data as ASCII JSON
 
 
+def test_events_the_public_cannot_see_do_not_republish(master: Store, settings: Settings) -> None:
+    publisher = Publisher(master, settings, render_map=shelter_map_html)
+    master.add_listener(publisher)
+    live = master.live_incident().incident_id
+    _report(master, live, SCHOOL, open_state="open")
+    published = publisher.last
+    assert published is not None
+    master.append(live, [NewEvent("incident.message", {"text": "本部会議"})], actor="hq")
+    master.append(
+        live, [NewEvent("area.outside_reported", {"area": "十市", "in_car": 3})], actor="hq"
+    )
+    assert publisher.last is published
+    _report(master, live, SCHOOL, evacuees=12)
+    assert publisher.last is not published
+
+
 def test_unchanged_files_are_not_rewritten(master: Store, settings: Settings) -> None:
     live = master.live_incident().incident_id
     _report(master, live, SCHOOL, open_state="open")

@@ -27,6 +27,7 @@ LOG_ACTOR = "hq-log-actor"
 LOG_TABLE = "hq-log-table"
 LOG_CSV = "hq-log-csv"
 LOG_COUNT = "hq-log-count"
+LOG_ROUTINE = "hq-log-routine"
 
 
 def _table_rows(rows: list[LogRow]) -> list[dict[str, Any]]:
@@ -44,7 +45,7 @@ def _table_rows(rows: list[LogRow]) -> list[dict[str, Any]]:
     ]
 
 
-def _rows(shelter_id: str | None, actor: str | None) -> list[LogRow]:
+def _rows(shelter_id: str | None, actor: str | None, routine: bool = False) -> list[LogRow]:
     store = current().store
     incident = current_incident()
     return log_rows(
@@ -52,6 +53,7 @@ def _rows(shelter_id: str | None, actor: str | None) -> list[LogRow]:
         {s.shelter_id: s for s in store.shelters(include_inactive=True)},
         shelter_id=shelter_id or None,
         actor=actor or None,
+        skip_routine=not routine,
     )
 
 
@@ -85,6 +87,19 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 id=LOG_ACTOR,
                                 options=[u.username for u in list_users(store)],
                                 placeholder="すべて" if not en else "All",
+                            ),
+                            dcc.Checklist(
+                                id=LOG_ROUTINE,
+                                options=[
+                                    {
+                                        "label": "カメラ画像の受信記録も表示"
+                                        if not en
+                                        else "Include camera frames",
+                                        "value": "routine",
+                                    }
+                                ],
+                                value=[],
+                                inputStyle={"marginRight": ".3rem"},
                             ),
                             html.A(
                                 "CSVで保存" if not en else "Download CSV",
@@ -144,13 +159,27 @@ def register(app: Dash) -> None:
         Output(LOG_COUNT, "children"),
         Input(LOG_SHELTER, "value"),
         Input(LOG_ACTOR, "value"),
+        Input(LOG_ROUTINE, "value"),
         prevent_initial_call=True,
     )
     @requires(Role.HQ)
-    def filter_log(shelter_id: str | None, actor: str | None) -> tuple[Any, ...]:
+    def filter_log(
+        shelter_id: str | None, actor: str | None, routine: list[str] | None
+    ) -> tuple[Any, ...]:
         """Filter by shelter and by user; the CSV link follows the same filter."""
-        rows = _rows(shelter_id, actor)
-        query = urlencode({k: v for k, v in (("shelter", shelter_id), ("actor", actor)) if v})
+        show_routine = "routine" in (routine or [])
+        rows = _rows(shelter_id, actor, show_routine)
+        query = urlencode(
+            {
+                k: v
+                for k, v in (
+                    ("shelter", shelter_id),
+                    ("actor", actor),
+                    ("routine", "1" if show_routine else ""),
+                )
+                if v
+            }
+        )
         href = "/hq/export/log.csv" + (f"?{query}" if query else "")
         return _table_rows(rows), href, _count_text(len(rows), "ja")
 

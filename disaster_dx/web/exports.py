@@ -86,6 +86,7 @@ def _export(name: str) -> Response:
             {s.shelter_id: s for s in store.shelters(include_inactive=True)},
             shelter_id=request.args.get("shelter") or None,
             actor=request.args.get("actor") or None,
+            skip_routine=request.args.get("routine") != "1",
         )
         body = log_csv(rows_)
     store.audit(user.username, "export", target=name, detail=dict(request.args))

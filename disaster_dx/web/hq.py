@@ -57,6 +57,8 @@ def _snapshot(
     store = context.store
     settings = context.settings
     incident = current_incident()
+    # Read before the fold: an event landing in between only means one more re-render.
+    seq = store.last_seq(incident.incident_id, skip_routine=True)
     state = store.state(incident.incident_id)
     shelters = store.shelters()
     now = context.now()
@@ -83,7 +85,7 @@ def _snapshot(
     history = hq_core.outside_history(store.events(incident.incident_id))
     return {
         "history": _history_figure(history, lang),
-        "seq": state.seq,
+        "seq": seq,
         "features": features,
         "rows": rows,
         "tiles": _tiles(totals, lang, flagged),
@@ -551,7 +553,11 @@ def register(app: Dash) -> None:
         seen_plans: dict[str, Any] | None,
         search: str,
     ) -> tuple[Any, ...]:
-        """Re-render only when the log or the live plans moved (or the filter changed)."""
+        """Re-render only when the log or the live plans moved (or the filter changed).
+
+        Camera frames (routine events) do not count as the log moving: the board shows
+        nothing of them, and cameras write one every few seconds.
+        """
         context = current()
         incident = current_incident()
         user = signed_in_user()
@@ -560,7 +566,7 @@ def register(app: Dash) -> None:
         if (
             ctx.triggered_id == ids.HQ_INTERVAL
             and plans["flagged"] is None
-            and context.store.last_seq(incident.incident_id) == (seen or 0)
+            and context.store.last_seq(incident.incident_id, skip_routine=True) == (seen or 0)
         ):
             return (no_update,) * 8
         lang = _lang_from_search(search)
