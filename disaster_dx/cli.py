@@ -159,7 +159,26 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
     ):
         if ids and args.verbose:
             _say(f"  {label}: {', '.join(ids)}")
+    # The public page and the live plans both list shelters: bring them up to date now.
+    _republish(store, settings)
+    _refresh_live_plans(store, settings)
     return 0
+
+
+def _republish(store: Store, settings: Settings) -> None:
+    """Publish the public snapshot after a master change; a failure is reported, not fatal."""
+    from disaster_dx.publish import publish
+    from layers.public_map import shelter_map_html
+
+    try:
+        result = publish(store, settings, render_map=shelter_map_html)
+    except OSError as exc:
+        _say(
+            f"warning: could not publish to {settings.public_dir} ({exc}); "
+            "run `disaster-dx publish` once it is writable"
+        )
+        return
+    _say(f"published {result.summary()}")
 
 
 def _download(url: str, folder: Path) -> Path:

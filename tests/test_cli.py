@@ -98,6 +98,12 @@ def test_reimport_reports_no_change_then_the_change(
     err = capsys.readouterr().err
     assert "imported: added 0, changed 1, removed 1, unchanged 137" in err
     assert f"removed: {dropped}" in err
+    # The public snapshot follows the new master at once.
+    assert "published" in err
+    public = json.loads((cli_env / "var" / "public" / "shelters.geojson").read_text("utf-8"))
+    names = {f["properties"]["name"] for f in public["features"]}
+    assert len(public["features"]) == 138 and any(n.endswith("（改称）") for n in names)
+    assert dropped not in {f["id"] for f in public["features"]}
 
 
 def test_bad_file_is_refused_with_exit_1_and_nothing_changes(
