@@ -51,6 +51,7 @@ from disaster_dx.config import BUNDLED_DATA_DIR
 from disaster_dx.model import IncidentKind
 from disaster_dx.store import Store
 from tests.camera_tools import T0, ManualClock, registry_for
+from tests.common import camera_frame_payload
 
 PASSWORD = "s3cr3t-Pa55word-for-tests"
 USERNAME = "viewer-account-x"
@@ -774,15 +775,7 @@ def test_last_seq_can_skip_camera_frames(store: Store) -> None:
 
     live = store.live_incident().incident_id
     assert store.last_seq(live, skip_routine=True) == 0
-    frame = {
-        "camera_id": "coast",
-        "frame": "20260901T030000000000Z",
-        "captured_at": "2026-09-01T03:00:00+00:00",
-        "bytes": 1000,
-        "width": 640,
-        "height": 360,
-        "sha256": "0" * 64,
-    }
+    frame = camera_frame_payload()
     store.append(live, [NewEvent(CAMERA_FRAME, frame)], actor="cameras")
     assert store.last_seq(live) == 1 and store.last_seq(live, skip_routine=True) == 0
     store.append(live, [NewEvent("incident.message", {"text": "本部会議 15時"})], actor="hq1")

@@ -11,6 +11,7 @@ from plotly.utils import PlotlyJSONEncoder
 from disaster_dx import auth
 from disaster_dx.web import hq, ids, shelter_form
 from disaster_dx.web.context import EXTENSION_KEY
+from tests.common import camera_frame_payload
 from tests.conftest import add_staff_user
 from tests.webtools import callback_request, login_client
 
@@ -313,15 +314,7 @@ def test_board_poll_ignores_camera_frames_but_not_reports(app, store) -> None:
 
     first = poll(0)
     seen, plans = first[ids.HQ_SEQ]["data"], first[ids.HQ_PLANS]["data"]
-    frame = {
-        "camera_id": "coast",
-        "frame": "20260901T030000000000Z",
-        "captured_at": "2026-09-01T03:00:00+00:00",
-        "bytes": 1000,
-        "width": 640,
-        "height": 360,
-        "sha256": "0" * 64,
-    }
+    frame = camera_frame_payload()
     for _ in range(3):
         store.append(live, [NewEvent(CAMERA_FRAME, frame)], actor="cameras")
     assert poll(seen, plans) == {}  # nothing HQ sees changed: no re-render

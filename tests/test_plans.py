@@ -46,6 +46,7 @@ from disaster_dx.plans import (
     vertical_evacuation,
 )
 from disaster_dx.routing import graph_from_arrays, nearest_nodes
+from tests.common import open_tsunami_shelters
 from tests.conftest import add_staff_user
 
 THRESHOLDS = CrowdingThresholds()
@@ -428,13 +429,7 @@ def test_closing_a_shelter_changes_exactly_the_plans_that_used_it(store) -> None
     save_residents(store, d.residents, user, source="demo", synthetic=True)
     planner = Planner(store).install()
     incident = store.live_incident()
-    tsunami = [s.shelter_id for s in store.shelters() if s.suits(Hazard.TSUNAMI)]
-    store.append(
-        incident.incident_id,
-        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "open"})
-         for s in tsunami],
-        actor="hq",
-    )  # fmt: skip
+    tsunami = open_tsunami_shelters(store, actor="hq")
     (first,) = planner.last_reports
     assert len(first.changed) == first.residents == len(d.residents)
     before = stored_fingerprints(store, Hazard.TSUNAMI)
@@ -528,13 +523,7 @@ def test_two_workers_agree_and_an_older_replan_never_overwrites(store) -> None:
     Planner(store).install()  # the worker that takes the HQ writes
     second = Planner(store)  # another worker, which saw none of them
     incident = store.live_incident()
-    tsunami = [s.shelter_id for s in store.shelters() if s.suits(Hazard.TSUNAMI)]
-    store.append(
-        incident.incident_id,
-        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "open"})
-         for s in tsunami],
-        actor="hq",
-    )  # fmt: skip
+    open_tsunami_shelters(store, actor="hq")
     state = store.state(incident.incident_id)
     stale_run = second.compute(
         user, second.scenario_for(Hazard.TSUNAMI, mode="live", state=state), purpose="t",

@@ -10,6 +10,7 @@ from disaster_dx import auth
 from disaster_dx.demo_district import load_demo_district
 from disaster_dx.web import plans_pages
 from disaster_dx.web.context import EXTENSION_KEY
+from tests.common import open_tsunami_shelters, set_open_state
 from tests.conftest import add_staff_user
 from tests.webtools import login_browser
 
@@ -62,7 +63,6 @@ def test_planner_page_and_printable_sheet(dash_duo, make_app, screenshot) -> Non
 
 
 def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) -> None:
-    from disaster_dx.events import NewEvent
     from disaster_dx.model import Hazard
     from disaster_dx.plans import flagged_residents, stored_fingerprints
 
@@ -71,14 +71,7 @@ def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) ->
     add_staff_user(store, "plan1", "planner")
     hq_password = add_staff_user(store, "hq1", "hq")
     load_demo_district(store, auth.get_user(store, "plan1"), n_residents=60)
-    incident = store.live_incident()
-    tsunami = [s.shelter_id for s in store.shelters() if s.suits(Hazard.TSUNAMI)]
-    store.append(
-        incident.incident_id,
-        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "open"})
-         for s in tsunami],
-        actor="hq1",
-    )  # fmt: skip
+    open_tsunami_shelters(store, actor="hq1")
     hq_user = auth.get_user(store, "hq1")
     before = flagged_residents(store, hq_user)
     dash_duo.start_server(app, navigate=False)
@@ -93,12 +86,7 @@ def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) ->
 
     # Closing the shelters in use re-plans live; HQ's map follows on its next poll.
     used = {d for _, d, _ in stored_fingerprints(store, Hazard.TSUNAMI).values() if d}
-    store.append(
-        incident.incident_id,
-        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "closed"})
-         for s in sorted(used)],
-        actor="hq1",
-    )  # fmt: skip
+    set_open_state(store, sorted(used), "closed", actor="hq1")
     after = flagged_residents(store, hq_user)
     assert len(after) > len(before)
     WebDriverWait(driver, 10).until(

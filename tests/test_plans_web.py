@@ -19,6 +19,7 @@ from disaster_dx.web import plans_pages
 from disaster_dx.web.context import EXTENSION_KEY
 from disaster_dx.web.security import STAFF_PATHS
 from layers.plans import flagged_overlay
+from tests.common import open_tsunami_shelters, set_open_state
 from tests.conftest import add_staff_user
 from tests.webtools import callback_request, login_client
 
@@ -274,14 +275,7 @@ def test_buildings_only_at_legible_zoom(app, planner, district) -> None:
 
 
 def test_hq_flagged_overlay_has_ids_and_positions_only(app, store, planner, district) -> None:
-    incident = store.live_incident()
-    tsunami = [s.shelter_id for s in store.shelters() if s.suits(Hazard.TSUNAMI)]
-    store.append(
-        incident.incident_id,
-        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "open"})
-         for s in tsunami],
-        actor="hq1",
-    )  # fmt: skip
+    open_tsunami_shelters(store, actor="hq1")
     add_staff_user(store, "hq1", "hq")
     flagged = flagged_residents(store, auth.get_user(store, "hq1"))
     assert flagged
@@ -302,13 +296,7 @@ def test_hq_map_shows_flagged_residents_and_follows_live_replanning(
     from disaster_dx.web import ids
 
     incident = store.live_incident()
-    tsunami = [s.shelter_id for s in store.shelters() if s.suits(Hazard.TSUNAMI)]
-    store.append(
-        incident.incident_id,
-        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "open"})
-         for s in tsunami],
-        actor="hq1",
-    )  # fmt: skip
+    open_tsunami_shelters(store, actor="hq1")
     hq_password = add_staff_user(store, "hq1", "hq")
     client = app.server.test_client()
     login_client(client, "hq1", hq_password)
@@ -340,12 +328,7 @@ def test_hq_map_shows_flagged_residents_and_follows_live_replanning(
 
     # Closing the shelters in use re-plans live; the next poll brings the new markers and count.
     used = {d for _, d, _ in stored_fingerprints(store, Hazard.TSUNAMI).values() if d}
-    store.append(
-        incident.incident_id,
-        [NewEvent("shelter.status_reported", {"shelter_id": s, "open_state": "closed"})
-         for s in sorted(used)],
-        actor="hq1",
-    )  # fmt: skip
+    set_open_state(store, sorted(used), "closed", actor="hq1")
     after = {f.resident_id for f in flagged_residents(store, hq_user)}
     assert after != before
     update = poll(seen)
