@@ -70,13 +70,13 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from disaster_dx import leases
 from disaster_dx._files import write_atomic
 from disaster_dx.config import BUNDLED_DATA_DIR
 from disaster_dx.errors import ConfigError, DisasterDxError, Problem, ValidationError
@@ -864,34 +864,16 @@ camera_status_table = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
-camera_leases_table = Table(
-    "camera_leases",
-    camera_metadata,
-    Column("camera_id", String(32), primary_key=True),
-    Column("holder", String(200)),
-    Column("expires_at", UTCDateTime, nullable=False),
-    Column("acquired_at", UTCDateTime),
-)
+#: Lease names of cameras (``disaster_dx.leases``): one poller per camera.
+LEASE_PREFIX = "camera:"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = leases.EPOCH
 
 
 def create_camera_tables(store: Store) -> None:
-    """Create the camera tables if missing (idempotent; several workers may call it at once).
-
-    The check and the CREATE run in one write transaction (SQLite ``BEGIN IMMEDIATE``), so a
-    poller writing meanwhile makes this wait its turn instead of failing at once with
-    "database is locked".
-    """
-    for attempt in (1, 2):
-        try:
-            with store._write() as conn:
-                camera_metadata.create_all(conn, checkfirst=True)
-            return
-        except SQLAlchemyError:
-            if attempt == 2:
-                raise
-            # Another worker created a table between our check and our CREATE: check again.
+    """Create the camera tables (and the lease table) if missing; idempotent and race-safe."""
+    store.create_tables(camera_metadata)
+    leases.create_lease_table(store)
 
 
 def sync_registry(store: Store, registry: CameraRegistry, *, actor: str) -> list[str]:
@@ -1078,84 +1060,32 @@ def age_label(seconds: float | None, lang: str = "ja") -> str:
 def acquire_leases(
     store: Store, camera_ids: Sequence[str], holder: str, now: datetime, *, ttl: timedelta
 ) -> set[str]:
-    """Claim or renew cameras for ``holder``; returns the ids it holds afterwards.
+    """Claim or renew cameras for ``holder``; returns the camera ids it holds afterwards.
 
-    A camera is taken when nobody holds it or its holder's lease has run out. The whole
-    claim is one write transaction (SQLite's write lock; PostgreSQL's table lock), so two
-    pollers never both see a camera as free.
+    A camera is taken when nobody polls it or its poller's lease has run out; the claim of
+    all of them is one transaction (see :mod:`disaster_dx.leases`), so two pollers never
+    both see a camera as free.
     """
-    if not camera_ids:
-        return set()
-    leases = camera_leases_table
-    with store._write() as conn:
-        if store.dialect == "postgresql":
-            conn.exec_driver_sql("LOCK TABLE camera_leases IN SHARE ROW EXCLUSIVE MODE")
-        known = set(
-            conn.execute(select(leases.c.camera_id).where(leases.c.camera_id.in_(camera_ids)))
-            .scalars()
-            .all()
-        )
-        for camera_id in camera_ids:
-            if camera_id not in known:
-                conn.execute(
-                    insert(leases).values(camera_id=camera_id, holder=None, expires_at=_EPOCH)
-                )
-        held_before = set(
-            conn.execute(
-                select(leases.c.camera_id).where(
-                    leases.c.camera_id.in_(camera_ids), leases.c.holder == holder
-                )
-            )
-            .scalars()
-            .all()
-        )
-        conn.execute(
-            update(leases)
-            .where(
-                leases.c.camera_id.in_(camera_ids),
-                or_(
-                    leases.c.holder == holder, leases.c.holder.is_(None), leases.c.expires_at < now
-                ),
-            )
-            .values(holder=holder, expires_at=now + ttl)
-        )
-        held = set(
-            conn.execute(
-                select(leases.c.camera_id).where(
-                    leases.c.camera_id.in_(camera_ids), leases.c.holder == holder
-                )
-            )
-            .scalars()
-            .all()
-        )
-        new = held - held_before
-        if new:
-            conn.execute(update(leases).where(leases.c.camera_id.in_(new)).values(acquired_at=now))
-    return held
+    names = [LEASE_PREFIX + c for c in camera_ids]
+    held = leases.acquire(store, names, holder, now, ttl=ttl)
+    return {name.removeprefix(LEASE_PREFIX) for name in held}
 
 
 def release_leases(store: Store, holder: str) -> None:
     """Give up every camera ``holder`` polls, so another poller takes over at once."""
-    with store._write() as conn:
-        conn.execute(
-            update(camera_leases_table)
-            .where(camera_leases_table.c.holder == holder)
-            .values(holder=None, expires_at=_EPOCH)
-        )
+    leases.release(store, holder, prefix=LEASE_PREFIX)
 
 
 def lease_holders(store: Store) -> dict[str, str | None]:
     """Who polls each camera now (for the CLI and tests)."""
-    with store._read() as conn:
-        rows = conn.execute(select(camera_leases_table.c.camera_id, camera_leases_table.c.holder))
-        return {r.camera_id: r.holder for r in rows}
+    return {
+        name.removeprefix(LEASE_PREFIX): lease.holder
+        for name, lease in leases.leases(store, prefix=LEASE_PREFIX).items()
+    }
 
 
 def _holds(conn: Connection, camera_id: str, holder: str) -> bool:
-    current = conn.execute(
-        select(camera_leases_table.c.holder).where(camera_leases_table.c.camera_id == camera_id)
-    ).scalar_one_or_none()
-    return current == holder
+    return leases.holds(conn, LEASE_PREFIX + camera_id, holder)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,10 +16,11 @@ The scheduler and its lease
     :class:`DrillScheduler` fires due injects of every running drill. Its working state (speed,
     pause, how many injects fired) is a row of ``drill_runs``, so any app worker can pause or
     speed up a drill and the scheduler picks it up. Exactly one scheduler fires per deployment:
-    it must hold the ``drill_lease`` row, which it renews while alive; another process takes over
-    only after the lease expires. It runs either as ``disaster-dx drill run`` (a separate process,
-    recommended with several gunicorn workers) or as a daemon thread the web app starts when an
-    operator starts a drill; both compete for the same lease.
+    it must hold the ``drill-scheduler`` lease (:mod:`disaster_dx.leases`), which it renews
+    while alive; another process takes over only after the lease expires. It runs either as
+    ``disaster-dx drill run`` (a separate process, recommended with several gunicorn workers)
+    or as a daemon thread the web app starts when an operator starts a drill; both compete for
+    the same lease.
 
 Replay
     :func:`state_at` gives the state at any instant from the nearest earlier snapshot in
@@ -69,12 +70,12 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
-    or_,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 
+from disaster_dx import leases
 from disaster_dx._time import JST, to_jst
 from disaster_dx.config import BUNDLED_DATA_DIR
 from disaster_dx.errors import (
@@ -1127,15 +1128,6 @@ drill_runs = Table(
     Index("ix_drill_runs_status", "status"),
 )
 
-drill_lease = Table(
-    "drill_lease",
-    drill_metadata,
-    Column("name", String(32), primary_key=True),
-    Column("holder", String(200), nullable=False),
-    Column("acquired_at", UTCDateTime, nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
-)
-
 state_snapshots = Table(
     "state_snapshots",
     drill_metadata,
@@ -1149,16 +1141,14 @@ state_snapshots = Table(
     Index("ix_state_snapshots_at", "incident_id", "at", "seq"),
 )
 
-_LEASE_NAME = "scheduler"
+#: The scheduler's lease (``disaster_dx.leases``): one scheduler fires injects.
+LEASE_NAME = "drill-scheduler"
 
 
 def create_drill_tables(store: Store) -> None:
-    """Create the drill tables if missing (idempotent; safe when several workers start)."""
-    try:
-        drill_metadata.create_all(store.engine, checkfirst=True)
-    except (ProgrammingError, OperationalError, IntegrityError):
-        # Another worker created them between the check and the CREATE: check again.
-        drill_metadata.create_all(store.engine, checkfirst=True)
+    """Create the drill tables (and the lease table) if missing; idempotent and race-safe."""
+    store.create_tables(drill_metadata)
+    leases.create_lease_table(store)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1553,30 +1543,7 @@ class DrillScheduler:
         if self._lease_until is not None and now < self._lease_until - lease * (2 / 3):
             return True
         expires = now + lease
-        with self.store.engine.begin() as conn:
-            done = conn.execute(
-                update(drill_lease)
-                .where(
-                    drill_lease.c.name == _LEASE_NAME,
-                    or_(drill_lease.c.holder == self.holder, drill_lease.c.expires_at < now),
-                )
-                .values(holder=self.holder, expires_at=expires, acquired_at=now)
-            )
-            taken = done.rowcount == 1
-        if not taken:
-            try:
-                with self.store.engine.begin() as conn:
-                    conn.execute(
-                        insert(drill_lease).values(
-                            name=_LEASE_NAME,
-                            holder=self.holder,
-                            acquired_at=now,
-                            expires_at=expires,
-                        )
-                    )
-                taken = True
-            except IntegrityError:
-                taken = False  # the row exists and another holder's lease is still valid
+        taken = leases.acquire_one(self.store, LEASE_NAME, self.holder, now, ttl=lease)
         was_holding = self._lease_until is not None
         self._lease_until = expires if taken else None
         if taken and not was_holding:
@@ -1588,12 +1555,7 @@ class DrillScheduler:
         """Give the lease up at once (a clean shutdown lets another take over immediately)."""
         if self._lease_until is None:
             return
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                update(drill_lease)
-                .where(drill_lease.c.name == _LEASE_NAME, drill_lease.c.holder == self.holder)
-                .values(expires_at=self.clock() - timedelta(seconds=1))
-            )
+        leases.release(self.store, self.holder, names=[LEASE_NAME])
         self._lease_until = None
         log.info("drill scheduler %s released the lease", self.holder)
 

@@ -43,7 +43,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -65,6 +65,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from disaster_dx import leases
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, User
 from disaster_dx.config import Settings
@@ -94,6 +95,7 @@ MAX_ANNOUNCEMENT = 2000
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_MAX = timedelta(minutes=5)
+#: Only the holder of this lease sends (several gunicorn workers each run a sender thread).
 LEASE_NAME = "line-sender"
 LEASE_TTL = timedelta(seconds=30)
 
@@ -187,15 +189,6 @@ line_log = Table(
     Index("ix_line_log_at", "at"),
 )
 
-#: Only the lease holder sends (several gunicorn workers each run a sender thread).
-line_lease = Table(
-    "line_lease",
-    notify_metadata,
-    Column("name", String(32), primary_key=True),
-    Column("holder", String(200), nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
-)
-
 #: Per-user request counts for the bot's rate limit, keyed by the hashed user id.
 line_rate = Table(
     "line_rate",
@@ -207,12 +200,9 @@ line_rate = Table(
 
 
 def create_notify_tables(store: Store) -> None:
-    """Create the LINE tables if missing (idempotent; several workers may call it at once)."""
-    try:
-        notify_metadata.create_all(store.engine, checkfirst=True)
-    except SQLAlchemyError:
-        # Another worker created a table between our check and our CREATE: check again.
-        notify_metadata.create_all(store.engine, checkfirst=True)
+    """Create the LINE tables (and the lease table) if missing; idempotent and race-safe."""
+    store.create_tables(notify_metadata)
+    leases.create_lease_table(store)
 
 
 def _serialise(conn: Connection, store: Store) -> None:
@@ -1003,38 +993,11 @@ class Sender:
 
     def acquire_lease(self) -> bool:
         """Take or renew the sender lease; False when another live sender holds it."""
-        now = self.now()
-        try:
-            with self.store._write() as conn:
-                row = conn.execute(
-                    select(line_lease).where(line_lease.c.name == LEASE_NAME).with_for_update()
-                ).one_or_none()
-                if row is None:
-                    conn.execute(
-                        insert(line_lease).values(
-                            name=LEASE_NAME, holder=self.holder, expires_at=now + LEASE_TTL
-                        )
-                    )
-                    return True
-                if row.holder != self.holder and row.expires_at > now:
-                    return False
-                conn.execute(
-                    update(line_lease)
-                    .where(line_lease.c.name == LEASE_NAME)
-                    .values(holder=self.holder, expires_at=now + LEASE_TTL)
-                )
-                return True
-        except IntegrityError:  # another sender inserted the first lease row at the same time
-            return False
+        return leases.acquire_one(self.store, LEASE_NAME, self.holder, self.now(), ttl=LEASE_TTL)
 
     def release_lease(self) -> None:
         """Give the lease up at a clean stop, so another sender takes over at once."""
-        with self.store._write() as conn:
-            conn.execute(
-                update(line_lease)
-                .where(line_lease.c.name == LEASE_NAME, line_lease.c.holder == self.holder)
-                .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
-            )
+        leases.release(self.store, self.holder, names=[LEASE_NAME])
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -1062,16 +1025,11 @@ class Sender:
     def _hold_lease(self) -> bool:
         """Renew the lease only when half of it has run out; read-only otherwise."""
         now = self.now()
-        with self.store._read() as conn:
-            row = conn.execute(
-                select(line_lease.c.holder, line_lease.c.expires_at).where(
-                    line_lease.c.name == LEASE_NAME
-                )
-            ).one_or_none()
-        if row is not None and row.expires_at > now:
-            if row.holder != self.holder:
+        current = leases.lease(self.store, LEASE_NAME)
+        if current is not None and current.holder is not None and now < current.expires_at:
+            if current.holder != self.holder:
                 return False
-            if row.expires_at - now > LEASE_TTL / 2:
+            if current.expires_at - now > LEASE_TTL / 2:
                 return True
         return self.acquire_lease()
 

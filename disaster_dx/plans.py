@@ -1089,8 +1089,8 @@ DATASET_KINDS = ("roads", "buildings", "residents")
 
 
 def create_plan_tables(store: Store) -> None:
-    """Create this module's tables if missing (idempotent, like ``Store.create_schema``)."""
-    plan_metadata.create_all(store.engine, checkfirst=True)
+    """Create this module's tables if missing (idempotent and race-safe)."""
+    store.create_tables(plan_metadata)
 
 
 @dataclass(frozen=True)

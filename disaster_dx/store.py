@@ -41,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 from disaster_dx.errors import ConflictError, DisasterDxError, NotFoundError
@@ -260,7 +261,25 @@ class Store:
 
     def create_schema(self) -> None:
         """Create all tables that do not exist yet (idempotent)."""
-        metadata.create_all(self.engine, checkfirst=True)
+        self.create_tables(metadata)
+
+    def create_tables(self, tables: MetaData) -> None:
+        """Create the tables of ``tables`` that do not exist yet (idempotent, race-safe).
+
+        Modules with tables of their own (cameras, drills, plans, LINE, leases) call this on
+        start, often from several workers at once. The check and the CREATE run in one write
+        transaction (SQLite ``BEGIN IMMEDIATE``), so a writer meanwhile makes this wait its
+        turn instead of failing with "database is locked"; if another worker created a table
+        between our check and our CREATE (PostgreSQL), we check again.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._write() as conn:
+                    tables.create_all(conn, checkfirst=True)
+                return
+            except SQLAlchemyError:
+                if attempt == 2:
+                    raise
 
     def dispose(self) -> None:
         """Close pooled connections (tests, shutdown)."""

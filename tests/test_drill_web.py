@@ -279,11 +279,10 @@ def test_starting_a_drill_in_the_app_starts_one_scheduler_thread(make_app) -> No
     drills.stop_drill(store, incident_id, actor="op1")
     thread.join(timeout=10)
     assert not thread.is_alive()  # nothing left to run: the thread ends and frees the lease
-    from sqlalchemy import select
+    from disaster_dx import leases
 
-    with store.engine.connect() as conn:
-        lease = conn.execute(select(drills.drill_lease)).one()
-    assert lease.expires_at < store.clock()
+    lease = leases.lease(store, drills.LEASE_NAME)
+    assert lease is not None and lease.holder is None and lease.expires_at < store.clock()
 
 
 def test_a_whole_drill_leaves_the_public_files_and_live_state_unchanged(app, store) -> None:
