@@ -2171,6 +2171,61 @@ def drill_timeline(run: DrillRun) -> list[tuple[Inject, str]]:
     return [(i, (base + i.offset).strftime("%H:%M:%S")) for i in run.injects]
 
 
+# ---------------------------------------------------------------------------------------------
+# Scripted cameras: what a drill's script shows instead of a camera's live picture
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptedCamera:
+    """A camera the drill's script has taken over: a drill picture, or an outage.
+
+    ``action`` is ``"image"`` (show :attr:`image`, a scenario file) or ``"offline"`` (show no
+    picture and 停止). An ``"online"`` inject ends it: the live picture shows again.
+    """
+
+    camera_id: str
+    action: str
+    caption: str
+    at: datetime
+    image: str | None = None
+
+    def image_path(self) -> Path | None:
+        """The picture's file in :data:`SCENARIO_DIR`, or ``None`` (never outside that folder)."""
+        if self.action != "image" or not self.image:
+            return None
+        root = SCENARIO_DIR.resolve()
+        path = (root / self.image).resolve()
+        if not path.is_relative_to(root) or path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            return None
+        return path if path.is_file() else None
+
+
+def scripted_cameras(
+    store: Store, incident_id: str, *, until: datetime | None = None
+) -> dict[str, ScriptedCamera]:
+    """Cameras the drill's script shows as a drill picture or as out of order, by id.
+
+    Read from the incident's ``camera.scripted`` events (up to ``until`` for replay), the
+    latest per camera winning; a live incident has none.
+    """
+    scripted: dict[str, ScriptedCamera] = {}
+    for event in store.iter_events(incident_id, until=until, types=[CAMERA_SCRIPTED]):
+        payload = event.payload
+        camera_id = str(payload["camera_id"])
+        if payload["action"] == "online":
+            scripted.pop(camera_id, None)
+            continue
+        scripted[camera_id] = ScriptedCamera(
+            camera_id=camera_id,
+            action=str(payload["action"]),
+            caption=str(payload.get("caption") or ""),
+            at=event.at,
+            image=payload.get("image"),
+        )
+    return scripted
+
+
 __all__ = [
     "CAMERA_SCRIPTED",
     "DRILL_ACTOR",
@@ -2190,6 +2245,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "ScenarioProblem",
+    "ScriptedCamera",
     "active_incident_for",
     "build_snapshots",
     "bundled_scenarios",
@@ -2208,6 +2264,7 @@ __all__ = [
     "scenario_clock",
     "scenario_from_incident",
     "scheduler_thread",
+    "scripted_cameras",
     "set_drill_speed",
     "snapshot_listener",
     "start_drill",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -514,11 +514,17 @@ class Store:
         until: datetime | None = None,
         subject: str | None = None,
         limit: int | None = None,
+        types: Collection[str] | None = None,
     ) -> list[Event]:
         """Events of an incident in ``seq`` order, optionally a window of them."""
         return list(
             self.iter_events(
-                incident_id, after_seq=after_seq, until=until, subject=subject, limit=limit
+                incident_id,
+                after_seq=after_seq,
+                until=until,
+                subject=subject,
+                limit=limit,
+                types=types,
             )
         )
 
@@ -530,8 +536,12 @@ class Store:
         until: datetime | None = None,
         subject: str | None = None,
         limit: int | None = None,
+        types: Collection[str] | None = None,
     ) -> Iterator[Event]:
-        """Stream events (large incidents do not need to fit in memory twice)."""
+        """Stream events (large incidents do not need to fit in memory twice).
+
+        ``types`` keeps only events of those types (filtered in the database).
+        """
         query = (
             select(events_table)
             .where(events_table.c.incident_id == incident_id, events_table.c.seq > after_seq)
@@ -541,6 +551,8 @@ class Store:
             query = query.where(events_table.c.at <= until)
         if subject is not None:
             query = query.where(events_table.c.subject == subject)
+        if types is not None:
+            query = query.where(events_table.c.type.in_(sorted(types)))
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:

@@ -28,6 +28,7 @@ from disaster_dx.cameras import (
     camera_cone,
     health_of,
 )
+from disaster_dx.drills import ScriptedCamera
 
 #: Component id of the camera layer on the HQ map (``hq-`` so the staff guard covers it).
 CAMERA_LAYER_ID = "hq-cameras"
@@ -117,6 +118,22 @@ def error_label(status: CameraStatus | None, lang: str = "ja") -> str:
     return f"{prefix}: {label}"
 
 
+def scripted_health(
+    health: Health, scripted: ScriptedCamera | None, lang: str = "ja"
+) -> tuple[Health, str]:
+    """A camera's health and its words, as a drill's script shows them.
+
+    A scripted outage is 停止 whatever the real camera does; a scripted picture counts as a
+    working camera. Both say 訓練 in the label, so no one takes them for the real thing.
+    """
+    if scripted is None:
+        return health, health.label(lang)
+    en = lang == "en"
+    if scripted.action == "offline":
+        return Health.OFFLINE, Health.OFFLINE.label(lang) + (" (drill)" if en else "（訓練）")
+    return Health.ONLINE, "Drill picture" if en else "訓練用画像"
+
+
 def camera_features(
     cameras: Sequence[Camera],
     statuses: Mapping[str, CameraStatus],
@@ -126,24 +143,30 @@ def camera_features(
     stale_factor: float = 3.0,
     offline_factor: float = 10.0,
     include_errors: bool = True,
+    scripted: Mapping[str, ScriptedCamera] | None = None,
 ) -> dict[str, Any]:
     """A FeatureCollection with a cone (Polygon) and an icon (Point) per camera.
 
     Properties carry translated labels and the same-origin URLs the popup fetches; no feed
     address ever appears here. ``include_errors`` adds the last error (HQ maps only).
+    ``scripted`` (during a drill) shows the script's outages and pictures instead.
     """
     features: list[dict[str, Any]] = []
     for camera in cameras:
         status = statuses.get(camera.camera_id)
-        health = health_of(
-            camera, status, now, stale_factor=stale_factor, offline_factor=offline_factor
+        health, health_label = scripted_health(
+            health_of(
+                camera, status, now, stale_factor=stale_factor, offline_factor=offline_factor
+            ),
+            (scripted or {}).get(camera.camera_id),
+            lang,
         )
         symbol, colour, dash = HEALTH_STYLE[health]
         properties: dict[str, Any] = {
             "camera_id": camera.camera_id,
             "name": camera.name(lang),
             "health": health.value,
-            "health_label": health.label(lang),
+            "health_label": health_label,
             "symbol": symbol,
             "colour": colour,
             "dash": dash,

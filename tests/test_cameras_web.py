@@ -359,3 +359,70 @@ def test_in_app_pollers_of_two_workers_share_the_cameras_and_stop(
                 poller.stop()
     assert not any(p.thread.is_alive() for p in pollers if p is not None)
     assert set(lease_holders(context.store).values()) == {None}  # handed back on stop
+
+
+def _page_text(client, pathname: str) -> str:
+    """A Dash page's layout as readable JSON (the encoder escapes ``/`` and may escape Japanese)."""
+    reply = client.post("/_dash-update-component", json=_router(pathname))
+    assert reply.status_code == 200
+    return json.dumps(reply.get_json(), ensure_ascii=False)
+
+
+def test_a_drill_script_takes_over_cameras_for_its_players_only(cams) -> None:
+    from disaster_dx import drills
+    from disaster_dx.events import NewEvent
+    from disaster_dx.web import drill_pages
+    from tests.drill_support import TSUNAMI
+
+    app, store, _sim, _times = cams
+    run = drills.start_drill(
+        store, drills.load_scenario(TSUNAMI, shelters=store.shelters()), actor="op1", speed=60
+    )
+    scripted = [
+        {"camera_id": "coast", "action": "image", "image": "images/tsunami_drill_frame.png",
+         "caption": "前浜海岸の様子"},
+        {"camera_id": "town", "action": "offline", "caption": "停電で映像が途絶"},
+    ]  # fmt: skip
+    store.append(
+        run.incident_id, [NewEvent(drills.CAMERA_SCRIPTED, p) for p in scripted], actor="drill"
+    )
+    player = _hq_client(app, store, "hq1")
+    with player.session_transaction() as session:
+        session[drill_pages.DRILL_SESSION_KEY] = run.incident_id
+    live = _hq_client(app, store, "hq2")
+
+    # The popup: the drill picture instead of the real frame; the outage as 停止（訓練）.
+    coast = player.get("/cameras/coast/status.json").get_json()
+    assert coast["frame_url"].startswith("/cameras/coast/drill-image")
+    assert coast["health_label"] == "訓練用画像" and "前浜海岸の様子" in coast["frame_label"]
+    picture = player.get(coast["frame_url"])
+    assert picture.status_code == 200 and picture.mimetype == "image/png"
+    assert picture.data.startswith(b"\x89PNG")
+    town = player.get("/cameras/town/status.json").get_json()
+    assert town["health"] == "offline" and town["health_label"] == "停止（訓練）"
+    assert town["frame_url"] is None and "停電で映像が途絶" in town["frame_label"]
+    # The wall and the HQ map say the same, under the drill banner.
+    wall = _page_text(player, "/hq/cameras")
+    assert "訓練 / DRILL" in wall and "映像なし（訓練想定）" in wall and "drill-image" in wall
+    body = callback_request(app, CAMERA_LAYER_ID, {}, "x")
+    layer = player.post("/_dash-update-component", json=body).get_json()
+    labels = {
+        f["properties"]["camera_id"]: f["properties"]["health_label"]
+        for f in layer["response"][CAMERA_LAYER_ID]["data"]["features"]
+    }
+    assert labels["town"] == "停止（訓練）" and labels["coast"] == "訓練用画像"
+
+    # Staff on the live incident see the real cameras; the drill picture is not theirs.
+    real = live.get("/cameras/coast/status.json").get_json()
+    assert real["frame_url"].startswith("/cameras/coast/frames/") and real["health"] == "online"
+    assert live.get("/cameras/coast/drill-image").status_code == 404
+    assert "訓練" not in _page_text(live, "/hq/cameras")
+
+    # "online" ends the script: the player sees the real camera again.
+    store.append(
+        run.incident_id,
+        [NewEvent(drills.CAMERA_SCRIPTED, {"camera_id": "town", "action": "online"})],
+        actor="drill",
+    )
+    town = player.get("/cameras/town/status.json").get_json()
+    assert "訓練" not in town["health_label"]

@@ -279,6 +279,38 @@ def test_drill_at_60x_fires_injects_in_order_at_scaled_times(master: Store) -> N
     scheduler.release()
 
 
+def test_scripted_cameras_follow_the_script_at_any_instant(master: Store) -> None:
+    clock: FakeClock = master.clock  # type: ignore[assignment]
+    scenario = drills.load_scenario(TSUNAMI, shelters=master.shelters())
+    started = clock.now
+    run = drills.start_drill(master, scenario, actor="operator", speed=60)
+    scheduler = drills.DrillScheduler(master, holder="only")
+    scheduler.run(
+        should_stop=lambda: drills.drill_run(master, run.incident_id).all_fired,
+        sleep=clock.sleep,
+        poll=0.5,
+    )
+    scheduler.release()
+
+    def at(minutes: float) -> dict[str, drills.ScriptedCamera]:  # scenario minutes at 60×
+        until = started + timedelta(minutes=minutes) / 60
+        return drills.scripted_cameras(master, run.incident_id, until=until)
+
+    assert at(5) == {}
+    assert {k: v.action for k, v in at(7).items()} == {"town": "offline"}
+    both = at(29)
+    assert {k: v.action for k, v in both.items()} == {"town": "offline", "coast": "image"}
+    picture = both["coast"].image_path()
+    assert picture is not None and picture.name == "tsunami_drill_frame.png"
+    assert both["coast"].caption == "前浜海岸の様子（訓練用画像）"
+    # +01:45 brings the town camera back: only the coast picture is left.
+    assert set(drills.scripted_cameras(master, run.incident_id)) == {"coast"}
+    assert drills.scripted_cameras(master, master.live_incident().incident_id) == {}
+    # A picture path can never leave the scenario folder.
+    escape = drills.ScriptedCamera("coast", "image", "", started, image="../../pyproject.toml")
+    assert escape.image_path() is None
+
+
 def test_pause_resume_and_speed_change_shift_later_injects(master: Store) -> None:
     clock: FakeClock = master.clock  # type: ignore[assignment]
     scenario = drills.load_scenario(TSUNAMI, shelters=master.shelters())

@@ -54,9 +54,11 @@ from disaster_dx.cameras import (
     registered_cameras,
     sync_registry,
 )
+from disaster_dx.drills import ScriptedCamera, scripted_cameras
 from disaster_dx.store import Store
 from disaster_dx.web import ids
 from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
+from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
@@ -67,6 +69,7 @@ from layers.cameras import (
     camera_legend,
     error_label,
     public_label,
+    scripted_health,
     view_label,
 )
 
@@ -144,6 +147,7 @@ def init_cameras(server: Flask, app: Dash, *, settings: CameraSettings | None = 
     server.add_url_rule("/cameras/<camera_id>/latest.jpg", "camera_latest", _latest)
     server.add_url_rule("/cameras/<camera_id>/frames/<key>.jpg", "camera_frame", _frame)
     server.add_url_rule("/cameras/<camera_id>/status.json", "camera_status", _status_json)
+    server.add_url_rule("/cameras/<camera_id>/drill-image", "camera_drill_image", _drill_image)
     register_page()
     register(app)
 
@@ -229,6 +233,43 @@ def _frame(camera_id: str, key: str) -> Response:
     return _image_response(ref, hq=hq, immutable=True)
 
 
+def _scripted(until: datetime | None = None) -> dict[str, ScriptedCamera]:
+    """What the user's drill script shows for each camera (nothing outside a drill)."""
+    incident = current_incident()
+    if not incident.is_drill:
+        return {}
+    return scripted_cameras(current().store, incident.incident_id, until=until)
+
+
+def _drill_image(camera_id: str) -> Response:
+    """The drill picture the script shows for this camera (HQ in a drill only)."""
+    camera, hq = _camera_for_request(camera_id)
+    scripted = _scripted().get(camera.camera_id) if hq else None
+    path = scripted.image_path() if scripted is not None else None
+    if path is None:
+        abort(404)
+    mimetype = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+    response = Response(path.read_bytes(), mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+def _drill_image_url(scripted: ScriptedCamera) -> str:
+    # The inject's time in the URL: a later picture for the same camera is a new address.
+    return f"/cameras/{scripted.camera_id}/drill-image?at={int(scripted.at.timestamp())}"
+
+
+def _scripted_text(scripted: ScriptedCamera, lang: str) -> str:
+    en = lang == "en"
+    if scripted.action == "offline":
+        head = "No picture (drill scenario)" if en else "映像なし（訓練想定）"
+    else:
+        head = "Drill picture" if en else "訓練用画像"
+    return f"{head}: {scripted.caption}" if scripted.caption else head
+
+
 def _status_json(camera_id: str) -> Response:
     camera, hq = _camera_for_request(camera_id)
     lang = lang_of(request.args.get("lang"))
@@ -236,14 +277,17 @@ def _status_json(camera_id: str) -> Response:
     web = camera_web()
     status = camera_statuses(context.store).get(camera.camera_id)
     now = context.now()
-    health = _health(camera, status, now, web.settings)
-    ref = web.frames.latest(camera.camera_id)
+    scripted = _scripted().get(camera.camera_id) if hq else None
+    health, health_label = scripted_health(
+        _health(camera, status, now, web.settings), scripted, lang
+    )
+    ref = web.frames.latest(camera.camera_id) if scripted is None else None
     symbol, colour, _dash = HEALTH_STYLE[health]
     body: dict[str, Any] = {
         "camera_id": camera.camera_id,
         "name": camera.name(lang),
         "health": health.value,
-        "health_label": health.label(lang),
+        "health_label": health_label,
         "symbol": symbol,
         "colour": colour,
         "frame": ref.key if ref else None,
@@ -252,6 +296,10 @@ def _status_json(camera_id: str) -> Response:
         "age_seconds": int((now - ref.captured_at).total_seconds()) if ref else None,
         "frame_label": frame_label(ref, now, lang),
     }
+    if scripted is not None:
+        body["frame_label"] = _scripted_text(scripted, lang)
+        if scripted.image_path() is not None:
+            body["frame_url"] = _drill_image_url(scripted)
     if hq:
         body["error_label"] = error_label(status, lang)
     response = jsonify(body)
@@ -300,6 +348,7 @@ def map_features(lang: str) -> dict[str, Any]:
         lang=lang,
         stale_factor=web.settings.stale_factor,
         offline_factor=web.settings.offline_factor,
+        scripted=_scripted(),
     )
 
 
@@ -323,11 +372,14 @@ def _card(
     lang: str,
     settings: CameraSettings,
     live: bool,
+    scripted: ScriptedCamera | None = None,
 ) -> html.Article:
-    health = _health(camera, status, now, settings)
+    health, health_label = scripted_health(_health(camera, status, now, settings), scripted, lang)
     symbol, colour, _dash = HEALTH_STYLE[health]
     en = lang == "en"
-    if ref is not None:
+    if scripted is not None:
+        picture = _scripted_picture(camera, scripted, lang)
+    elif ref is not None:
         picture: Any = html.Img(
             src=_frame_url(ref),
             alt=f"{camera.name(lang)} {frame_label(ref, now, lang)}",
@@ -343,7 +395,7 @@ def _card(
         picture = html.Div(
             empty, className="dx-camera-noframe", id=f"hq-camera-img-{camera.camera_id}"
         )
-    error = error_label(status, lang) if live else ""
+    error = error_label(status, lang) if live and scripted is None else ""
     return html.Article(
         [
             html.H2(camera.name(lang)),
@@ -351,7 +403,7 @@ def _card(
                 [
                     html.Span(symbol, className="dx-camera-symbol", style={"color": colour}),
                     html.Span(
-                        ("Now: " if en else "現在の状態：") + health.label(lang),
+                        ("Now: " if en else "現在の状態：") + health_label,
                         className="dx-camera-health-label",
                     ),
                 ],
@@ -359,7 +411,9 @@ def _card(
             ),
             picture,
             html.P(
-                frame_label(ref, now, lang) if ref or live else "",
+                _scripted_text(scripted, lang)
+                if scripted is not None
+                else (frame_label(ref, now, lang) if ref or live else ""),
                 className="dx-camera-age",
                 id=f"hq-camera-age-{camera.camera_id}",
                 **{"data-frame": ref.key if ref else ""},
@@ -373,6 +427,19 @@ def _card(
         className=f"dx-camera-card dx-health-{health.value}",
         id=f"hq-camera-card-{camera.camera_id}",
     )
+
+
+def _scripted_picture(camera: Camera, scripted: ScriptedCamera, lang: str) -> Any:
+    """The drill script's picture, or its outage, in place of the camera's frame."""
+    text = _scripted_text(scripted, lang)
+    if scripted.image_path() is not None:
+        return html.Img(
+            src=_drill_image_url(scripted),
+            alt=f"{camera.name(lang)} {text}",
+            id=f"hq-camera-img-{camera.camera_id}",
+            className="dx-camera-frame dx-camera-drill",
+        )
+    return html.Div(text, className="dx-camera-noframe", id=f"hq-camera-img-{camera.camera_id}")
 
 
 def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int], str, bool]:
@@ -389,6 +456,7 @@ def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int],
         if chosen is None
         else datetime.fromtimestamp(chosen, UTC) + timedelta(seconds=1) - timedelta(microseconds=1)
     )
+    scripted = _scripted(until=moment)
     cards = []
     for camera in cameras:
         ref = (
@@ -405,6 +473,7 @@ def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int],
                 lang=lang,
                 settings=web.settings,
                 live=live,
+                scripted=scripted.get(camera.camera_id),
             )
         )
     en = lang == "en"
@@ -439,6 +508,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     cards, timeline, text, _live = _wall(None, lang)
     return html.Div(
         [
+            drill_banner(current_incident(), lang=lang),
             staff_header(
                 user,
                 lang=lang,

@@ -16,7 +16,7 @@ from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, list_users
 from disaster_dx.eventlog import LogRow, log_rows
 from disaster_dx.web.context import current
-from disaster_dx.web.drill_pages import current_incident
+from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
@@ -68,6 +68,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     rows = _rows(None, None)
     return html.Div(
         [
+            drill_banner(current_incident(), lang=lang),
             staff_header(user, lang=lang, title_ja="操作ログ", title_en="Event log"),
             html.Main(
                 [
