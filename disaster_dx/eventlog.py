@@ -133,16 +133,19 @@ class LogRow:
     changes: tuple[Change, ...]
     area: str | None = None
     detail: str = ""
+    camera_id: str | None = None
 
     @property
     def subject_label(self) -> str:
-        """What the event is about, in words: ``name（id）``, ``地区: …`` or ``""``."""
+        """What the event is about: ``name（id）``, ``地区: …``, ``カメラ: …`` or ``""``."""
         if self.shelter_id is not None and self.shelter_name:
             return f"{self.shelter_name}（{self.shelter_id}）"
         if self.shelter_id is not None:
             return self.shelter_id
         if self.area is not None:
             return f"地区: {self.area}"
+        if self.camera_id is not None:
+            return f"カメラ: {self.camera_id}"
         return ""
 
 
@@ -287,9 +290,6 @@ def _other_detail(event: Event) -> str:
     """One line for event types other modules own (cameras, drills), from known fields only."""
     payload = event.payload
     parts = []
-    kind, _, subject_id = (event.subject or "").partition(":")
-    if kind == "camera" and subject_id:
-        parts.append(f"カメラ: {subject_id}")
     if "action" in payload:
         action = str(payload["action"])
         word = _ACTION_WORDS.get(action, action)
@@ -415,7 +415,13 @@ def _row(
         changes=changes,
         area=subject[1] if subject is not None and subject[0] == "area" else None,
         detail=detail,
+        camera_id=_camera_of(event),
     )
+
+
+def _camera_of(event: Event) -> str | None:
+    kind, _, camera_id = (event.subject or "").partition(":")
+    return camera_id if kind == "camera" and camera_id else None
 
 
 def _shelter_change(name: str, before: ShelterStatus, after: ShelterStatus) -> Change | None:

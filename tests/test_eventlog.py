@@ -168,10 +168,10 @@ def test_other_modules_types_have_words_and_camera_frames_can_be_left_out() -> N
         "カメラ映像の復旧",
         "状況報告",
     ]
-    assert rows[2].detail == "カメラ: c / 原因: timeout"
+    assert rows[2].detail == "原因: timeout" and rows[2].subject_label == "カメラ: c"
     assert rows[3].detail == "開始（60倍速）"
     assert rows[4].detail == "給水車の手配"
-    assert rows[5].detail == "カメラ: coast / 失敗 3 回の後"
+    assert rows[5].detail == "失敗 3 回の後" and rows[5].subject_label == "カメラ: coast"
     # Leaving the frames out changes nothing else, before → after included.
     quiet = log_rows(events, master(), skip_routine=True)
     assert [r.seq for r in quiet] == [1, 3, 4, 5, 6, 7]
