@@ -38,7 +38,7 @@ from disaster_dx._time import minutes_ago
 from disaster_dx.config import Settings
 from disaster_dx.events import ShelterStatus, State
 from disaster_dx.model import Crowding, CrowdingThresholds, Hazard, Shelter
-from disaster_dx.notify import hash_user_id, line_rate
+from disaster_dx.notify import hash_user_id, line_rate, line_webhook_seen
 from disaster_dx.store import Store
 
 log = logging.getLogger(__name__)
@@ -352,6 +352,16 @@ def _count_request(store: Store, user_hash: str, *, now: datetime, window: timed
         return int(row._mapping["count"]) + 1
 
 
+def first_delivery(store: Store, event_id: str, *, now: datetime) -> bool:
+    """Record a webhook event id; False if it was seen before (a redelivery we answered)."""
+    try:
+        with store._write() as conn:
+            conn.execute(insert(line_webhook_seen).values(event_id=event_id, seen_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
 # ---------------------------------------------------------------------------------------------
 # Events → replies
 # ---------------------------------------------------------------------------------------------
@@ -405,6 +415,12 @@ class LineBot:
         if not isinstance(token, str) or not token:
             return None  # unfollow, redelivered or non-reply events
         if event.get("type") not in ("message", "follow"):
+            return None
+        event_id = event.get("webhookEventId")
+        if isinstance(event_id, str) and event_id and not first_delivery(
+            self.store, event_id[:64], now=self.clock()
+        ):
+            log.info("LINE webhook: event delivered again, already answered")
             return None
         source = event.get("source") or {}
         raw_id = ""

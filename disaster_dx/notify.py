@@ -198,6 +198,15 @@ line_rate = Table(
     Column("count", Integer, nullable=False),
 )
 
+#: Webhook events already answered, by LINE's ``webhookEventId``: LINE redelivers an event it
+#: thinks we missed, and the same event must not be answered (or counted) twice.
+line_webhook_seen = Table(
+    "line_webhook_seen",
+    notify_metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
 
 def create_notify_tables(store: Store) -> None:
     """Create the LINE tables (and the lease table) if missing; idempotent and race-safe."""
@@ -1313,9 +1322,15 @@ class Sender:
             )
 
     def _cleanup(self) -> None:
-        """Forget rate-limit windows older than a day (they only ever need the last minute)."""
+        """Forget rate-limit windows and answered webhook ids older than a day.
+
+        Rate windows only ever need the last minute; LINE stops redelivering long before a day.
+        """
         with self.store._write() as conn:
             conn.execute(delete(line_rate).where(line_rate.c.window_start < self.now() - _DAY))
+            conn.execute(
+                delete(line_webhook_seen).where(line_webhook_seen.c.seen_at < self.now() - _DAY)
+            )
 
 
 _DAY = timedelta(days=1)

@@ -126,6 +126,23 @@ def test_a_location_gets_the_nearest_usable_shelters(app, store, fake, caplog):
     assert USER_ID not in json.dumps([e.__dict__ for e in notify.delivery_log(store)], default=str)
 
 
+def test_a_redelivered_event_is_answered_once(app, store, fake):
+    _open(store, 3)
+    client = app.server.test_client()
+    body = line_bot.sample_webhook_body("location", user_id=USER_ID)
+    assert _post(client, body).status_code == 200
+    # LINE thought we missed it (say our 200 came late) and sends the same event again.
+    body["events"][0]["deliveryContext"] = {"isRedelivery": True}
+    assert _post(client, body).status_code == 200
+    assert len(fake.by_endpoint("reply")) == 1
+    assert len(notify.delivery_log(store)) == 1
+    # A new event from the same person is answered as usual.
+    assert (
+        _post(client, line_bot.sample_webhook_body("location", user_id=USER_ID)).status_code == 200
+    )
+    assert len(fake.by_endpoint("reply")) == 2
+
+
 def test_text_and_english_replies(app, fake):
     client = app.server.test_client()
     for sample in ("shelter", "english", "help"):
