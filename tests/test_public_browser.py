@@ -26,9 +26,8 @@ from disaster_dx.events import NewEvent
 from disaster_dx.model import Hazard
 from disaster_dx.store import Store
 from disaster_dx.web.context import EXTENSION_KEY
-from tests.common import ROOT
+from tests.webtools import axe_violations
 
-AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 FIRST_VIEW_BUDGET = 300 * 1024
 TILE_HOSTS = ("cyberjapandata.gsi.go.jp", "tile.openstreetmap.org")
 
@@ -110,27 +109,6 @@ def _wait_map(driver: Any) -> None:
 def _errors(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Console errors other than failed network requests (tests run offline: no tiles)."""
     return [e for e in logs if e.get("source") != "network"]
-
-
-def axe_violations(driver: Any) -> list[dict[str, Any]]:
-    """Serious and critical axe-core violations on the current page."""
-    driver.set_script_timeout(60)
-    driver.execute_script(AXE.read_text(encoding="utf-8"))
-    found = driver.execute_async_script(
-        """
-        const done = arguments[arguments.length - 1];
-        axe.run(document, {resultTypes: ["violations"]}).then(function (result) {
-            done(JSON.stringify(result.violations.map(function (v) {
-                return {id: v.id, impact: v.impact, help: v.help,
-                        nodes: v.nodes.slice(0, 5).map(function (n) {
-                            return n.target.join(" ");
-                        })};
-            })));
-        }).catch(function (error) { done(JSON.stringify([{id: "axe-error", impact: "critical",
-                                                          help: String(error), nodes: []}])); });
-        """
-    )
-    return [v for v in json.loads(found) if v["impact"] in ("serious", "critical")]
 
 
 def first_view_bytes(driver: Any) -> dict[str, int]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.common import ROOT
+
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 
 
 def login_client(client: Any, username: str, password: str) -> Any:
@@ -61,3 +66,24 @@ def callback_request(
         "state": items(spec["state"]),
         "changedPropIds": [triggered],
     }
+
+
+def axe_violations(driver: Any) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the current page."""
+    driver.set_script_timeout(60)
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    found = driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {resultTypes: ["violations"]}).then(function (result) {
+            done(JSON.stringify(result.violations.map(function (v) {
+                return {id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.slice(0, 5).map(function (n) {
+                            return n.target.join(" ");
+                        })};
+            })));
+        }).catch(function (error) { done(JSON.stringify([{id: "axe-error", impact: "critical",
+                                                          help: String(error), nodes: []}])); });
+        """
+    )
+    return [v for v in json.loads(found) if v["impact"] in ("serious", "critical")]

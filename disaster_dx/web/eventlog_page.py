@@ -89,6 +89,11 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 options=[u.username for u in list_users(store)],
                                 placeholder="すべて" if not en else "All",
                             ),
+                            html.Label(
+                                "表示の範囲" if not en else "Shown",
+                                htmlFor=LOG_ROUTINE,
+                                className="dx-visually-hidden",
+                            ),
                             dcc.Checklist(
                                 id=LOG_ROUTINE,
                                 options=[

@@ -336,6 +336,11 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                     "Check it before it goes out; hold it if needed.",
                                 )
                             ),
+                            html.Label(
+                                _t(lang, "確認するメッセージ", "Message to check"),
+                                htmlFor=LINE_QUEUE,
+                                className="dx-visually-hidden",
+                            ),
                             dcc.RadioItems(
                                 id=LINE_QUEUE,
                                 options=_queue_options(pending, lang),

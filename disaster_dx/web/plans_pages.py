@@ -318,6 +318,7 @@ def layout(lang: str | None = None, **query: Any) -> html.Div:
                 searchable=False,
                 style={"minWidth": "9rem"},
             ),
+            html.Label("避難先の条件", htmlFor=MODE, className="dx-visually-hidden"),
             dcc.RadioItems(
                 id=MODE,
                 options=[{"label": text, "value": value} for value, text in _MODES],

@@ -222,6 +222,11 @@ def layout(shelter_id: str = "", lang: str | None = None, **_query: Any) -> html
                             id=ids.FORM_INTERNAL_NOTE, value=status.internal_note, maxLength=2000
                         ),
                     ),
+                    html.Label(
+                        "記録の種類" if not en else "Kind of record",
+                        htmlFor=ids.FORM_CORRECTION,
+                        className="dx-visually-hidden",
+                    ),
                     dcc.Checklist(
                         id=ids.FORM_CORRECTION,
                         options=[
