@@ -71,6 +71,7 @@ class Settings:
     line_max_delay_minutes: int = 30
     line_rate_limit: int = 10
     line_worker: str = "app"
+    trusted_proxies: int = 0
 
     @property
     def production(self) -> bool:
@@ -121,8 +122,27 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         urgent_need_hours=_positive_int(env, "URGENT_NEED_HOURS", 6),
         host=env.get("HOST", "127.0.0.1"),
         port=_positive_int(env, "PORT", 8050),
+        trusted_proxies=_proxies(env.get("TRUSTED_PROXIES", "")),
         **_line_settings(env, mode),
     )
+
+
+def _proxies(raw: str) -> int:
+    """How many reverse proxies (nginx, a load balancer) stand in front of the app.
+
+    Their ``X-Forwarded-For``/``-Proto``/``-Host`` are believed for that many hops, so login
+    throttling counts each client, not the proxy's one address. 0 (default): believe none,
+    right when clients reach the app directly (a client could otherwise fake its address).
+    """
+    if raw.strip() == "":
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"TRUSTED_PROXIES must be a whole number, not {raw!r}") from None
+    if not 0 <= value <= 5:
+        raise ConfigError(f"TRUSTED_PROXIES must be between 0 and 5, not {value}")
+    return value
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

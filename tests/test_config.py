@@ -28,12 +28,15 @@ def test_values_are_read() -> None:
             "CROWDING_THRESHOLDS": "25, 50, 90",
             "STALE_REPORT_MINUTES": "30",
             "PORT": "9000",
+            "TRUSTED_PROXIES": "1",
         }
     )
     assert settings.database_url == "postgresql+psycopg://dx@db/dx"
     assert settings.public_dir == Path("/srv/dx/public")
     assert settings.crowding == CrowdingThresholds(25, 50, 90)
     assert (settings.stale_report_minutes, settings.port) == (30, 9000)
+    assert settings.trusted_proxies == 1
+    assert settings_from_env({}).trusted_proxies == 0
 
 
 @pytest.mark.parametrize("secret", ["", "change-me", "short"])
@@ -56,6 +59,8 @@ def test_production_with_strong_secret() -> None:
         ({"CROWDING_THRESHOLDS": "60,30,80"}, "rise"),
         ({"STALE_REPORT_MINUTES": "soon"}, "whole number"),
         ({"PORT": "-1"}, "positive"),
+        ({"TRUSTED_PROXIES": "all"}, "TRUSTED_PROXIES must be a whole number"),
+        ({"TRUSTED_PROXIES": "9"}, "between 0 and 5"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], words: str) -> None:

@@ -336,3 +336,25 @@ def test_board_poll_ignores_camera_frames_but_not_reports(app, store) -> None:
     body = callback_request(app, "hq-log-table", values, "hq-log-routine.value")
     shown = _callback_text(client.post("/_dash-update-component", json=body))
     assert "カメラ画像の受信" in shown and "routine=1" in shown
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_behind_a_proxy_throttling_counts_each_client(make_app, app_settings, proxies) -> None:
+    """With TRUSTED_PROXIES=1 (nginx in front) a guesser is throttled, not every colleague."""
+    app = make_app(app_settings.with_overrides(trusted_proxies=proxies))
+    store = app.server.extensions[EXTENSION_KEY].store
+    passwords = {name: add_staff_user(store, name, "hq") for name in ("hq1", "hq2")}
+
+    def attempt(username: str, password: str, client_address: str) -> int:
+        client = app.server.test_client()
+        client.environ_base.update(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=client_address)
+        return login_client(client, username, password).status_code
+
+    for n in range(auth.MAX_FAILURES_PER_ADDRESS):  # one address guesses many accounts
+        assert attempt(f"nobody{n}", "guess", "203.0.113.5") == 401
+    assert attempt("hq1", passwords["hq1"], "203.0.113.5") == 429
+    colleague = attempt("hq2", passwords["hq2"], "198.51.100.7")
+    # Without a trusted proxy every request comes from nginx's one address: all are throttled.
+    assert colleague == (302 if proxies else 429)
+    refused = store.audit_log(action="login.throttled")
+    assert refused[0]["actor"] == ("ip:203.0.113.5" if proxies else "ip:127.0.0.1")

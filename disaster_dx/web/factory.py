@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dash
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.config import Settings, settings_from_env
@@ -86,6 +87,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     drill_pages.register(app)
     init_cameras(server, app)  # camera routes, /hq/cameras, the HQ map's camera layer
     plans_pages.register(app)
+
+    if settings.trusted_proxies:
+        # Outermost, so every layer (public files, login throttling, logs) sees the client.
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            server.wsgi_app, x_for=n, x_proto=n, x_host=n
+        )
 
     @server.get("/healthz")
     def healthz() -> dict[str, object]:
