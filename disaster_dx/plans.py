@@ -1911,6 +1911,7 @@ class Planner:
         # re-planning diffs against it instead of reading every stored plan back.
         self._stored: dict[Hazard, tuple[int, PlanKeys]] = {}
         self._lock = threading.Lock()
+        self._replanner: _Replanner | None = None
         self.last_reports: tuple[ReplanReport, ...] = ()
 
     # data ----------------------------------------------------------------------------------
@@ -2089,7 +2090,11 @@ class Planner:
         return reports
 
     def on_append(self, incident_id: str, events: list[Event]) -> None:
-        """Store listener: re-plan after a shelter or hazard change in the live incident."""
+        """Store listener: re-plan after a shelter or hazard change in the live incident.
+
+        In the background when installed so (the web app): the writer's request returns at
+        once and HQ sees the new plans on its next poll.
+        """
         relevant = {SHELTER_STATUS_REPORTED, SHELTER_CORRECTION, HAZARD_ANNOUNCED, HAZARD_CLEARED}
         if not any(e.type in relevant for e in events):
             return
@@ -2097,11 +2102,74 @@ class Planner:
             incident = self.store.incident(incident_id)
             if incident.is_drill:
                 return
-            self.refresh_live()
+            if self._replanner is not None:
+                self._replanner.request()
+            else:
+                self.refresh_live()
         except Exception as exc:  # never let re-planning break a write; say so without data
             log.error("live re-planning failed after %s: %s", incident_id, type(exc).__name__)
 
-    def install(self) -> Planner:
-        """Register :meth:`on_append` as a listener of the store; returns self."""
+    def install(self, *, background: bool = False) -> Planner:
+        """Register :meth:`on_append` as a listener of the store; returns self.
+
+        With ``background``, re-planning runs on one worker thread of this planner, and
+        requests that arrive while it runs are folded into one more run: however many
+        writes come in, plans are at most one run behind and writers never wait for them.
+        """
+        if background and self._replanner is None:
+            self._replanner = _Replanner(self)
+            self._replanner.start()
         self.store.add_listener(self.on_append)
         return self
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no background re-plan is queued or running (tests, clean shutdown)."""
+        return self._replanner is None or self._replanner.wait_idle(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the background worker after its current run (if any)."""
+        if self._replanner is not None:
+            self._replanner.close(timeout)
+
+
+class _Replanner(threading.Thread):
+    """The background worker of :meth:`Planner.install` (one per planner, coalescing)."""
+
+    def __init__(self, planner: Planner) -> None:
+        super().__init__(name="live-replanning", daemon=True)
+        self.planner = planner
+        self._changed = threading.Condition()
+        self._pending = False
+        self._busy = False
+        self._closed = False
+
+    def request(self) -> None:
+        with self._changed:
+            self._pending = True
+            self._changed.notify_all()
+
+    def run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending or self._closed)
+                if self._closed:
+                    return
+                self._pending, self._busy = False, True
+            try:
+                self.planner.refresh_live()
+            except Exception as exc:  # keep the worker alive; say so without data
+                log.error("background live re-planning failed: %s", type(exc).__name__)
+            finally:
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: not (self._pending or self._busy), timeout)
+
+    def close(self, timeout: float) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self.join(timeout)

@@ -46,3 +46,10 @@ def camera_frame_payload(camera_id: str = "coast") -> dict[str, Any]:
         "height": 360,
         "sha256": "0" * 64,
     }
+
+
+def replanned(app: Any, timeout: float = 30.0) -> None:
+    """Wait for the app's background live re-planning to catch up with the writes so far."""
+    from disaster_dx.web.plans_pages import PLANNER_KEY
+
+    assert app.server.extensions[PLANNER_KEY].wait_idle(timeout), "re-planning did not finish"

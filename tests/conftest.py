@@ -214,6 +214,9 @@ def make_app(
                 driver = request.getfixturevalue(name)
                 getattr(driver, "driver", driver).get("about:blank")
     for app in apps:
+        planner = app.server.extensions.get("disaster_dx.plans")
+        if planner is not None:
+            planner.close()  # its background re-planning must not outlive the database
         app.server.extensions[EXTENSION_KEY].store.dispose()
 
 

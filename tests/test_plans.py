@@ -46,7 +46,7 @@ from disaster_dx.plans import (
     vertical_evacuation,
 )
 from disaster_dx.routing import graph_from_arrays, nearest_nodes
-from tests.common import open_tsunami_shelters
+from tests.common import open_tsunami_shelters, set_open_state
 from tests.conftest import add_staff_user
 
 THRESHOLDS = CrowdingThresholds()
@@ -546,3 +546,42 @@ def test_two_workers_agree_and_an_older_replan_never_overwrites(store) -> None:
     )
     assert saved.skipped_as_older and saved.changed == frozenset()
     assert stored_fingerprints(store, Hazard.TSUNAMI) == after
+
+
+def test_background_replanning_never_holds_a_write_and_coalesces(store) -> None:
+    """Writers return while a re-plan runs; writes meanwhile fold into one more run."""
+    import threading
+
+    ensure_initialised(store)
+    planner = Planner(store)
+    started, release = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def slow_refresh() -> list:
+        runs.append(len(runs) + 1)
+        started.set()
+        assert release.wait(30)
+        return []
+
+    planner.refresh_live = slow_refresh  # type: ignore[method-assign]
+    planner.install(background=True)
+    try:
+        tsunami = [s.shelter_id for s in store.shelters() if s.suits(Hazard.TSUNAMI)]
+        set_open_state(store, tsunami[:1], "open", actor="hq")
+        assert started.wait(10)  # the re-plan is running (and blocked)...
+        for shelter_id in tsunami[1:4]:  # ...yet every write returns at once
+            set_open_state(store, [shelter_id], "open", actor="hq")
+        assert not planner.wait_idle(timeout=0.05)
+        release.set()
+        assert planner.wait_idle(timeout=30)
+        assert runs == [1, 2]  # three writes during the first run: one more run, not three
+        # An event that changes no shelter or hazard asks for nothing.
+        store.append(
+            store.live_incident().incident_id,
+            [NewEvent("incident.message", {"text": "本部会議"})],
+            actor="hq",
+        )
+        assert planner.wait_idle(timeout=30) and runs == [1, 2]
+    finally:
+        release.set()
+        planner.close()

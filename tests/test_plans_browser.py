@@ -10,7 +10,7 @@ from disaster_dx import auth
 from disaster_dx.demo_district import load_demo_district
 from disaster_dx.web import plans_pages
 from disaster_dx.web.context import EXTENSION_KEY
-from tests.common import open_tsunami_shelters, set_open_state
+from tests.common import open_tsunami_shelters, replanned, set_open_state
 from tests.conftest import add_staff_user
 from tests.webtools import login_browser
 
@@ -72,6 +72,7 @@ def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) ->
     hq_password = add_staff_user(store, "hq1", "hq")
     load_demo_district(store, auth.get_user(store, "plan1"), n_residents=60)
     open_tsunami_shelters(store, actor="hq1")
+    replanned(app)
     hq_user = auth.get_user(store, "hq1")
     before = flagged_residents(store, hq_user)
     dash_duo.start_server(app, navigate=False)
@@ -87,6 +88,7 @@ def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) ->
     # Closing the shelters in use re-plans live; HQ's map follows on its next poll.
     used = {d for _, d, _ in stored_fingerprints(store, Hazard.TSUNAMI).values() if d}
     set_open_state(store, sorted(used), "closed", actor="hq1")
+    replanned(app)
     after = flagged_residents(store, hq_user)
     assert len(after) > len(before)
     WebDriverWait(driver, 10).until(

@@ -19,7 +19,7 @@ from disaster_dx.web import plans_pages
 from disaster_dx.web.context import EXTENSION_KEY
 from disaster_dx.web.security import STAFF_PATHS
 from layers.plans import flagged_overlay
-from tests.common import open_tsunami_shelters, set_open_state
+from tests.common import open_tsunami_shelters, replanned, set_open_state
 from tests.conftest import add_staff_user
 from tests.webtools import callback_request, login_client
 
@@ -190,6 +190,7 @@ def test_names_never_reach_public_routes_logs_or_error_pages(
          for s in tsunami[:20]],
         actor="hq1",
     )  # fmt: skip
+    replanned(app)
     assert "live plans (tsunami)" in caplog.text
     # ...error pages carry nothing personal...
     missing = client.get("/plans/sheet/NOPE")
@@ -276,6 +277,7 @@ def test_buildings_only_at_legible_zoom(app, planner, district) -> None:
 
 def test_hq_flagged_overlay_has_ids_and_positions_only(app, store, planner, district) -> None:
     open_tsunami_shelters(store, actor="hq1")
+    replanned(app)
     add_staff_user(store, "hq1", "hq")
     flagged = flagged_residents(store, auth.get_user(store, "hq1"))
     assert flagged
@@ -297,6 +299,7 @@ def test_hq_map_shows_flagged_residents_and_follows_live_replanning(
 
     incident = store.live_incident()
     open_tsunami_shelters(store, actor="hq1")
+    replanned(app)
     hq_password = add_staff_user(store, "hq1", "hq")
     client = app.server.test_client()
     login_client(client, "hq1", hq_password)
@@ -329,6 +332,7 @@ def test_hq_map_shows_flagged_residents_and_follows_live_replanning(
     # Closing the shelters in use re-plans live; the next poll brings the new markers and count.
     used = {d for _, d, _ in stored_fingerprints(store, Hazard.TSUNAMI).values() if d}
     set_open_state(store, sorted(used), "closed", actor="hq1")
+    replanned(app)
     after = {f.resident_id for f in flagged_residents(store, hq_user)}
     assert after != before
     update = poll(seen)

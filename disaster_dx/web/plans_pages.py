@@ -112,7 +112,9 @@ def init_planner(server: Flask) -> Planner:
     """Create the plan tables and this app's planner, and start live re-planning."""
     context = server.extensions["disaster_dx"]
     create_plan_tables(context.store)
-    made = Planner(context.store, thresholds=context.settings.crowding).install()
+    # In the background: a shelter report must never wait for a whole-city re-plan (the
+    # first after a start loads the road graph and buildings, seconds on a real city).
+    made = Planner(context.store, thresholds=context.settings.crowding).install(background=True)
     server.extensions[PLANNER_KEY] = made
     return made
 
