@@ -9,8 +9,13 @@ from pathlib import Path
 from disaster_dx.errors import ImportFileError, Problem
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file + rename, so readers (or a web server) never see half a file."""
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write via a temp file + rename, so readers (or a web server) never see half a file.
+
+    ``mode`` is set *before* the file appears under its name: ``0o600`` (the default) for
+    what only this app reads (camera frames), ``0o644`` for files others must open (the
+    public snapshot that nginx serves as another user, exports handed to people).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -18,6 +23,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -27,10 +27,8 @@ import hashlib
 import html
 import json
 import logging
-import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from disaster_dx._files import write_atomic
 from disaster_dx._time import to_jst
 from disaster_dx.config import Settings
 from disaster_dx.events import (
@@ -320,34 +319,15 @@ def _publish_lock(public_dir: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _write_public(path: Path, data: bytes) -> None:
-    """Atomic write (temp file + rename) of a file anyone may read.
-
-    Like :func:`disaster_dx._files.write_atomic`, but the file is world-readable
-    (``0644``) *before* it appears under its name: a web server running as another user
-    (nginx's ``www-data``) must never meet a new snapshot it cannot open.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def _write_if_changed(path: Path, data: bytes) -> bool:
     try:
         if path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
-    _write_public(path, data)
+    # World-readable before it appears: nginx (another user) must never meet a file it
+    # cannot open.
+    write_atomic(path, data, mode=0o644)
     return True
 
 

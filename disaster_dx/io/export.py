@@ -78,9 +78,9 @@ def export_shelters(
     records = shelter_records(shelters, state, thresholds=thresholds)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "geojson":
-        write_atomic(path, geojson_bytes(records))
+        write_atomic(path, geojson_bytes(records), mode=0o644)
     elif fmt == "csv":
-        write_atomic(path, csv_bytes(records))
+        write_atomic(path, csv_bytes(records), mode=0o644)
     else:
         _write_gpkg(records, path)
     return len(records)
