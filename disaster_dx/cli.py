@@ -697,6 +697,13 @@ def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
                 f"{run.fired}/{len(run.injects)}\t{run.scenario_title}"
             )
         return 0
+    if action in ("run", "control"):
+        # Starting or stopping a drill announced to residents changes the public page's
+        # notice: this process publishes it like the app would (nothing else of a drill).
+        from disaster_dx.publish import Publisher
+        from layers.public_map import shelter_map_html
+
+        store.add_listener(Publisher(store, settings, render_map=shelter_map_html))
     if action == "run":
         return _drill_run(args, store)
     if action == "control":
@@ -747,7 +754,12 @@ def _drill_run(args: argparse.Namespace, store: Store) -> int:
             args.scenario, shelters=store.shelters(), camera_ids=drills.known_camera_ids(store)
         )
         started = drills.start_drill(
-            store, scenario, actor=args.actor, speed=args.speed, title=args.title
+            store,
+            scenario,
+            actor=args.actor,
+            speed=args.speed,
+            title=args.title,
+            public_notice=args.public_notice,
         )
         _say(f"drill {started.incident_id} started at {started.speed:g}x: {scenario.title}")
         _say("staff join it at /drill/join; stop with Ctrl+C (the drill itself keeps its state)")
@@ -785,6 +797,11 @@ def _add_drill_commands(commands: argparse._SubParsersAction) -> None:  # type: 
     run.add_argument("scenario", nargs="?", help="start a new drill from this scenario first")
     run.add_argument("--speed", type=float, default=1.0, help="1 to 60 (default 1 = real time)")
     run.add_argument("--title", help="title of the drill incident")
+    run.add_argument(
+        "--public-notice",
+        action="store_true",
+        help="the public page says a drill is under way until it stops (drills with residents)",
+    )
     run.add_argument(
         "--stop-when-done",
         action="store_true",

@@ -1253,11 +1253,14 @@ def start_drill(
     speed: float = 1.0,
     title: str | None = None,
     clock: Clock | None = None,
+    public_notice: bool = False,
 ) -> DrillRun:
     """Open a drill incident for ``scenario`` and schedule its injects from now.
 
     The drill incident is a new incident of kind ``drill``: nothing in it reaches live state
-    or the public page. Injects fire when a scheduler (:class:`DrillScheduler`) runs.
+    or the public page. Injects fire when a scheduler (:class:`DrillScheduler`) runs. With
+    ``public_notice`` (a drill residents take part in), the public page says that a drill is
+    under way until it stops, and that what it shows is the real situation.
     """
     speed = _check_speed(speed)
     if not scenario.injects:
@@ -1265,7 +1268,10 @@ def start_drill(
     create_drill_tables(store)
     now = (clock or store.clock)()
     incident = store.create_incident(
-        title or drill_title(scenario.title), kind=IncidentKind.DRILL, actor=actor
+        title or drill_title(scenario.title),
+        kind=IncidentKind.DRILL,
+        actor=actor,
+        show_on_public=public_notice,
     )
     with store.engine.begin() as conn:
         conn.execute(

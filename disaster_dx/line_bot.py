@@ -417,8 +417,10 @@ class LineBot:
         if event.get("type") not in ("message", "follow"):
             return None
         event_id = event.get("webhookEventId")
-        if isinstance(event_id, str) and event_id and not first_delivery(
-            self.store, event_id[:64], now=self.clock()
+        if (
+            isinstance(event_id, str)
+            and event_id
+            and not first_delivery(self.store, event_id[:64], now=self.clock())
         ):
             log.info("LINE webhook: event delivered again, already answered")
             return None

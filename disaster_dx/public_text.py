@@ -68,6 +68,14 @@ _ROWS: dict[str, tuple[str, str, str]] = {
     "minutes_ago": ("{n}分前", "{n} min ago", "{n}ぷん まえ"),
     "hours_ago": ("{n}時間前", "{n} h ago", "{n}じかん まえ"),
     "just_now": ("たった今", "just now", "いま"),
+    "drill_notice": (
+        "ただいま防災訓練を実施中です。このページには訓練の情報ではなく、実際の避難所の開設状況を"
+        "表示しています。",
+        "A disaster drill is under way. This page shows the real status of the shelters, "
+        "not the drill.",
+        "いま、ぼうさい の くんれん を して います。この ページ は くんれん では なく、"
+        "ほんとう の ひなんじょ の ようす です。",
+    ),
     "update_failed": (
         "最新の情報を読み込めませんでした。表示しているのは上の時点の情報です。",
         "Could not load newer information. The page shows the information of the time above.",

@@ -189,17 +189,21 @@ def public_collection(
     thresholds: CrowdingThresholds,
     city_code: str,
     updated_at: datetime,
+    drill_notice: bool = False,
 ) -> dict[str, Any]:
     """The public FeatureCollection as of ``updated_at`` (the last change to public data).
 
     ``hazard`` is the code of the hazard announced most recently and still in force (never
     its free-text title or detail, which staff type), so the page can offer its shelters first.
+    ``drill_notice``: a drill the city announced to residents is under way (a flag only: no
+    drill data).
     """
     hazard = state.current_hazard
     return {
         "type": "FeatureCollection",
         "updated_at": _iso(updated_at),
         "hazard": hazard.value if hazard else None,
+        "drill_notice": drill_notice,
         "city_code": city_code,
         "attribution": "出典：国土地理院 指定緊急避難場所データ・指定避難所データ",
         "features": [public_feature(s, state, thresholds=thresholds) for s in shelters],
@@ -280,6 +284,8 @@ def render_index(
             return _script_json(_page_config())
         if kind == "data_json" and arg is None:
             return _script_json(collection)
+        if kind == "drill_notice_hidden" and arg is None:
+            return "" if collection.get("drill_notice") else "hidden"
         if kind == "updated_at" and arg is None:
             return html.escape(str(collection["updated_at"]))
         if kind == "updated_text" and arg is None:
@@ -340,6 +346,7 @@ def write_snapshot(
     city_code: str,
     updated_at: datetime,
     render_map: MapRenderer | None = None,
+    drill_notice: bool = False,
 ) -> list[str]:
     """Write every public file that changed; returns their names.
 
@@ -348,19 +355,28 @@ def write_snapshot(
     ``map.html`` is re-rendered only when the public data changed (folium is the slow part).
     """
     collection = public_collection(
-        shelters, state, thresholds=thresholds, city_code=city_code, updated_at=updated_at
+        shelters,
+        state,
+        thresholds=thresholds,
+        city_code=city_code,
+        updated_at=updated_at,
+        drill_notice=drill_notice,
     )
     assets = asset_files()
     written = [name for name, data in assets.items() if _write_if_changed(public_dir / name, data)]
     geojson = geojson_bytes(collection)
+    previous = _map_data(public_dir / "shelters.geojson")
     data_changed = _write_if_changed(public_dir / "shelters.geojson", geojson)
     if data_changed:
         written.append("shelters.geojson")
+    # The drill notice is not on the shareable map: toggling it must not re-render map.html
+    # (folium's output differs on every render, which would defeat caches and ETags).
+    map_changed = data_changed and previous != _map_data(public_dir / "shelters.geojson")
     records = shelter_records(shelters, state, thresholds=thresholds)
     if _write_if_changed(public_dir / "shelters.csv", csv_bytes(records)):
         written.append("shelters.csv")
     map_path = public_dir / "map.html"
-    if render_map is not None and (data_changed or not map_path.exists()):
+    if render_map is not None and (map_changed or not map_path.exists()):
         page = render_map(collection, texts_for("ja")).encode("utf-8")
         if _write_if_changed(map_path, page):
             written.append("map.html")
@@ -369,8 +385,23 @@ def write_snapshot(
     return written
 
 
+def _map_data(path: Path) -> Any:
+    """What ``map.html`` shows of a written ``shelters.geojson`` (None if missing or unreadable)."""
+    try:
+        collection = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if isinstance(collection, dict):
+        collection.pop("drill_notice", None)
+    return collection
+
+
 def publish(
-    store: Store, settings: Settings, *, render_map: MapRenderer | None = None
+    store: Store,
+    settings: Settings,
+    *,
+    render_map: MapRenderer | None = None,
+    ending_drill: str | None = None,
 ) -> PublishResult:
     """Publish the live incident's current state into ``settings.public_dir``.
 
@@ -379,7 +410,8 @@ def publish(
     change what the public sees (:data:`PUBLIC_EVENT_TYPES`; the incident's opening when there
     is none yet), never the time of publishing and never a camera frame or a staff message:
     the same public state gives the same bytes, so nothing is rewritten and every cached copy
-    and ETag stays valid.
+    and ETag stays valid. The drill notice shows while a drill announced to residents is open;
+    ``ending_drill`` is one that has just been stopped (its incident closes right after).
     """
     started = time.perf_counter()
     public_dir = settings.public_dir
@@ -405,6 +437,10 @@ def publish(
             city_code=settings.city_code,
             updated_at=updated_at,
             render_map=render_map,
+            drill_notice=any(
+                i.show_on_public and i.closed_at is None and i.incident_id != ending_drill
+                for i in store.incidents(kind=IncidentKind.DRILL)
+            ),
         )
     result = PublishResult(
         public_dir=public_dir,
@@ -450,9 +486,21 @@ class Publisher:
         Other events (camera frames every few seconds, HQ messages, area counts) leave the
         snapshot as it is, so they cost no rebuild.
         """
+        kind = self._kind(incident_id)
+        if kind is IncidentKind.DRILL:
+            actions = {e.payload.get("action") for e in events if e.type == "drill.control"}
+            if actions & {"start", "stop"} and self.store.incident(incident_id).show_on_public:
+                # The drill notice appears or goes; no drill data ever does.
+                self.last = publish(
+                    self.store,
+                    self.settings,
+                    render_map=self.render_map,
+                    ending_drill=incident_id if "stop" in actions else None,
+                )
+            return
         if not any(e.type in PUBLIC_EVENT_TYPES for e in events):
             return
-        if self._kind(incident_id) is not IncidentKind.LIVE:
+        if kind is not IncidentKind.LIVE:
             return
         self.publish()
 

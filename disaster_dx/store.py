@@ -307,8 +307,13 @@ class Store:
         kind: IncidentKind = IncidentKind.LIVE,
         actor: str,
         incident_id: str | None = None,
+        show_on_public: bool = False,
     ) -> Incident:
-        """Open a new incident (a live disaster or a drill)."""
+        """Open a new incident (a live disaster or a drill).
+
+        ``show_on_public`` (drills): while it is open, the public page says a drill is under
+        way — only that; none of the drill's data ever reaches the public page.
+        """
         if not title.strip():
             raise DisasterDxError("an incident needs a title")
         now = self.clock()
@@ -322,7 +327,7 @@ class Store:
                     created_at=now,
                     created_by=actor,
                     last_seq=0,
-                    show_on_public=False,
+                    show_on_public=show_on_public,
                 )
             )
         log.info("incident %s (%s) opened by %s", new_id, kind.value, actor)

@@ -146,6 +146,7 @@ def test_operator_validates_starts_controls_and_sees_the_log(app, store) -> None
     incident_id = result[pages.RUN]["value"]
     assert "訓練を開始しました" in result[pages.RESULT]["children"]
     assert store.incident(incident_id).is_drill
+    assert not store.incident(incident_id).show_on_public  # not announced unless ticked
 
     scheduler = drills.DrillScheduler(store, holder="test")
     for _ in range(4):
@@ -314,10 +315,17 @@ def test_a_whole_drill_leaves_the_public_files_and_live_state_unchanged(app, sto
         client,
         app,
         pages.RESULT,
-        {(pages.SCENARIO_TEXT, "data"): loaded, (pages.SPEED, "value"): 60},
+        {
+            (pages.SCENARIO_TEXT, "data"): loaded,
+            (pages.SPEED, "value"): 60,
+            (pages.PUBLIC_NOTICE, "value"): ["notice"],
+        },
         f"{pages.START_CONFIRM}.submit_n_clicks",
     )
     incident_id = started.json["response"][pages.RUN]["value"]
+    # Announced to residents: the public page says a drill is on (and nothing of it).
+    during = json.loads((settings.public_dir / "shelters.geojson").read_text(encoding="utf-8"))
+    assert during["drill_notice"] is True
     scheduler = drills.DrillScheduler(store, holder="test")
     for _ in range(160):
         scheduler.tick()
@@ -338,5 +346,5 @@ def test_a_whole_drill_leaves_the_public_files_and_live_state_unchanged(app, sto
     assert store.events(live.incident_id) == before_events
     assert store.state(live.incident_id) == before_state
     after = public_output()
-    assert after == before_files
+    assert after == before_files  # the notice went with the stop: byte for byte as before
     assert "訓練の入力" not in b"".join(after.values()).decode("utf-8", "replace")

@@ -260,6 +260,37 @@ def test_the_announced_hazard_is_offered_first(dash_duo, make_app) -> None:
     assert len(_items(driver)) == 139
 
 
+def test_a_drill_with_residents_shows_the_notice_in_every_language(
+    dash_duo, make_app, screenshot
+) -> None:
+    from disaster_dx import drills
+    from disaster_dx.model import IncidentKind
+
+    app = make_app()
+    store = _store(app)
+    drill = store.create_incident(
+        "【訓練】総合防災訓練", kind=IncidentKind.DRILL, actor="op", show_on_public=True
+    )
+    store.append(
+        drill.incident_id,
+        [NewEvent(drills.DRILL_CONTROL, {"action": "start", "speed": 1.0})],
+        actor="op",
+    )
+    base = _start(dash_duo, app)
+    driver = dash_duo.driver
+    _phone(driver)
+    _open(driver, f"{base}/?lang=ja")
+    notice = driver.find_element(By.ID, "dx-drill-notice")
+    assert notice.is_displayed() and "防災訓練を実施中" in notice.text
+    assert len(_items(driver)) == 139
+    screenshot(driver, "public_drill_notice_ja")
+    driver.find_element(By.LINK_TEXT, "English").click()
+    WebDriverWait(driver, 10).until(
+        lambda d: "disaster drill" in d.find_element(By.ID, "dx-drill-notice").text
+    )
+    assert _errors(dash_duo.get_logs()) == []
+
+
 def test_list_only_mode_does_everything_without_the_map(dash_duo, make_app, screenshot) -> None:
     app = make_app()
     store = _store(app)

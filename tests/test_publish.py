@@ -232,6 +232,52 @@ def test_drill_incidents_never_change_the_snapshot(master: Store, settings: Sett
     assert "DRILL" not in (settings.public_dir / "index.html").read_text(encoding="utf-8")
 
 
+def test_a_drill_announced_to_residents_shows_a_notice_and_nothing_else(
+    master: Store, settings: Settings
+) -> None:
+    from disaster_dx import drills  # registers drill.control
+
+    publisher = Publisher(master, settings, render_map=shelter_map_html)
+    master.add_listener(publisher)
+    publisher.publish()
+    before = _geojson(settings)
+    notice = re.compile(r'<p id="dx-drill-notice"[^>]*>')
+
+    def page() -> str:
+        return (settings.public_dir / "index.html").read_text(encoding="utf-8")
+
+    assert before["drill_notice"] is False and " hidden " in notice.search(page()).group(0)
+    shared_map = (settings.public_dir / "map.html").read_bytes()
+    quiet = master.create_incident("【訓練】本部だけの訓練", kind=IncidentKind.DRILL, actor="op")
+    untouched = _files(settings.public_dir)
+    start = NewEvent(drills.DRILL_CONTROL, {"action": "start", "speed": 1.0})
+    master.append(quiet.incident_id, [start], actor="op")
+    assert _files(settings.public_dir) == untouched  # not announced: nothing changes
+
+    drill = master.create_incident(
+        "【訓練】住民参加の総合防災訓練", kind=IncidentKind.DRILL, actor="op", show_on_public=True
+    )
+    master.append(drill.incident_id, [start], actor="op")
+    during = _geojson(settings)
+    assert during["drill_notice"] is True and " hidden " not in notice.search(page()).group(0)
+    assert "ただいま防災訓練を実施中です" in page()
+    assert during["features"] == before["features"] and during["updated_at"] == before["updated_at"]
+    _report(master, drill.incident_id, SCHOOL, actor="drill", open_state="open", evacuees=50)
+    assert _geojson(settings)["features"] == before["features"]  # drill data never
+    assert "住民参加の総合防災訓練" not in page()
+
+    master.append(
+        drill.incident_id,
+        [NewEvent(drills.DRILL_CONTROL, {"action": "stop", "speed": 1.0})],
+        actor="op",
+    )
+    master.close_incident(drill.incident_id, actor="op")
+    assert _geojson(settings)["drill_notice"] is False  # gone with the stop
+    assert " hidden " in notice.search(page()).group(0)
+    # The shareable map never showed the notice: it was not re-rendered for it.
+    assert (settings.public_dir / "map.html").read_bytes() == shared_map
+
+
 def test_a_live_write_is_public_when_append_returns(master: Store, settings: Settings) -> None:
     master.add_listener(Publisher(master, settings, render_map=shelter_map_html))
     live = master.live_incident().incident_id

@@ -76,6 +76,7 @@ CHECK = "drill-check"
 SCENARIO_TEXT = "drill-scenario-text"
 SPEED = "drill-speed"
 START = "drill-start"
+PUBLIC_NOTICE = "drill-public-notice"
 START_CONFIRM = "drill-start-confirm"
 RUN = "drill-run"
 PAUSE = "drill-pause"
@@ -323,6 +324,25 @@ def operator_layout(**_query: Any) -> html.Div:
                                 value=1,
                                 inline=True,
                                 inputStyle={"marginRight": ".25rem", "marginLeft": ".6rem"},
+                            ),
+                            html.Label(
+                                "市民向けページ",
+                                htmlFor=PUBLIC_NOTICE,
+                                className="dx-visually-hidden",
+                            ),
+                            dcc.Checklist(
+                                id=PUBLIC_NOTICE,
+                                options=[
+                                    {
+                                        "label": "市民向けページに「防災訓練を実施中」の"
+                                        "お知らせを出す（住民参加の訓練のとき。"
+                                        "訓練の内容は表示されません）",
+                                        "value": "notice",
+                                    }
+                                ],
+                                value=[],
+                                inputStyle={"marginRight": ".3rem"},
+                                style={"margin": ".4rem 0"},
                             ),
                             dcc.ConfirmDialogProvider(
                                 html.Button("訓練を開始", id=START, style=_PRIMARY),
@@ -958,10 +978,16 @@ def register(app: Dash) -> None:
         Input(START_CONFIRM, "submit_n_clicks"),
         State(SCENARIO_TEXT, "data"),
         State(SPEED, "value"),
+        State(PUBLIC_NOTICE, "value"),
         prevent_initial_call=True,
     )
     @requires(*OPERATOR_ROLES)
-    def start(_submit: int | None, loaded: dict[str, str] | None, speed: float) -> tuple[Any, ...]:
+    def start(
+        _submit: int | None,
+        loaded: dict[str, str] | None,
+        speed: float,
+        notice: list[str] | None,
+    ) -> tuple[Any, ...]:
         """Start a new drill from the validated scenario (validated again: never trust it)."""
         user = signed_in_user()
         assert user is not None
@@ -976,7 +1002,13 @@ def register(app: Dash) -> None:
                 base_dir=drills.SCENARIO_DIR,
                 camera_ids=drills.known_camera_ids(store),
             )
-            run = drills.start_drill(store, scenario, actor=user.username, speed=float(speed))
+            run = drills.start_drill(
+                store,
+                scenario,
+                actor=user.username,
+                speed=float(speed),
+                public_notice="notice" in (notice or []),
+            )
         except DisasterDxError as exc:
             return f"開始できませんでした：{exc}", no_update, no_update
         _ensure_scheduler(server, store)

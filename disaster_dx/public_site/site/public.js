@@ -422,6 +422,7 @@
 
     function render() {
         var list = withDistances(shelters());
+        byId("dx-drill-notice").hidden = !data.drill_notice;
         renderUpdated();
         renderHazardNow();
         renderSummary(list);
@@ -612,7 +613,8 @@
             return response.json();
         }).then(function (fresh) {
             byId("dx-stale").hidden = true;
-            if (fresh.updated_at !== data.updated_at || fresh.features.length !== data.features.length) {
+            if (fresh.updated_at !== data.updated_at || fresh.features.length !== data.features.length ||
+                    fresh.drill_notice !== data.drill_notice) {
                 data = fresh;
                 followAnnouncedHazard();
                 renderHazardOptions();
