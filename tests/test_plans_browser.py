@@ -95,3 +95,23 @@ def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) ->
         lambda d: len(d.find_elements(By.CSS_SELECTOR, ".plans-flagged-marker")) == len(after)
     )
     dash_duo.wait_for_contains_text("#hq-tile-flagged", f"{len(after):,}", timeout=5)
+
+    # 「地図で表示」 flies the map to them: the markers spread out over the map.
+    def spread() -> float:
+        return float(
+            driver.execute_script(
+                "const xs = [...document.querySelectorAll('.plans-flagged-marker')]"
+                ".map(e => e.getBoundingClientRect().left);"
+                "return Math.max(...xs) - Math.min(...xs);"
+            )
+        )
+
+    before_zoom = spread()
+    driver.find_element(By.ID, "hq-plans-flagged-zoom").click()
+    WebDriverWait(driver, 10).until(lambda d: spread() > 2 * before_zoom)
+    map_box = driver.find_element(By.ID, "hq-map").rect
+    for marker in driver.find_elements(By.CSS_SELECTOR, ".plans-flagged-marker"):
+        box = marker.rect
+        assert map_box["x"] <= box["x"] <= map_box["x"] + map_box["width"]
+        assert map_box["y"] <= box["y"] <= map_box["y"] + map_box["height"]
+    screenshot(driver, "hq_flagged_zoomed")

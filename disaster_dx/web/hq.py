@@ -50,6 +50,16 @@ _BOARD_COLUMNS = (
 )
 
 
+def _zoom_button(lang: str) -> html.Button:
+    """Fly the map to the residents who cannot reach safety in time."""
+    return html.Button(
+        "Show on map" if lang == "en" else "地図で表示",
+        id=ids.HQ_FLAGGED_ZOOM,
+        type="button",
+        className="dx-tile-button",
+    )
+
+
 def _snapshot(
     context: AppContext, lang: str, hazard: str | None, flagged: int | None
 ) -> dict[str, Any]:
@@ -177,7 +187,12 @@ def _tiles(totals: hq_core.Summary, lang: str, flagged: int | None) -> list[html
             [
                 html.Div(label_en if en else label_ja, className="dx-tile-label"),
                 html.Div(
-                    [html.Span(value, className="dx-tile-value"), " ", unit_en if en else unit_ja],
+                    [
+                        html.Span(value, className="dx-tile-value"),
+                        " ",
+                        unit_en if en else unit_ja,
+                        _zoom_button(lang) if key == "flagged" and value != "0" else None,
+                    ],
                 ),
             ],
             className=f"dx-tile dx-tile-{key}"
@@ -583,6 +598,30 @@ def register(app: Dash) -> None:
             markers,
             plans["seen"],
         )
+
+    @app.callback(
+        Output(ids.HQ_MAP, "viewport"),
+        Input(ids.HQ_FLAGGED_ZOOM, "n_clicks"),
+        State(ids.HQ_FLAGGED, "children"),
+        prevent_initial_call=True,
+    )
+    @requires(*HQ_ROLES)
+    def show_flagged(clicks: int | None, markers: Any) -> Any:
+        """Fit the map to the flagged residents' markers the page already holds (no new read)."""
+        positions = [
+            m["props"]["position"]
+            for m in (markers if isinstance(markers, list) else [])
+            if isinstance(m, dict) and isinstance(m.get("props", {}).get("position"), list)
+        ]
+        if not clicks or not positions:
+            return no_update
+        lats = [float(p[0]) for p in positions]
+        lons = [float(p[1]) for p in positions]
+        pad = 0.002  # ~200 m, so markers on the edge stay visible
+        return {
+            "bounds": [[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]],
+            "transition": "flyToBounds",
+        }
 
     @app.callback(
         Output(ids.HQ_SHELTERS, "hideout"),

@@ -30,6 +30,7 @@ HQ_AREA_TABLE = "hq-area-table"
 HQ_AREA_HISTORY = "hq-area-history"
 HQ_FLAGGED = "hq-plans-flagged"
 HQ_PLANS = "hq-plans-version"
+HQ_FLAGGED_ZOOM = "hq-plans-flagged-zoom"
 
 FORM_SHELTER_ID = "hq-form-shelter-id"
 FORM_VERSION = "hq-form-version"
