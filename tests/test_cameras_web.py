@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -426,3 +427,49 @@ def test_a_drill_script_takes_over_cameras_for_its_players_only(cams) -> None:
     )
     town = player.get("/cameras/town/status.json").get_json()
     assert "訓練" not in town["health_label"]
+
+
+def test_replay_shows_each_camera_as_it_was_at_that_instant(cams) -> None:
+    from disaster_dx import drills
+    from disaster_dx.events import NewEvent
+    from disaster_dx.web import drill_pages
+    from tests.drill_support import TSUNAMI
+
+    app, store, _sim, times = cams
+    hq = _hq_client(app, store)
+    live = store.live_incident()
+    start, _end = drill_pages._replay_window(store, live)
+    # Half-way between the 5-minute and the 5-second round: the 5-minute frames, 正常 then.
+    moment = times[1] + (times[2] - times[1]) / 2
+    body = callback_request(
+        app,
+        drill_pages.REPLAY_CAMERAS,
+        {
+            (drill_pages.REPLAY_SLIDER, "value"): (moment - start).total_seconds(),
+            (drill_pages.REPLAY_INCIDENT, "data"): live.incident_id,
+        },
+        f"{drill_pages.REPLAY_SLIDER}.value",
+    )
+    reply = hq.post("/_dash-update-component", json=body)
+    cameras = json.dumps(
+        reply.get_json()["response"][drill_pages.REPLAY_CAMERAS], ensure_ascii=False
+    )
+    assert f"/cameras/coast/frames/{frame_key(times[1])}.jpg" in cameras
+    assert frame_key(times[2]) not in cameras  # nothing from after that instant
+
+    # A drill's replay shows what its script showed, under its own address.
+    run = drills.start_drill(
+        store, drills.load_scenario(TSUNAMI, shelters=store.shelters()), actor="op1", speed=60
+    )
+    store.append(
+        run.incident_id,
+        [NewEvent(drills.CAMERA_SCRIPTED, {"camera_id": "coast", "action": "image",
+                                           "image": "images/tsunami_drill_frame.png"})],
+        actor="drill",
+    )  # fmt: skip
+    page = _page_text(hq, f"/drill/replay/{run.incident_id}")
+    assert "鉄塔カメラ（この時刻の画像）" in page
+    url = re.search(r'"(/cameras/coast/drill-image\?[^"]+)"', page).group(1)
+    assert f"incident={run.incident_id}" in url
+    picture = hq.get(url)
+    assert picture.status_code == 200 and picture.data.startswith(b"\x89PNG")

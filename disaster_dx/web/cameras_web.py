@@ -55,7 +55,8 @@ from disaster_dx.cameras import (
     sync_registry,
 )
 from disaster_dx.drills import ScriptedCamera, scripted_cameras
-from disaster_dx.store import Store
+from disaster_dx.errors import NotFoundError
+from disaster_dx.store import Incident, Store
 from disaster_dx.web import ids
 from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
@@ -242,9 +243,28 @@ def _scripted(until: datetime | None = None) -> dict[str, ScriptedCamera]:
 
 
 def _drill_image(camera_id: str) -> Response:
-    """The drill picture the script shows for this camera (HQ in a drill only)."""
+    """A drill script's picture for this camera (HQ only).
+
+    Of the user's own drill, or of ``?incident=`` (a drill being replayed); ``?at=`` (UNIX
+    seconds) is the instant whose script applies, so each picture has its own address.
+    """
     camera, hq = _camera_for_request(camera_id)
-    scripted = _scripted().get(camera.camera_id) if hq else None
+    if not hq:
+        abort(404)
+    store = current().store
+    try:
+        incident = store.incident(request.args.get("incident") or current_incident().incident_id)
+    except NotFoundError:
+        abort(404)
+    until = None
+    at = request.args.get("at", "")
+    if at.isdigit():
+        until = datetime.fromtimestamp(int(at) + 1, UTC)
+    scripted = (
+        scripted_cameras(store, incident.incident_id, until=until).get(camera.camera_id)
+        if incident.is_drill
+        else None
+    )
     path = scripted.image_path() if scripted is not None else None
     if path is None:
         abort(404)
@@ -256,9 +276,10 @@ def _drill_image(camera_id: str) -> Response:
     return response
 
 
-def _drill_image_url(scripted: ScriptedCamera) -> str:
+def _drill_image_url(scripted: ScriptedCamera, incident_id: str | None = None) -> str:
     # The inject's time in the URL: a later picture for the same camera is a new address.
-    return f"/cameras/{scripted.camera_id}/drill-image?at={int(scripted.at.timestamp())}"
+    url = f"/cameras/{scripted.camera_id}/drill-image?at={int(scripted.at.timestamp())}"
+    return url + (f"&incident={incident_id}" if incident_id else "")
 
 
 def _scripted_text(scripted: ScriptedCamera, lang: str) -> str:
@@ -373,12 +394,13 @@ def _card(
     settings: CameraSettings,
     live: bool,
     scripted: ScriptedCamera | None = None,
+    incident_id: str | None = None,
 ) -> html.Article:
     health, health_label = scripted_health(_health(camera, status, now, settings), scripted, lang)
     symbol, colour, _dash = HEALTH_STYLE[health]
     en = lang == "en"
     if scripted is not None:
-        picture = _scripted_picture(camera, scripted, lang)
+        picture = _scripted_picture(camera, scripted, lang, incident_id)
     elif ref is not None:
         picture: Any = html.Img(
             src=_frame_url(ref),
@@ -403,7 +425,12 @@ def _card(
                 [
                     html.Span(symbol, className="dx-camera-symbol", style={"color": colour}),
                     html.Span(
-                        ("Now: " if en else "現在の状態：") + health_label,
+                        (
+                            ("Now: " if en else "現在の状態：")
+                            if live
+                            else ("At that time: " if en else "この時刻の状態：")
+                        )
+                        + health_label,
                         className="dx-camera-health-label",
                     ),
                 ],
@@ -429,17 +456,56 @@ def _card(
     )
 
 
-def _scripted_picture(camera: Camera, scripted: ScriptedCamera, lang: str) -> Any:
+def _scripted_picture(
+    camera: Camera, scripted: ScriptedCamera, lang: str, incident_id: str | None = None
+) -> Any:
     """The drill script's picture, or its outage, in place of the camera's frame."""
     text = _scripted_text(scripted, lang)
     if scripted.image_path() is not None:
         return html.Img(
-            src=_drill_image_url(scripted),
+            src=_drill_image_url(scripted, incident_id),
             alt=f"{camera.name(lang)} {text}",
             id=f"hq-camera-img-{camera.camera_id}",
             className="dx-camera-frame dx-camera-drill",
         )
     return html.Div(text, className="dx-camera-noframe", id=f"hq-camera-img-{camera.camera_id}")
+
+
+def replay_cards(incident: Incident, moment: datetime, *, lang: str = "ja") -> list[Any]:
+    """Each camera as HQ saw it at ``moment`` of a replayed incident (for the replay page).
+
+    The newest frame at or before that instant with its health then, or, in a drill, what
+    the script showed; frames older than the retention are gone and say so. HQ only, like
+    every camera picture; other replay users get a sentence instead.
+    """
+    user = signed_in_user()
+    if user is None or not user.has(*HQ_ROLES):
+        return [
+            html.P("カメラの画像は本部（HQ）の職員だけが見られます。", className="dx-camera-meta")
+        ]
+    store = current().store
+    web = camera_web()
+    scripted = (
+        scripted_cameras(store, incident.incident_id, until=moment) if incident.is_drill else {}
+    )
+    cards: list[Any] = []
+    for camera in registered_cameras(store):
+        ref = web.frames.at(camera.camera_id, moment)
+        then = CameraStatus(camera.camera_id, last_frame_at=ref.captured_at if ref else None)
+        cards.append(
+            _card(
+                camera,
+                then,
+                ref,
+                now=moment,
+                lang=lang,
+                settings=web.settings,
+                live=False,
+                scripted=scripted.get(camera.camera_id),
+                incident_id=incident.incident_id,
+            )
+        )
+    return cards
 
 
 def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int], str, bool]:

@@ -107,6 +107,7 @@ REPLAY_SHELTERS = "drill-replay-shelters"
 REPLAY_BOARD = "drill-replay-board"
 REPLAY_TILES = "drill-replay-tiles"
 REPLAY_FEED = "drill-replay-feed"
+REPLAY_CAMERAS = "drill-replay-cameras"
 
 _BOARD_COLUMNS = (
     ("name", "避難所名"),
@@ -631,7 +632,15 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
         html.Li(f"{to_jst(at).strftime('%H:%M:%S')} {actor}：{text}")
         for at, actor, text in list(state.messages)[-6:][::-1]
     ]
-    return {"features": features, "rows": rows, "tiles": _tiles(totals), "feed": feed}
+    from disaster_dx.web.cameras_web import replay_cards  # it imports this module
+
+    return {
+        "features": features,
+        "rows": rows,
+        "tiles": _tiles(totals),
+        "feed": feed,
+        "cameras": replay_cards(incident, moment),
+    }
 
 
 def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
@@ -756,6 +765,15 @@ def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
                             ),
                         ],
                         className="dx-hq-main",
+                    ),
+                    html.Section(
+                        [
+                            html.H3("鉄塔カメラ（この時刻の画像）", style={"fontSize": "1rem"}),
+                            html.Div(
+                                snap["cameras"], id=REPLAY_CAMERAS, className="dx-camera-wall"
+                            ),
+                        ],
+                        style={"padding": "0 1rem"},
                     ),
                     html.Div(status_legend(lang="ja"), style={"padding": "0 1rem"}),
                     dcc.Store(id=REPLAY_INCIDENT, data=incident_id),
@@ -1114,13 +1132,14 @@ def register(app: Dash) -> None:
         Output(REPLAY_TILES, "children"),
         Output(REPLAY_FEED, "children"),
         Output(REPLAY_CLOCK, "children"),
+        Output(REPLAY_CAMERAS, "children"),
         Input(REPLAY_SLIDER, "value"),
         State(REPLAY_INCIDENT, "data"),
         prevent_initial_call=True,
     )
     @requires(*DRILL_REPLAY_ROLES)
     def seek(value: float | None, incident_id: str) -> tuple[Any, ...]:
-        """The map, board, tiles and feed at the slider's instant."""
+        """The map, board, tiles, feed and camera pictures at the slider's instant."""
         store = current().store
         incident = store.incident(incident_id)
         if not _may_replay(signed_in_user(), incident):
@@ -1129,7 +1148,7 @@ def register(app: Dash) -> None:
         moment = start + timedelta(seconds=float(value or 0))
         snap = _replay_snapshot(incident, moment)
         clock = _clock_text(incident, _controls_of(store, incident_id), moment)
-        return snap["features"], snap["rows"], snap["tiles"], snap["feed"], clock
+        return snap["features"], snap["rows"], snap["tiles"], snap["feed"], clock, snap["cameras"]
 
     @app.callback(
         Output(REPLAY_SLIDER, "value"),
