@@ -395,8 +395,12 @@ def _card(
     live: bool,
     scripted: ScriptedCamera | None = None,
     incident_id: str | None = None,
+    health_at: datetime | None = None,
 ) -> html.Article:
-    health, health_label = scripted_health(_health(camera, status, now, settings), scripted, lang)
+    """One camera's card; its health is judged at ``health_at`` (default ``now``)."""
+    health, health_label = scripted_health(
+        _health(camera, status, health_at or now, settings), scripted, lang
+    )
     symbol, colour, _dash = HEALTH_STYLE[health]
     en = lang == "en"
     if scripted is not None:
@@ -530,16 +534,20 @@ def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int],
             if moment is None
             else web.frames.at(camera.camera_id, moment)
         )
+        status = statuses.get(camera.camera_id)
+        if moment is not None:  # the record: health as it was then, from that frame's age
+            status = CameraStatus(camera.camera_id, last_frame_at=ref.captured_at if ref else None)
         cards.append(
             _card(
                 camera,
-                statuses.get(camera.camera_id),
+                status,
                 ref,
                 now=now,
                 lang=lang,
                 settings=web.settings,
                 live=live,
                 scripted=scripted.get(camera.camera_id),
+                health_at=moment,
             )
         )
     en = lang == "en"
