@@ -1650,6 +1650,7 @@ register_event_type(
         subject_field="camera_id",
     ),
     label="カメラ画像の受信",
+    label_en="Camera frame",
     routine=True,
 )
 register_event_type(
@@ -1660,6 +1661,7 @@ register_event_type(
         subject_field="camera_id",
     ),
     label="カメラ映像の途絶",
+    label_en="Camera feed lost",
 )
 register_event_type(
     CAMERA_FEED_RECOVERED,
@@ -1668,6 +1670,7 @@ register_event_type(
         subject_field="camera_id",
     ),
     label="カメラ映像の復旧",
+    label_en="Camera feed back",
 )
 
 

@@ -194,6 +194,7 @@ register_event_type(
         optional={"shelters": _ids_checker},
     ),
     label="訓練の状況付与",
+    label_en="Drill inject",
 )
 register_event_type(
     DRILL_CONTROL,
@@ -210,6 +211,7 @@ register_event_type(
         },
     ),
     label="訓練の進行操作",
+    label_en="Drill control",
 )
 register_event_type(
     CAMERA_SCRIPTED,
@@ -222,6 +224,7 @@ register_event_type(
         subject_field="camera_id",
     ),
     label="訓練用カメラ映像",
+    label_en="Drill camera script",
 )
 
 # ---------------------------------------------------------------------------------------------

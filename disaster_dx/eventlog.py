@@ -37,6 +37,7 @@ from disaster_dx.events import (
     SHELTER_STATUS_REPORTED,
     STATUS_FIELDS,
     TYPE_LABELS,
+    TYPE_LABELS_EN,
     AreaCount,
     Event,
     HazardAnnouncement,
@@ -76,6 +77,32 @@ SHELTER_FIELD_LABELS: dict[str, str] = {
     "internal_note": "内部メモ（非公開）",
 }
 
+#: English labels of the same (the page in English; the CSV for the city stays Japanese).
+EVENT_TYPE_LABELS_EN: dict[str, str] = {
+    SHELTER_STATUS_REPORTED: "Status report",
+    SHELTER_CORRECTION: "Correction",
+    AREA_OUTSIDE_REPORTED: "People outside shelters",
+    HAZARD_ANNOUNCED: "Warning announced",
+    HAZARD_CLEARED: "Warning cleared",
+    INCIDENT_MESSAGE: "HQ message",
+}
+SHELTER_FIELD_LABELS_EN: dict[str, str] = {
+    "open_state": "Open state",
+    "evacuees": "Evacuees",
+    "voluntary_evacuees": "of which voluntary",
+    "households": "Households",
+    "capacity": "Capacity",
+    "crowding_override": "Crowding (set by hand)",
+    "needs": "Needs",
+    "urgent_needs": "Urgent needs",
+    "other_needs": "Other needs",
+    "pets_accepted": "Pets",
+    "barrier_free": "Barrier-free",
+    "public_note": "Public notice",
+    "internal_note": "Internal note",
+}
+AREA_FIELD_LABELS_EN: dict[str, str] = {"at_home": "At home", "in_car": "In cars", "note": "Note"}
+
 #: Japanese label of each area count field (在宅避難・車中泊).
 AREA_FIELD_LABELS: dict[str, str] = {
     "at_home": "在宅避難者数",
@@ -89,6 +116,27 @@ NOT_REPORTED = "未報告"
 EMPTY = "（なし）"
 AUTOMATIC = "自動（人数から計算）"
 CLEARED = "（解除）"
+
+#: Small words of the log in both languages.
+_WORDS: dict[str, tuple[str, str]] = {
+    NOT_REPORTED: (NOT_REPORTED, "not reported"),
+    EMPTY: (EMPTY, "(none)"),
+    AUTOMATIC: (AUTOMATIC, "automatic (from the counts)"),
+    CLEARED: (CLEARED, "(cleared)"),
+    "可": ("可", "yes"),
+    "不可": ("不可", "no"),
+    "理由": ("理由", "Reason"),
+    "宛先": ("宛先", "To"),
+    "地区": ("地区", "Area"),
+    "カメラ": ("カメラ", "Camera"),
+    "原因": ("原因", "Cause"),
+}
+
+
+def _w(word: str, lang: str) -> str:
+    ja, en = _WORDS[word]
+    return en if lang == "en" else ja
+
 
 #: Columns of :func:`log_csv`, one line per changed field.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -134,6 +182,7 @@ class LogRow:
     area: str | None = None
     detail: str = ""
     camera_id: str | None = None
+    lang: str = "ja"
 
     @property
     def subject_label(self) -> str:
@@ -143,9 +192,9 @@ class LogRow:
         if self.shelter_id is not None:
             return self.shelter_id
         if self.area is not None:
-            return f"地区: {self.area}"
+            return f"{_w('地区', self.lang)}: {self.area}"
         if self.camera_id is not None:
-            return f"カメラ: {self.camera_id}"
+            return f"{_w('カメラ', self.lang)}: {self.camera_id}"
         return ""
 
 
@@ -159,6 +208,7 @@ def log_rows(
     until: datetime | None = None,
     initial: State | None = None,
     skip_routine: bool = False,
+    lang: str = "ja",
 ) -> list[LogRow]:
     """The incident's events as audit rows, optionally filtered, with before → after values.
 
@@ -186,6 +236,8 @@ def log_rows(
     skip_routine
         Leave out :data:`~disaster_dx.events.ROUTINE_TYPES` (camera frames): a camera writes
         one every few seconds, which would bury the people's entries.
+    lang
+        ``"en"`` for the English page; the words of the log (labels, values, details) follow.
 
     Returns
     -------
@@ -198,7 +250,7 @@ def log_rows(
         When events are out of ``seq`` order or from more than one incident.
     """
     base = initial or State()
-    subjects = _SubjectFolder(base)
+    subjects = _SubjectFolder(base, lang)
     hazards: dict[Hazard, HazardAnnouncement] = dict(base.hazards)
     incident_id, last_seq = base.incident_id, base.seq
     rows: list[LogRow] = []
@@ -219,7 +271,9 @@ def log_rows(
         if skip_routine and event.type in ROUTINE_TYPES:
             continue  # routine events change no shelter or area: nothing to fold either
         subject = _subject_key(event)
-        hazard_change = _hazard_change(event, hazards) if event.type in _HAZARD_TYPES else None
+        hazard_change = (
+            _hazard_change(event, hazards, lang) if event.type in _HAZARD_TYPES else None
+        )
         if shelter_id is not None and _shelter_id_of(event, subject) != shelter_id:
             continue  # another subject: nothing about it can show in this view
         if (actor is not None and event.actor != actor) or (since is not None and event.at < since):
@@ -231,7 +285,7 @@ def log_rows(
             changes = subjects.changes(subject, event)
         elif hazard_change is not None:
             changes = (hazard_change,)
-        rows.append(_row(event, subject, changes, shelters_by_id))
+        rows.append(_row(event, subject, changes, shelters_by_id, lang))
     log.debug("event log: %d rows of %d events", len(rows), seen)
     return rows
 
@@ -273,34 +327,37 @@ SubjectKey = tuple[str, str]
 """``("shelter", id)`` or ``("area", name)``: whose status an event changes."""
 
 
-#: Words for the ``action`` of drill control and scripted camera events.
+#: Words for the ``action`` of drill control and scripted camera events (ja, en).
 _ACTION_WORDS = {
-    "start": "開始",
-    "pause": "一時停止",
-    "resume": "再開",
-    "speed": "速度変更",
-    "stop": "終了",
-    "image": "訓練用画像に切替",
-    "offline": "映像停止",
-    "online": "映像復帰",
+    "start": ("開始", "started"),
+    "pause": ("一時停止", "paused"),
+    "resume": ("再開", "resumed"),
+    "speed": ("速度変更", "speed changed"),
+    "stop": ("終了", "stopped"),
+    "image": ("訓練用画像に切替", "switched to a drill picture"),
+    "offline": ("映像停止", "picture stopped"),
+    "online": ("映像復帰", "picture back"),
 }
 
 
-def _other_detail(event: Event) -> str:
+def _other_detail(event: Event, lang: str = "ja") -> str:
     """One line for event types other modules own (cameras, drills), from known fields only."""
     payload = event.payload
+    en = lang == "en"
     parts = []
     if "action" in payload:
         action = str(payload["action"])
-        word = _ACTION_WORDS.get(action, action)
+        ja_word, en_word = _ACTION_WORDS.get(action, (action, action))
+        word = en_word if en else ja_word
         if action in ("start", "speed") and payload.get("speed") is not None:
-            word += f"（{payload['speed']:g}倍速）"
+            word += f" ({payload['speed']:g}×)" if en else f"（{payload['speed']:g}倍速）"
         parts.append(word)
-    for key, prefix in (("summary", ""), ("caption", ""), ("error_kind", "原因: ")):
+    for key, prefix in (("summary", ""), ("caption", ""), ("error_kind", f"{_w('原因', lang)}: ")):
         if payload.get(key):
             parts.append(f"{prefix}{payload[key]}")
     if "failures" in payload:
-        parts.append(f"失敗 {payload['failures']} 回の後")
+        failures = payload["failures"]
+        parts.append(f"after {failures} failures" if en else f"失敗 {failures} 回の後")
     return " / ".join(parts)
 
 
@@ -331,7 +388,8 @@ class _SubjectFolder:
     subjects it will not show.
     """
 
-    def __init__(self, base: State) -> None:
+    def __init__(self, base: State, lang: str = "ja") -> None:
+        self.lang = lang
         self.shelters: dict[str, ShelterStatus] = dict(base.shelters)
         self.areas: dict[str, AreaCount] = dict(base.areas)
         self.waiting: dict[SubjectKey, list[Event]] = {}
@@ -347,12 +405,16 @@ class _SubjectFolder:
         if kind == "shelter":
             before = self._shelter(key, queued)
             after = self._shelter(key, [event])
-            found = (_shelter_change(n, before, after) for n in STATUS_FIELDS if n in event.payload)
+            found = (
+                _shelter_change(n, before, after, self.lang)
+                for n in STATUS_FIELDS
+                if n in event.payload
+            )
             return tuple(c for c in found if c is not None)
         area_before = self._area(key, queued)
         area_after = self._area(key, [event])
         found = (
-            _area_change(n, area_before, area_after)
+            _area_change(n, area_before, area_after, self.lang)
             for n in AREA_FIELD_LABELS
             if n in event.payload
         )
@@ -373,16 +435,18 @@ class _SubjectFolder:
         return count
 
 
-def _hazard_change(event: Event, hazards: dict[Hazard, HazardAnnouncement]) -> Change:
+def _hazard_change(
+    event: Event, hazards: dict[Hazard, HazardAnnouncement], lang: str = "ja"
+) -> Change:
     """Track warnings in force; the change is the warning's title before → after."""
     hazard = Hazard(event.payload["hazard"])
     previous = hazards.get(hazard)
-    old_title = previous.title if previous else EMPTY
+    old_title = previous.title if previous else _w(EMPTY, lang)
     if event.type == HAZARD_ANNOUNCED:
         hazards[hazard] = HazardAnnouncement(hazard, str(event.payload["title"]), event.at)
-        return Change("hazard", hazard.ja, old_title, str(event.payload["title"]))
+        return Change("hazard", hazard.label(lang), old_title, str(event.payload["title"]))
     hazards.pop(hazard, None)
-    return Change("hazard", hazard.ja, old_title, CLEARED)
+    return Change("hazard", hazard.label(lang), old_title, _w(CLEARED, lang))
 
 
 def _row(
@@ -390,18 +454,29 @@ def _row(
     subject: SubjectKey | None,
     changes: tuple[Change, ...],
     shelters_by_id: Mapping[str, Shelter],
+    lang: str = "ja",
 ) -> LogRow:
     payload = event.payload
     detail = ""
     if event.type == SHELTER_CORRECTION and payload.get("reason"):
-        detail = f"理由: {payload['reason']}"
+        detail = f"{_w('理由', lang)}: {payload['reason']}"
     elif event.type in _HAZARD_TYPES:
         detail = str(payload.get("detail", ""))
     elif event.type == INCIDENT_MESSAGE:
         recipient = payload.get("to")
-        detail = f"宛先: {recipient} / {payload['text']}" if recipient else str(payload["text"])
+        detail = (
+            f"{_w('宛先', lang)}: {recipient} / {payload['text']}"
+            if recipient
+            else str(payload["text"])
+        )
     elif event.type in TYPE_LABELS:
-        detail = _other_detail(event)
+        detail = _other_detail(event, lang)
+    if lang == "en":
+        type_label = EVENT_TYPE_LABELS_EN.get(event.type) or TYPE_LABELS_EN.get(
+            event.type, event.type
+        )
+    else:
+        type_label = EVENT_TYPE_LABELS.get(event.type) or TYPE_LABELS.get(event.type, event.type)
     sid = _shelter_id_of(event, subject)
     shelter = shelters_by_id.get(sid) if sid is not None else None
     return LogRow(
@@ -409,13 +484,14 @@ def _row(
         at=event.at,
         actor=event.actor,
         type=event.type,
-        type_label=EVENT_TYPE_LABELS.get(event.type) or TYPE_LABELS.get(event.type, event.type),
+        type_label=type_label,
         shelter_id=sid,
         shelter_name=shelter.name if shelter else "",
         changes=changes,
         area=subject[1] if subject is not None and subject[0] == "area" else None,
         detail=detail,
         camera_id=_camera_of(event),
+        lang=lang,
     )
 
 
@@ -424,7 +500,9 @@ def _camera_of(event: Event) -> str | None:
     return camera_id if kind == "camera" and camera_id else None
 
 
-def _shelter_change(name: str, before: ShelterStatus, after: ShelterStatus) -> Change | None:
+def _shelter_change(
+    name: str, before: ShelterStatus, after: ShelterStatus, lang: str = "ja"
+) -> Change | None:
     old: Any = getattr(before, name)
     new: Any = getattr(after, name)
     if name == "urgent_needs":
@@ -432,38 +510,40 @@ def _shelter_change(name: str, before: ShelterStatus, after: ShelterStatus) -> C
         old, new = frozenset(old), frozenset(new)
     if old == new:
         return None
-    label = SHELTER_FIELD_LABELS.get(name, name)
+    labels = SHELTER_FIELD_LABELS_EN if lang == "en" else SHELTER_FIELD_LABELS
+    label = labels.get(name, name)
     if name == "crowding_override":
-        return Change(name, label, _crowding_words(old), _crowding_words(new))
-    return Change(name, label, _words(old), _words(new))
+        return Change(name, label, _crowding_words(old, lang), _crowding_words(new, lang))
+    return Change(name, label, _words(old, lang), _words(new, lang))
 
 
-def _area_change(name: str, before: AreaCount, after: AreaCount) -> Change | None:
+def _area_change(name: str, before: AreaCount, after: AreaCount, lang: str = "ja") -> Change | None:
     old, new = getattr(before, name), getattr(after, name)
     if old == new:
         return None
-    return Change(name, AREA_FIELD_LABELS[name], _words(old), _words(new))
+    labels = AREA_FIELD_LABELS_EN if lang == "en" else AREA_FIELD_LABELS
+    return Change(name, labels[name], _words(old, lang), _words(new, lang))
 
 
-def _crowding_words(value: Crowding | None) -> str:
-    return AUTOMATIC if value is None else value.ja
+def _crowding_words(value: Crowding | None, lang: str = "ja") -> str:
+    return _w(AUTOMATIC, lang) if value is None else value.label(lang)
 
 
-def _words(value: Any) -> str:
+def _words(value: Any, lang: str = "ja") -> str:
     """A status value as staff read it: labels for vocabulary, 可/不可, 未報告 for None."""
     if value is None:
-        return NOT_REPORTED
+        return _w(NOT_REPORTED, lang)
     if isinstance(value, bool):
-        return "可" if value else "不可"
+        return _w("可" if value else "不可", lang)
     if isinstance(value, OpenState):
-        return value.ja
+        return value.label(lang)
     if isinstance(value, frozenset):
-        labels = [n.ja for n in Need if n in value]
-        return "・".join(labels) if labels else EMPTY
+        labels = [n.label(lang) for n in Need if n in value]
+        return ("・" if lang != "en" else ", ").join(labels) if labels else _w(EMPTY, lang)
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    return text if text else EMPTY
+    return text if text else _w(EMPTY, lang)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -172,6 +172,8 @@ _CHANGE_FIELDS_IGNORED = {"reason"}
 
 #: Japanese words for event types other modules register (the core's own are in eventlog).
 TYPE_LABELS: dict[str, str] = {}
+#: English words for the same (the English event-log page).
+TYPE_LABELS_EN: dict[str, str] = {}
 #: Machine-written observations that change nothing HQ works with (camera frames, every few
 #: seconds per camera): polling screens and the event-log view skip them so they neither
 #: re-render a board nor bury the people's entries. They stay in the log for replay and audit.
@@ -179,18 +181,25 @@ ROUTINE_TYPES: set[str] = set()
 
 
 def register_event_type(
-    name: str, schema: EventSchema, *, label: str = "", routine: bool = False
+    name: str,
+    schema: EventSchema,
+    *,
+    label: str = "",
+    label_en: str = "",
+    routine: bool = False,
 ) -> None:
     """Add an event type owned by another module (cameras, drills) to the one registry.
 
-    ``label`` is its Japanese word in the event log; ``routine`` marks it as one of the
-    :data:`ROUTINE_TYPES`.
+    ``label`` and ``label_en`` are its words in the event log; ``routine`` marks it as one
+    of the :data:`ROUTINE_TYPES`.
     """
     if name in SCHEMAS and SCHEMAS[name] != schema:
         raise ValueError(f"event type {name!r} is already registered with another schema")
     SCHEMAS[name] = schema
     if label:
         TYPE_LABELS[name] = label
+    if label_en:
+        TYPE_LABELS_EN[name] = label_en
     if routine:
         ROUTINE_TYPES.add(name)
 

@@ -443,3 +443,24 @@ def test_rows_from_a_stored_incident(store: Store) -> None:
             detail="理由: 桁違い",
         ),
     ]
+
+
+def test_the_english_page_gets_english_words_and_the_csv_stays_japanese() -> None:
+    rows = log_rows(incident(), master(), lang="en")
+    first, correction, area, warning, message = rows[0], rows[3], rows[4], rows[5], rows[7]
+    assert first.type_label == "Status report"
+    assert [c[1:] for c in first.changes] == [
+        ("Open state", "Not open", "Open"),
+        ("Evacuees", "not reported", "40"),
+        ("Needs", "(none)", "Water"),
+    ]
+    assert correction.type_label == "Correction" and correction.detail.startswith("Reason: ")
+    assert area.subject_label == "Area: 十市"
+    assert warning.type_label == "Warning announced" and warning.changes[0].before == "(none)"
+    assert message.detail.startswith("To: ")
+    for row in rows:  # every label and value in English (names, notes and titles are data)
+        assert row.type_label.isascii()
+        for change in row.changes:
+            assert change.label.isascii(), change
+    japanese = log_csv(log_rows(incident(), master()))
+    assert "状況報告" in japanese.decode("utf-8-sig")

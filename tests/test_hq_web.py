@@ -336,6 +336,10 @@ def test_board_poll_ignores_camera_frames_but_not_reports(app, store) -> None:
     body = callback_request(app, "hq-log-table", values, "hq-log-routine.value")
     shown = _callback_text(client.post("/_dash-update-component", json=body))
     assert "カメラ画像の受信" in shown and "routine=1" in shown
+    values[("_pages_location", "search")] = "?lang=en"
+    body = callback_request(app, "hq-log-table", values, "hq-log-routine.value")
+    shown = _callback_text(client.post("/_dash-update-component", json=body))
+    assert "events (newest first" in shown  # the page's own words follow the page's language
 
 
 @pytest.mark.parametrize("proxies", [0, 1])

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dash
-from dash import Dash, Input, Output, dash_table, dcc, html
+from dash import Dash, Input, Output, State, dash_table, dcc, html
 
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, list_users
@@ -45,7 +45,9 @@ def _table_rows(rows: list[LogRow]) -> list[dict[str, Any]]:
     ]
 
 
-def _rows(shelter_id: str | None, actor: str | None, routine: bool = False) -> list[LogRow]:
+def _rows(
+    shelter_id: str | None, actor: str | None, routine: bool = False, lang: str = "ja"
+) -> list[LogRow]:
     store = current().store
     incident = current_incident()
     return log_rows(
@@ -54,6 +56,7 @@ def _rows(shelter_id: str | None, actor: str | None, routine: bool = False) -> l
         shelter_id=shelter_id or None,
         actor=actor or None,
         skip_routine=not routine,
+        lang=lang,
     )
 
 
@@ -65,7 +68,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
         return refusal(lang=lang, signed_in=signed_in_user() is not None)
     store = current().store
     en = lang == "en"
-    rows = _rows(None, None)
+    rows = _rows(None, None, lang=lang)
     return html.Div(
         [
             drill_banner(current_incident(), lang=lang),
@@ -166,15 +169,17 @@ def register(app: Dash) -> None:
         Input(LOG_SHELTER, "value"),
         Input(LOG_ACTOR, "value"),
         Input(LOG_ROUTINE, "value"),
+        State("_pages_location", "search"),
         prevent_initial_call=True,
     )
     @requires(Role.HQ)
     def filter_log(
-        shelter_id: str | None, actor: str | None, routine: list[str] | None
+        shelter_id: str | None, actor: str | None, routine: list[str] | None, search: str | None
     ) -> tuple[Any, ...]:
         """Filter by shelter and by user; the CSV link follows the same filter."""
         show_routine = "routine" in (routine or [])
-        rows = _rows(shelter_id, actor, show_routine)
+        lang = "en" if "lang=en" in (search or "") else "ja"
+        rows = _rows(shelter_id, actor, show_routine, lang)
         query = urlencode(
             {
                 k: v
@@ -187,7 +192,7 @@ def register(app: Dash) -> None:
             }
         )
         href = "/hq/export/log.csv" + (f"?{query}" if query else "")
-        return _table_rows(rows), href, _count_text(len(rows), "ja")
+        return _table_rows(rows), href, _count_text(len(rows), lang)
 
 
 def register_page() -> None:
