@@ -1912,6 +1912,10 @@ class Planner:
         self._stored: dict[Hazard, tuple[int, PlanKeys]] = {}
         self._lock = threading.Lock()
         self._replanner: _Replanner | None = None
+        self._background = False
+        self._closed = False
+        # Not ``_lock``: that one is held for a whole re-plan, and writers must never wait.
+        self._worker_lock = threading.Lock()
         self.last_reports: tuple[ReplanReport, ...] = ()
 
     # data ----------------------------------------------------------------------------------
@@ -2102,8 +2106,9 @@ class Planner:
             incident = self.store.incident(incident_id)
             if incident.is_drill:
                 return
-            if self._replanner is not None:
-                self._replanner.request()
+            if self._background:
+                if not self._closed:
+                    self._worker().request()
             else:
                 self.refresh_live()
         except Exception as exc:  # never let re-planning break a write; say so without data
@@ -2116,18 +2121,30 @@ class Planner:
         requests that arrive while it runs are folded into one more run: however many
         writes come in, plans are at most one run behind and writers never wait for them.
         """
-        if background and self._replanner is None:
-            self._replanner = _Replanner(self)
-            self._replanner.start()
+        self._background = self._background or background
         self.store.add_listener(self.on_append)
         return self
+
+    def _worker(self) -> _Replanner:
+        """The background worker, started on first use in this process.
+
+        Started lazily (not in :meth:`install`), so a server that forks its workers after
+        loading the app (gunicorn ``--preload``) gets a live thread in every worker: threads
+        do not survive a fork.
+        """
+        with self._worker_lock:
+            if self._replanner is None or not self._replanner.is_alive():
+                self._replanner = _Replanner(self)
+                self._replanner.start()
+            return self._replanner
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no background re-plan is queued or running (tests, clean shutdown)."""
         return self._replanner is None or self._replanner.wait_idle(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the background worker after its current run (if any)."""
+        """Stop the background worker after its current run (if any); no new one starts."""
+        self._closed = True
         if self._replanner is not None:
             self._replanner.close(timeout)
 

@@ -582,6 +582,12 @@ def test_background_replanning_never_holds_a_write_and_coalesces(store) -> None:
             actor="hq",
         )
         assert planner.wait_idle(timeout=30) and runs == [1, 2]
+        # A worker that is gone (a forked server process has no threads of its parent)
+        # is replaced on the next write.
+        assert planner._replanner is not None
+        planner._replanner.close(10)
+        set_open_state(store, tsunami[4:5], "open", actor="hq")
+        assert planner.wait_idle(timeout=30) and runs == [1, 2, 3]
     finally:
         release.set()
         planner.close()
