@@ -371,7 +371,7 @@ def write_snapshot(
         written.append("shelters.geojson")
     # The drill notice is not on the shareable map: toggling it must not re-render map.html
     # (folium's output differs on every render, which would defeat caches and ETags).
-    map_changed = data_changed and previous != _map_data(public_dir / "shelters.geojson")
+    map_changed = data_changed and previous != _without_notice(json.loads(geojson))
     records = shelter_records(shelters, state, thresholds=thresholds)
     if _write_if_changed(public_dir / "shelters.csv", csv_bytes(records)):
         written.append("shelters.csv")
@@ -388,9 +388,12 @@ def write_snapshot(
 def _map_data(path: Path) -> Any:
     """What ``map.html`` shows of a written ``shelters.geojson`` (None if missing or unreadable)."""
     try:
-        collection = json.loads(path.read_bytes())
+        return _without_notice(json.loads(path.read_bytes()))
     except (OSError, ValueError):
         return None
+
+
+def _without_notice(collection: Any) -> Any:
     if isinstance(collection, dict):
         collection.pop("drill_notice", None)
     return collection

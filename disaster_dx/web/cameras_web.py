@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -488,12 +489,36 @@ def replay_cards(incident: Incident, moment: datetime, *, lang: str = "ja") -> l
             html.P("カメラの画像は本部（HQ）の職員だけが見られます。", className="dx-camera-meta")
         ]
     store = current().store
-    web = camera_web()
     scripted = (
         scripted_cameras(store, incident.incident_id, until=moment) if incident.is_drill else {}
     )
-    cards: list[Any] = []
-    for camera in registered_cameras(store):
+    return _cards_then(
+        registered_cameras(store),
+        moment,
+        now=moment,
+        lang=lang,
+        scripted=scripted,
+        incident_id=incident.incident_id,
+    )
+
+
+def _cards_then(
+    cameras: list[Camera],
+    moment: datetime,
+    *,
+    now: datetime,
+    lang: str,
+    scripted: Mapping[str, ScriptedCamera],
+    incident_id: str | None = None,
+) -> list[html.Article]:
+    """Cards of the record: each camera's newest frame at ``moment``, with its health then.
+
+    ``now`` is what a frame's age is told against (the present on the wall, the replayed
+    instant on the replay page).
+    """
+    web = camera_web()
+    cards = []
+    for camera in cameras:
         ref = web.frames.at(camera.camera_id, moment)
         then = CameraStatus(camera.camera_id, last_frame_at=ref.captured_at if ref else None)
         cards.append(
@@ -501,12 +526,13 @@ def replay_cards(incident: Incident, moment: datetime, *, lang: str = "ja") -> l
                 camera,
                 then,
                 ref,
-                now=moment,
+                now=now,
                 lang=lang,
                 settings=web.settings,
                 live=False,
                 scripted=scripted.get(camera.camera_id),
-                incident_id=incident.incident_id,
+                incident_id=incident_id,
+                health_at=moment,
             )
         )
     return cards
@@ -527,29 +553,22 @@ def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int],
         else datetime.fromtimestamp(chosen, UTC) + timedelta(seconds=1) - timedelta(microseconds=1)
     )
     scripted = _scripted(until=moment)
-    cards = []
-    for camera in cameras:
-        ref = (
-            web.frames.latest(camera.camera_id)
-            if moment is None
-            else web.frames.at(camera.camera_id, moment)
-        )
-        status = statuses.get(camera.camera_id)
-        if moment is not None:  # the record: health as it was then, from that frame's age
-            status = CameraStatus(camera.camera_id, last_frame_at=ref.captured_at if ref else None)
-        cards.append(
+    if moment is not None:
+        cards = _cards_then(cameras, moment, now=now, lang=lang, scripted=scripted)
+    else:
+        cards = [
             _card(
                 camera,
-                status,
-                ref,
+                statuses.get(camera.camera_id),
+                web.frames.latest(camera.camera_id),
                 now=now,
                 lang=lang,
                 settings=web.settings,
-                live=live,
+                live=True,
                 scripted=scripted.get(camera.camera_id),
-                health_at=moment,
             )
-        )
+            for camera in cameras
+        ]
     en = lang == "en"
     if live:
         text = "Live — refreshes every 5 s" if en else "ライブ表示（5秒ごとに更新）"
