@@ -119,7 +119,9 @@ def leases(store: Store, *, prefix: str = "") -> dict[str, Lease]:
 
 def lease(store: Store, name: str) -> Lease | None:
     """One lease, or ``None`` if it was never taken (a cheap read-only check)."""
-    return leases(store, prefix=name).get(name)
+    with store._read() as conn:
+        row = conn.execute(select(leases_table).where(leases_table.c.name == name)).one_or_none()
+    return None if row is None else Lease(row.name, row.holder, row.expires_at)
 
 
 def holds(conn: Connection, name: str, holder: str) -> bool:
