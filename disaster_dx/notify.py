@@ -79,7 +79,14 @@ from disaster_dx.events import (
     open_state_changes,
 )
 from disaster_dx.model import IncidentKind, OpenState
-from disaster_dx.store import Store, UTCDateTime, events_table, incidents, shelters_table
+from disaster_dx.store import (
+    Store,
+    UTCDateTime,
+    event_from_row,
+    events_table,
+    incidents,
+    shelters_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -312,18 +319,7 @@ def text_messages(text: str) -> list[dict[str, str]]:
 
 
 def _events_from_rows(rows: Iterable[Any]) -> list[Event]:
-    return [
-        Event(
-            incident_id=r.incident_id,
-            seq=r.seq,
-            at=r.at,
-            actor=r.actor,
-            type=r.type,
-            payload=r.payload,
-            subject=r.subject,
-        )
-        for r in rows
-    ]
+    return [event_from_row(r._mapping) for r in rows]
 
 
 def _touches_open_state(event: Event) -> bool:

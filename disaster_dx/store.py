@@ -503,7 +503,7 @@ class Store:
             .where(events_table.c.incident_id == incident_id, events_table.c.subject == subject)
             .order_by(events_table.c.seq)
         )
-        state = fold(_event(r._mapping) for r in rows)
+        state = fold(event_from_row(r._mapping) for r in rows)
         kind, _, key = subject.partition(":")
         if kind == "shelter":
             return vars_of(state.shelter(key))
@@ -562,7 +562,7 @@ class Store:
             query = query.limit(limit)
         with self._read() as conn:
             for row in conn.execution_options(yield_per=2000).execute(query):
-                yield _event(row._mapping)
+                yield event_from_row(row._mapping)
 
     def last_seq(self, incident_id: str, *, skip_routine: bool = False) -> int:
         """Cheap "has anything changed?" check for polling screens.
@@ -861,7 +861,8 @@ def _incident(row: Mapping[Any, Any]) -> Incident:
     )
 
 
-def _event(row: Mapping[Any, Any]) -> Event:
+def event_from_row(row: Mapping[Any, Any]) -> Event:
+    """An :class:`Event` from a row of the events table (for modules reading it themselves)."""
     return Event(
         incident_id=row["incident_id"],
         seq=row["seq"],
