@@ -47,7 +47,7 @@ from disaster_dx.io.after_action import after_action, report_html
 from disaster_dx.store import Incident, Store
 from disaster_dx.web.context import current
 from disaster_dx.web.security import csrf_token, page_user, requires, signed_in_user
-from disaster_dx.web.staff import refusal, staff_header
+from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
 from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control
 from layers.shelters import shelter_features, shelter_layer, status_legend
 
@@ -151,14 +151,6 @@ _BUTTON = {
 }
 _PRIMARY = {**_BUTTON, "background": "#0072B2", "color": "#fff", "border": "1px solid #0072B2"}
 _DANGER = {**_BUTTON, "border": "2px solid #D55E00", "color": "#a33000", "fontWeight": 700}
-_TABLE_CELL = {
-    "fontFamily": "inherit",
-    "fontSize": "13px",
-    "textAlign": "left",
-    "whiteSpace": "normal",
-    "height": "auto",
-}
-_TABLE_HEADER = {"fontWeight": "bold", "backgroundColor": "#e8eef3"}
 
 
 def drill_banner(incident: Incident | None, *, lang: str = "ja") -> html.Div | None:
@@ -398,8 +390,8 @@ def operator_layout(**_query: Any) -> html.Div:
                                     {"name": "内容", "id": "summary"},
                                 ],
                                 data=[],
-                                style_cell=_TABLE_CELL,
-                                style_header=_TABLE_HEADER,
+                                style_cell=TABLE_CELL,
+                                style_header=TABLE_HEADER,
                                 page_size=10,
                             ),
                             html.H3("実施した状況付与（記録）"),
@@ -412,8 +404,8 @@ def operator_layout(**_query: Any) -> html.Div:
                                     {"name": "内容", "id": "summary"},
                                 ],
                                 data=[],
-                                style_cell=_TABLE_CELL,
-                                style_header=_TABLE_HEADER,
+                                style_cell=TABLE_CELL,
+                                style_header=TABLE_HEADER,
                                 page_size=15,
                             ),
                         ],
@@ -743,8 +735,8 @@ def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
                                         page_action="none",
                                         fixed_rows={"headers": True},
                                         style_table={"height": "52vh", "overflowY": "auto"},
-                                        style_cell={**_TABLE_CELL, "maxWidth": "14rem"},
-                                        style_header=_TABLE_HEADER,
+                                        style_cell={**TABLE_CELL, "maxWidth": "14rem"},
+                                        style_header=TABLE_HEADER,
                                         style_data_conditional=[
                                             {
                                                 "if": {"filter_query": '{stale} != ""'},

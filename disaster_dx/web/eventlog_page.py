@@ -19,7 +19,7 @@ from disaster_dx.web.context import current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
-from disaster_dx.web.staff import refusal, staff_header
+from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
 
 SHOWN_ROWS = 500
 LOG_SHELTER = "hq-log-shelter"
@@ -136,14 +136,8 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                         data=_table_rows(rows),
                         page_size=50,
                         sort_action="native",
-                        style_cell={
-                            "fontFamily": "inherit",
-                            "fontSize": "13px",
-                            "textAlign": "left",
-                            "whiteSpace": "pre-line",
-                            "height": "auto",
-                        },
-                        style_header={"fontWeight": "bold", "backgroundColor": "#e8eef3"},
+                        style_cell={**TABLE_CELL, "whiteSpace": "pre-line"},
+                        style_header=TABLE_HEADER,
                     ),
                 ],
                 className="dx-log",

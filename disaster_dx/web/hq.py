@@ -27,7 +27,7 @@ from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
-from disaster_dx.web.staff import refusal, staff_header
+from disaster_dx.web.staff import TABLE_CELL, TABLE_FONT, TABLE_HEADER, refusal, staff_header
 from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, bounds_of
 from layers.cameras import camera_overlay
 from layers.hazards import hazard_legend, hazard_overlays
@@ -355,16 +355,8 @@ def _board(rows: list[dict[str, Any]], lang: str) -> dash_table.DataTable:
         page_action="none",
         fixed_rows={"headers": True},
         style_table={"height": "52vh", "overflowY": "auto"},
-        style_cell={
-            "fontFamily": "inherit",
-            "fontSize": "13px",
-            "textAlign": "left",
-            "whiteSpace": "normal",
-            "height": "auto",
-            "minWidth": "3.5rem",
-            "maxWidth": "14rem",
-        },
-        style_header={"fontWeight": "bold", "backgroundColor": "#e8eef3"},
+        style_cell={**TABLE_CELL, "minWidth": "3.5rem", "maxWidth": "14rem"},
+        style_header=TABLE_HEADER,
         style_cell_conditional=[
             {"if": {"column_id": "name"}, "minWidth": "10rem"},
             {"if": {"column_id": "kind"}, "maxWidth": "7rem"},
@@ -474,7 +466,7 @@ def _area_panel(areas: list[dict[str, Any]], history: go.Figure, lang: str) -> h
                     {"name": "報告者" if not en else "By", "id": "reported_by"},
                 ],
                 data=areas,
-                style_cell={"fontFamily": "inherit", "fontSize": "13px", "textAlign": "left"},
+                style_cell=TABLE_FONT,
             ),
             dcc.Graph(
                 id=ids.HQ_AREA_HISTORY,

@@ -34,7 +34,7 @@ from disaster_dx.errors import DisasterDxError
 from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
-from disaster_dx.web.staff import refusal, staff_header
+from disaster_dx.web.staff import TABLE_FONT, refusal, staff_header
 
 log = logging.getLogger(__name__)
 
@@ -425,11 +425,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 ],
                                 data=_outbox_rows(notify.outbox(store, limit=30), lang),
                                 page_size=10,
-                                style_cell={
-                                    "fontFamily": "inherit",
-                                    "fontSize": "13px",
-                                    "textAlign": "left",
-                                },
+                                style_cell=TABLE_FONT,
                             ),
                             html.H2(_t(lang, "配信ログ", "Delivery log")),
                             html.P(
@@ -457,11 +453,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 ],
                                 data=_log_rows(notify.delivery_log(store, limit=100)),
                                 page_size=20,
-                                style_cell={
-                                    "fontFamily": "inherit",
-                                    "fontSize": "13px",
-                                    "textAlign": "left",
-                                },
+                                style_cell=TABLE_FONT,
                             ),
                         ],
                         className="dx-panel",

@@ -46,7 +46,7 @@ from disaster_dx.plans import (
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
-from disaster_dx.web.staff import refusal, staff_header
+from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
 from layers.basemaps import basemap_control
 from layers.plans import (
     BUILDING_MIN_ZOOM,
@@ -430,16 +430,8 @@ def _table(rows: list[dict[str, Any]]) -> dash_table.DataTable:
         page_action="none",
         fixed_rows={"headers": True},
         style_table={"height": "58vh", "overflowY": "auto"},
-        style_cell={
-            "fontFamily": "inherit",
-            "fontSize": "13px",
-            "textAlign": "left",
-            "whiteSpace": "normal",
-            "height": "auto",
-            "minWidth": "3.5rem",
-            "maxWidth": "12rem",
-        },
-        style_header={"fontWeight": "bold", "backgroundColor": "#e8eef3"},
+        style_cell={**TABLE_CELL, "minWidth": "3.5rem", "maxWidth": "12rem"},
+        style_header=TABLE_HEADER,
         style_data_conditional=[
             {"if": {"filter_query": '{status_code} = "late"'}, "fontWeight": "bold"},
             {"if": {"filter_query": '{status_code} = "late"'}, "backgroundColor": "#fde4d4"},

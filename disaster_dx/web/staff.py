@@ -18,6 +18,12 @@ _NAV: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
 )
 
 
+#: DataTable looks shared by the staff pages (cell font and alignment; the header band).
+TABLE_FONT = {"fontFamily": "inherit", "fontSize": "13px", "textAlign": "left"}
+TABLE_CELL = {**TABLE_FONT, "whiteSpace": "normal", "height": "auto"}
+TABLE_HEADER = {"fontWeight": "bold", "backgroundColor": "#e8eef3"}
+
+
 def staff_header(user: User, *, lang: str, title_ja: str, title_en: str) -> html.Header:
     """Title, navigation, who is signed in, and a logout button (POST with CSRF token)."""
     return html.Header(
