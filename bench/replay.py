@@ -47,6 +47,7 @@ from disaster_dx.events import (
     validate_payload,
 )
 from disaster_dx.model import IncidentKind, OpenState
+from disaster_dx.projection import SNAPSHOT_EVERY, state_snapshots
 from disaster_dx.store import Store, events_table, incidents
 
 START = datetime(2025, 9, 1, tzinfo=UTC)
@@ -179,14 +180,14 @@ def run(store: Store, args: argparse.Namespace) -> None:
         f"{(times[-1] - times[0]).total_seconds() / 3600:.1f} h, 139 real shelters "
         f"(written in {seconds:.1f} s)"
     )
-    written, seconds = timed(lambda: drills.build_snapshots(store, incident_id))
+    written, seconds = timed(lambda: store.projection.build_snapshots(incident_id))
     with store.engine.connect() as conn:
         sizes = [
             len(json.dumps(r[0], ensure_ascii=False).encode("utf-8"))
-            for r in conn.execute(select(drills.state_snapshots.c.state))
+            for r in conn.execute(select(state_snapshots.c.state))
         ]
     print(
-        f"snapshots: {written} (every {drills.SNAPSHOT_EVERY} events), built once in "
+        f"snapshots: {written} (every {SNAPSHOT_EVERY} events), built once in "
         f"{seconds:.2f} s; {statistics.mean(sizes) / 1024:.0f} KB each on average, "
         f"{sum(sizes) / 2**20:.0f} MB in all (messages dominate: every HQ message stays in state)"
     )

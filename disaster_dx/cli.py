@@ -764,7 +764,6 @@ def _drill_run(args: argparse.Namespace, store: Store) -> int:
         _say(f"drill {started.incident_id} started at {started.speed:g}x: {scenario.title}")
         _say("staff join it at /drill/join; stop with Ctrl+C (the drill itself keeps its state)")
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
-    store.add_listener(drills.snapshot_listener(store))
     scheduler = drills.DrillScheduler(store)
 
     def should_stop() -> bool:

@@ -23,10 +23,9 @@ The scheduler and its lease
     the same lease.
 
 Replay
-    :func:`state_at` gives the state at any instant from the nearest earlier snapshot in
-    ``state_snapshots`` plus a fold of the events after it, so a 100k-event incident is answered
-    in milliseconds instead of a full fold. Snapshots are written every :data:`SNAPSHOT_EVERY`
-    events (by a store listener in the app, and lazily by :func:`state_at` itself).
+    :func:`state_at` gives the state at any instant from the nearest earlier snapshot plus a
+    fold of the events after it (:mod:`disaster_dx.projection`, which keeps snapshots for live
+    incidents and drills alike), so a 100k-event incident is answered in milliseconds.
 
 Record → scenario
     :func:`scenario_from_incident` turns any incident's log into a new scenario file, so a real
@@ -48,12 +47,11 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -73,7 +71,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from disaster_dx import leases
 from disaster_dx._time import JST, to_jst
@@ -92,18 +89,15 @@ from disaster_dx.events import (
     INCIDENT_MESSAGE,
     SHELTER_CORRECTION,
     SHELTER_STATUS_REPORTED,
-    AreaCount,
     Event,
     EventSchema,
-    HazardAnnouncement,
     NewEvent,
-    ShelterStatus,
     State,
-    fold,
     register_event_type,
     validate_payload,
 )
 from disaster_dx.model import Crowding, Hazard, IncidentKind, Labelled, Need, OpenState, Shelter
+from disaster_dx.projection import SHELTER_TIME_FIELDS, shelter_to_dict
 from disaster_dx.store import Incident, Store, UTCDateTime, events_table
 
 log = logging.getLogger(__name__)
@@ -121,9 +115,6 @@ DRILL_ACTOR = "drill:scenario"
 MIN_SPEED, MAX_SPEED = 1.0, 60.0
 #: How long a scheduler's lease lasts without renewal.
 LEASE_SECONDS = 15.0
-#: A state snapshot is written every this many events of an incident.
-SNAPSHOT_EVERY = 500
-SNAPSHOT_FORMAT = 1
 #: Flask session key (and ``active_incident_for`` argument) of a user's drill choice.
 DRILL_SESSION_KEY = "dx_drill_incident"
 
@@ -1131,19 +1122,6 @@ drill_runs = Table(
     Index("ix_drill_runs_status", "status"),
 )
 
-state_snapshots = Table(
-    "state_snapshots",
-    drill_metadata,
-    Column("incident_id", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("at", UTCDateTime, nullable=False),
-    Column("format", Integer, nullable=False),
-    Column("state", JSON, nullable=False),
-    # "The newest snapshot at or before t" is answered from this index alone, in order, so
-    # only the one chosen row (with its large JSON) is read.
-    Index("ix_state_snapshots_at", "incident_id", "at", "seq"),
-)
-
 #: The scheduler's lease (``disaster_dx.leases``): one scheduler fires injects.
 LEASE_NAME = "drill-scheduler"
 
@@ -1745,218 +1723,18 @@ def open_drill_incidents(store: Store) -> list[Incident]:
 
 
 # ---------------------------------------------------------------------------------------------
-# State (de)serialisation and snapshots
+# Replay: the state at an instant (snapshots live in the core, disaster_dx.projection)
 # ---------------------------------------------------------------------------------------------
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _from_iso(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-_SHELTER_TIME_FIELDS = ("reported_at", "opened_at", "state_changed_at", "corrected_at")
-_SHELTER_PLAIN_FIELDS = (
-    "shelter_id",
-    "evacuees",
-    "voluntary_evacuees",
-    "households",
-    "capacity",
-    "other_needs",
-    "pets_accepted",
-    "barrier_free",
-    "public_note",
-    "internal_note",
-    "version",
-    "reported_by",
-)
-_AREA_FIELDS = ("area", "at_home", "in_car", "note", "reported_by", "version")
-
-
-def _shelter_to_dict(status: ShelterStatus) -> dict[str, Any]:
-    data: dict[str, Any] = {name: getattr(status, name) for name in _SHELTER_PLAIN_FIELDS}
-    data.update({name: _iso(getattr(status, name)) for name in _SHELTER_TIME_FIELDS})
-    data["open_state"] = status.open_state.value
-    data["crowding_override"] = (
-        None if status.crowding_override is None else status.crowding_override.value
-    )
-    data["needs"] = sorted(n.value for n in status.needs)
-    data["urgent_needs"] = {n.value: at.isoformat() for n, at in status.urgent_needs.items()}
-    return data
-
-
-def _shelter_from_dict(data: Mapping[str, Any]) -> ShelterStatus:
-    values: dict[str, Any] = {name: data[name] for name in _SHELTER_PLAIN_FIELDS}
-    values.update({name: _from_iso(data[name]) for name in _SHELTER_TIME_FIELDS})
-    override = data["crowding_override"]
-    return ShelterStatus(
-        **values,
-        open_state=OpenState(data["open_state"]),
-        crowding_override=None if override is None else Crowding(override),
-        needs=frozenset(Need(n) for n in data["needs"]),
-        urgent_needs={
-            Need(n): datetime.fromisoformat(at) for n, at in data["urgent_needs"].items()
-        },
-    )
-
-
-def state_to_dict(state: State) -> dict[str, Any]:
-    """A JSON-ready form of a :class:`State` (for snapshots); :func:`state_from_dict` inverts it."""
-    return {
-        "incident_id": state.incident_id,
-        "seq": state.seq,
-        "as_of": _iso(state.as_of),
-        "shelters": {k: _shelter_to_dict(v) for k, v in state.shelters.items()},
-        "areas": {
-            k: {**{n: getattr(v, n) for n in _AREA_FIELDS}, "reported_at": _iso(v.reported_at)}
-            for k, v in state.areas.items()
-        },
-        "hazards": {
-            h.value: {
-                "title": a.title,
-                "announced_at": a.announced_at.isoformat(),
-                "detail": a.detail,
-                "arrival_at": _iso(a.arrival_at),
-            }
-            for h, a in state.hazards.items()
-        },
-        "messages": [[at.isoformat(), actor, text] for at, actor, text in state.messages],
-    }
-
-
-def state_from_dict(data: Mapping[str, Any]) -> State:
-    """Rebuild the exact :class:`State` that :func:`state_to_dict` wrote."""
-    hazards = {}
-    for code, item in data["hazards"].items():
-        hazard = Hazard(code)
-        hazards[hazard] = HazardAnnouncement(
-            hazard=hazard,
-            title=item["title"],
-            announced_at=datetime.fromisoformat(item["announced_at"]),
-            detail=item["detail"],
-            arrival_at=_from_iso(item["arrival_at"]),
-        )
-    return State(
-        incident_id=data["incident_id"],
-        seq=int(data["seq"]),
-        as_of=_from_iso(data["as_of"]),
-        shelters=MappingProxyType({k: _shelter_from_dict(v) for k, v in data["shelters"].items()}),
-        areas=MappingProxyType(
-            {
-                k: AreaCount(
-                    **{n: v[n] for n in _AREA_FIELDS}, reported_at=_from_iso(v["reported_at"])
-                )
-                for k, v in data["areas"].items()
-            }
-        ),
-        hazards=MappingProxyType(hazards),
-        messages=tuple(
-            (datetime.fromisoformat(at), actor, text) for at, actor, text in data["messages"]
-        ),
-    )
-
-
-def _latest_snapshot(store: Store, incident_id: str, until: datetime | None) -> State | None:
-    table = state_snapshots
-    query = (
-        select(table.c.state)
-        .where(table.c.incident_id == incident_id, table.c.format == SNAPSHOT_FORMAT)
-        .limit(1)
-    )
-    if until is None:
-        query = query.order_by(table.c.seq.desc())
-    else:
-        # ``at`` never runs backwards within an incident, so the latest ``at`` ≤ t is also the
-        # highest seq; ordering by the index's own columns avoids sorting every candidate.
-        query = query.where(table.c.at <= until).order_by(table.c.at.desc(), table.c.seq.desc())
-    with store.engine.connect() as conn:
-        data = conn.execute(query).scalar_one_or_none()
-    return None if data is None else state_from_dict(data)
-
-
-def _counted(events: Iterable[Event], counter: list[int]) -> Iterator[Event]:
-    for event in events:
-        counter[0] += 1
-        yield event
 
 
 def state_at(store: Store, incident_id: str, at: datetime | None = None) -> State:
     """The incident's state at instant ``at`` (now if ``None``): snapshot + fold of the tail.
 
     Equal to ``fold(events with at ≤ t, until=t)`` — the same fold the live screens use —
-    but reads at most :data:`SNAPSHOT_EVERY` events after the nearest earlier snapshot. When
-    the tail was long (snapshots missing), they are written for next time.
+    but reads at most :data:`SNAPSHOT_EVERY` events after the nearest earlier snapshot
+    (:meth:`disaster_dx.store.Store.state`).
     """
-    store.incident(incident_id)  # NotFoundError for an unknown incident
-    base = _latest_snapshot(store, incident_id, at)
-    after = base.seq if base is not None else 0
-    counter = [0]
-    tail = _counted(store.iter_events(incident_id, after_seq=after, until=at), counter)
-    state = fold(tail, initial=base, until=at)
-    if counter[0] > 2 * SNAPSHOT_EVERY:
-        try:
-            build_snapshots(store, incident_id)
-        except Exception:  # a replay must not fail because its cache could not be written
-            log.exception("could not write state snapshots for %s", incident_id)
-    if state.incident_id is None:
-        return State(incident_id=incident_id, as_of=at)
-    return state
-
-
-def build_snapshots(store: Store, incident_id: str, *, every: int = SNAPSHOT_EVERY) -> int:
-    """Write a snapshot after every ``every`` events not yet covered; returns how many.
-
-    Folds forward from the newest snapshot in chunks, so each event is folded once.
-    """
-    if every < 1:
-        raise ValueError("every must be at least 1")
-    base = _latest_snapshot(store, incident_id, None)
-    state = base or State()
-    rows: list[dict[str, Any]] = []
-    chunk: list[Event] = []
-    after = base.seq if base is not None else 0
-    for event in store.iter_events(incident_id, after_seq=after):
-        chunk.append(event)
-        if event.seq % every == 0:
-            state = fold(chunk, initial=state)
-            chunk = []
-            rows.append(
-                {
-                    "incident_id": incident_id,
-                    "seq": state.seq,
-                    "at": state.as_of,
-                    "format": SNAPSHOT_FORMAT,
-                    "state": state_to_dict(state),
-                }
-            )
-    written = 0
-    for row in rows:
-        try:
-            with store.engine.begin() as conn:
-                conn.execute(insert(state_snapshots).values(**row))
-            written += 1
-        except IntegrityError:
-            pass  # another worker wrote the same snapshot: identical by construction
-    if written:
-        log.info("incident %s: %d state snapshot(s) written", incident_id, written)
-    return written
-
-
-def snapshot_listener(
-    store: Store, *, every: int = SNAPSHOT_EVERY
-) -> Callable[[str, list[Event]], None]:
-    """A store append listener that writes snapshots as incidents grow past each ``every``."""
-
-    def listener(incident_id: str, events: list[Event]) -> None:
-        if not events:
-            return
-        last = events[-1].seq
-        if last // every > (last - len(events)) // every:
-            build_snapshots(store, incident_id, every=every)
-
-    return listener
+    return store.state(incident_id, until=at)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1972,8 +1750,8 @@ def state_content(state: State) -> dict[str, Any]:
     """
     shelters = {}
     for sid, status in sorted(state.shelters.items()):
-        data = _shelter_to_dict(status)
-        for name in ("version", "reported_by", *_SHELTER_TIME_FIELDS):
+        data = shelter_to_dict(status)
+        for name in ("version", "reported_by", *SHELTER_TIME_FIELDS):
             data.pop(name)
         data["urgent_needs"] = sorted(data["urgent_needs"])
         shelters[sid] = data
@@ -2245,7 +2023,6 @@ __all__ = [
     "MIN_SPEED",
     "SCENARIO_DIR",
     "SCENARIO_SCHEMA",
-    "SNAPSHOT_EVERY",
     "DrillError",
     "DrillRun",
     "DrillScheduler",
@@ -2256,7 +2033,6 @@ __all__ = [
     "ScenarioProblem",
     "ScriptedCamera",
     "active_incident_for",
-    "build_snapshots",
     "bundled_scenarios",
     "create_drill_tables",
     "drill_run",
@@ -2275,11 +2051,8 @@ __all__ = [
     "scheduler_thread",
     "scripted_cameras",
     "set_drill_speed",
-    "snapshot_listener",
     "start_drill",
     "state_at",
     "state_content",
-    "state_from_dict",
-    "state_to_dict",
     "stop_drill",
 ]

@@ -435,8 +435,12 @@ def fold(
     is a snapshot plus the fold of its tail. Events already included in ``initial`` are skipped.
     """
     base = initial or State()
-    shelters: dict[str, dict[str, Any]] = {k: vars_of(v) for k, v in base.shelters.items()}
-    areas: dict[str, dict[str, Any]] = {k: vars_of(v) for k, v in base.areas.items()}
+    # Only what the events touch is thawed into dicts and frozen again, so continuing from a
+    # snapshot or a cached state costs as much as the new events, not the whole state.
+    frozen_shelters: dict[str, ShelterStatus] = dict(base.shelters)
+    frozen_areas: dict[str, AreaCount] = dict(base.areas)
+    shelters: dict[str, dict[str, Any]] = {}
+    areas: dict[str, dict[str, Any]] = {}
     hazards = dict(base.hazards)
     messages = list(base.messages)
     incident_id, seq, as_of = base.incident_id, base.seq, base.as_of
@@ -450,13 +454,24 @@ def fold(
         payload = event.payload
         if event.type in (SHELTER_STATUS_REPORTED, SHELTER_CORRECTION):
             sid = payload["shelter_id"]
-            current = shelters.setdefault(sid, vars_of(ShelterStatus(sid)))
+            current = shelters.get(sid)
+            if current is None:
+                known = frozen_shelters.get(sid)
+                current = shelters[sid] = vars_of(known or ShelterStatus(sid))
+                if known is None:
+                    frozen_shelters[sid] = ShelterStatus(sid)  # keeps first-mention order
             _apply_shelter(current, event)
         elif event.type == AREA_OUTSIDE_REPORTED:
-            area = areas.setdefault(payload["area"], vars_of(AreaCount(payload["area"])))
-            for name in ("at_home", "in_car", "note"):
-                if name in payload:
-                    area[name] = payload[name]
+            name = payload["area"]
+            area = areas.get(name)
+            if area is None:
+                known_area = frozen_areas.get(name)
+                area = areas[name] = vars_of(known_area or AreaCount(name))
+                if known_area is None:
+                    frozen_areas[name] = AreaCount(name)
+            for field_name in ("at_home", "in_car", "note"):
+                if field_name in payload:
+                    area[field_name] = payload[field_name]
             area.update(reported_at=event.at, reported_by=event.actor, version=event.seq)
         elif event.type == HAZARD_ANNOUNCED:
             hazard = Hazard(payload["hazard"])
@@ -473,12 +488,14 @@ def fold(
         elif event.type == INCIDENT_MESSAGE:
             messages.append((event.at, event.actor, payload["text"]))
 
+    frozen_shelters.update((k, ShelterStatus(**v)) for k, v in shelters.items())
+    frozen_areas.update((k, AreaCount(**v)) for k, v in areas.items())
     return State(
         incident_id=incident_id,
         seq=seq,
         as_of=as_of if until is None else until,
-        shelters=MappingProxyType({k: ShelterStatus(**v) for k, v in shelters.items()}),
-        areas=MappingProxyType({k: AreaCount(**v) for k, v in areas.items()}),
+        shelters=MappingProxyType(frozen_shelters),
+        areas=MappingProxyType(frozen_areas),
         hazards=MappingProxyType(hazards),
         messages=tuple(messages),
     )

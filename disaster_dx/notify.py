@@ -75,7 +75,6 @@ from disaster_dx.events import (
     SHELTER_STATUS_REPORTED,
     Event,
     OpenStateChange,
-    fold,
     open_state_changes,
 )
 from disaster_dx.model import IncidentKind, OpenState
@@ -406,20 +405,11 @@ def collect(
         affected = sorted({e.payload["shelter_id"] for e in new_events if _touches_open_state(e)})
         if not affected:
             return []
-        subjects = [f"shelter:{sid}" for sid in affected]
-        before = fold(
-            _events_from_rows(
-                conn.execute(
-                    select(events_table)
-                    .where(
-                        events_table.c.incident_id == incident_id,
-                        events_table.c.subject.in_(subjects),
-                        events_table.c.seq <= cursor,
-                    )
-                    .order_by(events_table.c.seq)
-                )
-            )
-        )
+        # "Open before this batch" from the state after the cursor (a snapshot plus a short
+        # tail), not from every earlier event of these shelters: a bulk opening on day five
+        # must not read the whole week. Events up to the cursor never change, so reading them
+        # on another connection is consistent.
+        before = store.state_after(incident_id, cursor)
         changes = open_state_changes(before, new_events)
         if changes:
             _queue_changes(conn, settings, incident_id, changes, now=now)

@@ -30,7 +30,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +47,6 @@ from disaster_dx.events import (
     SHELTER_STATUS_REPORTED,
     Event,
     State,
-    fold,
 )
 from disaster_dx.io.export import csv_bytes, shelter_records
 from disaster_dx.model import (
@@ -420,18 +419,10 @@ def publish(
     public_dir = settings.public_dir
     with _publish_lock(public_dir):
         incident = store.live_incident(actor="publish")
-        last_public: list[datetime] = []
-
-        def watch(events: Iterable[Event]) -> Iterator[Event]:
-            for event in events:
-                if event.type in PUBLIC_EVENT_TYPES:
-                    last_public[:] = [event.at]
-                yield event
-
-        # One pass over the log: the fold, and the time of the last public change.
-        state = fold(watch(store.iter_events(incident.incident_id)))
+        state = store.state(incident.incident_id)
+        last_public = store.last_event_at(incident.incident_id, types=PUBLIC_EVENT_TYPES)
         shelters = store.shelters()
-        updated_at = last_public[0] if last_public else incident.created_at
+        updated_at = last_public or incident.created_at
         written = write_snapshot(
             shelters,
             state,

@@ -245,6 +245,11 @@ class Store:
         self.clock = clock
         self.engine = _make_engine(url, schema=schema)
         self._listeners: list[AppendListener] = []
+        # The projection builds on the store (it reads events and snapshots through it), so
+        # the store imports it here rather than at module level.
+        from disaster_dx.projection import StateProjection
+
+        self.projection = StateProjection(self)
 
     def add_listener(self, listener: AppendListener) -> None:
         """Call ``listener(incident_id, events)`` after each committed append in this process.
@@ -261,7 +266,10 @@ class Store:
 
     def create_schema(self) -> None:
         """Create all tables that do not exist yet (idempotent)."""
+        from disaster_dx.projection import projection_metadata
+
         self.create_tables(metadata)
+        self.create_tables(projection_metadata)
 
     def create_tables(self, tables: MetaData) -> None:
         """Create the tables of ``tables`` that do not exist yet (idempotent, race-safe).
@@ -482,6 +490,11 @@ class Store:
                 .where(incidents.c.incident_id == incident_id)
                 .values(last_seq=seq, last_at=at)
             )
+        # The state cache first, so every listener (publish, LINE, re-plan) reads it current.
+        try:
+            self.projection.appended(incident_id, stored)
+        except Exception:  # a cache must never turn a committed write into an error
+            log.exception("state cache not advanced for %s; the next read catches up", incident_id)
         for listener in self._listeners:
             try:
                 listener(incident_id, stored)
@@ -593,13 +606,35 @@ class Store:
                 ).scalar_one_or_none()
         return int(value or 0)
 
+    def last_event_at(self, incident_id: str, *, types: Collection[str]) -> datetime | None:
+        """When the newest event of one of ``types`` happened (None if there is none).
+
+        Reads the primary key backwards and stops at the first match, so it costs what was
+        written since the last such event, not the length of the log.
+        """
+        with self._read() as conn:
+            return conn.execute(
+                select(events_table.c.at)
+                .where(
+                    events_table.c.incident_id == incident_id,
+                    events_table.c.type.in_(sorted(types)),
+                )
+                .order_by(events_table.c.seq.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
     def state(self, incident_id: str, *, until: datetime | None = None) -> State:
-        """Incident state now, or at the instant ``until`` (the same fold either way)."""
-        self.incident(incident_id)
-        state = fold(self.iter_events(incident_id, until=until), until=until)
-        if state.incident_id is None:
-            return State(incident_id=incident_id, as_of=until)
-        return state
+        """Incident state now, or at the instant ``until``: always ``fold(events up to t)``.
+
+        Never re-folds the whole log: the state now is this process's cached fold advanced
+        from its last ``seq``, and a past instant is the nearest snapshot plus its tail (see
+        :mod:`disaster_dx.projection`).
+        """
+        return self.projection.at(incident_id, until)
+
+    def state_after(self, incident_id: str, seq: int) -> State:
+        """The state just after event ``seq`` ("before" values for the log, notifications)."""
+        return self.projection.at_seq(incident_id, seq)
 
     # -- audit log (writes and sensitive reads outside incidents) ------------------------------
 

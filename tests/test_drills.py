@@ -26,6 +26,12 @@ from disaster_dx.events import (
     fold,
 )
 from disaster_dx.model import Hazard, IncidentKind, OpenState
+from disaster_dx.projection import (
+    StateProjection,
+    state_from_dict,
+    state_snapshots,
+    state_to_dict,
+)
 from disaster_dx.store import Store
 from tests.drill_support import FLOOD, TSUNAMI, FakeClock, add_users, ids_by_name
 
@@ -565,7 +571,7 @@ def test_replay_state_at_t_is_the_fold_of_events_up_to_t(
     drills.create_drill_tables(store)
     start = clock.now
     incident_id, events = _record(store, clock, log)
-    drills.build_snapshots(store, incident_id, every=every)
+    StateProjection(store, every=every).build_snapshots(incident_id)
     moments = [start + timedelta(seconds=p) for p in probes]
     moments += [e.at for e in events] + [None]
     for moment in moments:
@@ -586,14 +592,14 @@ def test_state_serialisation_round_trips_exactly(log: list[tuple[NewEvent, int]]
         at += timedelta(seconds=gap, microseconds=seq)
         events.append(Event("drill-x", seq, at, "tester", new.type, dict(new.payload), new.subject))
     state = fold(events)
-    through_json = json.loads(json.dumps(drills.state_to_dict(state), ensure_ascii=False))
-    assert drills.state_from_dict(through_json) == state
+    through_json = json.loads(json.dumps(state_to_dict(state), ensure_ascii=False))
+    assert state_from_dict(through_json) == state
 
 
-def test_snapshots_bound_the_tail_and_the_listener_writes_them(master: Store) -> None:
+def test_snapshots_bound_the_tail_and_the_store_writes_them(master: Store) -> None:
     clock: FakeClock = master.clock  # type: ignore[assignment]
     drills.create_drill_tables(master)
-    master.add_listener(drills.snapshot_listener(master, every=10))
+    master.projection = StateProjection(master, every=10)
     incident = master.create_incident("長い記録", kind=IncidentKind.DRILL, actor="test")
     for n in range(35):
         clock.sleep(30)
@@ -607,15 +613,15 @@ def test_snapshots_bound_the_tail_and_the_listener_writes_them(master: Store) ->
     with master.engine.connect() as conn:
         seqs = (
             conn.execute(
-                select(drills.state_snapshots.c.seq)
-                .where(drills.state_snapshots.c.incident_id == incident.incident_id)
-                .order_by(drills.state_snapshots.c.seq)
+                select(state_snapshots.c.seq)
+                .where(state_snapshots.c.incident_id == incident.incident_id)
+                .order_by(state_snapshots.c.seq)
             )
             .scalars()
             .all()
         )
     assert seqs == [10, 20, 30]
-    assert drills.build_snapshots(master, incident.incident_id, every=10) == 0  # nothing new
+    assert master.projection.build_snapshots(incident.incident_id) == 0  # nothing new
     middle = master.events(incident.incident_id)[24].at
     assert drills.state_at(master, incident.incident_id, middle).shelter("S").evacuees == 24
     with pytest.raises(NotFoundError):

@@ -937,11 +937,10 @@ def register_page() -> None:
 
 
 def register(app: Dash) -> None:
-    """Attach callbacks and routes to ``app``; create the drill tables; keep snapshots fresh."""
+    """Attach callbacks and routes to ``app``; create the drill tables."""
     server: Flask = app.server
     store = server.extensions["disaster_dx"].store
     drills.create_drill_tables(store)
-    store.add_listener(drills.snapshot_listener(store))
     server.add_url_rule("/drill/join", "drill_join_page", _join_page, methods=["GET"])
     server.add_url_rule("/drill/join", "drill_join", _join, methods=["POST"])
     server.add_url_rule("/drill/leave", "drill_leave", _leave, methods=["POST"])
