@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from disaster_dx.areas import areas_from_geojson
 from disaster_dx.config import BUNDLED_DATA_DIR
 from disaster_dx.io.gsi import shelters_from_files
 from disaster_dx.store import ImportReport, Store
@@ -20,6 +21,8 @@ BUNDLED_SHELTER_FILES: tuple[Path, ...] = (
     BUNDLED_DATA_DIR / "gsi" / "evacuation_392049.geojson",
     BUNDLED_DATA_DIR / "gsi" / "emergency_392049.geojson",
 )
+#: The areas 避難情報 is issued for: 南国市全域 only (no invented 地区 boundaries).
+BUNDLED_AREAS = BUNDLED_DATA_DIR / "areas.geojson"
 #: The city outline (国土数値情報 行政区域), for the map frame.
 CITY_OUTLINE = BUNDLED_DATA_DIR / "boundary" / "nankoku_392049.geojson"
 
@@ -39,6 +42,10 @@ def import_shelter_files(store: Store, paths: list[Path], *, actor: str) -> Impo
 def ensure_initialised(store: Store, *, actor: str = "system") -> ImportReport | None:
     """Create the schema and, if the master is empty, load the bundled Nankoku shelters."""
     store.create_schema()
+    if not store.areas():
+        store.replace_areas(
+            areas_from_geojson(BUNDLED_AREAS), source=BUNDLED_AREAS.name, actor=actor
+        )
     if store.shelters(include_inactive=True):
         return None
     report = import_shelter_files(store, list(BUNDLED_SHELTER_FILES), actor=actor)

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy.exc import OperationalError
 
-from disaster_dx import auth
+from disaster_dx import auth, cli_incident
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES, ensure_initialised
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.errors import DisasterDxError
@@ -990,6 +990,7 @@ def _parser() -> argparse.ArgumentParser:
         "--admin-password-file", help="file holding the admin password (or DX_ADMIN_PASSWORD)"
     )
     init.set_defaults(handler=cmd_init)
+    cli_incident.register(commands, _open_store)
 
     imp = commands.add_parser(
         "import-shelters", help="import GSI shelter files (GeoJSON/CSV) or URLs as the master"

@@ -11,13 +11,21 @@ whole payload, listing every bad field, so nothing half-valid is ever written.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from disaster_dx.errors import PayloadError, Problem
-from disaster_dx.model import Crowding, CrowdingThresholds, Hazard, Need, OpenState
+from disaster_dx.model import (
+    AlertLevel,
+    Crowding,
+    CrowdingThresholds,
+    Hazard,
+    Need,
+    OpenState,
+    WarningKind,
+)
 
 MAX_COUNT = 1_000_000
 MAX_PUBLIC_NOTE = 500
@@ -68,7 +76,9 @@ def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
 
 
-def _member(enum: type[OpenState] | type[Crowding] | type[Hazard]) -> Checker:
+def _member(
+    enum: type[OpenState] | type[Crowding] | type[Hazard] | type[AlertLevel] | type[WarningKind],
+) -> Checker:
     codes = [m.value for m in enum]
 
     def checker(value: Any) -> str | None:
@@ -99,6 +109,19 @@ def _datetime_text(value: Any) -> str | None:
     return None if parsed.tzinfo else f"must include a time zone, not {value!r}"
 
 
+def _areas(value: Any) -> str | None:
+    if not isinstance(value, list | tuple) or not value:
+        return "must be a non-empty list of area ids"
+    check = _text(64, required=True)
+    for item in value:
+        message = check(item)
+        if message:
+            return f"area {item!r} {message}"
+    if len(set(value)) != len(value):
+        return "lists an area twice"
+    return None
+
+
 #: Fields staff report about a shelter, shared by status reports and corrections.
 STATUS_FIELDS: dict[str, Checker] = {
     "open_state": _member(OpenState),
@@ -114,6 +137,8 @@ STATUS_FIELDS: dict[str, Checker] = {
     "barrier_free": _optional(_boolean),
     "public_note": _text(MAX_PUBLIC_NOTE),
     "internal_note": _text(MAX_INTERNAL_NOTE),
+    # Whether staff report from the site (報告遅れ applies); None = the default by kind.
+    "staffed": _optional(_boolean),
 }
 
 
@@ -133,6 +158,8 @@ AREA_OUTSIDE_REPORTED = "area.outside_reported"
 HAZARD_ANNOUNCED = "hazard.announced"
 HAZARD_CLEARED = "hazard.cleared"
 INCIDENT_MESSAGE = "incident.message"
+ALERT_ISSUED = "alert.issued"
+ALERT_LIFTED = "alert.lifted"
 
 SCHEMAS: dict[str, EventSchema] = {
     SHELTER_STATUS_REPORTED: EventSchema(
@@ -155,7 +182,12 @@ SCHEMAS: dict[str, EventSchema] = {
     ),
     HAZARD_ANNOUNCED: EventSchema(
         required={"hazard": _member(Hazard), "title": _text(MAX_SHORT_TEXT, required=True)},
-        optional={"detail": _text(MAX_INTERNAL_NOTE), "arrival_at": _datetime_text},
+        optional={
+            "detail": _text(MAX_INTERNAL_NOTE),
+            "arrival_at": _datetime_text,
+            "warning": _member(WarningKind),
+            "source": _text(MAX_SHORT_TEXT),
+        },
     ),
     HAZARD_CLEARED: EventSchema(
         required={"hazard": _member(Hazard)},
@@ -164,6 +196,21 @@ SCHEMAS: dict[str, EventSchema] = {
     INCIDENT_MESSAGE: EventSchema(
         required={"text": _text(MAX_INTERNAL_NOTE, required=True)},
         optional={"to": _text(MAX_SHORT_TEXT)},
+    ),
+    ALERT_ISSUED: EventSchema(
+        required={
+            "alert_id": _text(64, required=True),
+            "level": _member(AlertLevel),
+            "hazard": _member(Hazard),
+            "areas": _areas,
+        },
+        optional={"reason": _text(MAX_INTERNAL_NOTE)},
+        subject_field="alert_id",
+    ),
+    ALERT_LIFTED: EventSchema(
+        required={"alert_id": _text(64, required=True)},
+        optional={"reason": _text(MAX_INTERNAL_NOTE)},
+        subject_field="alert_id",
     ),
 }
 
@@ -320,6 +367,7 @@ class ShelterStatus:
     barrier_free: bool | None = None
     public_note: str = ""
     internal_note: str = ""
+    staffed: bool | None = None
     version: int = 0
     reported_at: datetime | None = None
     reported_by: str | None = None
@@ -380,6 +428,33 @@ class HazardAnnouncement:
     announced_at: datetime
     detail: str = ""
     arrival_at: datetime | None = None
+    warning: WarningKind | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class EvacuationAlert:
+    """避難情報 issued by HQ for some areas: in force until ``lifted_at``.
+
+    Lifted ones stay in the state (the public snapshot lists them with ``lifted_at``, the
+    after-action report and replay show when each was in force).
+    """
+
+    alert_id: str
+    level: AlertLevel
+    hazard: Hazard
+    areas: tuple[str, ...]
+    issued_at: datetime
+    issued_by: str
+    reason: str = ""
+    lifted_at: datetime | None = None
+    lifted_by: str | None = None
+    lift_reason: str = ""
+
+    @property
+    def in_force(self) -> bool:
+        """Issued and not lifted."""
+        return self.lifted_at is None
 
 
 @dataclass(frozen=True)
@@ -393,6 +468,7 @@ class State:
     areas: Mapping[str, AreaCount] = field(default_factory=dict)
     hazards: Mapping[Hazard, HazardAnnouncement] = field(default_factory=dict)
     messages: tuple[tuple[datetime, str, str], ...] = ()
+    alerts: Mapping[str, EvacuationAlert] = field(default_factory=dict)
 
     def shelter(self, shelter_id: str) -> ShelterStatus:
         """Status of a shelter, the default "not open, nothing reported" if never mentioned."""
@@ -409,11 +485,27 @@ class State:
         return 0
 
     @property
+    def alerts_in_force(self) -> list[EvacuationAlert]:
+        """避難情報 not lifted, highest level first, then newest first."""
+        return sorted(
+            (a for a in self.alerts.values() if a.in_force),
+            key=lambda a: (-a.level.number, -a.issued_at.timestamp(), a.alert_id),
+        )
+
+    @property
     def current_hazard(self) -> Hazard | None:
-        """The most recently announced hazard still in force."""
-        if not self.hazards:
+        """The hazard in force: the newest warning or 避難情報 not yet lifted.
+
+        The public page presets its hazard filter to it, the LINE bot suggests only shelters
+        suitable for it, and HQ lists the shelters for it that still need opening.
+        """
+        candidates: list[tuple[datetime, Hazard]] = [
+            (a.announced_at, a.hazard) for a in self.hazards.values()
+        ]
+        candidates += [(a.issued_at, a.hazard) for a in self.alerts.values() if a.in_force]
+        if not candidates:
             return None
-        return max(self.hazards.values(), key=lambda a: a.announced_at).hazard
+        return max(candidates, key=lambda c: c[0])[1]
 
 
 _STATUS_ENUMS: dict[str, Callable[[Any], Any]] = {
@@ -443,6 +535,7 @@ def fold(
     areas: dict[str, dict[str, Any]] = {}
     hazards = dict(base.hazards)
     messages = list(base.messages)
+    alerts = dict(base.alerts)
     incident_id, seq, as_of = base.incident_id, base.seq, base.as_of
 
     for event in events:
@@ -476,17 +569,39 @@ def fold(
         elif event.type == HAZARD_ANNOUNCED:
             hazard = Hazard(payload["hazard"])
             arrival = payload.get("arrival_at")
+            warning = payload.get("warning")
             hazards[hazard] = HazardAnnouncement(
                 hazard=hazard,
                 title=payload["title"],
                 announced_at=event.at,
                 detail=payload.get("detail", ""),
                 arrival_at=datetime.fromisoformat(arrival) if arrival else None,
+                warning=WarningKind(warning) if warning else None,
+                source=payload.get("source", ""),
             )
         elif event.type == HAZARD_CLEARED:
             hazards.pop(Hazard(payload["hazard"]), None)
         elif event.type == INCIDENT_MESSAGE:
             messages.append((event.at, event.actor, payload["text"]))
+        elif event.type == ALERT_ISSUED:
+            alerts[payload["alert_id"]] = EvacuationAlert(
+                alert_id=payload["alert_id"],
+                level=AlertLevel(payload["level"]),
+                hazard=Hazard(payload["hazard"]),
+                areas=tuple(payload["areas"]),
+                issued_at=event.at,
+                issued_by=event.actor,
+                reason=payload.get("reason", ""),
+            )
+        elif event.type == ALERT_LIFTED:
+            issued = alerts.get(payload["alert_id"])
+            if issued is not None and issued.in_force:
+                alerts[payload["alert_id"]] = replace(
+                    issued,
+                    lifted_at=event.at,
+                    lifted_by=event.actor,
+                    lift_reason=payload.get("reason", ""),
+                )
 
     frozen_shelters.update((k, ShelterStatus(**v)) for k, v in shelters.items())
     frozen_areas.update((k, AreaCount(**v)) for k, v in areas.items())
@@ -498,6 +613,7 @@ def fold(
         areas=MappingProxyType(frozen_areas),
         hazards=MappingProxyType(hazards),
         messages=tuple(messages),
+        alerts=MappingProxyType(alerts),
     )
 
 

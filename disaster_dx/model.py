@@ -95,6 +95,52 @@ class Need(Labelled):
     TOILET = "toilet"
 
 
+class AlertLevel(Labelled):
+    """避難情報 that HQ issues per area (警戒レベル 3–5, 内閣府「避難情報に関するガイドライン」)."""
+
+    ELDERLY_EVACUATE = "elderly_evacuate"
+    EVACUATE = "evacuate"
+    EMERGENCY_SAFETY = "emergency_safety"
+
+    @property
+    def number(self) -> int:
+        """The 警戒レベル number, always shown with the words and the colour."""
+        return _ALERT_NUMBERS[self]
+
+    @property
+    def colour(self) -> str:
+        """The official colour (3 red, 4 purple, 5 black), never shown alone."""
+        return _ALERT_COLOURS[self]
+
+    @classmethod
+    def from_number(cls, number: int) -> AlertLevel:
+        """The level for 警戒レベル ``number`` (3, 4 or 5)."""
+        for level, known in _ALERT_NUMBERS.items():
+            if known == number:
+                return level
+        raise ValueError(f"警戒レベル must be 3, 4 or 5, not {number!r}")
+
+
+class WarningKind(Labelled):
+    """Warnings from JMA and the prefecture that set "the hazard in force" (発表中の警報等)."""
+
+    MAJOR_TSUNAMI_WARNING = "major_tsunami_warning"
+    TSUNAMI_WARNING = "tsunami_warning"
+    TSUNAMI_ADVISORY = "tsunami_advisory"
+    HEAVY_RAIN_EMERGENCY = "heavy_rain_emergency"
+    HEAVY_RAIN_WARNING = "heavy_rain_warning"
+    FLOOD_WARNING = "flood_warning"
+    LANDSLIDE_ALERT = "landslide_alert"
+    RECORD_RAIN = "record_rain"
+    STORM_SURGE_WARNING = "storm_surge_warning"
+    OTHER_WARNING = "other_warning"
+
+    @property
+    def hazard(self) -> Hazard | None:
+        """The hazard a warning usually means (HQ may name another); None for その他."""
+        return _WARNING_HAZARDS.get(self)
+
+
 class IncidentKind(Labelled):
     """Live incidents feed the public page; drill incidents never do."""
 
@@ -129,11 +175,56 @@ _LABELS: dict[Labelled, tuple[str, str]] = {
     Need.MEDICAL: ("医療", "Medical care"),
     Need.POWER: ("電源", "Power"),
     Need.TOILET: ("トイレ", "Toilets"),
+    AlertLevel.ELDERLY_EVACUATE: ("高齢者等避難", "Evacuation of elderly people, etc."),
+    AlertLevel.EVACUATE: ("避難指示", "Evacuation instruction"),
+    AlertLevel.EMERGENCY_SAFETY: ("緊急安全確保", "Emergency safety measures"),
+    WarningKind.MAJOR_TSUNAMI_WARNING: ("大津波警報", "Major tsunami warning"),
+    WarningKind.TSUNAMI_WARNING: ("津波警報", "Tsunami warning"),
+    WarningKind.TSUNAMI_ADVISORY: ("津波注意報", "Tsunami advisory"),
+    WarningKind.HEAVY_RAIN_EMERGENCY: ("大雨特別警報", "Heavy rain emergency warning"),
+    WarningKind.HEAVY_RAIN_WARNING: ("大雨警報", "Heavy rain warning"),
+    WarningKind.FLOOD_WARNING: ("洪水警報", "Flood warning"),
+    WarningKind.LANDSLIDE_ALERT: ("土砂災害警戒情報", "Landslide alert"),
+    WarningKind.RECORD_RAIN: ("記録的短時間大雨情報", "Record short-duration heavy rain"),
+    WarningKind.STORM_SURGE_WARNING: ("高潮警報", "Storm surge warning"),
+    WarningKind.OTHER_WARNING: ("その他の警報・情報", "Other warning"),
     IncidentKind.LIVE: ("実災害", "Live"),
     IncidentKind.DRILL: ("訓練", "Drill"),
 }
 
-_VOCABULARIES = (OpenState, Crowding, Hazard, ShelterKind, Need, IncidentKind)
+_ALERT_NUMBERS: dict[AlertLevel, int] = {
+    AlertLevel.ELDERLY_EVACUATE: 3,
+    AlertLevel.EVACUATE: 4,
+    AlertLevel.EMERGENCY_SAFETY: 5,
+}
+# 内閣府・気象庁の警戒レベルの色: 3 赤, 4 紫, 5 黒.
+_ALERT_COLOURS: dict[AlertLevel, str] = {
+    AlertLevel.ELDERLY_EVACUATE: "#ff2800",
+    AlertLevel.EVACUATE: "#aa00aa",
+    AlertLevel.EMERGENCY_SAFETY: "#0c000c",
+}
+_WARNING_HAZARDS: dict[WarningKind, Hazard] = {
+    WarningKind.MAJOR_TSUNAMI_WARNING: Hazard.TSUNAMI,
+    WarningKind.TSUNAMI_WARNING: Hazard.TSUNAMI,
+    WarningKind.TSUNAMI_ADVISORY: Hazard.TSUNAMI,
+    WarningKind.HEAVY_RAIN_EMERGENCY: Hazard.FLOOD,
+    WarningKind.HEAVY_RAIN_WARNING: Hazard.INLAND_FLOOD,
+    WarningKind.FLOOD_WARNING: Hazard.FLOOD,
+    WarningKind.LANDSLIDE_ALERT: Hazard.LANDSLIDE,
+    WarningKind.RECORD_RAIN: Hazard.FLOOD,
+    WarningKind.STORM_SURGE_WARNING: Hazard.STORM_SURGE,
+}
+
+_VOCABULARIES = (
+    OpenState,
+    Crowding,
+    Hazard,
+    ShelterKind,
+    Need,
+    AlertLevel,
+    WarningKind,
+    IncidentKind,
+)
 if len(_LABELS) != sum(len(e) for e in _VOCABULARIES):
     # StrEnum members hash as their code, so two enums sharing a code would share a label.
     raise RuntimeError("vocabulary codes must be unique across enums and all labelled")

@@ -41,13 +41,14 @@ from sqlalchemy.exc import IntegrityError
 
 from disaster_dx.events import (
     AreaCount,
+    EvacuationAlert,
     Event,
     HazardAnnouncement,
     ShelterStatus,
     State,
     fold,
 )
-from disaster_dx.model import Crowding, Hazard, Need, OpenState
+from disaster_dx.model import AlertLevel, Crowding, Hazard, Need, OpenState, WarningKind
 from disaster_dx.store import UTCDateTime
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 #: A state snapshot is written every this many events of an incident.
 SNAPSHOT_EVERY = 500
 #: Bumped when the stored form of a state changes; older rows are then ignored (and rebuilt).
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 #: Incidents whose current state a process keeps (the live one and a few drills).
 CACHED_INCIDENTS = 16
 
@@ -104,6 +105,7 @@ _SHELTER_PLAIN_FIELDS = (
     "barrier_free",
     "public_note",
     "internal_note",
+    "staffed",
     "version",
     "reported_by",
 )
@@ -156,10 +158,26 @@ def state_to_dict(state: State) -> dict[str, Any]:
                 "announced_at": a.announced_at.isoformat(),
                 "detail": a.detail,
                 "arrival_at": _iso(a.arrival_at),
+                "warning": None if a.warning is None else a.warning.value,
+                "source": a.source,
             }
             for h, a in state.hazards.items()
         },
         "messages": [[at.isoformat(), actor, text] for at, actor, text in state.messages],
+        "alerts": {
+            k: {
+                "level": a.level.value,
+                "hazard": a.hazard.value,
+                "areas": list(a.areas),
+                "issued_at": a.issued_at.isoformat(),
+                "issued_by": a.issued_by,
+                "reason": a.reason,
+                "lifted_at": _iso(a.lifted_at),
+                "lifted_by": a.lifted_by,
+                "lift_reason": a.lift_reason,
+            }
+            for k, a in state.alerts.items()
+        },
     }
 
 
@@ -174,7 +192,24 @@ def state_from_dict(data: Mapping[str, Any]) -> State:
             announced_at=datetime.fromisoformat(item["announced_at"]),
             detail=item["detail"],
             arrival_at=_from_iso(item["arrival_at"]),
+            warning=None if item["warning"] is None else WarningKind(item["warning"]),
+            source=item["source"],
         )
+    alerts = {
+        alert_id: EvacuationAlert(
+            alert_id=alert_id,
+            level=AlertLevel(item["level"]),
+            hazard=Hazard(item["hazard"]),
+            areas=tuple(item["areas"]),
+            issued_at=datetime.fromisoformat(item["issued_at"]),
+            issued_by=item["issued_by"],
+            reason=item["reason"],
+            lifted_at=_from_iso(item["lifted_at"]),
+            lifted_by=item["lifted_by"],
+            lift_reason=item["lift_reason"],
+        )
+        for alert_id, item in data["alerts"].items()
+    }
     return State(
         incident_id=data["incident_id"],
         seq=int(data["seq"]),
@@ -192,6 +227,7 @@ def state_from_dict(data: Mapping[str, Any]) -> State:
         messages=tuple(
             (datetime.fromisoformat(at), actor, text) for at, actor, text in data["messages"]
         ),
+        alerts=MappingProxyType(alerts),
     )
 
 

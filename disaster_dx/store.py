@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
+from disaster_dx.areas import Area, area_from_row, area_to_row
 from disaster_dx.errors import ConflictError, DisasterDxError, NotFoundError
 from disaster_dx.events import (
     ROUTINE_TYPES,
@@ -99,6 +100,11 @@ incidents = Table(
     Column("last_seq", Integer, nullable=False, default=0),
     Column("last_at", UTCDateTime),
     Column("show_on_public", Boolean, nullable=False, default=False),
+    # A live incident HQ has named (「令和8年 台風第10号」): its hazard kind and start.
+    Column("named", Boolean, nullable=False, default=False, server_default="0"),
+    Column("hazard", String(32)),
+    Column("started_at", UTCDateTime),
+    Column("closed_by", String(64)),
 )
 
 events_table = Table(
@@ -171,6 +177,21 @@ users_table = Table(
     Column("created_by", String(64), nullable=False),
 )
 
+areas_table = Table(
+    "areas",
+    metadata,
+    Column("area_id", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False, default=""),
+    Column("name_easy", String(200), nullable=False, default=""),
+    Column("whole_city", Boolean, nullable=False, default=False),
+    Column("geometry", JSON),
+    Column("shelter_ids", JSON, nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("import_id", Integer, ForeignKey("imports.import_id"), nullable=False),
+)
+
 audit_table = Table(
     "audit_log",
     metadata,
@@ -197,6 +218,10 @@ class Incident:
     last_seq: int
     last_at: datetime | None
     show_on_public: bool = False
+    named: bool = False
+    hazard: Hazard | None = None
+    started_at: datetime | None = None
+    closed_by: str | None = None
 
     @property
     def is_drill(self) -> bool:
@@ -394,13 +419,58 @@ class Store:
                 new_id = existing.incident_id
         return self.incident(new_id)
 
+    def open_live_incident(
+        self,
+        title: str,
+        *,
+        actor: str,
+        hazard: Hazard | None = None,
+        started_at: datetime | None = None,
+    ) -> Incident:
+        """Name the disaster HQ is working on (「令和8年 台風第10号」): at most one is open.
+
+        The city always has an open live incident (created unnamed on first use, so the
+        public page and shelter reports work in peacetime). Opening a named incident names
+        that one when it is still unnamed — its log, and every shelter already opened, stay
+        — and otherwise is refused: close the open one first.
+        """
+        title = title.strip()
+        if not title:
+            raise DisasterDxError("a disaster needs a name (e.g. 令和8年 台風第10号)")
+        current = self.live_incident(actor=actor)
+        if current.named:
+            raise DisasterDxError(
+                f"「{current.title}」 is still open ({current.incident_id}); close it before "
+                "opening another live incident (only one can be open at a time)"
+            )
+        with self._write() as conn:
+            done = conn.execute(
+                update(incidents)
+                .where(
+                    incidents.c.incident_id == current.incident_id,
+                    incidents.c.closed_at.is_(None),
+                    incidents.c.named.is_(False),
+                )
+                .values(
+                    title=title,
+                    named=True,
+                    hazard=None if hazard is None else hazard.value,
+                    started_at=started_at or self.clock(),
+                )
+            )
+        if done.rowcount != 1:
+            raise DisasterDxError("another live incident was opened at the same moment; reload")
+        self.audit(actor, "incident.opened", target=current.incident_id, detail={"title": title})
+        log.info("live incident %s named %r by %s", current.incident_id, title, actor)
+        return self.incident(current.incident_id)
+
     def close_incident(self, incident_id: str, *, actor: str) -> None:
         """Close an incident: it stays readable and replayable but takes no more events."""
         with self._write() as conn:
             done = conn.execute(
                 update(incidents)
                 .where(incidents.c.incident_id == incident_id, incidents.c.closed_at.is_(None))
-                .values(closed_at=self.clock())
+                .values(closed_at=self.clock(), closed_by=actor)
             )
         if done.rowcount != 1:
             raise NotFoundError(f"no open incident {incident_id!r}")
@@ -801,6 +871,49 @@ class Store:
             raise NotFoundError(f"no shelter {shelter_id!r}")
         return _shelter(row._mapping)
 
+    def replace_areas(self, areas: Sequence[Area], *, source: str, actor: str) -> int:
+        """Make ``areas`` the city's areas for 避難情報, in one transaction; returns the count.
+
+        The whole list is replaced (a city's own 地区 file replaces the bundled 全域-only
+        list); 避難情報 already issued keep the area ids they named.
+        """
+        ids = [a.area_id for a in areas]
+        if len(set(ids)) != len(ids):
+            raise DisasterDxError("an area id appears twice")
+        if not areas:
+            raise DisasterDxError("an area list needs at least one area")
+        with self._write() as conn:
+            inserted = conn.execute(
+                insert(imports).values(
+                    kind="areas",
+                    source=source,
+                    sha256="",
+                    imported_at=self.clock(),
+                    actor=actor,
+                    added=len(areas),
+                    changed=0,
+                    removed=0,
+                    notes=[],
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            conn.execute(areas_table.delete())
+            conn.execute(
+                insert(areas_table),
+                [
+                    {**area_to_row(a), "position": n, "import_id": inserted[0]}
+                    for n, a in enumerate(areas)
+                ],
+            )
+        log.info("areas from %s by %s: %d", source, actor, len(areas))
+        return len(areas)
+
+    def areas(self) -> list[Area]:
+        """The city's areas in their file's order (empty before any is loaded)."""
+        with self._read() as conn:
+            rows = conn.execute(select(areas_table).order_by(areas_table.c.position))
+            return [area_from_row(r._mapping) for r in rows]
+
     def import_history(self, *, kind: str = "shelters") -> list[dict[str, Any]]:
         """Past imports, newest first (who, when, from where, what changed)."""
         with self._read() as conn:
@@ -893,6 +1006,10 @@ def _incident(row: Mapping[Any, Any]) -> Incident:
         last_seq=row["last_seq"],
         last_at=row["last_at"],
         show_on_public=bool(row["show_on_public"]),
+        named=bool(row["named"]),
+        hazard=Hazard(row["hazard"]) if row["hazard"] else None,
+        started_at=row["started_at"],
+        closed_by=row["closed_by"],
     )
 
 

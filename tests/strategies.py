@@ -9,6 +9,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from disaster_dx.events import (
+    ALERT_ISSUED,
+    ALERT_LIFTED,
     AREA_OUTSIDE_REPORTED,
     HAZARD_ANNOUNCED,
     HAZARD_CLEARED,
@@ -17,10 +19,11 @@ from disaster_dx.events import (
     SHELTER_STATUS_REPORTED,
     NewEvent,
 )
-from disaster_dx.model import OpenState
+from disaster_dx.model import AlertLevel, OpenState
 
 SHELTERS = ("A", "B", "C")
 WORDS = st.text(alphabet="あいう訓練 abc", max_size=8)
+ALERT_IDS = st.sampled_from(["A1", "A2", "A3"])
 NEEDS = st.lists(st.sampled_from(["water", "food", "blanket", "medical"]), unique=True, max_size=3)
 
 
@@ -28,7 +31,18 @@ NEEDS = st.lists(st.sampled_from(["water", "food", "blanket", "medical"]), uniqu
 def new_events(draw: st.DrawFn) -> NewEvent:
     kind = draw(
         st.sampled_from(
-            ["report", "report", "report", "correction", "area", "hazard", "clear", "message"]
+            [
+                "report",
+                "report",
+                "report",
+                "correction",
+                "area",
+                "hazard",
+                "clear",
+                "message",
+                "alert",
+                "lift",
+            ]
         )
     )
     if kind in ("report", "correction"):
@@ -41,6 +55,7 @@ def new_events(draw: st.DrawFn) -> NewEvent:
             "needs": NEEDS,
             "urgent_needs": NEEDS,
             "public_note": WORDS,
+            "staffed": st.none() | st.booleans(),
             "pets_accepted": st.none() | st.booleans(),
         }
         chosen = draw(
@@ -64,6 +79,20 @@ def new_events(draw: st.DrawFn) -> NewEvent:
         )
     if kind == "clear":
         return NewEvent(HAZARD_CLEARED, {"hazard": draw(st.sampled_from(["tsunami", "flood"]))})
+    if kind == "alert":
+        return NewEvent(
+            ALERT_ISSUED,
+            {
+                "alert_id": draw(ALERT_IDS),
+                "level": draw(st.sampled_from([level.value for level in AlertLevel])),
+                "hazard": draw(st.sampled_from(["tsunami", "flood"])),
+                "areas": draw(
+                    st.lists(st.sampled_from(["all", "北", "南"]), min_size=1, unique=True)
+                ),
+            },
+        )
+    if kind == "lift":
+        return NewEvent(ALERT_LIFTED, {"alert_id": draw(ALERT_IDS)})
     return NewEvent(INCIDENT_MESSAGE, {"text": "連絡" + draw(WORDS)})
 
 

@@ -1,0 +1,250 @@
+"""``disaster-dx incident|alert|import-areas``: the named disaster, 避難情報 and the city's areas.
+
+The operator runs these on the server (as the other CLI writes, attributed with ``--actor``,
+default ``$USER``). Each write is an incident event or an audited change, exactly as the same
+act on ``/hq``, so the public page, LINE and L-Alert follow either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from disaster_dx import alerts
+from disaster_dx._time import jst_minute
+from disaster_dx.areas import areas_from_geojson
+from disaster_dx.config import Settings
+from disaster_dx.errors import DisasterDxError
+from disaster_dx.model import AlertLevel, Hazard, IncidentKind, OpenState, WarningKind
+from disaster_dx.store import Incident, Store
+
+OpenStore = Callable[[argparse.Namespace, Settings], Store]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _out(message: str) -> None:
+    print(message, flush=True)
+
+
+def _actor(args: argparse.Namespace) -> str:
+    named = getattr(args, "actor", None)
+    return str(named or os.environ.get("USER") or getpass.getuser() or "operator")
+
+
+def _hazard(text: str) -> Hazard:
+    try:
+        return Hazard.parse(text)
+    except ValueError:
+        choices = ", ".join(f"{h.value} ({h.ja})" for h in Hazard)
+        raise DisasterDxError(f"unknown hazard {text!r}; one of: {choices}") from None
+
+
+def _incident_line(incident: Incident) -> str:
+    state = "open" if incident.closed_at is None else f"closed {jst_minute(incident.closed_at)}"
+    hazard = f" [{incident.hazard.ja}]" if incident.hazard else ""
+    name = incident.title if incident.named else f"{incident.title}（災害名未設定）"
+    return f"{incident.incident_id}  {name}{hazard}  {state}"
+
+
+def cmd_incident(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
+    """Open (name), close or list live incidents."""
+    store = open_store(args, settings)
+    if args.action == "list":
+        for incident in store.incidents(kind=IncidentKind.LIVE):
+            _out(_incident_line(incident))
+        return 0
+    if args.action == "open":
+        started = datetime.fromisoformat(args.start) if args.start else None
+        if started is not None and started.tzinfo is None:
+            raise DisasterDxError("--start needs a time zone, e.g. 2026-09-01T06:00+09:00")
+        incident = store.open_live_incident(
+            args.name,
+            actor=_actor(args),
+            hazard=_hazard(args.hazard) if args.hazard else None,
+            started_at=started,
+        )
+        _say(f"live incident named: {_incident_line(incident)}")
+        return 0
+    incident = store.live_incident(actor=_actor(args))
+    state = store.state(incident.incident_id)
+    still_open = [s for s in state.shelters.values() if s.open_state.is_open]
+    in_force = state.alerts_in_force
+    if (still_open or in_force) and not args.force:
+        raise DisasterDxError(
+            f"「{incident.title}」 still has {len(still_open)} open shelter(s) and "
+            f"{len(in_force)} 避難情報 in force; close and lift them first, or use --force"
+        )
+    store.close_incident(incident.incident_id, actor=_actor(args))
+    _say(f"closed: {incident.incident_id} ({incident.title}); it stays for replay and reports")
+    if still_open:
+        names = {s.shelter_id: s.name for s in store.shelters()}
+        shown = ", ".join(names.get(s.shelter_id, s.shelter_id) for s in still_open[:10])
+        _say(
+            f"warning: closed with {len(still_open)} shelter(s) open ({OpenState.OPEN.ja}): {shown}"
+        )
+    return 0
+
+
+def cmd_alert(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
+    """Issue, lift or list 避難情報 and warnings in the open live incident."""
+    store = open_store(args, settings)
+    incident = store.live_incident(actor=_actor(args))
+    areas = {a.area_id: a for a in store.areas()}
+    if args.action == "list":
+        state = store.state(incident.incident_id)
+        _out(f"# {incident.title}")
+        if not state.alerts and not state.hazards:
+            _out("避難情報・警報等: なし")
+        for alert in sorted(state.alerts.values(), key=lambda a: a.issued_at):
+            where = "・".join(areas[a].name if a in areas else a for a in alert.areas)
+            lifted = f"  解除 {jst_minute(alert.lifted_at)}" if alert.lifted_at else "  発令中"
+            _out(
+                f"{alert.alert_id}  警戒レベル{alert.level.number} {alert.level.ja}  "
+                f"{alert.hazard.ja}  {where}  発令 {jst_minute(alert.issued_at)}{lifted}"
+            )
+        for announcement in state.hazards.values():
+            _out(
+                f"警報等  {announcement.title}  ({announcement.hazard.ja})  "
+                f"{jst_minute(announcement.announced_at)}"
+            )
+        return 0
+    if args.action == "issue":
+        try:
+            level = AlertLevel.from_number(args.level)
+        except ValueError as exc:
+            raise DisasterDxError(str(exc)) from None
+        area_ids = [_area_id(name, areas) for name in args.area]
+        alert = alerts.issue_alert(
+            store,
+            incident.incident_id,
+            _actor(args),
+            level=level,
+            hazard=_hazard(args.hazard),
+            areas=area_ids,
+            reason=args.reason or "",
+        )
+        _say(
+            f"issued {alert.alert_id}: 警戒レベル{alert.level.number} {alert.level.ja} "
+            f"({alert.hazard.ja}) for {', '.join(areas[a].name for a in alert.areas)}"
+        )
+        _out(alert.alert_id)
+        return 0
+    if args.action == "lift":
+        alert = alerts.lift_alert(
+            store, incident.incident_id, _actor(args), args.alert_id, reason=args.reason or ""
+        )
+        _say(f"lifted {alert.alert_id}: 警戒レベル{alert.level.number} {alert.level.ja}")
+        return 0
+    if args.action == "warn":
+        try:
+            warning = WarningKind.parse(args.warning)
+        except ValueError:
+            choices = ", ".join(f"{w.value} ({w.ja})" for w in WarningKind)
+            raise DisasterDxError(f"unknown warning {args.warning!r}; one of: {choices}") from None
+        arrival = datetime.fromisoformat(args.arrival) if args.arrival else None
+        announced = alerts.announce_warning(
+            store,
+            incident.incident_id,
+            _actor(args),
+            warning=warning,
+            hazard=_hazard(args.hazard) if args.hazard else None,
+            arrival_at=arrival,
+            source=args.source or "",
+        )
+        _say(f"recorded: {announced.title} ({announced.hazard.ja})")
+        return 0
+    alerts.clear_warning(store, incident.incident_id, _actor(args), _hazard(args.hazard))
+    _say(f"cleared the warning for {_hazard(args.hazard).ja}")
+    return 0
+
+
+def _area_id(name: str, areas: dict[str, Any]) -> str:
+    if name in areas:
+        return name
+    for area in areas.values():
+        if name in (area.name, area.name_en):
+            return str(area.area_id)
+    if name in ("全域", "all") and "all" in areas:
+        return "all"
+    choices = ", ".join(f"{a.area_id} ({a.name})" for a in areas.values())
+    raise DisasterDxError(f"unknown area {name!r}; known: {choices or 'none (import-areas)'}")
+
+
+def cmd_import_areas(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
+    """Replace the city's areas with a GeoJSON file (all or nothing)."""
+    store = open_store(args, settings)
+    path = Path(args.path)
+    found = areas_from_geojson(path)
+    if args.dry_run:
+        _say(f"{path.name}: {len(found)} area(s), no problems (nothing imported: --dry-run)")
+        return 0
+    store.replace_areas(found, source=path.name, actor=_actor(args))
+    shelters = store.shelters()
+    for area in found:
+        inside = sum(1 for s in shelters if area.contains(s))
+        _say(f"{area.area_id}: {area.name} — {inside} shelter(s)")
+    empty = [a.name for a in found if not any(a.contains(s) for s in shelters)]
+    if empty:
+        _say(f"warning: no shelter lies in {len(empty)} area(s): {', '.join(empty)}")
+    return 0
+
+
+def register(commands: Any, open_store: OpenStore) -> None:
+    """Add the commands to the ``disaster-dx`` parser."""
+
+    def bound(
+        handler: Callable[[argparse.Namespace, Settings, OpenStore], int],
+    ) -> Callable[[argparse.Namespace, Settings], int]:
+        return lambda args, settings: handler(args, settings, open_store)
+
+    incident = commands.add_parser("incident", help="name, close or list live incidents")
+    incident.set_defaults(handler=bound(cmd_incident))
+    actions = incident.add_subparsers(dest="action", required=True)
+    opened = actions.add_parser("open", help="name the disaster HQ works on (one at a time)")
+    opened.add_argument("name", help="e.g. 令和8年 台風第10号")
+    opened.add_argument("--hazard", help="the disaster's main hazard (tsunami, flood, …)")
+    opened.add_argument("--start", help="when it began (ISO 8601 with time zone; default now)")
+    closed = actions.add_parser("close", help="close the open live incident (kept for replay)")
+    closed.add_argument("--force", action="store_true", help="even with shelters still open")
+    actions.add_parser("list", help="live incidents, open and past")
+    for sub in (opened, closed):
+        sub.add_argument("--actor", help="who does this (default $USER)")
+
+    alert = commands.add_parser("alert", help="避難情報 (警戒レベル3–5) and warnings in force")
+    alert.set_defaults(handler=bound(cmd_alert))
+    actions = alert.add_subparsers(dest="action", required=True)
+    issue = actions.add_parser("issue", help="issue 避難情報 for areas")
+    issue.add_argument("--level", type=int, required=True, help="警戒レベル 3, 4 or 5")
+    issue.add_argument("--hazard", required=True, help="tsunami, flood, landslide, …")
+    issue.add_argument(
+        "--area", action="append", required=True, help="area id or name (repeatable; 全域)"
+    )
+    issue.add_argument("--reason", help="why (kept in the log)")
+    lift = actions.add_parser("lift", help="lift (解除) 避難情報")
+    lift.add_argument("alert_id")
+    lift.add_argument("--reason", help="why (kept in the log)")
+    warn = actions.add_parser("warn", help="record a warning in force (大津波警報 …)")
+    warn.add_argument("warning", help="e.g. major_tsunami_warning or 大津波警報")
+    warn.add_argument("--hazard", help="the hazard, when the warning does not say it")
+    warn.add_argument("--arrival", help="津波到達予想時刻 (ISO 8601 with time zone)")
+    warn.add_argument("--source", help="e.g. 気象庁")
+    clear = actions.add_parser("clear", help="a warning is no longer in force")
+    clear.add_argument("--hazard", required=True)
+    actions.add_parser("list", help="避難情報 and warnings of the open live incident")
+    for sub in (issue, lift, warn, clear):
+        sub.add_argument("--actor", help="who does this (default $USER)")
+
+    areas = commands.add_parser("import-areas", help="replace the city's areas (GeoJSON)")
+    areas.add_argument("path", help="GeoJSON FeatureCollection of the city's 地区")
+    areas.add_argument("--dry-run", action="store_true", help="only check the file")
+    areas.add_argument("--actor", help="who does this (default $USER)")
+    areas.set_defaults(handler=bound(cmd_import_areas))
