@@ -726,6 +726,7 @@ def test_a_database_from_a_newer_release_is_refused_clearly(open_store: Store) -
     status = migrations.database_status(open_store)
     assert not status.is_current
     assert "unknown to this version" in status.summary()
+    assert not any(r.applied or r.current for r in migrations.history(open_store))
 
 
 # -- the `disaster-dx db` commands ----------------------------------------------------------------

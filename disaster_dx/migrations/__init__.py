@@ -57,9 +57,6 @@ LOCK_KEY = 0x0D15A57E
 #: Alembic's table holding the database's revision (its default name).
 VERSION_TABLE = "alembic_version"
 
-#: The revision that describes release 0.1, the last release before Alembic.
-RELEASE_0_1 = "0001_release_0_1"
-
 Action = Literal["created", "upgraded", "adopted", "current"]
 
 
@@ -232,7 +229,7 @@ def history(store: Store | None = None) -> list[Revision]:
     at = current_revision(store) if store is not None else None
     applied: set[str] = set()
     script = script_directory()
-    if at is not None:
+    if at is not None and _is_known(at):
         applied = {r.revision for r in script.iterate_revisions(at, "base")}
     return [
         Revision(
