@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from disaster_dx import auth, cli_incident
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES, ensure_initialised
+from disaster_dx.cli_db import add_db_commands
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.io.export import FORMATS, export_shelters
@@ -89,6 +90,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create the schema, load the bundled Nankoku shelters, optionally a first admin."""
     store = _open_store(args, settings)
     _say(f"database: {_redact(settings.database_url)}")
+    _say(store.create_schema().summary())  # created, upgraded (keeping every row) or current
     report = ensure_initialised(store, actor="init")
     if report is None:
         _say(f"already initialised: {len(store.shelters())} shelters in the master (unchanged)")
@@ -984,7 +986,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    init = commands.add_parser("init", help="create the database and load the bundled data")
+    init = commands.add_parser("init", help="create or upgrade the database, load bundled data")
     init.add_argument("--admin-user", help="create this admin user if missing (or DX_ADMIN_USER)")
     init.add_argument(
         "--admin-password-file", help="file holding the admin password (or DX_ADMIN_PASSWORD)"
@@ -1072,6 +1074,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_drill_commands(commands)
     _add_line_commands(commands)
+    add_db_commands(commands)
 
     user = commands.add_parser("user", help="manage staff accounts")
     user.set_defaults(handler=cmd_user)

@@ -36,7 +36,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from disaster_dx.events import (
@@ -381,6 +381,14 @@ class StateProjection:
         for row in rows:
             try:
                 with self._store.engine.begin() as conn:
+                    # A row of an older format at this seq is a stale cache: replace it.
+                    conn.execute(
+                        delete(state_snapshots).where(
+                            state_snapshots.c.incident_id == incident_id,
+                            state_snapshots.c.seq == row["seq"],
+                            state_snapshots.c.format != SNAPSHOT_FORMAT,
+                        )
+                    )
                     conn.execute(insert(state_snapshots).values(**row))
                 written += 1
             except IntegrityError:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -58,6 +58,9 @@ from disaster_dx.events import (
     vars_of,
 )
 from disaster_dx.model import Hazard, IncidentKind, Shelter, ShelterKind
+
+if TYPE_CHECKING:
+    from disaster_dx.migrations import SchemaChange
 
 log = logging.getLogger(__name__)
 
@@ -289,12 +292,15 @@ class Store:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
-    def create_schema(self) -> None:
-        """Create all tables that do not exist yet (idempotent)."""
-        from disaster_dx.projection import projection_metadata
+    def create_schema(self) -> SchemaChange:
+        """Create the schema on an empty database, or upgrade it to the newest revision.
 
-        self.create_tables(metadata)
-        self.create_tables(projection_metadata)
+        Every module's tables, under Alembic (:mod:`disaster_dx.migrations`); safe to call on
+        every start and from several workers at once.
+        """
+        from disaster_dx.migrations import create_or_upgrade  # it imports every module's tables
+
+        return create_or_upgrade(self)
 
     def create_tables(self, tables: MetaData) -> None:
         """Create the tables of ``tables`` that do not exist yet (idempotent, race-safe).
