@@ -41,6 +41,7 @@ from disaster_dx import drills
 from disaster_dx import hq as hq_core
 from disaster_dx._time import JST, to_jst
 from disaster_dx.auth import Role, User
+from disaster_dx.camera_frames import frame_span
 from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.events import Event
 from disaster_dx.io.after_action import after_action, report_html
@@ -536,11 +537,18 @@ def _may_replay(user: User | None, incident: Incident) -> bool:
 
 
 def _replay_window(store: Store, incident: Incident) -> tuple[datetime, datetime]:
-    """Start and end of the slider: first event (or creation) to closing (or last event)."""
+    """Start and end of the slider: first event (or creation) to closing (or last event).
+
+    Camera pictures recorded while the incident was open widen it (they are not events of
+    the incident, but the slider must reach every instant whose pictures it can show).
+    """
     # A list, not a half-read iterator: on PostgreSQL that would leave a server cursor open.
     first = store.events(incident.incident_id, limit=1)
     start = first[0].at if first else incident.created_at
     end = incident.closed_at or incident.last_at or start
+    pictures = frame_span(store, incident.created_at, incident.closed_at)
+    if pictures is not None:
+        start, end = min(start, pictures[0]), max(end, pictures[1])
     return start, max(start, end)
 
 
