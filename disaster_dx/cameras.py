@@ -1783,7 +1783,7 @@ class Poller:
         if now >= self._prune_due:
             self._prune_due = now + timedelta(minutes=1)
             for camera in self.cameras:
-                prune_frames(self.store, self.frames, camera.camera_id, now)
+                self._prune(camera.camera_id, now)
         return started
 
     def wait(self, camera_ids: Sequence[str] | None = None, timeout: float | None = None) -> None:
@@ -1933,7 +1933,6 @@ class Poller:
             ref.path.unlink(missing_ok=True)
             self._remember(Attempt(camera_id, started_at, captured_at, False, FeedErrorKind.CONFIG))
             return
-        prune_frames(self.store, self.frames, camera_id, captured_at)
         log.debug("camera %s: frame %s (%d bytes)", camera_id, ref.key, len(image.data))
         if failures:  # a health change: the one kind of camera news the incident log takes
             log.info("camera %s: frames again after %d failure(s)", camera_id, failures)
@@ -1941,6 +1940,7 @@ class Poller:
                 [NewEvent(CAMERA_FEED_RECOVERED, {"camera_id": camera_id, "failures": failures})]
             )
         self._remember(Attempt(camera_id, started_at, captured_at, True, frame_key=ref.key))
+        self._prune(camera_id, captured_at)
 
     def _failed(self, camera: Camera, started_at: datetime, error: FeedError) -> None:
         finished_at = self.clock()
@@ -1987,6 +1987,13 @@ class Poller:
                 ]
             )
         self._remember(Attempt(camera_id, started_at, finished_at, False, error.kind))
+
+    def _prune(self, camera_id: str, now: datetime) -> None:
+        """Retention on files and rows; a failure waits for the next pass (within a minute)."""
+        try:
+            prune_frames(self.store, self.frames, camera_id, now)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("camera %s: retention not applied (%s)", camera_id, type(exc).__name__)
 
     def _remember(self, attempt: Attempt) -> None:
         with self._lock:

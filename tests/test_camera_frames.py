@@ -17,6 +17,7 @@ from disaster_dx.camera_frames import (
     frame_key,
     frame_times,
     frames_between,
+    parse_frame_key,
     prune_frames,
     record_frame,
 )
@@ -208,3 +209,18 @@ def test_backfill_copies_frame_events_once_and_leaves_the_log_alone(
     # The poller's next retention pass drops the row whose picture is long gone.
     prune_frames(store, frames, "coast", _minute(2))
     assert _keys(store, "coast") == [frame_key(_minute(1))]
+
+
+def test_frame_keys_name_files_exactly() -> None:
+    moment = T0 + timedelta(microseconds=123456)
+    assert parse_frame_key(frame_key(moment)) == moment
+    for bad in (
+        frame_key(T0) + "\n",  # `$` would have let this through
+        "٢٠٢٥0901T030000000000Z",  # digits, but not ASCII ones
+        "20251301T030000000000Z",  # month 13
+        "20250901T030000000000",
+        "../20250901T030000000000Z",
+    ):
+        assert parse_frame_key(bad) is None, bad
+    with pytest.raises(ValueError, match="aware"):
+        frame_key(datetime(2025, 9, 1))

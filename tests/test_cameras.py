@@ -791,3 +791,18 @@ def test_last_seq_can_skip_camera_frames(store: Store) -> None:
     for _ in range(3):
         store.append(live, [NewEvent(CAMERA_FRAME, frame)], actor="cameras")
     assert store.last_seq(live) == 5 and store.last_seq(live, skip_routine=True) == 2
+
+
+def test_settings_from_the_environment_and_the_retired_frame_events_switch(caplog) -> None:
+    from disaster_dx.cameras import camera_settings_from_env
+    from disaster_dx.errors import ConfigError
+
+    settings = camera_settings_from_env({"CAMERA_KEEP_FRAMES": "20", "CAMERA_KEEP_HOURS": "2"})
+    assert settings.keep_frames == 20 and settings.keep_age == timedelta(hours=2)
+    assert not any("CAMERA_FRAME_EVENTS" in r.getMessage() for r in caplog.records)
+    # Frames are never events now: the old switch has nothing to switch, and says so.
+    with caplog.at_level(logging.WARNING, logger="disaster_dx.cameras"):
+        assert camera_settings_from_env({"CAMERA_FRAME_EVENTS": "0"}) == CameraSettings()
+    assert any("CAMERA_FRAME_EVENTS is no longer used" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ConfigError, match="CAMERAS_POLL_IN_APP"):
+        camera_settings_from_env({"CAMERAS_POLL_IN_APP": "maybe"})
