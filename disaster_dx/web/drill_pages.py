@@ -537,15 +537,12 @@ def _may_replay(user: User | None, incident: Incident) -> bool:
 
 
 def _replay_window(store: Store, incident: Incident) -> tuple[datetime, datetime]:
-    """Start and end of the slider: first event (or creation) to closing (or last event).
-
-    Camera pictures recorded while the incident was open widen it (they are not events of
-    the incident, but the slider must reach every instant whose pictures it can show).
-    """
+    """Start and end of the slider: first event (or creation) to closing (or last event)."""
     # A list, not a half-read iterator: on PostgreSQL that would leave a server cursor open.
     first = store.events(incident.incident_id, limit=1)
     start = first[0].at if first else incident.created_at
     end = incident.closed_at or incident.last_at or start
+    # Camera pictures taken while it was open widen it: they are not its events any more.
     pictures = frame_span(store, incident.created_at, incident.closed_at)
     if pictures is not None:
         start, end = min(start, pictures[0]), max(end, pictures[1])
