@@ -20,10 +20,13 @@ that, free of any web code:
   backoff after failures. Scheduling reads an injectable clock, so tests assert the healthy
   cameras' schedule from timestamps instead of sleeping. Several app workers or hosts may each
   run a poller: a lease row per camera in the database makes exactly one of them poll it.
-- **Frame store** on disk under ``DATA_DIR/cameras/<camera id>/``, newest frame plus a
-  history bounded by count and age; each stored frame's metadata (never its bytes, never an
-  address or credential) is appended to the live incident (and open drill incidents) as a
-  ``camera.frame`` event, so replay can show what the cameras saw at any instant.
+- **Frames** (:mod:`disaster_dx.camera_frames`, re-exported here): files on disk under
+  ``DATA_DIR/cameras/<camera id>/``, newest frame plus a history bounded by count and age, and
+  one row of metadata per stored frame in the ``camera_frames`` table (never its bytes, never
+  an address or credential), so the wall and replay can show what the cameras saw at any
+  instant. Frames are telemetry: they never pass through the incident log. Only a camera's
+  health transitions are incident events (``camera.feed_failed``, ``camera.feed_recovered``),
+  appended to the live incident and every open drill.
 - **Health** 正常 / 遅延 / 停止 is computed when read, from the time of the last frame, so a
   dead poller shows up as a stale camera by itself.
 - **View cones** are built in JGD2011 平面直角座標系 第IV系 (EPSG:6672, metres), corrected for
@@ -47,7 +50,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -65,7 +68,6 @@ from sqlalchemy import (
     Column,
     Float,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -77,7 +79,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from disaster_dx import leases
-from disaster_dx._files import write_atomic
+from disaster_dx.camera_frames import (
+    CAMERA_FRAME,
+    CAMERA_ID,
+    FrameRecord,
+    FrameStore,
+    frame_record,
+    parse_frame_key,
+    prune_frames,
+    write_frame_row,
+)
+from disaster_dx.camera_frames import (  # every camera table, created by create_camera_tables
+    camera_metadata as camera_metadata,
+)
 from disaster_dx.config import BUNDLED_DATA_DIR
 from disaster_dx.errors import ConfigError, DisasterDxError, Problem, ValidationError
 from disaster_dx.events import EventSchema, NewEvent, register_event_type, utcnow
@@ -91,9 +105,6 @@ Clock = Callable[[], datetime]
 #: The bundled demo registry (three towers, pointing at the local simulator).
 BUNDLED_REGISTRY = BUNDLED_DATA_DIR / "cameras.yaml"
 
-CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-FRAME_KEY = re.compile(r"^\d{8}T\d{12}Z$")
-_FRAME_KEY_FORMAT = "%Y%m%dT%H%M%S%fZ"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 # ---------------------------------------------------------------------------------------------
@@ -223,8 +234,6 @@ class CameraSettings:
     lease_seconds
         How long a poller's claim on a camera lasts without renewal (another poller takes
         over after that).
-    record_events
-        Append ``camera.frame`` events to the incident log [``CAMERA_FRAME_EVENTS``].
     poll_in_app
         Run a poller thread inside each web worker [``CAMERAS_POLL_IN_APP``]; leases keep it
         to one poller per camera. Off by default: ``disaster-dx cameras run`` is the
@@ -243,7 +252,6 @@ class CameraSettings:
     stale_factor: float = 3.0
     offline_factor: float = 10.0
     lease_seconds: float = 30.0
-    record_events: bool = True
     poll_in_app: bool = False
 
     def __post_init__(self) -> None:
@@ -253,6 +261,11 @@ class CameraSettings:
             raise ConfigError("stale_factor must be positive and below offline_factor")
         if min(self.connect_timeout, self.read_timeout, self.total_timeout) <= 0:
             raise ConfigError("camera timeouts must be positive")
+
+
+#: Switched ``camera.frame`` events off in an earlier release; frames are no longer events at
+#: all, so it has nothing left to switch: a set value is logged as a warning, then ignored.
+RETIRED_FRAME_EVENTS_VARIABLE = "CAMERA_FRAME_EVENTS"
 
 
 def camera_settings_from_env(environ: Mapping[str, str] | None = None) -> CameraSettings:
@@ -287,6 +300,12 @@ def camera_settings_from_env(environ: Mapping[str, str] | None = None) -> Camera
             return False
         raise ConfigError(f"{name} must be 1 or 0, not {raw!r}")
 
+    if (env.get(RETIRED_FRAME_EVENTS_VARIABLE) or "").strip():
+        log.warning(
+            "%s is no longer used: frames are recorded in the camera_frames table, never as "
+            "incident events; health changes are always logged",
+            RETIRED_FRAME_EVENTS_VARIABLE,
+        )
     registry = (env.get("CAMERAS_FILE") or "").strip()
     return CameraSettings(
         registry_file=Path(registry).expanduser() if registry else BUNDLED_REGISTRY,
@@ -295,7 +314,6 @@ def camera_settings_from_env(environ: Mapping[str, str] | None = None) -> Camera
         max_frame_bytes=int(number("CAMERA_MAX_FRAME_MB", 5) * 1024 * 1024),
         connect_timeout=number("CAMERA_CONNECT_TIMEOUT", 3.0),
         read_timeout=number("CAMERA_READ_TIMEOUT", 5.0),
-        record_events=flag("CAMERA_FRAME_EVENTS", True),
         poll_in_app=flag("CAMERAS_POLL_IN_APP", False),
     )
 
@@ -826,8 +844,6 @@ def _credentials(
 # Database tables (this module's own metadata; created by create_camera_tables)
 # ---------------------------------------------------------------------------------------------
 
-camera_metadata = MetaData()
-
 camera_registry_table = Table(
     "camera_registry",
     camera_metadata,
@@ -879,8 +895,8 @@ def create_camera_tables(store: Store) -> None:
 def sync_registry(store: Store, registry: CameraRegistry, *, actor: str) -> list[str]:
     """Make ``registry`` the cameras the database knows (no URLs, no credentials stored).
 
-    Cameras missing from the new registry are marked inactive, never deleted (past
-    ``camera.frame`` events name them). Returns the ids that were added or changed.
+    Cameras missing from the new registry are marked inactive, never deleted (past frames and
+    events name them). Returns the ids that were added or changed.
     """
     now = utcnow()
     changed: list[str] = []
@@ -1152,122 +1168,6 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int = 24_000_000) ->
             f"{len(data):,} bytes look like {expected} but do not decode ({type(exc).__name__})",
         ) from None
     return CheckedImage(data=data, width=width, height=height, source_format=expected.lower())
-
-
-@dataclass(frozen=True)
-class FrameRef:
-    """One stored frame: its key (the capture time, UTC) names its file."""
-
-    camera_id: str
-    key: str
-    captured_at: datetime
-    path: Path
-
-
-def frame_key(moment: datetime) -> str:
-    """The file-name key of a capture time, e.g. ``20250101T030000123456Z``."""
-    if moment.tzinfo is None:
-        raise ValueError("frame times must be aware (UTC)")
-    return moment.astimezone(UTC).strftime(_FRAME_KEY_FORMAT)
-
-
-def parse_frame_key(key: str) -> datetime | None:
-    """The capture time of a key, or None when ``key`` is not exactly a frame key."""
-    if not FRAME_KEY.match(key):
-        return None
-    try:
-        return datetime.strptime(key, _FRAME_KEY_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-class FrameStore:
-    """Frames on disk: ``<root>/<camera id>/<key>.jpg``, bounded by count and age.
-
-    Only names that pass :data:`CAMERA_ID` and :data:`FRAME_KEY` ever become paths, so a
-    request can never reach outside ``root``. The newest frame of a camera is always kept,
-    however old, so HQ sees the last image a dead camera sent (with its age).
-
-    Parameters
-    ----------
-    root
-        Folder for all cameras (``DATA_DIR/cameras``).
-    keep
-        Frames kept per camera.
-    keep_age
-        Older frames are deleted (except the newest).
-    """
-
-    def __init__(
-        self, root: Path, *, keep: int = 360, keep_age: timedelta = timedelta(hours=24)
-    ) -> None:
-        if keep < 1:
-            raise ValueError("keep must be at least 1")
-        self.root = Path(root)
-        self.keep = keep
-        self.keep_age = keep_age
-
-    def folder(self, camera_id: str) -> Path:
-        """The folder of one camera (the id is checked first)."""
-        if not CAMERA_ID.match(camera_id):
-            raise ValueError(f"not a camera id: {camera_id[:40]!r}")
-        return self.root / camera_id
-
-    def save(self, camera_id: str, data: bytes, captured_at: datetime) -> FrameRef:
-        """Store a checked frame atomically (readers never see half a file)."""
-        key = frame_key(captured_at)
-        path = self.folder(camera_id) / f"{key}.jpg"
-        write_atomic(path, data)
-        return FrameRef(camera_id, key, captured_at.astimezone(UTC), path)
-
-    def frames(self, camera_id: str) -> list[FrameRef]:
-        """Stored frames of a camera, oldest first."""
-        try:
-            folder = self.folder(camera_id)
-            names = sorted(p.name for p in folder.iterdir() if p.suffix == ".jpg")
-        except (FileNotFoundError, ValueError):
-            return []
-        refs = []
-        for name in names:
-            key = name[: -len(".jpg")]
-            moment = parse_frame_key(key)
-            if moment is not None:
-                refs.append(FrameRef(camera_id, key, moment, folder / name))
-        return refs
-
-    def latest(self, camera_id: str) -> FrameRef | None:
-        """The newest frame, or None."""
-        frames = self.frames(camera_id)
-        return frames[-1] if frames else None
-
-    def at(self, camera_id: str, moment: datetime) -> FrameRef | None:
-        """The newest frame captured at or before ``moment`` (what HQ saw then)."""
-        best = None
-        for ref in self.frames(camera_id):
-            if ref.captured_at > moment:
-                break
-            best = ref
-        return best
-
-    def get(self, camera_id: str, key: str) -> FrameRef | None:
-        """A frame by key, or None when the id or key is malformed or the file is gone."""
-        moment = parse_frame_key(key)
-        if moment is None or not CAMERA_ID.match(camera_id):
-            return None
-        path = self.root / camera_id / f"{key}.jpg"
-        return FrameRef(camera_id, key, moment, path) if path.is_file() else None
-
-    def prune(self, camera_id: str, now: datetime) -> int:
-        """Apply retention (count, then age; the newest frame stays); returns files deleted."""
-        frames = self.frames(camera_id)
-        if len(frames) <= 1:
-            return 0
-        doomed = frames[: max(0, len(frames) - self.keep)]
-        oldest_kept = now - self.keep_age
-        doomed += [f for f in frames[len(doomed) : -1] if f.captured_at < oldest_kept]
-        for ref in doomed:
-            ref.path.unlink(missing_ok=True)
-        return len(doomed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1579,7 +1479,6 @@ def register_adapter(kind: str, adapter: FeedAdapter) -> None:
 # Events
 # ---------------------------------------------------------------------------------------------
 
-CAMERA_FRAME = "camera.frame"
 CAMERA_FEED_FAILED = "camera.feed_failed"
 CAMERA_FEED_RECOVERED = "camera.feed_recovered"
 
@@ -1634,6 +1533,10 @@ def _image_format_check(value: Any) -> str | None:
     return None if value in ("jpeg", "png") else "must be jpeg or png"
 
 
+# Earlier releases logged every stored picture as a ``camera.frame`` event. Still registered
+# so those logs validate, replay and render in the event log (as a routine event); nothing
+# writes it any more — frames are rows of ``camera_frames`` (``backfill_frames_from_events``
+# copies old ones there).
 register_event_type(
     CAMERA_FRAME,
     EventSchema(
@@ -1674,8 +1577,8 @@ register_event_type(
 )
 
 
-def frame_incidents(store: Store) -> list[str]:
-    """Incidents that record camera frames: the live one, plus every open drill."""
+def camera_event_incidents(store: Store) -> list[str]:
+    """Incidents that log camera health changes: the live one, plus every open drill."""
     live = store.live_incident(actor="cameras").incident_id
     drills = [
         i.incident_id for i in store.incidents(kind=IncidentKind.DRILL) if i.closed_at is None
@@ -1797,7 +1700,7 @@ class Poller:
     Parameters
     ----------
     store
-        Where leases, statuses and ``camera.frame`` events go.
+        Where leases, statuses, frame rows and health-change events go.
     registry
         The cameras and their feeds (from the registry file: only these URLs are fetched).
     frames
@@ -1880,7 +1783,7 @@ class Poller:
         if now >= self._prune_due:
             self._prune_due = now + timedelta(minutes=1)
             for camera in self.cameras:
-                self.frames.prune(camera.camera_id, now)
+                self._prune(camera.camera_id, now)
         return started
 
     def wait(self, camera_ids: Sequence[str] | None = None, timeout: float | None = None) -> None:
@@ -2002,6 +1905,15 @@ class Poller:
         captured_at = self.clock()
         camera_id = camera.camera_id
         ref = self.frames.save(camera_id, image.data, captured_at)
+        frame = frame_record(
+            camera_id,
+            captured_at,
+            size_bytes=len(image.data),
+            width=image.width,
+            height=image.height,
+            sha256=hashlib.sha256(image.data).hexdigest(),
+            source_format=image.source_format,
+        )
         with self._lock:
             failures = self._failures.get(camera_id, 0)
             self._failures[camera_id] = 0
@@ -2015,35 +1927,20 @@ class Poller:
                 "holder": self.holder,
             },
             captured_at,
+            frame=frame,
         )
         if not recorded:  # another poller took the camera meanwhile: its frame, not ours
             ref.path.unlink(missing_ok=True)
             self._remember(Attempt(camera_id, started_at, captured_at, False, FeedErrorKind.CONFIG))
             return
-        self.frames.prune(camera_id, captured_at)
         log.debug("camera %s: frame %s (%d bytes)", camera_id, ref.key, len(image.data))
-        events = [
-            NewEvent(
-                CAMERA_FRAME,
-                {
-                    "camera_id": camera_id,
-                    "frame": ref.key,
-                    "captured_at": captured_at.astimezone(UTC).isoformat(),
-                    "bytes": len(image.data),
-                    "width": image.width,
-                    "height": image.height,
-                    "sha256": hashlib.sha256(image.data).hexdigest(),
-                    "source_format": image.source_format,
-                },
-            )
-        ]
-        if failures:
+        if failures:  # a health change: the one kind of camera news the incident log takes
             log.info("camera %s: frames again after %d failure(s)", camera_id, failures)
-            events.insert(
-                0, NewEvent(CAMERA_FEED_RECOVERED, {"camera_id": camera_id, "failures": failures})
+            self._record_events(
+                [NewEvent(CAMERA_FEED_RECOVERED, {"camera_id": camera_id, "failures": failures})]
             )
-        self._record_events(events)
         self._remember(Attempt(camera_id, started_at, captured_at, True, frame_key=ref.key))
+        self._prune(camera_id, captured_at)
 
     def _failed(self, camera: Camera, started_at: datetime, error: FeedError) -> None:
         finished_at = self.clock()
@@ -2091,16 +1988,36 @@ class Poller:
             )
         self._remember(Attempt(camera_id, started_at, finished_at, False, error.kind))
 
+    def _prune(self, camera_id: str, now: datetime) -> None:
+        """Retention on files and rows; a failure waits for the next pass (within a minute)."""
+        try:
+            prune_frames(self.store, self.frames, camera_id, now)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("camera %s: retention not applied (%s)", camera_id, type(exc).__name__)
+
     def _remember(self, attempt: Attempt) -> None:
         with self._lock:
             self.history.append(attempt)
 
-    def _write_status(self, camera_id: str, values: dict[str, Any], now: datetime) -> bool:
-        """Update the status row if this poller still holds the camera; False otherwise."""
+    def _write_status(
+        self,
+        camera_id: str,
+        values: dict[str, Any],
+        now: datetime,
+        *,
+        frame: FrameRecord | None = None,
+    ) -> bool:
+        """Update the status row (and record ``frame``) if this poller still holds the camera.
+
+        Returns False, writing nothing, when it does not: the status and the frame's row are
+        one transaction, so a frame is on record exactly when its camera's status says so.
+        """
         try:
             with self.store._write() as conn:
                 if not _holds(conn, camera_id, self.holder):
                     return False
+                if frame is not None:
+                    write_frame_row(conn, frame)
                 done = conn.execute(
                     update(camera_status_table)
                     .where(camera_status_table.c.camera_id == camera_id)
@@ -2119,10 +2036,9 @@ class Poller:
         return True
 
     def _record_events(self, events: list[NewEvent]) -> None:
-        if not self.settings.record_events:
-            return
+        """Log health changes in the live incident and every open drill (never frames)."""
         try:
-            incidents = frame_incidents(self.store)
+            incidents = camera_event_incidents(self.store)
         except (SQLAlchemyError, DisasterDxError) as exc:
             log.warning("camera events not recorded (%s)", type(exc).__name__)
             return

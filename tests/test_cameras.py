@@ -3,6 +3,7 @@ frame store and view cones. Schedules are asserted from an injected clock, never
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -16,8 +17,10 @@ import shapely
 from PIL import Image
 from pyproj import Geod
 from shapely.geometry import Point, shape
+from sqlalchemy import func, select
 
 from disaster_dx import cameras
+from disaster_dx.camera_frames import FrameStore, frame_at, frame_key, frames_between
 from disaster_dx.camera_simulator import CameraSimulator, SimCamera, SimMode, render_frame
 from disaster_dx.cameras import (
     CAMERA_FEED_FAILED,
@@ -30,7 +33,6 @@ from disaster_dx.cameras import (
     FeedError,
     FeedErrorKind,
     FetchLimits,
-    FrameStore,
     Health,
     Poller,
     acquire_leases,
@@ -49,7 +51,7 @@ from disaster_dx.cameras import (
 )
 from disaster_dx.config import BUNDLED_DATA_DIR
 from disaster_dx.model import IncidentKind
-from disaster_dx.store import Store
+from disaster_dx.store import Store, events_table
 from tests.camera_tools import T0, ManualClock, registry_for
 from tests.common import camera_frame_payload
 
@@ -386,52 +388,61 @@ def _events(store: Store, incident_id: str, event_type: str):
     return [e for e in store.events(incident_id) if e.type == event_type]
 
 
-def test_frames_arrive_and_are_logged_as_metadata_in_live_and_drill_incidents(
+def _event_rows(store: Store) -> int:
+    """Rows of the events table, all incidents together."""
+    with store._read() as conn:
+        return int(conn.execute(select(func.count()).select_from(events_table)).scalar_one())
+
+
+def test_frames_are_rows_of_camera_frames_and_never_incident_events(
     camera_store, sim, frames
 ) -> None:
     store = camera_store
     registry = registry_for(sim, {"coast": "jpeg", "river": "mjpeg"})
     sync_registry(store, registry, actor="test")
-    drill = store.create_incident("津波避難訓練", kind=IncidentKind.DRILL, actor="test")
+    store.create_incident("津波避難訓練", kind=IncidentKind.DRILL, actor="test")
     closed = store.create_incident("昨年の訓練", kind=IncidentKind.DRILL, actor="test")
     store.close_incident(closed.incident_id, actor="test")
+    live = store.live_incident()
+    before = _event_rows(store)
     clock = ManualClock()
     poller = Poller(store, registry, frames, settings=_settings(), clock=clock, holder="p1")
+    rounds = 4
     try:
-        assert sorted(poller.run_due()) == ["coast", "river"]
-        poller.wait(timeout=10)
+        for step in range(rounds):
+            clock.set(T0 + timedelta(seconds=10 * step))
+            assert sorted(poller.run_due()) == ["coast", "river"]
+            poller.wait(timeout=10)
     finally:
         poller.close()
-    assert all(a.ok for a in poller.history)
+    assert all(a.ok for a in poller.history) and len(poller.history) == 2 * rounds
+    # Polling 8 frames added not one row to the events table, in any incident.
+    assert _event_rows(store) == before
+    for incident in store.incidents():
+        assert _events(store, incident.incident_id, CAMERA_FRAME) == []
+    times = [T0 + timedelta(seconds=10 * step) for step in range(rounds)]
     for camera_id in ("coast", "river"):
         stored = frames.frames(camera_id)
-        assert len(stored) == 1 and stored[0].captured_at == T0
-        assert stored[0].path.read_bytes().startswith(cameras.JPEG_MAGIC)
+        assert [f.captured_at for f in stored] == times
+        rows = frames_between(store, camera_id)
+        assert [r.key for r in rows] == [f.key for f in stored]
+        for row, ref in zip(rows, stored, strict=True):
+            data = ref.path.read_bytes()
+            assert data.startswith(cameras.JPEG_MAGIC)
+            assert row.size_bytes == len(data)
+            assert row.sha256 == hashlib.sha256(data).hexdigest()
+            with Image.open(io.BytesIO(data)) as image:
+                assert (row.width, row.height) == image.size
+            assert row.source_format == "jpeg" and row.camera_id == camera_id
+            text = repr(row)
+            assert "http" not in text and "127.0.0.1" not in text
+        assert frame_at(store, camera_id) == rows[-1]
+        assert frame_at(store, camera_id, times[1] + timedelta(seconds=9)) == rows[1]
     statuses = camera_statuses(store)
     known = {c.camera_id: c for c in registered_cameras(store)}
     for camera_id in ("coast", "river"):
-        assert health_of(known[camera_id], statuses[camera_id], T0) is Health.ONLINE
-    live = store.live_incident()
-    for incident_id in (live.incident_id, drill.incident_id):
-        events = _events(store, incident_id, CAMERA_FRAME)
-        assert sorted(e.payload["camera_id"] for e in events) == ["coast", "river"]
-        for event in events:
-            assert set(event.payload) == {
-                "camera_id",
-                "frame",
-                "captured_at",
-                "bytes",
-                "width",
-                "height",
-                "sha256",
-                "source_format",
-            }
-            assert event.subject == f"camera:{event.payload['camera_id']}"
-            assert event.actor == "cameras"
-            text = json.dumps(dict(event.payload))
-            assert "http" not in text and "127.0.0.1" not in text
-    assert _events(store, closed.incident_id, CAMERA_FRAME) == []
-    # The fold ignores camera events: shelter state is untouched.
+        assert health_of(known[camera_id], statuses[camera_id], times[-1]) is Health.ONLINE
+        assert statuses[camera_id].last_frame_key == frame_key(times[-1])
     assert store.state(live.incident_id).shelters == {}
 
 
@@ -526,6 +537,7 @@ def test_failures_back_off_exponentially_and_recovery_is_recorded(
     camera_store, sim, frames
 ) -> None:
     store = camera_store
+    drill = store.create_incident("訓練", kind=IncidentKind.DRILL, actor="test").incident_id
     registry = registry_for(sim, {"flaky": "jpeg"}, interval=10)
     sim.set_mode("flaky", SimMode.ERROR)
     clock = ManualClock()
@@ -547,6 +559,11 @@ def test_failures_back_off_exponentially_and_recovery_is_recorded(
     assert len(_events(store, live, CAMERA_FEED_FAILED)) == 1  # once, not every retry
     recovered = _events(store, live, CAMERA_FEED_RECOVERED)
     assert [e.payload["failures"] for e in recovered] == [6]
+    # Health changes are the camera's only incident events: the frame after recovery is a row.
+    for incident_id in (live, drill):  # the live incident and every open drill
+        types = [e.type for e in store.events(incident_id)]
+        assert types == [CAMERA_FEED_FAILED, CAMERA_FEED_RECOVERED]
+    assert [r.captured_at for r in frames_between(store, "flaky")] == [T0 + timedelta(seconds=250)]
 
 
 def test_credentials_never_reach_logs_status_or_events(camera_store, sim, frames, caplog) -> None:
@@ -592,25 +609,15 @@ def test_credentials_never_reach_logs_status_or_events(camera_store, sim, frames
     assert "camera town: auth" in logged
     events = store.events(store.live_incident().incident_id)
     stored = json.dumps([dict(e.payload) for e in events]) + repr(camera_statuses(store))
+    stored += repr(frames_between(store, "town"))
     for secret in (PASSWORD, USERNAME):
         assert secret not in logged and secret not in stored
     assert "127.0.0.1" not in stored
 
 
-def test_retention_keeps_frames_by_count_and_age_and_always_the_newest(
+def test_the_poller_applies_retention_to_files_and_rows_together(
     camera_store, sim, tmp_path
 ) -> None:
-    store = FrameStore(tmp_path / "frames", keep=5, keep_age=timedelta(hours=1))
-    for minute in range(8):
-        store.save("coast", _jpeg(), T0 + timedelta(minutes=minute))
-        store.prune("coast", T0 + timedelta(minutes=minute))
-    kept = store.frames("coast")
-    assert [f.captured_at for f in kept] == [T0 + timedelta(minutes=m) for m in range(3, 8)]
-    assert store.at("coast", T0 + timedelta(minutes=4, seconds=30)).key == kept[1].key
-    assert store.at("coast", T0) is None
-    assert store.prune("coast", T0 + timedelta(hours=3)) == 4
-    assert [f.captured_at for f in store.frames("coast")] == [T0 + timedelta(minutes=7)]
-    # The poller applies the same limits as frames arrive.
     frames = FrameStore(tmp_path / "polled", keep=3)
     registry = registry_for(sim, {"river": "mjpeg"}, interval=10)
     clock = ManualClock()
@@ -622,15 +629,17 @@ def test_retention_keeps_frames_by_count_and_age_and_always_the_newest(
             poller.wait(timeout=10)
     finally:
         poller.close()
-    assert [f.captured_at for f in frames.frames("river")] == [
-        T0 + timedelta(seconds=10 * s) for s in (2, 3, 4)
-    ]
+    kept = [T0 + timedelta(seconds=10 * s) for s in (2, 3, 4)]
+    assert [f.captured_at for f in frames.frames("river")] == kept
+    # The record offers exactly the pictures still on disk.
+    assert [r.captured_at for r in frames_between(camera_store, "river")] == kept
+    assert frame_at(camera_store, "river", kept[0] - timedelta(microseconds=1)) is None
 
 
 def test_frame_store_never_leaves_its_folder(tmp_path: Path) -> None:
     store = FrameStore(tmp_path / "frames")
     store.save("coast", _jpeg(), T0)
-    key = cameras.frame_key(T0)
+    key = frame_key(T0)
     assert store.get("coast", key) is not None
     for camera_id, frame in (
         ("../coast", key),
@@ -782,3 +791,18 @@ def test_last_seq_can_skip_camera_frames(store: Store) -> None:
     for _ in range(3):
         store.append(live, [NewEvent(CAMERA_FRAME, frame)], actor="cameras")
     assert store.last_seq(live) == 5 and store.last_seq(live, skip_routine=True) == 2
+
+
+def test_settings_from_the_environment_and_the_retired_frame_events_switch(caplog) -> None:
+    from disaster_dx.cameras import camera_settings_from_env
+    from disaster_dx.errors import ConfigError
+
+    settings = camera_settings_from_env({"CAMERA_KEEP_FRAMES": "20", "CAMERA_KEEP_HOURS": "2"})
+    assert settings.keep_frames == 20 and settings.keep_age == timedelta(hours=2)
+    assert not any("CAMERA_FRAME_EVENTS" in r.getMessage() for r in caplog.records)
+    # Frames are never events now: the old switch has nothing to switch, and says so.
+    with caplog.at_level(logging.WARNING, logger="disaster_dx.cameras"):
+        assert camera_settings_from_env({"CAMERA_FRAME_EVENTS": "0"}) == CameraSettings()
+    assert any("CAMERA_FRAME_EVENTS is no longer used" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ConfigError, match="CAMERAS_POLL_IN_APP"):
+        camera_settings_from_env({"CAMERAS_POLL_IN_APP": "maybe"})

@@ -9,8 +9,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from disaster_dx.camera_frames import frame_key
 from disaster_dx.camera_simulator import CameraSimulator, SimMode
-from disaster_dx.cameras import Poller, frame_key, sync_registry
+from disaster_dx.cameras import Poller, sync_registry
 from disaster_dx.store import Store
 from disaster_dx.web.cameras_web import CAMERA_EXTENSION_KEY, SCRUBBER, TIME_LABEL
 from disaster_dx.web.context import EXTENSION_KEY

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import requests
 
+from disaster_dx.camera_frames import CAMERA_FRAME, frames_between
 from disaster_dx.camera_simulator import CameraSimulator
-from disaster_dx.cameras import CAMERA_FRAME, create_camera_tables, lease_holders
+from disaster_dx.cameras import create_camera_tables, lease_holders
 from disaster_dx.cli import main
 from disaster_dx.store import Store
 from tests.camera_tools import registry_yaml
@@ -46,6 +47,12 @@ def test_run_once_polls_every_camera(
     assert "coast: frame " in err and "river: frame " in err
     assert len(list((tmp_path / "var" / "cameras" / "coast").glob("*.jpg"))) == 1
     assert len(list((tmp_path / "var" / "cameras" / "river").glob("*.jpg"))) == 1
+    store = Store(database_url)
+    try:  # each picture on record, none in the incident log
+        assert [len(frames_between(store, c)) for c in ("coast", "river")] == [1, 1]
+        assert store.events(store.live_incident().incident_id) == []
+    finally:
+        store.dispose()
 
 
 def test_two_worker_processes_never_poll_the_same_camera(tmp_path: Path, database_url: str) -> None:
@@ -86,11 +93,12 @@ def test_two_worker_processes_never_poll_the_same_camera(tmp_path: Path, databas
         assert 3 <= len(received) <= 6, (camera_id, len(received))  # ~1 s apart for 4 s
     store = Store(database_url)
     try:
-        live = store.live_incident()
-        frames = [e for e in store.events(live.incident_id) if e.type == CAMERA_FRAME]
         for camera_id, received in per_camera.items():
-            logged = [e for e in frames if e.payload["camera_id"] == camera_id]
-            assert len(logged) == len(received)  # no frame recorded twice
+            recorded = frames_between(store, camera_id)
+            assert len(recorded) == len(received)  # no frame recorded twice, none lost
+            on_disk = sorted(p.stem for p in (tmp_path / "var" / "cameras" / camera_id).iterdir())
+            assert [r.key for r in recorded] == on_disk
+        assert all(e.type != CAMERA_FRAME for e in store.events(store.live_incident().incident_id))
         assert set(lease_holders(store).values()) == {None}  # both handed back on exit
     finally:
         store.dispose()

@@ -12,8 +12,9 @@ import dash_leaflet as dl
 import pytest
 import requests
 
+from disaster_dx.camera_frames import frame_key
 from disaster_dx.camera_simulator import CameraSimulator, SimMode
-from disaster_dx.cameras import Poller, frame_key, lease_holders, load_registry, sync_registry
+from disaster_dx.cameras import Poller, lease_holders, load_registry, sync_registry
 from disaster_dx.store import Store
 from disaster_dx.web import ids
 from disaster_dx.web.cameras_web import (
@@ -473,3 +474,68 @@ def test_replay_shows_each_camera_as_it_was_at_that_instant(cams) -> None:
     assert f"incident={run.incident_id}" in url
     picture = hq.get(url)
     assert picture.status_code == 200 and picture.data.startswith(b"\x89PNG")
+
+
+def test_the_wall_never_offers_a_picture_retention_deleted(cams) -> None:
+    from disaster_dx.camera_frames import FrameStore, prune_frames
+
+    app, store, _sim, times = cams
+    hq = _hq_client(app, store)
+    web = app.server.extensions[CAMERA_EXTENSION_KEY]
+    oldest = int(times[0].timestamp())
+    body = callback_request(app, WALL, {}, f"{LIVE}.n_clicks")
+    assert hq.post("/_dash-update-component", json=body).json["response"][SCRUBBER]["min"] == oldest
+    # The polling camera's retention at two frames: the oldest pictures go, files and rows.
+    strict = FrameStore(web.frames.root, keep=2)
+    for camera_id in ("coast", "river", "town"):
+        prune_frames(app.test_poller_store, strict, camera_id, times[2])
+    after = hq.post("/_dash-update-component", json=body).json["response"]
+    assert after[SCRUBBER]["min"] == int(times[1].timestamp())
+    assert frame_key(times[0]) not in json.dumps(after)
+    assert hq.get(f"/cameras/coast/frames/{frame_key(times[0])}.jpg").status_code == 404
+    assert hq.get(f"/cameras/coast/frames/{frame_key(times[1])}.jpg").status_code == 200
+
+
+def test_replay_slider_reaches_pictures_taken_after_the_last_event(make_app) -> None:
+    """Frames are not events any more, yet the replay slider still covers their instants."""
+    from disaster_dx.camera_frames import record_frame
+    from disaster_dx.camera_simulator import render_frame
+    from disaster_dx.events import NewEvent
+    from disaster_dx.web import drill_pages
+
+    app = make_app()
+    store = app.server.extensions[EXTENSION_KEY].store
+    web = app.server.extensions[CAMERA_EXTENSION_KEY]
+    hq = _hq_client(app, store)
+    live = store.live_incident().incident_id
+    store.append(live, [NewEvent("incident.message", {"text": "本部設置"})], actor="hq1")
+    (message,) = store.events(live)
+    # HQ writes nothing more; the coast camera keeps sending pictures for three minutes.
+    taken = [message.at + timedelta(minutes=m) for m in (1, 2, 3)]
+    for moment in taken:
+        data = render_frame("coast", moment, 1)
+        web.frames.save("coast", data, moment)
+        record_frame(
+            store, "coast", moment, size_bytes=len(data), width=640, height=360, sha256="c" * 64
+        )
+    assert [e.seq for e in store.events(live)] == [1]
+    incident = store.incident(live)
+    start, end = drill_pages._replay_window(store, incident)
+    assert (start, end) == (message.at, taken[-1])
+    body = callback_request(
+        app,
+        drill_pages.REPLAY_CAMERAS,
+        {
+            (drill_pages.REPLAY_SLIDER, "value"): (taken[1] - start).total_seconds(),
+            (drill_pages.REPLAY_INCIDENT, "data"): live,
+        },
+        f"{drill_pages.REPLAY_SLIDER}.value",
+    )
+    reply = hq.post("/_dash-update-component", json=body).get_json()
+    shown = json.dumps(reply["response"][drill_pages.REPLAY_CAMERAS], ensure_ascii=False)
+    assert f"/cameras/coast/frames/{frame_key(taken[1])}.jpg" in shown
+    assert frame_key(taken[2]) not in shown
+    # A closed incident ends at its closing: later pictures are not part of its record.
+    store.close_incident(live, actor="hq1")
+    closed = store.incident(live)
+    assert drill_pages._replay_window(store, closed)[1] == closed.closed_at

@@ -297,7 +297,7 @@ def test_bulk_open_of_tsunami_shelters_is_one_batch(app, store) -> None:
 
 
 def test_board_poll_ignores_camera_frames_but_not_reports(app, store) -> None:
-    from disaster_dx.cameras import CAMERA_FRAME
+    from disaster_dx.camera_frames import CAMERA_FRAME
     from disaster_dx.events import NewEvent
 
     password = add_staff_user(store, "hq1", "hq")

@@ -4,7 +4,9 @@ Browsers never learn a camera's address: they get frames from this app, which on
 them from the frame store on disk — nothing here fetches anything, so no request, however
 crafted, can make the server contact another address (the poller alone fetches, and only the
 registry's URLs). Camera ids and frame keys from requests are looked up, never used as paths
-until they match the strict id / key patterns.
+until they match the strict id / key patterns. Which frames exist (the newest, the newest at
+an instant, the scrubber's timeline) is read from the ``camera_frames`` table
+(``disaster_dx.camera_frames``), never from the incident log.
 
 Access: HQ staff (and admins) see every camera; anyone may see a camera the registry marks
 ``public: true``; anything else gets 401 (not signed in) or 403 (audit-logged).
@@ -35,15 +37,21 @@ from flask import Flask, Response, abort, jsonify, request
 
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role
-from disaster_dx.cameras import (
+from disaster_dx.camera_frames import (
     CAMERA_ID,
+    FrameRecord,
+    FrameRef,
+    FrameStore,
+    frame_at,
+    frame_times,
+    frames_at,
+)
+from disaster_dx.cameras import (
     Camera,
     CameraRegistry,
     CameraRegistryError,
     CameraSettings,
     CameraStatus,
-    FrameRef,
-    FrameStore,
     Health,
     Poller,
     age_label,
@@ -221,7 +229,8 @@ def _image_response(ref: FrameRef, *, hq: bool, immutable: bool) -> Response:
 
 def _latest(camera_id: str) -> Response:
     camera, hq = _camera_for_request(camera_id)
-    ref = camera_web().frames.latest(camera.camera_id)
+    newest = frame_at(current().store, camera.camera_id)
+    ref = camera_web().frames.get(camera.camera_id, newest.key) if newest else None
     if ref is None:
         abort(404)
     return _image_response(ref, hq=hq, immutable=False)
@@ -303,7 +312,7 @@ def _status_json(camera_id: str) -> Response:
     health, health_label = scripted_health(
         _health(camera, status, now, web.settings), scripted, lang
     )
-    ref = web.frames.latest(camera.camera_id) if scripted is None else None
+    ref = frame_at(context.store, camera.camera_id) if scripted is None else None
     symbol, colour, _dash = HEALTH_STYLE[health]
     body: dict[str, Any] = {
         "camera_id": camera.camera_id,
@@ -329,11 +338,11 @@ def _status_json(camera_id: str) -> Response:
     return response
 
 
-def _frame_url(ref: FrameRef | None) -> str | None:
+def _frame_url(ref: FrameRecord | None) -> str | None:
     return f"/cameras/{ref.camera_id}/frames/{ref.key}.jpg" if ref else None
 
 
-def frame_label(ref: FrameRef | None, now: datetime, lang: str) -> str:
+def frame_label(ref: FrameRecord | None, now: datetime, lang: str) -> str:
     """``撮影 12:00:03（12秒前）`` — the capture time in JST and its age."""
     if ref is None:
         return "No frame yet" if lang == "en" else "画像はまだありません"
@@ -377,18 +386,19 @@ def map_features(lang: str) -> dict[str, Any]:
 # -- the camera wall ----------------------------------------------------------------------------
 
 
-def _timeline(frames: FrameStore, cameras: list[Camera]) -> list[int]:
-    """Every second (UNIX time) at which some camera stored a frame, oldest first."""
-    seconds = {
-        int(ref.captured_at.timestamp()) for c in cameras for ref in frames.frames(c.camera_id)
-    }
-    return sorted(seconds)
+def _timeline(store: Store, cameras: list[Camera]) -> list[int]:
+    """Every second (UNIX time) at which some camera stored a frame, oldest first.
+
+    From the ``camera_frames`` record (bounded by retention), never from the incident log.
+    """
+    moments = frame_times(store, [c.camera_id for c in cameras])
+    return sorted({int(moment.timestamp()) for moment in moments})
 
 
 def _card(
     camera: Camera,
     status: CameraStatus | None,
-    ref: FrameRef | None,
+    ref: FrameRecord | None,
     *,
     now: datetime,
     lang: str,
@@ -517,9 +527,10 @@ def _cards_then(
     instant on the replay page).
     """
     web = camera_web()
+    shown = frames_at(current().store, [c.camera_id for c in cameras], moment)
     cards = []
     for camera in cameras:
-        ref = web.frames.at(camera.camera_id, moment)
+        ref = shown.get(camera.camera_id)
         then = CameraStatus(camera.camera_id, last_frame_at=ref.captured_at if ref else None)
         cards.append(
             _card(
@@ -545,7 +556,7 @@ def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int],
     cameras = registered_cameras(context.store)
     statuses = camera_statuses(context.store)
     now = context.now()
-    timeline = _timeline(web.frames, cameras)
+    timeline = _timeline(context.store, cameras)
     live = chosen is None
     moment = (
         None
@@ -556,11 +567,12 @@ def _wall(chosen: int | None, lang: str) -> tuple[list[html.Article], list[int],
     if moment is not None:
         cards = _cards_then(cameras, moment, now=now, lang=lang, scripted=scripted)
     else:
+        newest = frames_at(context.store, [c.camera_id for c in cameras])
         cards = [
             _card(
                 camera,
                 statuses.get(camera.camera_id),
-                web.frames.latest(camera.camera_id),
+                newest.get(camera.camera_id),
                 now=now,
                 lang=lang,
                 settings=web.settings,
@@ -717,8 +729,8 @@ def register(app: Dash) -> None:
     ) -> tuple[Any, ...]:
         """Live images every few seconds, or the frames of the instant the scrubber shows."""
         lang = lang_of("en" if search and "lang=en" in search else "ja")
-        web = camera_web()
-        timeline = _timeline(web.frames, registered_cameras(current().store))
+        store = current().store
+        timeline = _timeline(store, registered_cameras(store))
         latest = timeline[-1] if timeline else None
         trigger = ctx.triggered_id
         follow = True if follow is None else bool(follow)

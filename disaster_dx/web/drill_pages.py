@@ -41,6 +41,7 @@ from disaster_dx import drills
 from disaster_dx import hq as hq_core
 from disaster_dx._time import JST, to_jst
 from disaster_dx.auth import Role, User
+from disaster_dx.camera_frames import frame_span
 from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.events import Event
 from disaster_dx.io.after_action import after_action, report_html
@@ -541,6 +542,10 @@ def _replay_window(store: Store, incident: Incident) -> tuple[datetime, datetime
     first = store.events(incident.incident_id, limit=1)
     start = first[0].at if first else incident.created_at
     end = incident.closed_at or incident.last_at or start
+    # Camera pictures taken while it was open widen it: they are not its events any more.
+    pictures = frame_span(store, incident.created_at, incident.closed_at)
+    if pictures is not None:
+        start, end = min(start, pictures[0]), max(end, pictures[1])
     return start, max(start, end)
 
 
