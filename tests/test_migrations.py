@@ -579,6 +579,15 @@ def check_upgraded(store: Store, before: dict[str, list[dict[str, Any]]]) -> Non
     with store.engine.connect() as conn:
         snapshots = conn.execute(text("SELECT seq FROM state_snapshots")).scalars().all()
     assert list(snapshots) == [500]
+    # camera pictures logged as events by release 0.1 became camera_frames rows, one each
+    frame_events = [e for e in _events() if e["type"] == "camera.frame"]
+    with store.engine.connect() as conn:
+        frames = conn.execute(
+            text("SELECT camera_id, frame_key FROM camera_frames ORDER BY captured_at, camera_id")
+        ).all()
+    assert [(c, k) for c, k in frames] == [
+        (e["payload"]["camera_id"], e["payload"]["frame"]) for e in frame_events
+    ]
     # and the old accounts still sign in (the password hashes came through untouched)
     assert auth.authenticate(store, "hq-tanaka", PASSWORD) is not None
 

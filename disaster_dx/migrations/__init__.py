@@ -247,14 +247,20 @@ def history(store: Store | None = None) -> list[Revision]:
 def rebuild_derived(store: Store) -> None:
     """Rebuild data derived from the event log after an upgrade (idempotent, may be re-run).
 
-    Derived data (state snapshots now; the live-state projection and camera-frame metadata
-    next) is whatever can be recomputed from the append-only log. A revision that changes how
-    it is stored leaves it to this step, which runs after the schema transaction commits;
-    ``disaster-dx db upgrade --rebuild-derived`` runs it again by hand.
+    Derived data is whatever can be recomputed from the append-only log: the state snapshots
+    of every incident (:mod:`disaster_dx.projection`) and the ``camera_frames`` rows of
+    pictures that earlier releases logged as ``camera.frame`` events (the events stay; rows
+    whose file retention has since deleted are dropped by the poller's next retention pass).
+    A revision that changes how derived data is stored leaves it to this step, which runs
+    after the schema transaction commits; ``disaster-dx db upgrade --rebuild-derived`` runs it
+    again by hand.
     """
+    from disaster_dx.camera_frames import backfill_frames_from_events
+
     for incident in store.incidents():
         store.projection.build_snapshots(incident.incident_id)
-    log.info("derived data rebuilt from the event log")
+    copied = backfill_frames_from_events(store)
+    log.info("derived data rebuilt from the event log (%d camera frame row(s) added)", copied)
 
 
 def schema_differences(conn: Connection) -> list[Any]:
