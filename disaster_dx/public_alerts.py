@@ -161,9 +161,7 @@ def lifted_html(alert: Mapping[str, Any], lang: str) -> str:
         hazard=text(f"hazard.{alert['hazard']}", lang),
         areas=_area_names(alert, lang),
     )
-    return (
-        f'<p class="dx-alert-lifted" data-alert-id="{_e(alert["id"])}">{_e(line)}</p>'
-    )
+    return f'<p class="dx-alert-lifted" data-alert-id="{_e(alert["id"])}">{_e(line)}</p>'
 
 
 def banner_html(alerts: Sequence[Mapping[str, Any]], updated_at: str, lang: str) -> str:

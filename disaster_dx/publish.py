@@ -39,8 +39,8 @@ from typing import Any
 
 from disaster_dx._files import write_atomic
 from disaster_dx._time import to_jst
-from disaster_dx.config import Settings
 from disaster_dx.areas import Area
+from disaster_dx.config import Settings
 from disaster_dx.events import (
     ALERT_ISSUED,
     ALERT_LIFTED,

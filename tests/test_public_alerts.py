@@ -20,7 +20,7 @@ from disaster_dx.store import Store
 
 T0 = datetime(2026, 9, 1, 6, 30, tzinfo=UTC)  # 15:30 JST
 SCHOOL, HALL = "E3920400009111", "E3920400001111"
-EVIL = '</script><script>alert(1)</script><img src=x onerror=alert(2)>'
+EVIL = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
 class Clock:
@@ -176,11 +176,11 @@ def test_the_banner_is_written_in_every_language_with_colour_number_and_words(
     assert heads == ["警戒レベル5 緊急安全確保", "警戒レベル3 高齢者等避難"]
     assert "津波／対象地区：南国市全域／9月1日 15:30 発令" in ja
     assert "危険な場所から全員避難" not in ja  # the level 4 words belong to level 4 only
-    assert [h.text_content() for h in blocks["en"].xpath(".//h3")][0] == (
+    assert next(h.text_content() for h in blocks["en"].xpath(".//h3")) == (
         "Alert level 5 Emergency safety measures"
     )
     assert "Tsunami · Areas: All of Nankoku City · Issued 1 Sep, 15:30 JST" in en
-    assert [h.text_content() for h in blocks["easy-ja"].xpath(".//h3")][0] == (
+    assert next(h.text_content() for h in blocks["easy-ja"].xpath(".//h3")) == (
         "けいかいレベル5 きんきゅう あんぜん かくほ"
     )
     assert "すぐ に いのち を まもって ください" in easy
@@ -202,7 +202,9 @@ def test_no_alert_no_banner(city: Store, settings: Settings) -> None:
     assert 'class="dx-alert ' not in page
 
 
-def test_a_lifted_alert_shows_as_lifted_for_a_day_then_goes(city: Store, settings: Settings) -> None:
+def test_a_lifted_alert_shows_as_lifted_for_a_day_then_goes(
+    city: Store, settings: Settings
+) -> None:
     alert_id = _issue(city, 4, Hazard.TSUNAMI, "all")
     _clock(city).now = T0 + timedelta(hours=3)
     alerts.lift_alert(city, city.live_incident().incident_id, "hq-tanaka", alert_id)
@@ -249,8 +251,12 @@ def test_alert_events_republish_through_the_listener_and_drills_never_do(
     assert [a["id"] for a in _geojson(settings)["alerts"]] == [alert_id]
     drill = city.create_incident("【訓練】津波", kind=IncidentKind.DRILL, actor="op")
     alerts.issue_alert(
-        city, drill.incident_id, "op", level=AlertLevel.EMERGENCY_SAFETY,
-        hazard=Hazard.TSUNAMI, areas=["all"],
+        city,
+        drill.incident_id,
+        "op",
+        level=AlertLevel.EMERGENCY_SAFETY,
+        hazard=Hazard.TSUNAMI,
+        areas=["all"],
     )
     assert [a["id"] for a in _geojson(settings)["alerts"]] == [alert_id]
     assert "緊急安全確保" not in _page(settings).split("dx-alert-list")[1].split("</section>")[0]
