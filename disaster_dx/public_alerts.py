@@ -16,9 +16,9 @@ Lifted 避難情報 are shown as a short grey 「解除」 line — a person who
 they may go home, and an alert that silently vanished looks like a broken page — but only for
 :data:`LIFTED_SHOWN_HOURS` after the lift, counted to the snapshot's ``updated_at`` (not the
 phone's clock: the server and the page decide alike from the data alone, and the same state
-always gives the same bytes). A lifted alert replaced by another for the same hazard and area
+always gives the same bytes). A lifted alert followed by another for the same hazard and area
 (4 → 5 is one act: the 4 is lifted as the 5 is issued) is not shown as 解除: "避難指示 解除"
-next to 緊急安全確保 would read as all-clear.
+next to 緊急安全確保 would read as all-clear (:func:`replaced`).
 """
 
 from __future__ import annotations
@@ -98,16 +98,26 @@ def shown_alerts(
         lifted_at = datetime.fromisoformat(alert["lifted_at"])
         if newest - lifted_at > window:
             continue
-        ids = {area["id"] for area in alert["areas"]}
-        replaced = any(
-            other["hazard"] == alert["hazard"]
-            and datetime.fromisoformat(other["issued_at"]) >= lifted_at
-            and ids & {area["id"] for area in other["areas"]}
-            for other in in_force
-        )
-        if not replaced:
+        if not replaced(alert, alerts):
             lifted.append(alert)
     return in_force, lifted
+
+
+def replaced(alert: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a lifted alert was followed by another for the same hazard and an area of it.
+
+    Raising 4 → 5 lifts the 4 as the 5 is issued; issuing again later supersedes an old
+    lift. Either way the newer alert (in force, or its own 解除) is the news, not this 解除.
+    """
+    lifted_at = datetime.fromisoformat(alert["lifted_at"])
+    ids = {area["id"] for area in alert["areas"]}
+    return any(
+        other["id"] != alert["id"]
+        and other["hazard"] == alert["hazard"]
+        and datetime.fromisoformat(other["issued_at"]) >= lifted_at
+        and ids & {area["id"] for area in other["areas"]}
+        for other in alerts
+    )
 
 
 def jst_text(moment: datetime, lang: str) -> str:

@@ -328,12 +328,12 @@
             if (!a.lifted_at) { continue; }
             var liftedAt = Date.parse(a.lifted_at);
             if (newest - liftedAt > windowMs) { continue; }
-            // Replaced by another for the same hazard and area (4 → 5): not an all-clear.
+            // Followed by another for the same hazard and area (4 → 5): not an all-clear.
             var replaced = false;
-            for (j = 0; j < inForce.length && !replaced; j++) {
-                var other = inForce[j];
-                replaced = other.hazard === a.hazard && Date.parse(other.issued_at) >= liftedAt &&
-                    sharesArea(a, other);
+            for (j = 0; j < alerts.length && !replaced; j++) {
+                var other = alerts[j];
+                replaced = other.id !== a.id && other.hazard === a.hazard &&
+                    Date.parse(other.issued_at) >= liftedAt && sharesArea(a, other);
             }
             if (!replaced) { lifted.push(a); }
         }
