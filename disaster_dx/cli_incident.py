@@ -27,6 +27,9 @@ from disaster_dx.model import AlertLevel, Hazard, IncidentKind, OpenState, Warni
 from disaster_dx.store import Incident, Store
 
 OpenStore = Callable[[argparse.Namespace, Settings], Store]
+#: Publishes the public snapshot (``disaster_dx.cli._republish``): this process has no
+#: publisher listening, and citizens must see 避難情報 as soon as it is issued or lifted.
+Republish = Callable[[Store, Settings], None]
 
 
 def _say(message: str) -> None:
@@ -96,9 +99,25 @@ def cmd_incident(args: argparse.Namespace, settings: Settings, open_store: OpenS
     return 0
 
 
-def cmd_alert(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
-    """Issue, lift or list 避難情報 and warnings in the open live incident."""
+def cmd_alert(
+    args: argparse.Namespace,
+    settings: Settings,
+    open_store: OpenStore,
+    republish: Republish | None = None,
+) -> int:
+    """Issue, lift or list 避難情報 and warnings in the open live incident.
+
+    Every write publishes the public snapshot at once; LINE follows through the sender
+    (the app's, or ``disaster-dx line run``), which catches up on writes from other processes.
+    """
     store = open_store(args, settings)
+    code = _alert(args, store)
+    if args.action != "list" and republish is not None:
+        republish(store, settings)
+    return code
+
+
+def _alert(args: argparse.Namespace, store: Store) -> int:
     incident = store.live_incident(actor=_actor(args))
     areas = {a.area_id: a for a in store.areas()}
     if args.action == "list":
@@ -234,7 +253,7 @@ def cmd_import_areas(args: argparse.Namespace, settings: Settings, open_store: O
     return 0
 
 
-def register(commands: Any, open_store: OpenStore) -> None:
+def register(commands: Any, open_store: OpenStore, *, republish: Republish | None = None) -> None:
     """Add the commands to the ``disaster-dx`` parser."""
 
     def bound(
@@ -256,7 +275,9 @@ def register(commands: Any, open_store: OpenStore) -> None:
         sub.add_argument("--actor", help="who does this (default $USER)")
 
     alert = commands.add_parser("alert", help="避難情報 (警戒レベル3–5) and warnings in force")
-    alert.set_defaults(handler=bound(cmd_alert))
+    alert.set_defaults(
+        handler=lambda args, settings: cmd_alert(args, settings, open_store, republish)
+    )
     actions = alert.add_subparsers(dest="action", required=True)
     issue = actions.add_parser("issue", help="issue 避難情報 for areas")
     issue.add_argument("--level", type=int, required=True, help="警戒レベル 3, 4 or 5")

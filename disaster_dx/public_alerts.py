@@ -203,3 +203,10 @@ def hazard_now_all_languages(collection: Mapping[str, Any]) -> str:
         f"{_e(text('hazard_in_force', lang, hazard=text(f'hazard.{hazard}', lang)))}</span>"
         for lang in LANGS
     )
+
+
+def in_all_languages(key: str) -> str:
+    """One text of the table in every language, for text that must be right before any script."""
+    return "".join(
+        f'<span data-l="{lang}" lang="{LANGS[lang]}">{_e(text(key, lang))}</span>' for lang in LANGS
+    )

@@ -64,6 +64,7 @@ from disaster_dx.public_alerts import (
     LIFTED_SHOWN_HOURS,
     banner_all_languages,
     hazard_now_all_languages,
+    in_all_languages,
     public_alerts,
 )
 from disaster_dx.public_text import (
@@ -306,6 +307,8 @@ def render_index(
             return _script_json(collection)
         if kind == "drill_notice_hidden" and arg is None:
             return "" if collection.get("drill_notice") else "hidden"
+        if kind == "tri" and arg in texts:
+            return in_all_languages(arg)
         if kind == "alerts_html" and arg is None:
             return banner_all_languages(collection)
         if kind == "alerts_hidden" and arg is None:
