@@ -260,3 +260,13 @@ def test_alert_events_republish_through_the_listener_and_drills_never_do(
     )
     assert [a["id"] for a in _geojson(settings)["alerts"]] == [alert_id]
     assert "緊急安全確保" not in _page(settings).split("dx-alert-list")[1].split("</section>")[0]
+
+
+def test_the_shareable_map_shows_the_alerts_too(city: Store, settings: Settings) -> None:
+    from layers.public_map import shelter_map_html
+
+    _issue(city, 4, Hazard.FLOOD, "d1")
+    publish(city, settings, render_map=shelter_map_html)
+    page = (settings.public_dir / "map.html").read_text(encoding="utf-8")
+    assert 'class="dx-alert dx-alert-l4"' in page and "警戒レベル4" in page and "避難指示" in page
+    assert "<script>alert(1)" not in page and "稲生地区&lt;/script&gt;" in page
