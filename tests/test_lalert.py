@@ -481,3 +481,35 @@ def test_the_cli_writes_the_live_incidents_evacuation_fields(tmp_path, monkeypat
         etree.fromstring(shelters.read_bytes()).findtext("Shelter/Disaster/DisasterName")
         == "令和8年 台風第10号"
     )
+
+
+def test_hq_downloads_the_evacuation_fields_and_others_are_refused(make_app) -> None:
+    from disaster_dx import alerts
+    from disaster_dx.model import AlertLevel
+    from disaster_dx.web.context import EXTENSION_KEY
+    from tests.conftest import add_staff_user
+    from tests.webtools import login_client
+
+    app = make_app()
+    store = app.server.extensions[EXTENSION_KEY].store
+    live = store.live_incident()
+    store.open_live_incident("令和8年 台風第10号", actor="hq1")
+    alerts.issue_alert(
+        store,
+        live.incident_id,
+        "hq1",
+        level=AlertLevel.EVACUATE,
+        hazard=Hazard.TSUNAMI,
+        areas=["all"],
+    )
+    hq = app.server.test_client()
+    login_client(hq, "hq1", add_staff_user(store, "hq1", "hq"))
+    csv_text = hq.get("/hq/export/lalert_evacuation.csv").data.decode("utf-8-sig")
+    assert "令和8年 台風第10号,避難指示,4,発令,津波,南国市全域,all," in csv_text
+    xml = etree.fromstring(hq.get("/hq/export/lalert_evacuation.xml").data)
+    assert xml.findtext("EvacuationOrder/Detail/Sort") == "避難指示"
+    shelters = etree.fromstring(hq.get("/hq/export/lalert.xml").data)
+    assert shelters.findtext("Shelter/Disaster/DisasterName") == "令和8年 台風第10号"
+    staff = app.server.test_client()
+    login_client(staff, "staff1", add_staff_user(store, "staff1", "shelter_staff"))
+    assert staff.get("/hq/export/lalert_evacuation.csv").status_code == 403
