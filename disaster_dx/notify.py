@@ -9,7 +9,10 @@ the public page. How a change travels:
    (:func:`~disaster_dx.events.open_state_changes`: corrections never count; drill incidents
    are ignored). The changes join the incident's open batch in the outbox, or start one that
    is due ``LINE_BATCH_SECONDS`` later, so opening 20 shelters in one minute is one message
-   listing them, not 20. A shelter that opens and closes again inside the window drops out.
+   (a summary, then at most ``LINE_MAX_NAMES`` names; :mod:`disaster_dx.line_text`), not 20.
+   A shelter that opens and closes again inside the window drops out. 避難情報 issued or
+   lifted (``alert.*``) is never batched: each becomes a message of its own, due at once
+   (:func:`disaster_dx.notify_store.queue_alerts`).
 2. HQ may preview, hold, release or cancel a queued message and send an announcement
    (:func:`hold`, :func:`release`, :func:`cancel`, :func:`announce`; role ``hq``, audit-logged).
 3. :class:`Sender` (a thread in the app, or ``disaster-dx line run``) takes a lease in the
