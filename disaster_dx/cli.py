@@ -993,7 +993,7 @@ def _parser() -> argparse.ArgumentParser:
         "--admin-password-file", help="file holding the admin password (or DX_ADMIN_PASSWORD)"
     )
     init.set_defaults(handler=cmd_init)
-    cli_incident.register(commands, _open_store)
+    cli_incident.register(commands, _open_store, republish=_republish)
 
     imp = commands.add_parser(
         "import-shelters", help="import GSI shelter files (GeoJSON/CSV) or URLs as the master"

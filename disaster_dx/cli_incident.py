@@ -1,4 +1,4 @@
-"""``disaster-dx incident|alert|import-areas``: the named disaster, 避難情報 and the city's areas.
+"""``disaster-dx incident|alert|lalert|import-areas``: the named disaster, 避難情報, L-Alert, areas.
 
 The operator runs these on the server (as the other CLI writes, attributed with ``--actor``,
 default ``$USER``). Each write is an incident event or an audited change, exactly as the same
@@ -17,14 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from disaster_dx import alerts
+from disaster_dx._files import write_atomic
 from disaster_dx._time import jst_minute
 from disaster_dx.areas import areas_from_geojson
 from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
+from disaster_dx.io import lalert
 from disaster_dx.model import AlertLevel, Hazard, IncidentKind, OpenState, WarningKind
 from disaster_dx.store import Incident, Store
 
 OpenStore = Callable[[argparse.Namespace, Settings], Store]
+#: Publishes the public snapshot (``disaster_dx.cli._republish``): this process has no
+#: publisher listening, and citizens must see 避難情報 as soon as it is issued or lifted.
+Republish = Callable[[Store, Settings], None]
 
 
 def _say(message: str) -> None:
@@ -94,9 +99,25 @@ def cmd_incident(args: argparse.Namespace, settings: Settings, open_store: OpenS
     return 0
 
 
-def cmd_alert(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
-    """Issue, lift or list 避難情報 and warnings in the open live incident."""
+def cmd_alert(
+    args: argparse.Namespace,
+    settings: Settings,
+    open_store: OpenStore,
+    republish: Republish | None = None,
+) -> int:
+    """Issue, lift or list 避難情報 and warnings in the open live incident.
+
+    Every write publishes the public snapshot at once; LINE follows through the sender
+    (the app's, or ``disaster-dx line run``), which catches up on writes from other processes.
+    """
     store = open_store(args, settings)
+    code = _alert(args, store)
+    if args.action != "list" and republish is not None:
+        republish(store, settings)
+    return code
+
+
+def _alert(args: argparse.Namespace, store: Store) -> int:
     incident = store.live_incident(actor=_actor(args))
     areas = {a.area_id: a for a in store.areas()}
     if args.action == "list":
@@ -179,6 +200,40 @@ def _area_id(name: str, areas: dict[str, Any]) -> str:
     raise DisasterDxError(f"unknown area {name!r}; known: {choices or 'none (import-areas)'}")
 
 
+def cmd_lalert(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
+    """Write the L-Alert fields of the open live incident (避難情報 or shelters) as CSV or XML.
+
+    The same files as HQ's downloads; 災害名 is the incident's name (its HQ title while unnamed).
+    """
+    store = open_store(args, settings)
+    incident = store.live_incident(actor=_actor(args))
+    state = store.state(incident.incident_id)
+    now = store.clock()
+    if args.kind == "evacuation":
+        records = lalert.evacuation_records(state, store.areas(), disaster_name=incident.title)
+        body = (
+            lalert.evacuation_csv(records)
+            if args.format == "csv"
+            else lalert.evacuation_xml(records, disaster_name=incident.title, issued_at=now)
+        )
+    else:
+        records = lalert.lalert_records(
+            store.shelters(), state, thresholds=settings.crowding, include_unopened=args.all
+        )
+        body = (
+            lalert.lalert_csv(records)
+            if args.format == "csv"
+            else lalert.lalert_xml(records, issued_at=now, disaster_name=incident.title)
+        )
+    if args.output in (None, "-"):
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        write_atomic(Path(args.output), body)
+        _say(f"{args.output}: {len(records)} row(s) for 「{incident.title}」")
+    return 0
+
+
 def cmd_import_areas(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
     """Replace the city's areas with a GeoJSON file (all or nothing)."""
     store = open_store(args, settings)
@@ -198,7 +253,7 @@ def cmd_import_areas(args: argparse.Namespace, settings: Settings, open_store: O
     return 0
 
 
-def register(commands: Any, open_store: OpenStore) -> None:
+def register(commands: Any, open_store: OpenStore, *, republish: Republish | None = None) -> None:
     """Add the commands to the ``disaster-dx`` parser."""
 
     def bound(
@@ -220,7 +275,9 @@ def register(commands: Any, open_store: OpenStore) -> None:
         sub.add_argument("--actor", help="who does this (default $USER)")
 
     alert = commands.add_parser("alert", help="避難情報 (警戒レベル3–5) and warnings in force")
-    alert.set_defaults(handler=bound(cmd_alert))
+    alert.set_defaults(
+        handler=lambda args, settings: cmd_alert(args, settings, open_store, republish)
+    )
     actions = alert.add_subparsers(dest="action", required=True)
     issue = actions.add_parser("issue", help="issue 避難情報 for areas")
     issue.add_argument("--level", type=int, required=True, help="警戒レベル 3, 4 or 5")
@@ -242,6 +299,13 @@ def register(commands: Any, open_store: OpenStore) -> None:
     actions.add_parser("list", help="避難情報 and warnings of the open live incident")
     for sub in (issue, lift, warn, clear):
         sub.add_argument("--actor", help="who does this (default $USER)")
+
+    out = commands.add_parser("lalert", help="L-Alert fields (避難情報 or shelters) as CSV/XML")
+    out.add_argument("kind", choices=("evacuation", "shelters"))
+    out.add_argument("--format", choices=("csv", "xml"), default="csv")
+    out.add_argument("-o", "--output", help="file to write (default: standard output)")
+    out.add_argument("--all", action="store_true", help="shelters: also those never opened")
+    out.set_defaults(handler=bound(cmd_lalert))
 
     areas = commands.add_parser("import-areas", help="replace the city's areas (GeoJSON)")
     areas.add_argument("path", help="GeoJSON FeatureCollection of the city's 地区")

@@ -23,6 +23,7 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 | ``LINE_BROADCAST`` | ``true`` | send notifications to every friend of the account |
 | ``LINE_MULTICAST_TO`` | (none) | comma-separated LINE user ids to multicast to as well |
 | ``LINE_MAX_DELAY_MINUTES`` | ``30`` | a notification not sent by then expires, never late |
+| ``LINE_MAX_NAMES`` | ``10`` | an opening notification names at most this many sites |
 | ``LINE_RATE_LIMIT`` | ``10`` | bot answers per user per minute |
 | ``LINE_WORKER`` | ``app`` | ``app``: the web app sends; ``off``: ``disaster-dx line run`` does |
 """
@@ -69,6 +70,7 @@ class Settings:
     line_broadcast: bool = True
     line_multicast_to: tuple[str, ...] = field(default=(), repr=False)
     line_max_delay_minutes: int = 30
+    line_max_names: int = 10
     line_rate_limit: int = 10
     line_worker: str = "app"
     trusted_proxies: int = 0
@@ -212,6 +214,7 @@ def _line_settings(env: Mapping[str, str], mode: str) -> dict[str, Any]:
         "line_broadcast": broadcast in ("true", "1", "yes", "on", ""),
         "line_multicast_to": recipients,
         "line_max_delay_minutes": _positive_int(env, "LINE_MAX_DELAY_MINUTES", 30),
+        "line_max_names": _positive_int(env, "LINE_MAX_NAMES", 10),
         "line_rate_limit": _positive_int(env, "LINE_RATE_LIMIT", 10),
         "line_worker": worker,
     }

@@ -35,8 +35,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from disaster_dx._time import minutes_ago
+from disaster_dx.areas import Area
 from disaster_dx.config import Settings
-from disaster_dx.events import ShelterStatus, State
+from disaster_dx.events import EvacuationAlert, ShelterStatus, State
 from disaster_dx.model import Crowding, CrowdingThresholds, Hazard, Shelter
 from disaster_dx.notify import hash_user_id, line_rate, line_webhook_seen
 from disaster_dx.store import Store
@@ -181,11 +182,40 @@ def _crowding_text(crowding: Crowding | None, lang: str) -> str:
     return crowding.label(lang)
 
 
+def alert_notice(alerts: Sequence[EvacuationAlert], areas: Sequence[Area], lang: str) -> str:
+    """One line per 避難情報 in force, level and words first (「【警戒レベル4 避難指示】…」)."""
+    names = {a.area_id: a for a in areas}
+    lines = []
+    for alert in alerts:
+        where = [names[a].label(lang) if a in names else a for a in alert.areas]
+        if lang == "en":
+            lines.append(
+                f"[Alert level {alert.level.number}: {alert.level.en}] "
+                f"{alert.hazard.en}: {', '.join(where)}"
+            )
+        else:
+            lines.append(
+                f"【警戒レベル{alert.level.number} {alert.level.ja}】"
+                f"{alert.hazard.ja}：{'・'.join(where)}"
+            )
+    return "\n".join(lines)
+
+
 def location_reply(
-    nearby: Sequence[Nearby], *, hazard: Hazard | None, public_url: str, lang: str = "ja"
+    nearby: Sequence[Nearby],
+    *,
+    hazard: Hazard | None,
+    public_url: str,
+    lang: str = "ja",
+    notice: str = "",
 ) -> list[dict[str, Any]]:
-    """The reply to a location: one text listing the shelters, then a map pin for each."""
+    """The reply to a location: one text listing the shelters, then a map pin for each.
+
+    ``notice`` (from :func:`alert_notice`) goes first: what has been issued comes before where
+    to go.
+    """
     en = lang == "en"
+    lead = f"{notice}\n\n" if notice else ""
     if not nearby:
         text = (
             "No open shelter can be suggested right now. If you feel in danger, move at once "
@@ -196,7 +226,7 @@ def location_reply(
             "危険を感じたら、近くの頑丈な建物の上の階など、安全な場所へすぐに避難してください。\n"
             f"最新の開設状況：{public_url}"
         )
-        return [{"type": "text", "text": text}]
+        return [{"type": "text", "text": lead + text}]
     if en:
         head = "Open shelters nearest to you" + (
             f" (suitable for: {hazard.en})." if hazard else "."
@@ -205,7 +235,7 @@ def location_reply(
         head = "現在地から近い、開設中の避難所です" + (
             f"（{hazard.ja}に対応）。" if hazard else "。"
         )
-    lines = [head]
+    lines = [lead + head]
     for number, item in enumerate(nearby, start=1):
         details = "・".join(
             (
@@ -478,10 +508,16 @@ class LineBot:
     def location_messages(
         self, lon: float, lat: float, *, lang: str = "ja"
     ) -> list[dict[str, Any]]:
-        """The reply to a location, from the live incident's state now."""
+        """The reply to a location, from the live incident's state now.
+
+        Only shelters suitable for the hazard in force are suggested: the newest warning or
+        避難情報 not lifted (``State.current_hazard``), so an alert alone is enough.
+        """
         incident = self.store.live_incident(actor="line")
         state = self.store.state(incident.incident_id)
         hazard = state.current_hazard
+        in_force = state.alerts_in_force
+        notice = alert_notice(in_force, self.store.areas(), lang) if in_force else ""
         nearby = nearest_usable(
             self.store.shelters(),
             state,
@@ -492,7 +528,11 @@ class LineBot:
             hazard=hazard,
         )
         return location_reply(
-            nearby, hazard=hazard, public_url=self.settings.public_base_url, lang=lang
+            nearby,
+            hazard=hazard,
+            public_url=self.settings.public_base_url,
+            lang=lang,
+            notice=notice,
         )
 
 

@@ -70,12 +70,16 @@ class FakeLineServer:
         A JSON-lines file to append every accepted request to (the CLI demo's transcript).
     on_accept
         Called with each accepted request (the CLI prints it).
+    validate
+        A further check of each body, ``(endpoint, body) → problem`` ("" when fine): the tests
+        pass one built on LINE's official SDK models, so a body LINE would refuse is refused.
     """
 
     port: int = 0
     token: str | None = None
     record: Path | None = None
     on_accept: Callable[[Received], None] | None = None
+    validate: Callable[[str, dict[str, Any]], str] | None = None
     sent: list[Received] = field(default_factory=list)
     refused: list[tuple[str, int]] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
@@ -153,6 +157,8 @@ class FakeLineServer:
         except (UnicodeDecodeError, json.JSONDecodeError):
             return self._refuse(endpoint, 400, "The request body has 1 error(s)")
         problem = _check(endpoint, data)
+        if not problem and self.validate is not None:
+            problem = self.validate(endpoint, data)
         if problem:
             return self._refuse(endpoint, 400, problem)
         retry_key = headers.get("x-line-retry-key", "")

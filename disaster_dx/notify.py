@@ -9,7 +9,10 @@ the public page. How a change travels:
    (:func:`~disaster_dx.events.open_state_changes`: corrections never count; drill incidents
    are ignored). The changes join the incident's open batch in the outbox, or start one that
    is due ``LINE_BATCH_SECONDS`` later, so opening 20 shelters in one minute is one message
-   listing them, not 20. A shelter that opens and closes again inside the window drops out.
+   (a summary, then at most ``LINE_MAX_NAMES`` names; :mod:`disaster_dx.line_text`), not 20.
+   A shelter that opens and closes again inside the window drops out. 避難情報 issued or
+   lifted (``alert.*``) is never batched: each becomes a message of its own, due at once
+   (:func:`disaster_dx.notify_store.queue_alerts`).
 2. HQ may preview, hold, release or cancel a queued message and send an announcement
    (:func:`hold`, :func:`release`, :func:`cancel`, :func:`announce`; role ``hq``, audit-logged).
 3. :class:`Sender` (a thread in the app, or ``disaster-dx line run``) takes a lease in the
@@ -48,14 +51,6 @@ from typing import Any
 
 import requests
 from sqlalchemy import (
-    JSON,
-    Column,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     case,
     delete,
     insert,
@@ -66,7 +61,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from disaster_dx import leases
-from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, User
 from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError, NotFoundError, Problem, ValidationError
@@ -75,12 +69,43 @@ from disaster_dx.events import (
     SHELTER_STATUS_REPORTED,
     Event,
     OpenStateChange,
+    fold,
     open_state_changes,
 )
-from disaster_dx.model import IncidentKind, OpenState
+from disaster_dx.line_text import MAX_MESSAGES as MAX_MESSAGES
+from disaster_dx.line_text import MAX_TEXT as MAX_TEXT
+from disaster_dx.line_text import Site, status_message_text
+from disaster_dx.line_text import announcement_text as announcement_text
+from disaster_dx.line_text import split_text as split_text
+from disaster_dx.line_text import text_messages as text_messages
+from disaster_dx.model import Hazard, IncidentKind, OpenState, ShelterKind
+from disaster_dx.notify_store import (
+    ALERT_TYPES,
+    QUEUED,
+    SENDING,
+    line_cursor,
+    line_deliveries,
+    line_log,
+    line_messages,
+    queue_alerts,
+    serialise,
+)
+from disaster_dx.notify_store import CANCELLED as CANCELLED
+from disaster_dx.notify_store import EXPIRED as EXPIRED
+from disaster_dx.notify_store import FAILED as FAILED
+from disaster_dx.notify_store import HELD as HELD
+from disaster_dx.notify_store import KIND_ALERT as KIND_ALERT
+from disaster_dx.notify_store import KIND_ANNOUNCEMENT as KIND_ANNOUNCEMENT
+from disaster_dx.notify_store import KIND_STATUS as KIND_STATUS
+from disaster_dx.notify_store import SENT as SENT
+from disaster_dx.notify_store import SKIPPED as SKIPPED
+from disaster_dx.notify_store import STATUS_LABELS as STATUS_LABELS
+from disaster_dx.notify_store import create_notify_tables as create_notify_tables
+from disaster_dx.notify_store import line_rate as line_rate
+from disaster_dx.notify_store import line_webhook_seen as line_webhook_seen
+from disaster_dx.notify_store import notify_metadata as notify_metadata
 from disaster_dx.store import (
     Store,
-    UTCDateTime,
     event_from_row,
     events_table,
     incidents,
@@ -89,9 +114,6 @@ from disaster_dx.store import (
 
 log = logging.getLogger(__name__)
 
-#: LINE refuses text messages longer than this, and more than this many messages per request.
-MAX_TEXT = 5000
-MAX_MESSAGES = 5
 #: Multicast takes at most this many user ids per request.
 MULTICAST_CHUNK = 500
 #: The longest announcement HQ may type (the link footer is added after it).
@@ -104,127 +126,6 @@ BACKOFF_MAX = timedelta(minutes=5)
 #: Only the holder of this lease sends (several gunicorn workers each run a sender thread).
 LEASE_NAME = "line-sender"
 LEASE_TTL = timedelta(seconds=30)
-
-# Message states. ``queued`` and ``held`` still collect changes; ``sending`` is claimed.
-QUEUED, HELD, SENDING, SENT, FAILED, CANCELLED, EXPIRED, SKIPPED = (
-    "queued",
-    "held",
-    "sending",
-    "sent",
-    "failed",
-    "cancelled",
-    "expired",
-    "skipped",
-)
-STATUS_LABELS: dict[str, tuple[str, str]] = {
-    QUEUED: ("送信待ち", "Queued"),
-    HELD: ("保留中", "Held"),
-    SENDING: ("送信中", "Sending"),
-    SENT: ("送信済み", "Sent"),
-    FAILED: ("送信失敗", "Failed"),
-    CANCELLED: ("取り消し", "Cancelled"),
-    EXPIRED: ("期限切れ（未送信）", "Expired (not sent)"),
-    SKIPPED: ("変化なし（未送信）", "No net change (not sent)"),
-}
-KIND_STATUS, KIND_ANNOUNCEMENT = "status", "announcement"
-
-# ---------------------------------------------------------------------------------------------
-# Tables (own MetaData, created beside the store's schema)
-# ---------------------------------------------------------------------------------------------
-
-notify_metadata = MetaData()
-
-#: Up to which event of each incident changes have been collected (a restart resumes there).
-line_cursor = Table(
-    "line_cursor",
-    notify_metadata,
-    Column("incident_id", String(64), primary_key=True),
-    Column("last_seq", Integer, nullable=False),
-)
-
-#: The outbox: one row per message; ``message_key`` is unique, so nothing is queued twice.
-line_messages = Table(
-    "line_messages",
-    notify_metadata,
-    Column("message_key", String(120), primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("incident_id", String(64)),
-    Column("status", String(16), nullable=False),
-    Column("items", JSON, nullable=False),
-    Column("text", Text, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("created_by", String(64), nullable=False),
-    Column("due_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Column("updated_by", String(64), nullable=False),
-    Column("sent_at", UTCDateTime),
-    Index("ix_line_messages_status_due", "status", "due_at"),
-)
-
-#: One row per request a message needs (broadcast; each multicast chunk of 500 ids).
-line_deliveries = Table(
-    "line_deliveries",
-    notify_metadata,
-    Column("message_key", String(120), primary_key=True),
-    Column("target", String(32), primary_key=True),
-    Column("retry_key", String(36), nullable=False, unique=True),
-    Column("recipients", Integer, nullable=False, default=0),
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("sent_at", UTCDateTime),
-    Column("request_id", String(64), nullable=False, default=""),
-    Column("last_error", String(300), nullable=False, default=""),
-)
-
-#: What HQ sees: every attempt and reply, with hashed user ids only.
-line_log = Table(
-    "line_delivery_log",
-    notify_metadata,
-    Column("log_id", Integer, primary_key=True, autoincrement=True),
-    Column("at", UTCDateTime, nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("message_key", String(120), nullable=False, default=""),
-    Column("target", String(32), nullable=False, default=""),
-    Column("attempt", Integer, nullable=False, default=0),
-    Column("outcome", String(16), nullable=False),
-    Column("status_code", Integer, nullable=False, default=0),
-    Column("request_id", String(64), nullable=False, default=""),
-    Column("user_hash", String(32), nullable=False, default=""),
-    Column("detail", String(300), nullable=False, default=""),
-    Index("ix_line_log_at", "at"),
-)
-
-#: Per-user request counts for the bot's rate limit, keyed by the hashed user id.
-line_rate = Table(
-    "line_rate",
-    notify_metadata,
-    Column("user_hash", String(32), primary_key=True),
-    Column("window_start", UTCDateTime, nullable=False),
-    Column("count", Integer, nullable=False),
-)
-
-#: Webhook events already answered, by LINE's ``webhookEventId``: LINE redelivers an event it
-#: thinks we missed, and the same event must not be answered (or counted) twice.
-line_webhook_seen = Table(
-    "line_webhook_seen",
-    notify_metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("seen_at", UTCDateTime, nullable=False),
-)
-
-
-def create_notify_tables(store: Store) -> None:
-    """Create the LINE tables (and the lease table) if missing; idempotent and race-safe."""
-    store.create_tables(notify_metadata)
-    leases.create_lease_table(store)
-
-
-def _serialise(conn: Connection, store: Store) -> None:
-    """Serialise outbox writers on PostgreSQL (SQLite's ``BEGIN IMMEDIATE`` already does)."""
-    if store.dialect == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(392049, 8)")
-
 
 # ---------------------------------------------------------------------------------------------
 # Hashing user ids
@@ -239,77 +140,6 @@ def hash_user_id(user_id: str, *, secret: str) -> str:
     """
     key = ("disaster_dx.line:" + secret).encode("utf-8")
     return hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-
-
-# ---------------------------------------------------------------------------------------------
-# Message text
-# ---------------------------------------------------------------------------------------------
-
-
-def _jst_text(moment: datetime) -> str:
-    local = to_jst(moment)
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
-
-
-def status_message_text(
-    items: Sequence[Mapping[str, Any]], *, names: Mapping[str, str], public_url: str, at: datetime
-) -> str:
-    """The Japanese LINE text for a batch of openings and closings.
-
-    Written as the city's 防災 staff would post it: what happened, where to look, as of when.
-    """
-    opened = [i for i in items if OpenState(i["after"]).is_open]
-    closed = [i for i in items if not OpenState(i["after"]).is_open]
-    lines = ["【南国市】避難所の開設状況のお知らせ"]
-    for title, group in (("開設しました", opened), ("閉鎖しました", closed)):
-        if not group:
-            continue
-        lines += ["", f"次の避難所を{title}（{len(group)}か所）。"]
-        lines += [f"・{names.get(i['shelter_id'], i['shelter_id'])}" for i in group]
-    lines += [
-        "",
-        "避難所によって対応する災害の種類が異なります。",
-        "最新の開設状況・混雑状況は、こちらでご確認ください。",
-        public_url,
-        f"（{_jst_text(at)} 時点）",
-        "",
-        f"Shelter status in English: {public_url}",
-    ]
-    return "\n".join(lines)
-
-
-def announcement_text(text: str, *, public_url: str) -> str:
-    """An HQ announcement with the sender and the public link below it."""
-    return f"{text.strip()}\n\n（南国市 災害対策本部）\n避難所の開設状況：{public_url}"
-
-
-def split_text(text: str, *, limit: int = MAX_TEXT) -> list[str]:
-    """Split a long text at line ends into LINE-sized pieces (at most :data:`MAX_MESSAGES`)."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # a single over-long line (never from our templates)
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not pieces:
-        pieces.append(current)
-    if len(pieces) > MAX_MESSAGES:
-        pieces = [*pieces[: MAX_MESSAGES - 1], "（続きは南国市の避難所情報ページをご覧ください）"]
-    return pieces
-
-
-def text_messages(text: str) -> list[dict[str, str]]:
-    """LINE message objects for ``text``."""
-    return [{"type": "text", "text": piece} for piece in split_text(text)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,7 +204,7 @@ def collect(
     Only live incidents are collected; for a drill this does nothing.
     """
     with store._write() as conn:
-        _serialise(conn, store)
+        serialise(conn, store)
         incident = conn.execute(
             select(incidents.c.kind, incidents.c.last_seq).where(
                 incidents.c.incident_id == incident_id
@@ -403,18 +233,26 @@ def collect(
             .values(last_seq=new_events[-1].seq if new_events else incident.last_seq)
         )
         affected = sorted({e.payload["shelter_id"] for e in new_events if _touches_open_state(e)})
-        if not affected:
+        alert_events = [e for e in new_events if e.type in ALERT_TYPES]
+        if not affected and not alert_events:
             return []
         # "Open before this batch" from the state after the cursor (a snapshot plus a short
         # tail), not from every earlier event of these shelters: a bulk opening on day five
         # must not read the whole week. Events up to the cursor never change, so reading them
         # on another connection is consistent.
         before = store.state_after(incident_id, cursor)
-        changes = open_state_changes(before, new_events)
+        after = fold(new_events, initial=before)  # pure: the hazard in force, lifted alerts
+        changes = open_state_changes(before, new_events) if affected else []
         if changes:
-            _queue_changes(conn, settings, incident_id, changes, now=now)
+            _queue_changes(
+                conn, settings, incident_id, changes, now=now, hazard=after.current_hazard
+            )
+        if alert_events:
+            queue_alerts(conn, settings, incident_id, alert_events, after, now=now)
     if changes:
         log.info("LINE: queued %d open/close change(s) of incident %s", len(changes), incident_id)
+    if alert_events:
+        log.info("LINE: queued 避難情報 of incident %s to send at once", incident_id)
     return changes
 
 
@@ -425,6 +263,7 @@ def _queue_changes(
     changes: Sequence[OpenStateChange],
     *,
     now: datetime,
+    hazard: Hazard | None,
 ) -> None:
     open_batch = conn.execute(
         select(line_messages)
@@ -439,9 +278,11 @@ def _queue_changes(
     items = _merge(list(open_batch.items) if open_batch else [], changes)
     text = status_message_text(
         items,
-        names=_shelter_names(conn, [i["shelter_id"] for i in items]),
+        sites=_sites(conn, [i["shelter_id"] for i in items]),
         public_url=settings.public_base_url,
         at=changes[-1].at,
+        hazard=hazard,
+        max_names=settings.line_max_names,
     )
     if open_batch is not None:
         # Conditional: the sender may have claimed it meanwhile (then start a new batch).
@@ -458,9 +299,11 @@ def _queue_changes(
         items = _merge([], changes)
         text = status_message_text(
             items,
-            names=_shelter_names(conn, [i["shelter_id"] for i in items]),
+            sites=_sites(conn, [i["shelter_id"] for i in items]),
             public_url=settings.public_base_url,
             at=changes[-1].at,
+            hazard=hazard,
+            max_names=settings.line_max_names,
         )
     conn.execute(
         insert(line_messages).values(
@@ -479,15 +322,23 @@ def _queue_changes(
     )
 
 
-def _shelter_names(conn: Connection, shelter_ids: Sequence[str]) -> dict[str, str]:
+def _sites(conn: Connection, shelter_ids: Sequence[str]) -> dict[str, Site]:
     if not shelter_ids:
         return {}
+    table = shelters_table.c
     rows = conn.execute(
-        select(shelters_table.c.shelter_id, shelters_table.c.name).where(
-            shelters_table.c.shelter_id.in_(list(shelter_ids))
+        select(table.shelter_id, table.name, table.kinds, table.hazards).where(
+            table.shelter_id.in_(list(shelter_ids))
         )
     )
-    return {r.shelter_id: r.name for r in rows}
+    return {
+        r.shelter_id: Site(
+            r.name,
+            frozenset(ShelterKind(k) for k in r.kinds),
+            frozenset(Hazard(h) for h in r.hazards),
+        )
+        for r in rows
+    }
 
 
 class Notifier:
@@ -512,8 +363,8 @@ class Notifier:
         self._kinds: dict[str, str] = {}  # incident kinds never change: a per-process cache
 
     def __call__(self, incident_id: str, events: list[Event]) -> None:
-        """Collect after an append (only when an event touched an open state)."""
-        if not events or not any(_touches_open_state(e) for e in events):
+        """Collect after an append (only when an event touched an open state or 避難情報)."""
+        if not any(_touches_open_state(e) or e.type in ALERT_TYPES for e in events):
             return
         kind = self._kinds.get(incident_id)
         if kind is None:
@@ -572,12 +423,12 @@ class OutboxMessage:
     @property
     def opened(self) -> int:
         """How many shelters the message announces as opened."""
-        return sum(OpenState(i["after"]).is_open for i in self.items)
+        return sum(OpenState(i["after"]).is_open for i in self.items if "after" in i)
 
     @property
     def closed(self) -> int:
         """How many shelters the message announces as closed."""
-        return len(self.items) - self.opened
+        return sum(not OpenState(i["after"]).is_open for i in self.items if "after" in i)
 
 
 def _message(row: Any) -> OutboxMessage:
@@ -637,7 +488,7 @@ def _transition(
 ) -> OutboxMessage:
     _require_hq(store, user, action, message_key)
     with store._write() as conn:
-        _serialise(conn, store)
+        serialise(conn, store)
         done = conn.execute(
             update(line_messages)
             .where(
@@ -1064,7 +915,7 @@ class Sender:
         now = self.now()
         limit = now - timedelta(minutes=self.settings.line_max_delay_minutes)
         with self.store._write() as conn:
-            _serialise(conn, self.store)
+            serialise(conn, self.store)
             stale = [
                 r.message_key
                 for r in conn.execute(
@@ -1095,7 +946,7 @@ class Sender:
         """Move due queued messages to ``sending`` and create their deliveries, atomically."""
         now = self.now()
         with self.store._write() as conn:
-            _serialise(conn, self.store)
+            serialise(conn, self.store)
             due = conn.execute(
                 select(line_messages)
                 .where(line_messages.c.status == QUEUED, line_messages.c.due_at <= now)
@@ -1253,7 +1104,7 @@ class Sender:
     ) -> None:
         """Mark one delivery done and, when it was the last, its message (one transaction)."""
         with self.store._write() as conn:
-            _serialise(conn, self.store)
+            serialise(conn, self.store)
             conn.execute(
                 update(line_deliveries)
                 .where(

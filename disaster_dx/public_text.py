@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from disaster_dx.model import Crowding, Hazard, OpenState, ShelterKind
+from disaster_dx.model import AlertLevel, Crowding, Hazard, OpenState, ShelterKind
 
 #: UI languages: code → value of the page's ``lang`` attribute.
 LANGS: dict[str, str] = {"ja": "ja", "en": "en", "easy-ja": "ja"}
@@ -89,6 +89,44 @@ _ROWS: dict[str, tuple[str, str, str]] = {
         "この ページ は JavaScript を つかいます。"
         "つかえない とき は、した の CSV ファイル を みて ください。",
     ),
+    # -- 避難情報 (the banner at the top) --------------------------------------------------------
+    "alerts_title": (
+        "発令中の避難情報",
+        "Evacuation information in effect",
+        "いま でている ひなん の じょうほう",
+    ),
+    "alert_level": ("警戒レベル{n}", "Alert level {n}", "けいかいレベル{n}"),
+    "alert_meta": (
+        "{hazard}／対象地区：{areas}／{time} 発令",
+        "{hazard} · Areas: {areas} · Issued {time}",
+        "{hazard}／ばしょ：{areas}／{time} に でました",
+    ),
+    "alert_lifted": (
+        "{time} 解除：警戒レベル{n} {name}（{hazard}・{areas}）",
+        "Lifted {time}: alert level {n}, {name} ({hazard}; {areas})",
+        "{time} に かいじょ（おわり）：けいかいレベル{n} {name}（{hazard}・{areas}）",
+    ),
+    # What to do, in the words of 内閣府「避難情報に関するガイドライン」 (令和3年).
+    "alert_action.elderly_evacuate": (
+        "危険な場所から高齢者等は避難してください。ほかの人も避難の準備をしてください。",
+        "Older people and others who need time to evacuate: leave dangerous places now. "
+        "Everyone else: get ready to evacuate.",
+        "おとしより や、にげる のに じかん が かかる ひと は、あぶない ところ から "
+        "にげて ください。ほか の ひと も、にげる じゅんび を して ください。",
+    ),
+    "alert_action.evacuate": (
+        "危険な場所から全員避難してください。",
+        "Everyone in a dangerous place: evacuate now.",
+        "あぶない ところ に いる ひと は、みんな すぐ に にげて ください。",
+    ),
+    "alert_action.emergency_safety": (
+        "命の危険があります。直ちに身の安全を確保してください。外に出るのが危険なときは、"
+        "建物の上の階など少しでも安全な場所へ移ってください（屋内安全確保）。",
+        "Your life is in danger. Secure your safety at once. If going outside is dangerous, "
+        "move to the upper floors of a building or the safest place you can reach.",
+        "いのち が あぶない です。すぐ に いのち を まもって ください。そと に でる のが "
+        "あぶない とき は、たてもの の うえ の かい など へ いって ください。",
+    ),
     # -- search -------------------------------------------------------------------------------
     "search_title": ("避難所を探す", "Find a shelter", "ひなんじょ を さがす"),
     "hazard_label": (
@@ -103,7 +141,8 @@ _ROWS: dict[str, tuple[str, str, str]] = {
     ),
     "hazard_in_force": (
         "{hazard}の情報が出ています。{hazard}のときに使える避難所を表示しています。",
-        "A {hazard} warning is in effect. Shelters designated for it are shown.",
+        "{hazard}: a warning or evacuation information is in effect. "
+        "Shelters designated for it are shown.",
         "{hazard} の じょうほう が でて います。"
         "その とき に つかえる ひなんじょ を だして います。",
     ),
@@ -268,7 +307,8 @@ _ROWS: dict[str, tuple[str, str, str]] = {
 
 # Vocabulary of the model, per language. Japanese and English come from the model's labels,
 # with words citizens use (土砂災害, 大規模火災) where the GSI column names are technical.
-_VOCAB_EASY: dict[OpenState | Crowding | Hazard | ShelterKind, tuple[str, str, str]] = {
+Term = OpenState | Crowding | Hazard | ShelterKind | AlertLevel
+_VOCAB_EASY: dict[Term, tuple[str, str, str]] = {
     OpenState.OPEN: ("開設", "Open", "あいています"),
     OpenState.PERMANENT: ("常設（いつでも避難できます）", "Always open", "いつも あいています"),
     OpenState.PREPARING: ("開設準備中", "Preparing to open", "あける じゅんび を しています"),
@@ -294,6 +334,17 @@ _VOCAB_EASY: dict[OpenState | Crowding | Hazard | ShelterKind, tuple[str, str, s
         "おおあめ で まち に みず が あふれる",
     ),
     Hazard.VOLCANO: ("火山現象", "Volcanic activity", "かざん"),
+    AlertLevel.ELDERLY_EVACUATE: (
+        "高齢者等避難",
+        "Evacuation of older people, etc.",
+        "こうれいしゃとう ひなん",
+    ),
+    AlertLevel.EVACUATE: ("避難指示", "Evacuation instruction", "ひなんしじ"),
+    AlertLevel.EMERGENCY_SAFETY: (
+        "緊急安全確保",
+        "Emergency safety measures",
+        "きんきゅう あんぜん かくほ",
+    ),
     ShelterKind.DESIGNATED: (
         "指定避難所",
         "Designated shelter (stay)",
@@ -323,10 +374,16 @@ HAZARD_ORDER: tuple[Hazard, ...] = (
     Hazard.VOLCANO,
 )
 
-_PREFIX = {OpenState: "open_state", Crowding: "crowding", Hazard: "hazard", ShelterKind: "kind"}
+_PREFIX: dict[type[Term], str] = {
+    OpenState: "open_state",
+    Crowding: "crowding",
+    Hazard: "hazard",
+    ShelterKind: "kind",
+    AlertLevel: "alert",
+}
 
 
-def vocab_key(term: OpenState | Crowding | Hazard | ShelterKind) -> str:
+def vocab_key(term: Term) -> str:
     """The table key of a vocabulary term, e.g. ``open_state.open`` or ``hazard.tsunami``."""
     return f"{_PREFIX[type(term)]}.{term.value}"
 
@@ -374,8 +431,10 @@ def table_problems(table: Mapping[str, Mapping[str, str]] | None = None) -> list
         names = {lang: set(_PLACEHOLDER.findall(row.get(lang, ""))) for lang in LANGS}
         if len({frozenset(v) for v in names.values()}) > 1:
             problems.append(f"{key}: placeholders differ between languages: {names}")
-    for enum in (OpenState, Crowding, Hazard, ShelterKind):
+    for enum in (OpenState, Crowding, Hazard, ShelterKind, AlertLevel):
         for term in enum:
+            if isinstance(term, AlertLevel) and f"alert_action.{term.value}" not in table:
+                problems.append(f"alert_action.{term.value}: missing")
             if vocab_key(term) not in table:
                 problems.append(f"{vocab_key(term)}: missing")
     return problems

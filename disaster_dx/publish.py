@@ -39,8 +39,11 @@ from typing import Any
 
 from disaster_dx._files import write_atomic
 from disaster_dx._time import to_jst
+from disaster_dx.areas import Area
 from disaster_dx.config import Settings
 from disaster_dx.events import (
+    ALERT_ISSUED,
+    ALERT_LIFTED,
     HAZARD_ANNOUNCED,
     HAZARD_CLEARED,
     SHELTER_CORRECTION,
@@ -56,6 +59,13 @@ from disaster_dx.model import (
     OpenState,
     Shelter,
     ShelterKind,
+)
+from disaster_dx.public_alerts import (
+    LIFTED_SHOWN_HOURS,
+    banner_all_languages,
+    hazard_now_all_languages,
+    in_all_languages,
+    public_alerts,
 )
 from disaster_dx.public_text import (
     CROWDING_SYMBOL,
@@ -99,7 +109,14 @@ PUBLIC_PROPERTIES = (
 
 #: Event types that can change what the public sees; ``updated_at`` moves only with these.
 PUBLIC_EVENT_TYPES = frozenset(
-    {SHELTER_STATUS_REPORTED, SHELTER_CORRECTION, HAZARD_ANNOUNCED, HAZARD_CLEARED}
+    {
+        SHELTER_STATUS_REPORTED,
+        SHELTER_CORRECTION,
+        HAZARD_ANNOUNCED,
+        HAZARD_CLEARED,
+        ALERT_ISSUED,
+        ALERT_LIFTED,
+    }
 )
 
 #: Map frame of the public page (the centre of Nankoku's outline) and its background tiles.
@@ -189,11 +206,14 @@ def public_collection(
     city_code: str,
     updated_at: datetime,
     drill_notice: bool = False,
+    areas: Sequence[Area] = (),
 ) -> dict[str, Any]:
     """The public FeatureCollection as of ``updated_at`` (the last change to public data).
 
-    ``hazard`` is the code of the hazard announced most recently and still in force (never
-    its free-text title or detail, which staff type), so the page can offer its shelters first.
+    ``hazard`` is the code of the hazard in force (the newest warning or 避難情報 not lifted;
+    never its free-text title or detail, which staff type), so the page can offer its
+    shelters first. ``alerts`` lists the incident's 避難情報, in force and lifted
+    (:func:`~disaster_dx.public_alerts.public_alerts`; ``areas`` names their areas).
     ``drill_notice``: a drill the city announced to residents is under way (a flag only: no
     drill data).
     """
@@ -202,6 +222,7 @@ def public_collection(
         "type": "FeatureCollection",
         "updated_at": _iso(updated_at),
         "hazard": hazard.value if hazard else None,
+        "alerts": public_alerts(state, areas),
         "drill_notice": drill_notice,
         "city_code": city_code,
         "attribution": "出典：国土地理院 指定緊急避難場所データ・指定避難所データ",
@@ -243,6 +264,7 @@ def _page_config() -> dict[str, Any]:
         "center": list(MAP_CENTER),
         "zoom": MAP_ZOOM,
         "tiles": TILES,
+        "lifted_shown_hours": LIFTED_SHOWN_HOURS,
     }
 
 
@@ -285,6 +307,16 @@ def render_index(
             return _script_json(collection)
         if kind == "drill_notice_hidden" and arg is None:
             return "" if collection.get("drill_notice") else "hidden"
+        if kind == "tri" and arg in texts:
+            return in_all_languages(arg)
+        if kind == "alerts_html" and arg is None:
+            return banner_all_languages(collection)
+        if kind == "alerts_hidden" and arg is None:
+            return "" if banner_all_languages(collection) else "hidden"
+        if kind == "hazard_now_html" and arg is None:
+            return hazard_now_all_languages(collection)
+        if kind == "hazard_now_hidden" and arg is None:
+            return "" if collection.get("hazard") else "hidden"
         if kind == "updated_at" and arg is None:
             return html.escape(str(collection["updated_at"]))
         if kind == "updated_text" and arg is None:
@@ -346,6 +378,7 @@ def write_snapshot(
     updated_at: datetime,
     render_map: MapRenderer | None = None,
     drill_notice: bool = False,
+    areas: Sequence[Area] = (),
 ) -> list[str]:
     """Write every public file that changed; returns their names.
 
@@ -360,6 +393,7 @@ def write_snapshot(
         city_code=city_code,
         updated_at=updated_at,
         drill_notice=drill_notice,
+        areas=areas,
     )
     assets = asset_files()
     written = [name for name, data in assets.items() if _write_if_changed(public_dir / name, data)]
@@ -431,6 +465,7 @@ def publish(
             city_code=settings.city_code,
             updated_at=updated_at,
             render_map=render_map,
+            areas=store.areas(),
             drill_notice=any(
                 i.show_on_public and i.closed_at is None and i.incident_id != ending_drill
                 for i in store.incidents(kind=IncidentKind.DRILL)

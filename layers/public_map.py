@@ -21,6 +21,7 @@ from branca.element import Element, Figure
 
 from disaster_dx._time import to_jst
 from disaster_dx.model import Crowding, OpenState
+from disaster_dx.public_alerts import banner_html
 from disaster_dx.public_text import OPEN_STATE_SYMBOL
 from layers.basemaps import BASEMAPS_BY_KEY, NANKOKU_CENTER, NANKOKU_ZOOM
 
@@ -70,8 +71,11 @@ _TITLE = """
 <div class="dx-share-title">
 <strong>%(title)s</strong> <span>%(updated)s</span><br>
 <a href="index.html">%(link)s</a>
-</div>
+%(alerts)s</div>
 <style>
+.dx-share-title .dx-alert { margin: .3rem 0 0; padding: .2rem .5rem; }
+.dx-share-title .dx-alert-head { font-size: 1rem; }
+.dx-share-title .dx-alert-action, .dx-share-title .dx-alert-meta { font-size: .85rem; }
 .dx-share-title {
     position: absolute; z-index: 1000; top: .5rem; left: 3.5rem; right: .5rem; max-width: 30rem;
     background: #fff; border: 1px solid #555; border-radius: .3rem; padding: .3rem .6rem;
@@ -132,6 +136,10 @@ def shelter_map_html(collection: Mapping[str, Any], texts: Mapping[str, str]) ->
                 "title": html.escape(texts["page_title"]),
                 "updated": html.escape(updated),
                 "link": html.escape(texts["show_in_list"]),
+                # 避難情報 as on the page (already escaped there): colour, number and words.
+                "alerts": banner_html(
+                    collection.get("alerts") or [], str(collection["updated_at"]), "ja"
+                ),
             }
         )
     )

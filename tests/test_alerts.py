@@ -260,8 +260,12 @@ def test_one_named_live_incident_at_a_time(city: Store) -> None:
 
 
 def test_cli_alert_and_incident_commands(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("PUBLIC_DIR", str(tmp_path / "public"))
     base = ["--database-url", database_url]
     assert main([*base, "init"]) == 0
     assert (
@@ -284,6 +288,9 @@ def test_cli_alert_and_incident_commands(
     )
     alert_id = capsys.readouterr().out.strip()
     assert alert_id.startswith("A")
+    # The CLI publishes at once: citizens see it without waiting for the app.
+    snapshot = (tmp_path / "public" / "shelters.geojson").read_text(encoding="utf-8")
+    assert f'"id":"{alert_id}"' in snapshot
     assert (
         main([*base, "alert", "issue", "--level", "7", "--hazard", "tsunami", "--area", "全域"])
         == 1

@@ -10,13 +10,19 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from disaster_dx.areas import Area
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES
 from disaster_dx.events import Event, NewEvent, fold
 from disaster_dx.io.gsi import shelters_from_files
 from disaster_dx.io.lalert import (
     COLUMNS,
+    EVACUATION_COLUMNS,
+    EVACUATION_XML_ROOT,
     XML_PURPOSE,
     XML_ROOT,
+    evacuation_csv,
+    evacuation_records,
+    evacuation_xml,
     lalert_csv,
     lalert_records,
     lalert_xml,
@@ -370,3 +376,140 @@ def test_records_from_a_stored_incident(store: Store) -> None:
         ("稲生ふれあい館", 50, "不明", None, "2026-09-01 12:00"),
         ("北陵中学校", 250, "定員一杯", 300, "2026-09-01 12:20"),
     ]
+
+
+# -- 避難情報 (発令・解除) ------------------------------------------------------------------------
+
+ISSUED, LIFTED = "alert.issued", "alert.lifted"
+AREAS = [
+    Area("all", "南国市全域", "All of Nankoku City", "なんこくし ぜんぶ", whole_city=True),
+    Area("d1", f"稲生地区{SCRIPT}", shelter_ids=("A",)),
+]
+
+
+def _alert(alert_id: str, level: str, hazard: str, *areas: str) -> dict[str, Any]:
+    return {"alert_id": alert_id, "level": level, "hazard": hazard, "areas": list(areas)}
+
+
+def test_evacuation_records_issue_lift_and_a_raise_that_is_no_all_clear() -> None:
+    log = events(
+        (0, ISSUED, _alert("A1", "elderly_evacuate", "flood", "d1")),
+        (10, ISSUED, _alert("A2", "evacuate", "tsunami", "all")),
+        # Raising the flood alert 3 → 5: the 3 is lifted as the 5 is issued (one act).
+        (20, LIFTED, {"alert_id": "A1"}),
+        (20, ISSUED, _alert("A3", "emergency_safety", "flood", "d1")),
+        (90, LIFTED, {"alert_id": "A2"}),
+    )
+    records = evacuation_records(fold(log), AREAS, disaster_name="令和8年 台風第10号")
+    assert [list(r) for r in records] == [list(EVACUATION_COLUMNS)] * 2
+    assert [
+        (r["発令区分"], r["警戒レベル"], r["発令・解除区分"], r["災害種別"], r["地区名"], r["日時"])
+        for r in records
+    ] == [
+        ("緊急安全確保", 5, "発令", "洪水", f"稲生地区{SCRIPT}", "2026-09-01 12:20"),
+        ("避難指示", 4, "解除", "津波", "南国市全域", "2026-09-01 13:30"),
+    ]
+    lifted = records[1]
+    assert (lifted["発令日時"], lifted["解除日時"]) == ("2026-09-01 12:10", "2026-09-01 13:30")
+    assert {r["災害名"] for r in records} == {"令和8年 台風第10号"}
+
+
+def test_evacuation_csv_opens_in_excel_and_has_a_header_when_empty() -> None:
+    empty = evacuation_csv([])
+    assert empty.startswith("\ufeff".encode()) and empty.endswith(b"\r\n")
+    assert empty.decode("utf-8-sig").strip() == ",".join(EVACUATION_COLUMNS)
+    log = events((0, ISSUED, _alert("A1", "evacuate", "tsunami", "all")))
+    text = evacuation_csv(
+        evacuation_records(fold(log), AREAS, disaster_name="南国市 災害対策本部")
+    ).decode("utf-8-sig")
+    assert (
+        "南国市 災害対策本部,避難指示,4,発令,津波,南国市全域,all,2026-09-01 12:00,2026-09-01 12:00,"
+        in text
+    )
+
+
+def test_evacuation_xml_follows_the_evacuation_order_body_and_escapes_names() -> None:
+    log = events(
+        (0, ISSUED, _alert("A1", "evacuate", "tsunami", "all", "d1")),
+        (5, ISSUED, _alert("A2", "elderly_evacuate", "flood", "d1")),
+        (30, LIFTED, {"alert_id": "A2"}),
+    )
+    hostile = f"令和8年{ATTRIBUTE_BREAK}"
+    data = evacuation_xml(
+        evacuation_records(fold(log), AREAS, disaster_name=hostile),
+        disaster_name=hostile,
+        issued_at=T0 + timedelta(hours=1),
+    )
+    assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    assert b"<script>" not in data and b'"><img' not in data
+    root = etree.fromstring(data)
+    assert root.tag == EVACUATION_XML_ROOT and "not the official" in root.get("purpose", "")
+    assert root.findtext("EvacuationOrder/Disaster/DisasterName") == hostile
+    details = root.findall("EvacuationOrder/Detail")
+    assert [
+        (d.findtext("Sort"), d.findtext("AlertLevel"), d.findtext("IssueOrLift")) for d in details
+    ] == [("避難指示", "4", "発令"), ("高齢者等避難", "3", "解除")]
+    issued = details[0].findall("Areas/Area")
+    assert [a.findtext("Location/areaName") for a in issued] == ["南国市全域", f"稲生地区{SCRIPT}"]
+    assert issued[0].findtext("DateTime") == "2026-09-01T12:00:00+09:00"
+    assert details[1].findtext("Areas/Area/DateTime") == "2026-09-01T12:30:00+09:00"
+    assert details[0].findtext("HazardType") == "津波"
+
+
+def test_the_cli_writes_the_live_incidents_evacuation_fields(tmp_path, monkeypatch) -> None:
+    from disaster_dx.cli import main
+
+    monkeypatch.delenv("DISASTER_DX_ENV", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'dx.sqlite3'}")
+    monkeypatch.setenv("PUBLIC_DIR", str(tmp_path / "public"))
+    assert main(["init"]) == 0
+    assert main(["alert", "issue", "--level", "4", "--hazard", "tsunami", "--area", "全域"]) == 0
+    out = tmp_path / "evac.csv"
+    assert main(["lalert", "evacuation", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8-sig")
+    # Unnamed live incident: 災害名 is its HQ title.
+    assert "南国市 災害対策本部,避難指示,4,発令,津波,南国市全域,all," in text
+    assert main(["incident", "open", "令和8年 台風第10号", "--hazard", "tsunami"]) == 0
+    xml = tmp_path / "evac.xml"
+    assert main(["lalert", "evacuation", "--format", "xml", "-o", str(xml)]) == 0
+    root = etree.fromstring(xml.read_bytes())
+    assert root.findtext("EvacuationOrder/Disaster/DisasterName") == "令和8年 台風第10号"
+    shelters = tmp_path / "shelters.xml"
+    assert main(["lalert", "shelters", "--format", "xml", "-o", str(shelters)]) == 0
+    assert (
+        etree.fromstring(shelters.read_bytes()).findtext("Shelter/Disaster/DisasterName")
+        == "令和8年 台風第10号"
+    )
+
+
+def test_hq_downloads_the_evacuation_fields_and_others_are_refused(make_app) -> None:
+    from disaster_dx import alerts
+    from disaster_dx.model import AlertLevel
+    from disaster_dx.web.context import EXTENSION_KEY
+    from tests.conftest import add_staff_user
+    from tests.webtools import login_client
+
+    app = make_app()
+    store = app.server.extensions[EXTENSION_KEY].store
+    live = store.live_incident()
+    store.open_live_incident("令和8年 台風第10号", actor="hq1")
+    alerts.issue_alert(
+        store,
+        live.incident_id,
+        "hq1",
+        level=AlertLevel.EVACUATE,
+        hazard=Hazard.TSUNAMI,
+        areas=["all"],
+    )
+    hq = app.server.test_client()
+    login_client(hq, "hq1", add_staff_user(store, "hq1", "hq"))
+    csv_text = hq.get("/hq/export/lalert_evacuation.csv").data.decode("utf-8-sig")
+    assert "令和8年 台風第10号,避難指示,4,発令,津波,南国市全域,all," in csv_text
+    xml = etree.fromstring(hq.get("/hq/export/lalert_evacuation.xml").data)
+    assert xml.findtext("EvacuationOrder/Detail/Sort") == "避難指示"
+    shelters = etree.fromstring(hq.get("/hq/export/lalert.xml").data)
+    assert shelters.findtext("Shelter/Disaster/DisasterName") == "令和8年 台風第10号"
+    staff = app.server.test_client()
+    login_client(staff, "staff1", add_staff_user(store, "staff1", "shelter_staff"))
+    assert staff.get("/hq/export/lalert_evacuation.csv").status_code == 403

@@ -253,3 +253,52 @@ def test_user_hashes_are_keyed_and_stable() -> None:
     assert first == notify.hash_user_id(user, secret="s1") and len(first) == 16
     assert first != notify.hash_user_id(user, secret="s2")
     assert user not in first
+
+
+def test_an_alert_alone_sets_the_hazard_the_bot_filters_by(bot, store):
+    """避難情報 with no warning announced: "nearest" suggests only sites for its hazard."""
+    from disaster_dx import alerts
+    from disaster_dx.model import AlertLevel
+
+    bot, _ = bot
+    incident = store.live_incident()
+    master = store.shelters()
+    here = line_bot.CITY_HALL
+    by_distance = sorted(master, key=lambda s: _haversine(*here, s.lon, s.lat))
+    unsuitable = [s for s in by_distance if Hazard.TSUNAMI not in s.hazards][:3]
+    suitable = [s for s in by_distance if Hazard.TSUNAMI in s.hazards][:2]
+    store.append(
+        incident.incident_id,
+        [
+            NewEvent(SHELTER_STATUS_REPORTED, {"shelter_id": s.shelter_id, "open_state": "open"})
+            for s in unsuitable + suitable
+        ],
+        actor="hq1",
+    )
+    (before,) = _reply(bot, "location")
+    assert {m["title"] for m in before.messages[1:]} == {s.name[:100] for s in unsuitable}
+    alerts.issue_alert(
+        store,
+        incident.incident_id,
+        "hq1",
+        level=AlertLevel.EVACUATE,
+        hazard=Hazard.TSUNAMI,
+        areas=["all"],
+    )
+    state = store.state(incident.incident_id)
+    assert state.hazards == {} and state.current_hazard is Hazard.TSUNAMI
+    (after,) = _reply(bot, "location")
+    assert [m["title"] for m in after.messages[1:]] == [s.name[:100] for s in suitable]
+    text = after.messages[0]["text"]
+    assert text.startswith("【警戒レベル4 避難指示】津波：南国市全域\n\n")
+    assert "（津波に対応）" in text
+    reply = line_bot.location_reply(
+        [],
+        hazard=Hazard.TSUNAMI,
+        public_url="https://x.example/",
+        lang="en",
+        notice=line_bot.alert_notice(state.alerts_in_force, store.areas(), "en"),
+    )
+    assert reply[0]["text"].startswith(
+        "[Alert level 4: Evacuation instruction] Tsunami: All of Nankoku City\n\n"
+    )

@@ -19,6 +19,7 @@ from disaster_dx.model import Hazard
 from disaster_dx.web import line_routes
 from disaster_dx.web.context import EXTENSION_KEY
 from tests.conftest import add_staff_user
+from tests.line_sdk import validator
 from tests.webtools import callback_request, login_client
 
 TOKEN = "web-test-token"
@@ -28,7 +29,7 @@ USER_ID = "U" + "0123456789abcdef" * 2  # a made-up LINE user id
 
 @pytest.fixture
 def fake():
-    with FakeLineServer(token=TOKEN) as server:
+    with FakeLineServer(token=TOKEN, validate=validator()) as server:
         yield server
 
 
@@ -186,7 +187,7 @@ def test_hq_previews_holds_and_announces(app, store, fake):
     password = add_staff_user(store, "hq1", "hq")
     page = _render(app, store, "hq1")
     names = {s.shelter_id: s.name for s in store.shelters()}
-    assert "次の避難所を開設しました（3か所）。" in page
+    assert "避難所など3か所を開設しました。" in page
     assert all(names[i] in page for i in opened)
     assert notify.hash_user_id(USER_ID, secret=SECRET) in page
     assert USER_ID not in page and TOKEN not in page and SECRET not in page
@@ -240,7 +241,7 @@ def test_the_app_sender_thread_delivers(make_app, line_settings, fake):
     finally:
         line_routes.stop_sender(app.server)
     (sent,) = fake.by_endpoint("broadcast")
-    assert "（2か所）" in sent.texts()[0]
+    assert "避難所など2か所を開設しました。" in sent.texts()[0]
 
 
 def test_cli_sender_and_sample_webhook(make_app, fake, line_settings, monkeypatch, capsys):

@@ -18,6 +18,7 @@ from disaster_dx.line_fake import FakeLineServer
 from disaster_dx.model import Hazard, IncidentKind, OpenState
 from disaster_dx.store import Store
 from tests.conftest import add_staff_user
+from tests.line_sdk import validator
 
 TOKEN = "test-channel-token"
 START = datetime(2026, 9, 1, 3, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ class Clock:
 
 @pytest.fixture
 def fake():
-    with FakeLineServer(token=TOKEN) as server:
+    with FakeLineServer(token=TOKEN, validate=validator()) as server:
         yield server
 
 
@@ -106,10 +107,14 @@ def test_twenty_openings_in_one_batch_are_one_message(store, settings, clock, fa
     (request,) = fake.sent
     assert request.endpoint == "broadcast"
     text = "\n".join(request.texts())
-    assert "次の避難所を開設しました（20か所）。" in text
+    # A summary first, then names only up to LINE_MAX_NAMES (the page has the full list).
+    assert "避難所など20か所を開設しました。" in text
     names = {s.shelter_id: s.name for s in store.shelters()}
-    assert all(f"・{names[sid]}" in text for sid in ids)
+    listed = [sid for sid in ids if f"・{names[sid]}" in text]
+    assert len(listed) == settings.line_max_names == 10
+    assert "ほか10か所" in text
     assert settings.public_base_url in text
+    assert f"Shelter status in English: {settings.public_base_url}?lang=en" in text
     assert "（9月1日 12:00 時点）" in text  # JST
     assert notify.message(store, queued.message_key).status == notify.SENT
     (entry,) = notify.delivery_log(store)
@@ -137,7 +142,7 @@ def test_changes_within_the_window_join_one_message_then_a_new_one_starts(
     _report(store, live.incident_id, first, OpenState.CLOSED)
     newest, oldest = notify.outbox(store)
     assert (oldest.opened, newest.opened, newest.closed) == (2, 1, 1)
-    assert "次の避難所を閉鎖しました（1か所）。" in newest.text
+    assert "避難所など1か所を閉鎖しました。" in newest.text
 
     sender = _sender(store, settings, clock)
     sender.run_once()
@@ -316,7 +321,7 @@ def test_hq_holds_releases_cancels_and_announces(store, settings, clock, fake, l
     assert fake.sent == []
     notify.release(store, hq_user, queued.message_key, now=clock())  # sent, not expired
     sender.run_once()
-    assert len(fake.sent) == 1 and "（2か所）" in fake.sent[0].texts()[0]
+    assert len(fake.sent) == 1 and "避難所など2か所を開設しました" in fake.sent[0].texts()[0]
 
     clock.advance(minutes=1)
     _report(store, live.incident_id, first, OpenState.CLOSED)
@@ -434,9 +439,12 @@ def test_line_settings_are_read_and_checked() -> None:
             "LINE_MULTICAST_TO": users,
             "LINE_BROADCAST": "false",
             "LINE_BATCH_SECONDS": "30",
+            "LINE_MAX_NAMES": "25",
             "PUBLIC_BASE_URL": "https://bousai.example.jp/",
         }
     )
+    assert settings.line_max_names == 25
+    assert settings_from_env({}).line_max_names == 10
     assert settings.line_multicast_to == (f"U{'a' * 32}", f"U{'b' * 32}")
     assert (settings.line_broadcast, settings.line_batch_seconds) == (False, 30)
     assert settings.line_api_base == "https://api.line.me"
@@ -453,6 +461,8 @@ def test_line_settings_are_read_and_checked() -> None:
         ({"LINE_WORKER": "sometimes"}, "LINE_WORKER"),
         ({"LINE_BROADCAST": "perhaps"}, "LINE_BROADCAST"),
         ({"LINE_BATCH_SECONDS": "0"}, "positive"),
+        ({"LINE_MAX_NAMES": "0"}, "LINE_MAX_NAMES"),
+        ({"LINE_MAX_NAMES": "ten"}, "LINE_MAX_NAMES"),
     ):
         with pytest.raises(ConfigError, match=words):
             settings_from_env(env)
@@ -470,3 +480,157 @@ def test_line_settings_are_read_and_checked() -> None:
         "LINE_API_BASE": "http://127.0.0.1:8901",
     }
     assert settings_from_env(local).line_api_base == "http://127.0.0.1:8901"
+
+
+# -- 避難情報: sent at once, once; the opening summary follows the hazard in force ------------
+
+
+def _issue(store: Store, incident_id: str, level: int, hazard: Hazard = Hazard.TSUNAMI) -> str:
+    from disaster_dx import alerts
+    from disaster_dx.model import AlertLevel
+
+    return alerts.issue_alert(
+        store,
+        incident_id,
+        "hq1",
+        level=AlertLevel.from_number(level),
+        hazard=hazard,
+        areas=["all"],
+        reason="INTERNAL 判断メモ",
+    ).alert_id
+
+
+def test_an_alert_is_sent_at_once_and_its_lift_too(store, settings, clock, fake, live):
+    from disaster_dx import alerts
+
+    # An opening batch is waiting for its window; the alert does not wait with it.
+    _report(store, live.incident_id, _tsunami_ids(store, 1)[0], OpenState.OPEN)
+    alert_id = _issue(store, live.incident_id, 4)
+    sender = _sender(store, settings, clock)
+    assert sender.run_once() == 1  # same instant: the alert only
+    (request,) = fake.sent
+    (text,) = request.texts()
+    assert text.startswith("【南国市】警戒レベル4「避難指示」を発令しました\n")
+    assert "対象地区：南国市全域" in text and "災害：津波" in text
+    assert "危険な場所から全員避難してください。" in text
+    assert "（9月1日 12:00 発令）" in text
+    assert f"\n{settings.public_base_url}\n" in text
+    english = text.splitlines()[-1]
+    assert english.startswith("Nankoku City issued Alert level 4 (Evacuation instruction)")
+    assert "All of Nankoku City (tsunami)" in english
+    assert english.endswith(f"{settings.public_base_url}?lang=en")
+    assert "INTERNAL" not in text and "hq1" not in text  # HQ's reason stays inside
+    statuses = {m.kind: m.status for m in notify.outbox(store)}
+    assert statuses == {notify.KIND_ALERT: notify.SENT, notify.KIND_STATUS: notify.QUEUED}
+    clock.advance(seconds=61)
+    assert sender.run_once() == 1  # the openings, when their window ends
+    # Its words are those of when it opened, before the alert: no hazard was in force then.
+    assert "\n避難所など1か所を開設しました。" in fake.sent[-1].texts()[0]
+
+    clock.advance(minutes=89)
+    alerts.lift_alert(store, live.incident_id, "hq1", alert_id)
+    assert sender.run_once() == 1
+    lifted = fake.sent[-1].texts()[0]
+    assert lifted.startswith("【南国市】警戒レベル4「避難指示」を解除しました\n")
+    assert "（9月1日 13:30 解除）" in lifted and "災害：津波" in lifted
+    assert lifted.splitlines()[-1].endswith("?lang=en")
+    assert "lifted Alert level 4" in lifted
+    # Nothing is sent twice: not by this sender, not by a new one after a restart.
+    clock.advance(minutes=5)
+    sender.run_once()
+    fresh = _sender(store, settings, clock)
+    fresh.run_once()
+    assert [r.texts()[0].splitlines()[0] for r in fake.sent] == [
+        "【南国市】警戒レベル4「避難指示」を発令しました",
+        "【南国市】避難所の開設状況のお知らせ",
+        "【南国市】警戒レベル4「避難指示」を解除しました",
+    ]
+    assert notify.collect(store, settings, live.incident_id, now=clock()) == []
+    assert len(fake.duplicates) == 0 and fake.refused == []
+
+
+def test_raising_the_level_is_one_message_not_a_lift_and_an_issue(
+    store, settings, clock, fake, live
+):
+    _issue(store, live.incident_id, 4)
+    _sender(store, settings, clock).run_once()
+    clock.advance(minutes=20)
+    _issue(store, live.incident_id, 5)
+    _sender(store, settings, clock).run_once()
+    _first, second = (r.texts()[0] for r in fake.sent)
+    assert second.startswith("【南国市】警戒レベル5「緊急安全確保」を発令しました")
+    assert "（警戒レベル4「避難指示」から切り替えました）" in second
+    assert "屋内安全確保" in second
+    assert "解除" not in second
+    assert len(fake.sent) == 2
+
+
+def test_a_drill_alert_sends_nothing(store, settings, clock, fake, live):
+    drill = store.create_incident("津波避難訓練", kind=IncidentKind.DRILL, actor="drill1")
+    _issue(store, drill.incident_id, 5)
+    clock.advance(minutes=5)
+    _sender(store, settings, clock).run_once()
+    assert notify.outbox(store) == [] and fake.sent == []
+
+
+def test_openings_under_an_alert_say_how_many_suit_the_hazard(
+    store, settings, clock, fake, live, hq_user
+):
+    _issue(store, live.incident_id, 4)  # an alert alone, no warning, sets the hazard in force
+    tsunami = _tsunami_ids(store, 12)
+    other = [s.shelter_id for s in store.shelters() if Hazard.TSUNAMI not in s.hazards][:2]
+    names = {s.shelter_id: s.name for s in store.shelters()}
+    state = store.state(live.incident_id)
+    set_open_state_bulk(store, live.incident_id, hq_user, tsunami, OpenState.OPEN, state=state)
+    clock.advance(seconds=61)
+    sender = _sender(store, settings, clock)
+    sender.run_once()
+    summary = fake.sent[-1].texts()[0]
+    assert "津波に対応する避難所など12か所を開設しました。" in summary
+    assert summary.count("\n・") == 10 and "ほか2か所" in summary
+    assert "津波から避難するときは、津波に対応した避難所へ。" in summary
+
+    clock.advance(minutes=5)
+    state = store.state(live.incident_id)
+    set_open_state_bulk(
+        store, live.incident_id, hq_user, [*other, tsunami[0]], OpenState.CLOSED, state=state
+    )
+    state = store.state(live.incident_id)
+    set_open_state_bulk(store, live.incident_id, hq_user, other, OpenState.OPEN, state=state)
+    clock.advance(seconds=61)
+    sender.run_once()
+    mixed = fake.sent[-1].texts()[0]
+    assert "避難所など2か所を開設しました。このうち津波に対応しているのは0か所です。" in mixed
+    assert all(f"・{names[i]}（津波には非対応）" in mixed for i in other)
+    assert "避難所など1か所を閉鎖しました。" in mixed
+
+
+def test_opening_counts_by_kind(store, settings, clock, fake, live, hq_user):
+    from disaster_dx.model import ShelterKind
+
+    master = store.shelters()
+    designated = [s.shelter_id for s in master if s.kinds == {ShelterKind.DESIGNATED}][:2]
+    emergency = [s.shelter_id for s in master if s.kinds == {ShelterKind.EMERGENCY}][:3]
+    state = store.state(live.incident_id)
+    set_open_state_bulk(
+        store, live.incident_id, hq_user, designated + emergency, OpenState.OPEN, state=state
+    )
+    (queued,) = notify.outbox(store)
+    assert "（指定避難所 2か所、指定緊急避難場所 3か所）" in queued.text
+    assert "避難所によって対応する災害の種類が異なります。" in queued.text  # no hazard in force
+
+
+def test_every_body_sent_matches_the_official_line_bot_sdk(store, settings, clock, fake, live):
+    from tests.line_sdk import require_sdk, sdk_problem
+
+    require_sdk()
+    assert fake.validate is not None  # the fake refuses what the SDK refuses, in every test
+    assert "not a field" in sdk_problem(
+        "broadcast", {"messages": [{"type": "text", "text": "x", "quick_reply": {}}]}
+    )
+    assert sdk_problem("broadcast", {"messages": []})
+    _issue(store, live.incident_id, 3)
+    _report(store, live.incident_id, _tsunami_ids(store, 1)[0], OpenState.OPEN)
+    clock.advance(seconds=61)
+    _sender(store, settings, clock).run_once()
+    assert len(fake.sent) == 2 and fake.refused == []

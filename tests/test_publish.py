@@ -382,7 +382,7 @@ def test_user_text_cannot_break_out_of_the_page(master: Store, settings: Setting
     publish(master, settings, render_map=shelter_map_html)
     page = (settings.public_dir / "index.html").read_text(encoding="utf-8")
     assert "</script><script>alert" not in page and "<img src=x" not in page
-    assert page.count("</script>") == 3  # public.js, and the two JSON blocks: nothing else
+    assert page.count("</script>") == 4  # lang.js, public.js, the two JSON blocks: nothing else
     school = next(f for f in _embedded(settings, "dx-data")["features"] if f["id"] == SCHOOL)
     assert school["properties"]["public_note"] == EVIL  # intact as data, inert as markup
     shared = (settings.public_dir / "map.html").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""L-Alert (公共情報コモンズ) 避難所情報 for the city's L-Alert operator: CSV and XML.
+"""L-Alert (公共情報コモンズ) 避難所情報 and 避難情報 for the city's L-Alert operator: CSV and XML.
 
 The city's L-Alert operator re-keys or uploads the shelter situation into the L-Alert sender.
 This module gives that person the fields 避難所情報 asks for, mapped through
@@ -21,6 +21,15 @@ Omitted on purpose: ``Type`` (避難所種別; our 指定避難所/指定緊急�
 agreed L-Alert mapping in :mod:`disaster_dx.vocab` yet) and ``DateTime`` (開設・閉鎖日時; the
 state has no closing time that corrections cannot leave stale).
 
+避難情報 (発令・解除; :func:`evacuation_records`) follows the 避難勧告・指示 body
+(``EvacuationOrder``) as the LGDIS plug-in builds it: ``Disaster/DisasterName``, ``Detail``
+with ``Sort`` (発令区分), ``IssueOrLift`` (発令/解除) and ``Areas/Area/Location/areaName`` with
+``DateTime``. Its namespace (``…/pcxml1/body/evacuation3`` there) and the 発令区分 words after
+the 2021 reform (高齢者等避難・避難指示・緊急安全確保, which replaced 避難準備・避難勧告・避難指示)
+are not confirmed from the official specification: the words are the current legal names, and
+the operator should check them against the sender's form. 災害名 is the live incident's name;
+an incident not named yet gives its HQ title (「南国市 災害対策本部」).
+
 The export shows *state*, not events: a ``shelter.correction`` changes the corrected value but
 never 確認日時 (``reported_at`` moves only with status reports), so fixing a typo never looks
 like a new report or a re-opening to the operator.
@@ -38,8 +47,10 @@ from typing import Any
 from lxml import etree
 
 from disaster_dx._time import jst_minute, to_jst
-from disaster_dx.events import ShelterStatus, State
+from disaster_dx.areas import Area
+from disaster_dx.events import EvacuationAlert, ShelterStatus, State
 from disaster_dx.model import CrowdingThresholds, OpenState, Shelter
+from disaster_dx.public_alerts import replaced
 from disaster_dx.vocab import lalert_sort, lalert_status
 
 log = logging.getLogger(__name__)
@@ -248,3 +259,138 @@ def _xml_datetime(jst_text: str) -> str:
     """``YYYY-MM-DD HH:MM`` (JST) as ``xs:dateTime`` with the +09:00 offset."""
     day, minute = jst_text.split(" ")
     return f"{day}T{minute}:00+09:00"
+
+
+# ---------------------------------------------------------------------------------------------
+# 避難情報 (発令・解除)
+# ---------------------------------------------------------------------------------------------
+
+#: CSV columns of 避難情報, one row per area of each 発令 or 解除.
+EVACUATION_COLUMNS: tuple[str, ...] = (
+    "災害名",
+    "発令区分",
+    "警戒レベル",
+    "発令・解除区分",
+    "災害種別",
+    "地区名",
+    "地区ID",
+    "日時",
+    "発令日時",
+    "解除日時",
+)
+#: Root element of the 避難情報 XML (our wrapper, as for the shelters; not the EDXML envelope).
+EVACUATION_XML_ROOT = "LAlertEvacuationInput"
+EVACUATION_XML_PURPOSE = "L-Alert 避難情報 input for the operator (not the official EDXML envelope)"
+ISSUE, LIFT = "発令", "解除"
+
+
+def evacuation_records(
+    state: State, areas: Sequence[Area], *, disaster_name: str
+) -> list[dict[str, Any]]:
+    """One record per area of each 避難情報 of the incident, keyed by :data:`EVACUATION_COLUMNS`.
+
+    In force: 発令 with its 発令日時. Lifted: 解除 with its 解除日時 — except a lift that
+    another 避難情報 for the same hazard and area followed (raising 4 → 5 is a 発令 of 5 for
+    the area, as L-Alert senders report a change of 発令区分; an all-clear it is not).
+    発令区分 uses the 2021 names (高齢者等避難・避難指示・緊急安全確保); 災害名 is the
+    live incident's name (its HQ title while unnamed). Ordered as the senders list them:
+    発令 before 解除, highest level first.
+    """
+    names = {a.area_id: a for a in areas}
+    alerts = list(state.alerts.values())
+    public = {a.alert_id: _alert_view(a) for a in alerts}
+    rows: list[tuple[tuple[int, int, str], dict[str, Any]]] = []
+    for alert in alerts:
+        if alert.lifted_at is not None and replaced(public[alert.alert_id], list(public.values())):
+            continue
+        action = ISSUE if alert.in_force else LIFT
+        moment = alert.issued_at if alert.in_force else alert.lifted_at
+        for area_id in alert.areas:
+            area = names.get(area_id)
+            record = {
+                "災害名": disaster_name,
+                "発令区分": alert.level.ja,
+                "警戒レベル": alert.level.number,
+                "発令・解除区分": action,
+                "災害種別": alert.hazard.ja,
+                "地区名": area.name if area else area_id,
+                "地区ID": area_id,
+                "日時": jst_minute(moment),
+                "発令日時": jst_minute(alert.issued_at),
+                "解除日時": jst_minute(alert.lifted_at),
+            }
+            key = (0 if alert.in_force else 1, -alert.level.number, jst_minute(moment))
+            rows.append((key, record))
+    rows.sort(key=lambda r: r[0])
+    return [record for _, record in rows]
+
+
+def _alert_view(alert: EvacuationAlert) -> dict[str, Any]:
+    """The fields :func:`~disaster_dx.public_alerts.replaced` reads."""
+    view: dict[str, Any] = {
+        "id": alert.alert_id,
+        "hazard": alert.hazard.value,
+        "areas": [{"id": a} for a in alert.areas],
+        "issued_at": alert.issued_at.isoformat(),
+    }
+    if alert.lifted_at is not None:
+        view["lifted_at"] = alert.lifted_at.isoformat()
+    return view
+
+
+def evacuation_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
+    """避難情報 CSV in UTF-8 with BOM and CRLF, header always present (see :func:`lalert_csv`)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EVACUATION_COLUMNS)
+    for record in records:
+        writer.writerow(["" if record[c] is None else record[c] for c in EVACUATION_COLUMNS])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def evacuation_xml(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    disaster_name: str,
+    municipality: str = "高知県南国市",
+    issued_at: datetime,
+) -> bytes:
+    """避難情報 as XML in the shape public L-Alert senders build the body (see the module doc).
+
+    ``EvacuationOrder`` / ``Disaster/DisasterName`` / one ``Detail`` per (発令区分, 発令・解除)
+    with ``Sort``, ``IssueOrLift`` and ``Areas/Area`` (``Location/areaName``, ``DateTime``),
+    as in the LGDIS Redmine plug-in's 公共情報コモンズ sender. Ours, marked by name:
+    ``AlertLevel`` (the 警戒レベル number), ``HazardType`` (災害種別; the body has no hazard
+    element) and ``areaId``. No ``Object`` (対象世帯数・人数): the state does not know them.
+    """
+    root = etree.Element(
+        EVACUATION_XML_ROOT,
+        purpose=EVACUATION_XML_PURPOSE,
+        municipality=municipality,
+        issuedAt=to_jst(issued_at).isoformat(timespec="seconds"),
+        generator="disaster_dx",
+    )
+    root.addprevious(etree.Comment(f" {EVACUATION_XML_PURPOSE} "))
+    body = etree.SubElement(root, "EvacuationOrder")
+    disaster = etree.SubElement(body, "Disaster")
+    etree.SubElement(disaster, "DisasterName").text = disaster_name
+    details: dict[tuple[str, str, str], etree._Element] = {}
+    for record in records:
+        group = (record["発令区分"], record["発令・解除区分"], record["災害種別"])
+        detail = details.get(group)
+        if detail is None:
+            detail = details[group] = etree.SubElement(body, "Detail")
+            etree.SubElement(detail, "Sort").text = record["発令区分"]
+            etree.SubElement(detail, "AlertLevel").text = str(record["警戒レベル"])
+            etree.SubElement(detail, "IssueOrLift").text = record["発令・解除区分"]
+            etree.SubElement(detail, "HazardType").text = record["災害種別"]
+            etree.SubElement(detail, "Areas")
+        area = etree.SubElement(detail.find("Areas"), "Area")
+        location = etree.SubElement(area, "Location")
+        etree.SubElement(location, "areaName").text = record["地区名"]
+        etree.SubElement(location, "areaId").text = record["地区ID"]
+        etree.SubElement(area, "DateTime").text = _xml_datetime(record["日時"])
+    data: bytes = etree.tostring(
+        root.getroottree(), xml_declaration=True, encoding="UTF-8", pretty_print=True
+    )
+    return data

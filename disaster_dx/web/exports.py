@@ -1,4 +1,4 @@
-"""HQ downloads: the board (CSV/GeoJSON), L-Alert fields (CSV/XML), the A4 list, the event log.
+"""HQ downloads: the board, L-Alert fields (shelters, 避難情報), the A4 list, the event log.
 
 Plain Flask routes under ``/hq/export/…``: HQ role only (checked here, not just by the guard),
 every download audit-logged. The files are built by pure functions in the core.
@@ -16,7 +16,14 @@ from disaster_dx import hq as hq_core
 from disaster_dx.auth import Role
 from disaster_dx.eventlog import log_csv, log_rows
 from disaster_dx.io.export import csv_bytes
-from disaster_dx.io.lalert import lalert_csv, lalert_records, lalert_xml
+from disaster_dx.io.lalert import (
+    evacuation_csv,
+    evacuation_records,
+    evacuation_xml,
+    lalert_csv,
+    lalert_records,
+    lalert_xml,
+)
 from disaster_dx.io.printable import printable_shelter_list
 from disaster_dx.web.context import current
 from disaster_dx.web.security import signed_in_user
@@ -26,6 +33,8 @@ EXPORTS = {
     "board.geojson": ("application/geo+json", "shelters_board.geojson"),
     "lalert.csv": ("text/csv; charset=utf-8", "lalert_shelters.csv"),
     "lalert.xml": ("application/xml", "lalert_shelters.xml"),
+    "lalert_evacuation.csv": ("text/csv; charset=utf-8", "lalert_evacuation.csv"),
+    "lalert_evacuation.xml": ("application/xml", "lalert_evacuation.xml"),
     "print": ("text/html; charset=utf-8", ""),
     "log.csv": ("text/csv; charset=utf-8", "event_log.csv"),
 }
@@ -62,6 +71,13 @@ def _export(name: str) -> Response:
             urgent_after=timedelta(hours=settings.urgent_need_hours),
         )
         body = _board_geojson(rows, shelters) if name.endswith("geojson") else _board_csv(rows)
+    elif name.startswith("lalert_evacuation"):
+        records = evacuation_records(state, store.areas(), disaster_name=incident.title)
+        body = (
+            evacuation_csv(records)
+            if name.endswith("csv")
+            else evacuation_xml(records, disaster_name=incident.title, issued_at=now)
+        )
     elif name.startswith("lalert"):
         records = lalert_records(
             shelters,
@@ -69,7 +85,11 @@ def _export(name: str) -> Response:
             thresholds=settings.crowding,
             include_unopened=request.args.get("all") == "1",
         )
-        body = lalert_csv(records) if name.endswith("csv") else lalert_xml(records, issued_at=now)
+        body = (
+            lalert_csv(records)
+            if name.endswith("csv")
+            else lalert_xml(records, issued_at=now, disaster_name=incident.title)
+        )
     elif name == "print":
         body = printable_shelter_list(
             shelters,

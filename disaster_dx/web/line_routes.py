@@ -191,6 +191,8 @@ def _queue_options(messages: list[notify.OutboxMessage], lang: str) -> list[dict
                 if n
             ]
             what = _t(lang, "・", ", ").join(parts) or _t(lang, "変化なし", "no change")
+        elif message.kind == notify.KIND_ALERT:
+            what = _t(lang, "避難情報", "Evacuation information")
         else:
             what = _t(lang, "お知らせ", "Announcement")
         when = jst_minute(message.due_at)[11:]
@@ -225,9 +227,7 @@ def _outbox_rows(messages: list[notify.OutboxMessage], lang: str) -> list[dict[s
     return [
         {
             "created": jst_second(m.created_at),
-            "kind": _t(lang, "開設状況", "Status")
-            if m.kind == notify.KIND_STATUS
-            else _t(lang, "お知らせ", "Announcement"),
+            "kind": _kind_label(m.kind, lang),
             "status": m.status_label(lang),
             "by": m.updated_by,
             "sent": jst_second(m.sent_at),
@@ -238,10 +238,18 @@ def _outbox_rows(messages: list[notify.OutboxMessage], lang: str) -> list[dict[s
     ]
 
 
+def _kind_label(kind: str, lang: str) -> str:
+    if kind == notify.KIND_STATUS:
+        return _t(lang, "開設状況", "Status")
+    if kind == notify.KIND_ALERT:
+        return _t(lang, "避難情報", "Evacuation information")
+    return _t(lang, "お知らせ", "Announcement")
+
+
 def _summary_line(message: notify.OutboxMessage) -> str:
     lines = [line for line in message.text.split("\n") if line.strip()]
     if message.kind == notify.KIND_STATUS:
-        lines = [line for line in lines if line.startswith("次の")] or lines
+        lines = [line for line in lines if "か所を" in line] or lines
     return "　".join(lines[:2])
 
 

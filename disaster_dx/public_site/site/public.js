@@ -54,13 +54,9 @@
     }
 
     function chooseLang() {
-        var asked = (queryParam("lang") || "").toLowerCase();
-        if (asked === "easy" || asked === "ja-easy") { asked = "easy-ja"; }
-        if (CONFIG.langs[asked]) { return asked; }
-        var remembered = stored("dx-lang");
-        if (remembered && CONFIG.langs[remembered]) { return remembered; }
-        var wanted = (navigator.languages && navigator.languages[0]) || navigator.language || "ja";
-        return /^ja\b/i.test(wanted) ? "ja" : (/^en\b/i.test(wanted) ? "en" : "ja");
+        // site/lang.js chose it in <head>, before the first paint (one place decides).
+        var chosen = document.documentElement.getAttribute("data-lang");
+        return CONFIG.langs.hasOwnProperty(chosen) ? chosen : "ja";
     }
 
     function t(key, values) {
@@ -319,6 +315,88 @@
         line.textContent = data.hazard ? t("hazard_in_force", {hazard: t("hazard." + data.hazard)}) : "";
     }
 
+    // -- 避難情報: the same markup as disaster_dx/public_alerts.py writes into the page ----------
+
+    function shownAlerts() {
+        var alerts = data.alerts || [];
+        var inForce = [], lifted = [], i, j;
+        var newest = Date.parse(data.updated_at);
+        var windowMs = CONFIG.lifted_shown_hours * 3600 * 1000;
+        for (i = 0; i < alerts.length; i++) { if (!alerts[i].lifted_at) { inForce.push(alerts[i]); } }
+        for (i = 0; i < alerts.length; i++) {
+            var a = alerts[i];
+            if (!a.lifted_at) { continue; }
+            var liftedAt = Date.parse(a.lifted_at);
+            if (newest - liftedAt > windowMs) { continue; }
+            // Followed by another for the same hazard and area (4 → 5): not an all-clear.
+            var replaced = false;
+            for (j = 0; j < alerts.length && !replaced; j++) {
+                var other = alerts[j];
+                replaced = other.id !== a.id && other.hazard === a.hazard &&
+                    Date.parse(other.issued_at) >= liftedAt && sharesArea(a, other);
+            }
+            if (!replaced) { lifted.push(a); }
+        }
+        return {inForce: inForce, lifted: lifted};
+    }
+
+    function sharesArea(a, b) {
+        for (var i = 0; i < a.areas.length; i++) {
+            for (var j = 0; j < b.areas.length; j++) {
+                if (a.areas[i].id === b.areas[j].id) { return true; }
+            }
+        }
+        return false;
+    }
+
+    function areaNames(alert) {
+        var key = ui.lang === "en" ? "name_en" : (ui.lang === "easy-ja" ? "name_easy" : "");
+        var names = [];
+        for (var i = 0; i < alert.areas.length; i++) {
+            names.push((key && alert.areas[i][key]) || alert.areas[i].name);
+        }
+        return names.join(ui.lang === "en" ? ", " : "・");
+    }
+
+    function alertBox(a) {
+        var box = el("div", "dx-alert dx-alert-l" + a.level);
+        box.setAttribute("data-alert-id", a.id);
+        var head = el("h3", "dx-alert-head");
+        head.appendChild(el("span", "dx-alert-level", t("alert_level", {n: a.level})));
+        head.appendChild(document.createTextNode(" "));
+        head.appendChild(el("span", "dx-alert-name", t("alert." + a.level_code)));
+        box.appendChild(head);
+        box.appendChild(el("p", "dx-alert-action", t("alert_action." + a.level_code)));
+        box.appendChild(el("p", "dx-alert-meta", t("alert_meta", {
+            hazard: t("hazard." + a.hazard), areas: areaNames(a), time: jst(a.issued_at)
+        })));
+        return box;
+    }
+
+    function liftedLine(a) {
+        var line = el("p", "dx-alert-lifted", t("alert_lifted", {
+            time: jst(a.lifted_at), n: a.level, name: t("alert." + a.level_code),
+            hazard: t("hazard." + a.hazard), areas: areaNames(a)
+        }));
+        line.setAttribute("data-alert-id", a.id);
+        return line;
+    }
+
+    function renderAlerts() {
+        var shown = shownAlerts();
+        var list = byId("dx-alert-list");
+        clear(list);
+        var count = shown.inForce.length + shown.lifted.length;
+        byId("dx-alerts").hidden = count === 0;
+        if (!count) { return; }
+        var box = el("div");
+        box.setAttribute("data-l", ui.lang);
+        box.lang = CONFIG.langs[ui.lang];
+        for (var i = 0; i < shown.inForce.length; i++) { box.appendChild(alertBox(shown.inForce[i])); }
+        for (var j = 0; j < shown.lifted.length; j++) { box.appendChild(liftedLine(shown.lifted[j])); }
+        list.appendChild(box);
+    }
+
     function renderSummary(list) {
         var open = 0;
         for (var i = 0; i < list.length; i++) { if (list[i].open) { open++; } }
@@ -424,6 +502,7 @@
         var list = withDistances(shelters());
         byId("dx-drill-notice").hidden = !data.drill_notice;
         renderUpdated();
+        renderAlerts();
         renderHazardNow();
         renderSummary(list);
         renderOrigin();
