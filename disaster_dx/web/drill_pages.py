@@ -44,6 +44,7 @@ from disaster_dx.auth import Role, User
 from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.events import Event
 from disaster_dx.io.after_action import after_action, report_html
+from disaster_dx.situation import incident_time
 from disaster_dx.store import Incident, Store
 from disaster_dx.web.context import current
 from disaster_dx.web.security import csrf_token, page_user, requires, signed_in_user
@@ -119,6 +120,7 @@ _BOARD_COLUMNS = (
     ("reported", "最終報告"),
     ("reported_by", "報告者"),
     ("stale", "報告遅れ"),
+    ("staffed_label", "職員"),
 )
 
 # -- look (inline: the shared stylesheet belongs to the HQ pages) ------------------------------
@@ -602,6 +604,8 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
     state = drills.state_at(store, incident.incident_id, moment)
     shelters = store.shelters()
     stale_after = timedelta(minutes=settings.stale_report_minutes)
+    # Drill time for a drill: the same 報告遅れ as the players' board and the report.
+    clock = incident_time(store, incident).clock
     features = shelter_features(
         shelters, state, thresholds=settings.crowding, now=moment, include_internal=True
     )
@@ -612,11 +616,24 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
         now=moment,
         stale_after=stale_after,
         urgent_after=timedelta(hours=settings.urgent_need_hours),
+        clock=clock,
     )
     totals = hq_core.summary(
-        shelters, state, thresholds=settings.crowding, now=moment, stale_after=stale_after
+        shelters,
+        state,
+        thresholds=settings.crowding,
+        now=moment,
+        stale_after=stale_after,
+        clock=clock,
     )
     feed: list[Any] = [
+        html.Li(
+            f"警戒レベル{a.level.number} {a.level.ja}（{a.hazard.ja}）発令中",
+            className="dx-error",
+        )
+        for a in state.alerts_in_force
+    ]
+    feed += [
         html.Li(f"⚠ {a.hazard.ja}：{a.title}", className="dx-error")
         for a in sorted(state.hazards.values(), key=lambda a: a.announced_at)
     ]
