@@ -26,17 +26,19 @@ window.dx = Object.assign({}, window.dx, {
             layer.bindTooltip(tip, {sticky: true, className: "dx-alert-tip"});
         },
         neededMarker: function (feature, latlng) {
+            // A small "！" badge at the shelter marker's upper right: 60 of them must still
+            // leave the map readable at city zoom. The words are in the panel's list.
             const p = feature.properties;
             const box = document.createElement("div");
             box.className = "dx-needed-tag";
             box.setAttribute("data-shelter-id", p.shelter_id);
-            box.textContent = "！" + p.word;
+            box.setAttribute("aria-label", p.name + "：" + p.word);
+            box.textContent = "！";
             const icon = L.divIcon({
-                html: box, className: "dx-needed-wrap", iconSize: null, iconAnchor: [-6, 26],
+                html: box, className: "dx-needed-wrap", iconSize: null, iconAnchor: [-4, 20],
             });
             return L.marker(latlng, {
-                icon: icon, title: p.name + "（" + p.word + "・" + p.label + "）",
-                keyboard: false, interactive: false, zIndexOffset: 500,
+                icon: icon, keyboard: false, interactive: false, zIndexOffset: 1500,
             });
         },
     },

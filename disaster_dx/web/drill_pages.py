@@ -502,7 +502,10 @@ def _status_view(run: drills.DrillRun, now: datetime) -> html.Div:
             html.Strong(f"状態：{drills.STATUS_LABELS[run.status]}", id="drill-status-state"),
             html.Span(
                 f"　経過時間 {drills.format_offset(position)}　速さ {run.speed:g}×"
-                f"　状況付与 {fired}" + ("（すべて実施済み）" if run.all_fired else "")
+                f"　状況付与 {fired}"
+                + ("（すべて実施済み）" if run.all_fired else "")
+                # The scheduler stops the drill there by itself (DrillScheduler.tick).
+                + f"　終了予定 {drills.format_offset(run.end)}（シナリオの終わりで自動終了）"
             ),
         ]
     )

@@ -238,8 +238,11 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
             staff_header(
                 user,
                 lang=lang,
-                title_ja=f"南国市 災害対策本部｜{display_name(incident, 'ja')}",
-                title_en=f"Nankoku HQ | {display_name(incident, 'en')}",
+                # A drill's title is on its banner just above; the header says 訓練 only.
+                title_ja="南国市 災害対策本部｜"
+                + ("訓練" if incident.is_drill else display_name(incident, "ja")),
+                title_en="Nankoku HQ | "
+                + ("Drill" if incident.is_drill else display_name(incident, "en")),
             ),
             hq_alerts.panel(
                 situation,

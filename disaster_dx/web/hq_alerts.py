@@ -243,8 +243,13 @@ def map_layers(snap: dict[str, Any]) -> list[Any]:
 
 
 def _column(title: str, component_id: str, items: list[Any], extra: str = "") -> html.Div:
+    # Focusable, so a keyboard can scroll a long list (a scrollable region needs that).
     return html.Div(
-        [html.H2(title), html.Ul(items, id=component_id)], className=f"dx-sit-col {extra}".strip()
+        [html.H2(title), html.Ul(items, id=component_id)],
+        className=f"dx-sit-col {extra}".strip(),
+        tabIndex="0",
+        role="region",
+        **{"aria-label": title},
     )
 
 
@@ -265,9 +270,17 @@ def panel(snap: dict[str, Any], *, lang: str, hazard: Hazard | None, areas: list
                                     t("sit_needed", lang),
                                     " ",
                                     html.Span(snap["needed_count"], id=ids.HQ_SIT_NEEDED_COUNT),
+                                    html.Span(
+                                        [
+                                            f"{'（' if lang != 'en' else ' ('}"
+                                            f"{t('sit_needed_map', lang)}",
+                                            html.Span("！", className="dx-sit-mark"),
+                                            "）" if lang != "en" else ")",
+                                        ],
+                                        className="dx-sit-meta",
+                                    ),
                                 ]
                             ),
-                            html.Ul(snap["needed"], id=ids.HQ_SIT_NEEDED),
                             dcc.ConfirmDialogProvider(
                                 html.Button(
                                     t("sit_open_needed", lang),
@@ -279,6 +292,12 @@ def panel(snap: dict[str, Any], *, lang: str, hazard: Hazard | None, areas: list
                                 message=snap["needed_message"],
                             ),
                             html.P(id=ids.HQ_SIT_NEEDED_RESULT, role="status"),
+                            html.Ul(
+                                snap["needed"],
+                                id=ids.HQ_SIT_NEEDED,
+                                tabIndex="0",
+                                **{"aria-label": t("sit_needed", lang)},
+                            ),
                         ],
                         className="dx-sit-col dx-sit-needed",
                     ),
@@ -314,6 +333,21 @@ def _actions(
     return html.Details(
         [
             html.Summary(t("sit_actions", lang)),
+            html.Div(
+                [
+                    html.P(id=ids.HQ_ALERT_CONFIRM_TEXT),
+                    html.Button(
+                        t("sit_confirm", lang), id=ids.HQ_ALERT_CONFIRM, className="dx-sit-go"
+                    ),
+                    html.Button(t("sit_cancel", lang), id=ids.HQ_ALERT_CANCEL),
+                ],
+                id=ids.HQ_ALERT_CONFIRM_BOX,
+                className="dx-sit-confirm",
+                role="alertdialog",
+                hidden=True,
+                **{"aria-labelledby": ids.HQ_ALERT_CONFIRM_TEXT},
+            ),
+            html.P(id=ids.HQ_ALERT_RESULT, role="status"),
             html.Div(
                 [
                     html.Fieldset(
@@ -420,21 +454,6 @@ def _actions(
                 ],
                 className="dx-sit-forms",
             ),
-            html.Div(
-                [
-                    html.P(id=ids.HQ_ALERT_CONFIRM_TEXT),
-                    html.Button(
-                        t("sit_confirm", lang), id=ids.HQ_ALERT_CONFIRM, className="dx-sit-go"
-                    ),
-                    html.Button(t("sit_cancel", lang), id=ids.HQ_ALERT_CANCEL),
-                ],
-                id=ids.HQ_ALERT_CONFIRM_BOX,
-                className="dx-sit-confirm",
-                role="alertdialog",
-                hidden=True,
-                **{"aria-labelledby": ids.HQ_ALERT_CONFIRM_TEXT},
-            ),
-            html.P(id=ids.HQ_ALERT_RESULT, role="status"),
         ],
         id=ids.HQ_SIT_ACTIONS,
         className="dx-sit-actions",

@@ -214,6 +214,11 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 "the next write starts a new, unnamed one.",
                                 className="dx-hint",
                             ),
+                            html.Label(
+                                "終え方" if not en else "How to close",
+                                htmlFor=ids.INC_FORCE,
+                                className="dx-visually-hidden",
+                            ),
                             dcc.Checklist(
                                 id=ids.INC_FORCE,
                                 options=[
