@@ -110,6 +110,17 @@ def test_set_staffed_is_an_hq_correction_from_the_seen_version(city: Store) -> N
         hq.set_staffed(city, incident, HQ_USER, tower, False, seen_version=before.version)
     hq.set_staffed(city, incident, HQ_USER, tower, None, seen_version=after.version)
     assert city.state(incident).shelter(tower).staffed is None  # back to the default
+    # A record with staffed choices still becomes a scenario that replays them.
+    text = drills.scenario_from_incident(city, incident, hazard=Hazard.TSUNAMI)
+    assert "staffed: true" in text and "staffed: null" in text
+    replayed = drills.run_to_end(
+        city,
+        drills.parse_scenario(text, shelters=city.shelters()),
+        actor="operator",
+        clock_step=city.clock.sleep,  # type: ignore[attr-defined]
+    )
+    assert city.state(replayed.incident_id).shelter(tower).staffed is None
+    assert replayed.status == drills.STOPPED  # ended at the scenario's end by itself
 
 
 # -- the named live incident ---------------------------------------------------------------------

@@ -34,7 +34,7 @@ _TEXT: dict[str, tuple[str, str]] = {
             "no_messages": ("連絡はありません", "No messages"),
             "needed": ("開設が必要", "Needs opening"),
             "needed_count": ("{count}か所", "{count} sites"),
-        "needed_map": ("地図の", "on the map:"),
+            "needed_map": ("地図の", "on the map:"),
             "needed_none": ("開設が必要な避難所はありません", "No shelter needs opening"),
             "needed_more": ("ほか{count}か所", "and {count} more"),
             "open_needed": ("これらを開設する", "Open these"),
