@@ -31,7 +31,7 @@ from disaster_dx.events import (
     NewEvent,
     State,
 )
-from disaster_dx.model import AlertLevel, Hazard, Shelter, WarningKind
+from disaster_dx.model import AlertLevel, Hazard, OpenState, Shelter, WarningKind
 from disaster_dx.store import Store
 
 
@@ -173,14 +173,22 @@ def shelters_needing_opening(
     """Shelters suitable for the hazard of 避難情報 in force in their area, not yet open.
 
     HQ lists them as 「開設が必要」 until they are opened; each with the alert that asks for
-    it (the highest level when several do).
+    it (the highest level when several do). A shelter HQ closed while that alert was in force
+    (「建物損壊・使用不可」) is HQ's decision, not an omission: it is not listed again, so the
+    one-click "open these" can never re-open it.
     """
     needed: dict[str, tuple[Shelter, EvacuationAlert]] = {}
     for alert in state.alerts_in_force:  # highest level first
         for shelter in shelters_in_areas(areas, alert.areas, shelters):
             if not shelter.suits(alert.hazard) or shelter.shelter_id in needed:
                 continue
-            if state.shelter(shelter.shelter_id).open_state.is_open:
+            status = state.shelter(shelter.shelter_id)
+            if status.open_state.is_open:
+                continue
+            closed_since = status.state_changed_at
+            if status.open_state is OpenState.CLOSED and (
+                closed_since is not None and closed_since >= alert.issued_at
+            ):
                 continue
             needed[shelter.shelter_id] = (shelter, alert)
     return list(needed.values())

@@ -773,14 +773,18 @@ def _drill_run(args: argparse.Namespace, store: Store) -> int:
         if deadline is not None and time.monotonic() >= deadline:
             return True
         if started is not None and args.stop_when_done:
-            return drills.drill_run(store, started.incident_id).all_fired
+            # The scheduler itself stops a drill at its scenario's end.
+            return not drills.drill_run(store, started.incident_id).active
         return False
 
     _say(f"drill scheduler {scheduler.holder} running (one per deployment: a database lease)")
     scheduler.run(should_stop=should_stop, exit_when_idle=args.exit_when_idle)
     if started is not None and args.stop_when_done:
-        drills.stop_drill(store, started.incident_id, actor=args.actor)
-        _say(f"drill {started.incident_id}: every inject fired; drill stopped")
+        run = drills.drill_run(store, started.incident_id)
+        if run.active:  # --seconds ran out first
+            drills.stop_drill(store, started.incident_id, actor=args.actor)
+        reached = drills.format_offset(run.position(store.clock()))
+        _say(f"drill {started.incident_id}: stopped at {reached}")
     return 0
 
 
@@ -807,7 +811,7 @@ def _add_drill_commands(commands: argparse._SubParsersAction) -> None:  # type: 
     run.add_argument(
         "--stop-when-done",
         action="store_true",
-        help="stop the drill and exit once every inject has fired",
+        help="exit when the drill reaches its scenario's end (where the scheduler stops it)",
     )
     run.add_argument(
         "--exit-when-idle", action="store_true", help="exit when no drill is running or paused"

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from disaster_dx import alerts
+from disaster_dx import alerts, incidents
 from disaster_dx._files import write_atomic
 from disaster_dx._time import jst_minute
 from disaster_dx.areas import areas_from_geojson
@@ -71,30 +71,23 @@ def cmd_incident(args: argparse.Namespace, settings: Settings, open_store: OpenS
         started = datetime.fromisoformat(args.start) if args.start else None
         if started is not None and started.tzinfo is None:
             raise DisasterDxError("--start needs a time zone, e.g. 2026-09-01T06:00+09:00")
-        incident = store.open_live_incident(
+        incident = incidents.open_named_incident(
+            store,
+            _actor(args),
             args.name,
-            actor=_actor(args),
             hazard=_hazard(args.hazard) if args.hazard else None,
             started_at=started,
         )
         _say(f"live incident named: {_incident_line(incident)}")
         return 0
-    incident = store.live_incident(actor=_actor(args))
-    state = store.state(incident.incident_id)
-    still_open = [s for s in state.shelters.values() if s.open_state.is_open]
-    in_force = state.alerts_in_force
-    if (still_open or in_force) and not args.force:
-        raise DisasterDxError(
-            f"「{incident.title}」 still has {len(still_open)} open shelter(s) and "
-            f"{len(in_force)} 避難情報 in force; close and lift them first, or use --force"
-        )
-    store.close_incident(incident.incident_id, actor=_actor(args))
+    closed = incidents.close_live_incident(store, _actor(args), force=args.force)
+    incident = closed.incident
     _say(f"closed: {incident.incident_id} ({incident.title}); it stays for replay and reports")
-    if still_open:
-        names = {s.shelter_id: s.name for s in store.shelters()}
-        shown = ", ".join(names.get(s.shelter_id, s.shelter_id) for s in still_open[:10])
+    if closed.open_shelters:
+        shown = incidents.shelter_names(store.shelters(), closed.open_shelters)
         _say(
-            f"warning: closed with {len(still_open)} shelter(s) open ({OpenState.OPEN.ja}): {shown}"
+            f"warning: closed with {len(closed.open_shelters)} shelter(s) open "
+            f"({OpenState.OPEN.ja}): {shown}"
         )
     return 0
 

@@ -199,6 +199,7 @@ register_event_type(
             "needed_shelters": _ids_checker,
             "inject_count": _index_checker,
             "scenario_sha256": _text_checker(64),
+            "end_s": _number_checker,
         },
     ),
     label="訓練の進行操作",
@@ -310,6 +311,7 @@ def _build_schema() -> dict[str, Any]:
                 "barrier_free": {"type": ["boolean", "null"]},
                 "public_note": {"type": "string", "maxLength": 500},
                 "internal_note": {"type": "string", "maxLength": 2000},
+                "staffed": {"type": ["boolean", "null"]},
                 "correction": {"type": "boolean"},
                 "reason": {"type": "string", "maxLength": 200},
             },
@@ -726,6 +728,7 @@ _STATUS_KEYS = (
     "barrier_free",
     "public_note",
     "internal_note",
+    "staffed",
 )
 #: Payload field → scenario key, where they differ (for placing payload problems on lines).
 _PAYLOAD_KEYS = {
@@ -1119,6 +1122,8 @@ drill_runs = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("started_by", String(64), nullable=False),
     Column("stopped_at", UTCDateTime),
+    # Scenario seconds at which the drill ends (its ``duration``, else the last inject).
+    Column("end_s", Float),
     Index("ix_drill_runs_status", "status"),
 )
 
@@ -1165,6 +1170,24 @@ class DrillRun:
     started_at: datetime
     started_by: str
     stopped_at: datetime | None
+    end_s: float | None = None
+
+    @property
+    def end(self) -> timedelta:
+        """Scenario time the drill ends at: the scenario's ``duration``, else its last inject.
+
+        The scheduler stops the drill there by itself (:meth:`DrillScheduler.tick`), so a
+        2 h 40 min scenario never runs on until the operator notices.
+        """
+        last = self.injects[-1].offset if self.injects else timedelta(0)
+        return max(last, timedelta(seconds=self.end_s or 0.0))
+
+    def end_due_at(self) -> datetime | None:
+        """Wall time the end is due at the current speed (None while paused or stopped)."""
+        if self.status != RUNNING:
+            return None
+        wait = (self.end.total_seconds() - self.elapsed_s) / self.speed
+        return self.anchor_at + timedelta(seconds=max(0.0, wait))
 
     @property
     def active(self) -> bool:
@@ -1215,6 +1238,7 @@ def _run(row: Mapping[str, Any]) -> DrillRun:
         started_at=row["started_at"],
         started_by=row["started_by"],
         stopped_at=row["stopped_at"],
+        end_s=row["end_s"],
     )
 
 
@@ -1273,6 +1297,7 @@ def start_drill(
                 fired=0,
                 started_at=now,
                 started_by=actor,
+                end_s=scenario.length.total_seconds(),
             )
         )
     store.append(
@@ -1290,6 +1315,7 @@ def start_drill(
                     "needed_shelters": list(scenario.needed_shelters),
                     "inject_count": len(scenario.injects),
                     "scenario_sha256": scenario.sha256,
+                    "end_s": scenario.length.total_seconds(),
                 },
             )
         ],
@@ -1574,7 +1600,26 @@ class DrillScheduler:
             if run.status != RUNNING:
                 continue
             fired.extend(self._fire_due(run))
+            self._stop_at_end(run.incident_id)
         return fired
+
+    def _stop_at_end(self, incident_id: str) -> None:
+        """Stop a drill whose every inject fired once its scenario's end is reached.
+
+        The stop is recorded at the scripted end (drill time = :attr:`DrillRun.end`, never
+        an overrun), by :data:`DRILL_ACTOR`; the operator may still stop earlier.
+        """
+        run = drill_run(self.store, incident_id)
+        end_at = run.end_due_at()
+        if not run.all_fired or end_at is None or self.clock() < end_at:
+            return
+        if not self.holds_lease and not self.acquire():
+            return
+        try:
+            stop_drill(self.store, incident_id, actor=DRILL_ACTOR, clock=lambda: end_at)
+        except DrillError:  # the operator stopped or paused it meanwhile
+            return
+        log.info("drill %s reached its scenario's end and was stopped", incident_id)
 
     def _fire_due(self, run: DrillRun) -> list[FiredInject]:
         fired: list[FiredInject] = []
@@ -1629,9 +1674,9 @@ class DrillScheduler:
         now = self.clock()
         wait = poll
         for run in drill_runs_list(self.store, active_only=True):
-            if run.status != RUNNING or run.all_fired:
+            if run.status != RUNNING:
                 continue
-            due = run.due_at(run.injects[run.fired])
+            due = run.end_due_at() if run.all_fired else run.due_at(run.injects[run.fired])
             if due is not None:
                 wait = min(wait, max(0.0, (due - now).total_seconds()))
         return wait
@@ -1940,12 +1985,13 @@ def run_to_end(
     """Run a whole scenario at once on an injected clock (tests, benchmarks, demos).
 
     ``clock_step(seconds)`` must advance ``clock`` (and the store's clock); nothing sleeps.
+    The drill ends, as any drill, at the scenario's end (the scheduler stops it).
     """
     run = start_drill(store, scenario, actor=actor, speed=speed, clock=clock)
     scheduler = DrillScheduler(store, clock=clock)
 
     def done() -> bool:
-        return drill_run(store, run.incident_id).all_fired
+        return not drill_run(store, run.incident_id).active
 
     scheduler.run(should_stop=done, poll=1.0, sleep=clock_step)
     return drill_run(store, run.incident_id)

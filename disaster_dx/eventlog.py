@@ -75,6 +75,7 @@ SHELTER_FIELD_LABELS: dict[str, str] = {
     "barrier_free": "バリアフリー",
     "public_note": "お知らせ（公開）",
     "internal_note": "内部メモ（非公開）",
+    "staffed": "職員の常駐（報告遅れの対象）",
 }
 
 #: English labels of the same (the page in English; the CSV for the city stays Japanese).
@@ -100,6 +101,7 @@ SHELTER_FIELD_LABELS_EN: dict[str, str] = {
     "barrier_free": "Barrier-free",
     "public_note": "Public notice",
     "internal_note": "Internal note",
+    "staffed": "Staffed (reports expected)",
 }
 AREA_FIELD_LABELS_EN: dict[str, str] = {"at_home": "At home", "in_car": "In cars", "note": "Note"}
 
@@ -514,7 +516,15 @@ def _shelter_change(
     label = labels.get(name, name)
     if name == "crowding_override":
         return Change(name, label, _crowding_words(old, lang), _crowding_words(new, lang))
+    if name == "staffed":
+        return Change(name, label, _staffed_words(old, lang), _staffed_words(new, lang))
     return Change(name, label, _words(old, lang), _words(new, lang))
+
+
+def _staffed_words(value: bool | None, lang: str = "ja") -> str:
+    if lang == "en":
+        return {True: "staffed", False: "unstaffed", None: "default by kind"}[value]
+    return {True: "常駐", False: "無人", None: "種別による既定"}[value]
 
 
 def _area_change(name: str, before: AreaCount, after: AreaCount, lang: str = "ja") -> Change | None:

@@ -9,7 +9,7 @@ silently overwrite each other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +39,13 @@ from disaster_dx.store import Store, subject_for_shelter
 log = logging.getLogger(__name__)
 
 _KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
+#: Kinds of site where staff stay and report (報告遅れ applies unless HQ says otherwise).
+STAFFED_KINDS = frozenset({ShelterKind.DESIGNATED, ShelterKind.WELFARE})
+
+#: Maps a wall-clock instant to the incident's own time. In a drill that is drill time
+#: (:func:`disaster_dx.situation.incident_time`), so a 60× drill counts 報告遅れ in drill minutes
+#: on every screen and in the report; ``None`` means wall time (a live incident).
+IncidentClock = Callable[[datetime], timedelta]
 
 
 class NotPermitted(DisasterDxError):
@@ -57,12 +64,52 @@ class Summary:
     outside_in_car: int
 
 
-def is_stale(status: ShelterStatus, now: datetime, *, stale_after: timedelta) -> bool:
-    """An open shelter that has not reported within ``stale_after`` (HQ should call it)."""
+def expects_reports(shelter: Shelter | None, status: ShelterStatus) -> bool:
+    """Whether staff at the site are expected to report, so that 報告遅れ applies.
+
+    HQ's choice (``staffed``, set by a correction) wins. Otherwise a 指定避難所 or 福祉避難所
+    is staffed and a site that is only a 指定緊急避難場所 (an open-air assembly point, a
+    tsunami tower) is not: nobody is there to report, so it must not turn 報告遅れ an hour
+    after a bulk opening. Without the master record only HQ's choice counts.
+    """
+    if status.staffed is not None:
+        return status.staffed
+    return shelter is None or bool(shelter.kinds & STAFFED_KINDS)
+
+
+def elapsed_between(since: datetime, now: datetime, clock: IncidentClock | None) -> timedelta:
+    """Time from ``since`` to ``now`` in the incident's own time (drill time in a drill)."""
+    return now - since if clock is None else clock(now) - clock(since)
+
+
+def is_stale(
+    status: ShelterStatus,
+    now: datetime,
+    *,
+    stale_after: timedelta,
+    shelter: Shelter | None = None,
+    clock: IncidentClock | None = None,
+) -> bool:
+    """An open, staffed shelter that has not reported within ``stale_after`` (HQ should call).
+
+    ``shelter`` (the master record) decides the default of :func:`expects_reports`;
+    ``clock`` measures the wait in drill time for a drill.
+    """
     if not status.open_state.is_open or status.open_state is OpenState.PERMANENT:
         return False
+    if not expects_reports(shelter, status):
+        return False
     last = status.reported_at or status.state_changed_at
-    return last is None or now - last > stale_after
+    return last is None or elapsed_between(last, now, clock) > stale_after
+
+
+def staffed_label(shelter: Shelter | None, status: ShelterStatus, lang: str = "ja") -> str:
+    """常駐 / 無人 in words, marked when HQ set it rather than the default by kind."""
+    staffed = expects_reports(shelter, status)
+    if lang == "en":
+        word = "Staffed" if staffed else "Unstaffed"
+        return word + (" (set by HQ)" if status.staffed is not None else "")
+    return ("常駐" if staffed else "無人") + ("（本部設定）" if status.staffed is not None else "")
 
 
 def board_rows(
@@ -74,8 +121,12 @@ def board_rows(
     stale_after: timedelta,
     urgent_after: timedelta,
     lang: str = "ja",
+    clock: IncidentClock | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per shelter for the HQ board (staff-only: includes reporter and internal note)."""
+    """One row per shelter for the HQ board (staff-only: includes reporter and internal note).
+
+    ``clock`` (a drill's) makes "N分前" and 報告遅れ drill minutes, as the tiles and report.
+    """
     rows = []
     for shelter in shelters:
         status = state.shelter(shelter.shelter_id)
@@ -91,8 +142,9 @@ def board_rows(
             needs.append(status.other_needs)
         minutes = None
         if status.reported_at is not None:
-            minutes = max(0, int((now - status.reported_at).total_seconds() // 60))
-        stale = is_stale(status, now, stale_after=stale_after)
+            waited = elapsed_between(status.reported_at, now, clock)
+            minutes = max(0, int(waited.total_seconds() // 60))
+        stale = is_stale(status, now, stale_after=stale_after, shelter=shelter, clock=clock)
         rows.append(
             {
                 "id": shelter.shelter_id,
@@ -115,6 +167,9 @@ def board_rows(
                 "reported": _ago(minutes, lang),
                 "reported_by": status.reported_by or "",
                 "stale": "要確認" if stale and lang == "ja" else ("CHECK" if stale else ""),
+                "staffed": expects_reports(shelter, status),
+                "staffed_set": status.staffed,
+                "staffed_label": staffed_label(shelter, status, lang),
                 "internal_note": status.internal_note,
                 "version": status.version,
             }
@@ -141,8 +196,12 @@ def summary(
     thresholds: CrowdingThresholds,
     now: datetime,
     stale_after: timedelta,
+    clock: IncidentClock | None = None,
 ) -> Summary:
-    """Counts for the tiles: open, evacuees, full, stale, and people outside shelters."""
+    """Counts for the tiles: open, evacuees, full, stale, and people outside shelters.
+
+    報告遅れ counts only staffed sites (:func:`expects_reports`), in drill time for a drill.
+    """
     open_count = evacuees = full = stale = 0
     for shelter in shelters:
         status = state.shelter(shelter.shelter_id)
@@ -151,7 +210,7 @@ def summary(
             evacuees += status.evacuees or 0
             if status.crowding(thresholds, master_capacity=shelter.capacity) is Crowding.FULL:
                 full += 1
-        stale += is_stale(status, now, stale_after=stale_after)
+        stale += is_stale(status, now, stale_after=stale_after, shelter=shelter, clock=clock)
     at_home = sum(a.at_home or 0 for a in state.areas.values())
     in_car = sum(a.in_car or 0 for a in state.areas.values())
     return Summary(open_count, evacuees, full, stale, at_home, in_car)
@@ -202,6 +261,37 @@ def report_status(
         expected={subject_for_shelter(shelter_id): seen_version},
     )
     return event
+
+
+def set_staffed(
+    store: Store,
+    incident_id: str,
+    user: User,
+    shelter_id: str,
+    staffed: bool | None,
+    *,
+    seen_version: int,
+    reason: str = "",
+) -> Event:
+    """HQ says whether staff are at a site (``None``: back to the default by kind).
+
+    A ``shelter.correction``: it never counts as a report, never re-announces anything, and
+    the board, tiles, replay and report all read it from the log (HQ only, audit of refusals).
+    """
+    if not user.has(Role.HQ):
+        store.audit(user.username, "shelter.staffed_refused", target=shelter_id)
+        raise NotPermitted(f"{user.username} may not change whether a site is staffed")
+    words = {True: "常駐", False: "無人", None: "種別による既定"}[staffed]
+    return report_status(
+        store,
+        incident_id,
+        user,
+        shelter_id,
+        {"staffed": staffed},
+        seen_version=seen_version,
+        correction=True,
+        reason=reason or f"職員配置: {words}",
+    )
 
 
 def set_open_state_bulk(

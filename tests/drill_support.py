@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -81,13 +82,20 @@ def add_users(store: Store) -> dict[str, auth.User]:
 
 
 def play_tsunami_drill(
-    store: Store, clock: FakeClock, *, speed: float = 60.0, stop: bool = True
+    store: Store,
+    clock: FakeClock,
+    *,
+    speed: float = 60.0,
+    stop: bool = True,
+    on_minute: Callable[[int, drills.DrillRun], None] | None = None,
 ) -> drills.DrillRun:
     """Run the bundled tsunami scenario at ``speed`` with :data:`TSUNAMI_RESPONSES`.
 
     The store must use ``clock``. Every drill minute the clock moves on and the scheduler
     ticks; staff act at their minute through :func:`disaster_dx.hq.report_status` on the drill
-    incident, as the HQ pages will once switched to it.
+    incident, as the HQ pages will once switched to it. The scheduler stops the drill at the
+    scenario's end (+02:40). ``on_minute(minute, run)`` runs after each drill minute's
+    tick and staff action (a screen looking at the drill then).
     """
     users = add_users(store)
     names = ids_by_name(store)
@@ -111,9 +119,11 @@ def play_tsunami_drill(
                 action.changes,
                 seen_version=state.shelter(sid).version,
             )
+        if on_minute is not None:
+            on_minute(minute, run)
         clock.sleep(minute_seconds)
     scheduler.release()
-    if stop:
+    if stop and drills.drill_run(store, run.incident_id).active:
         drills.stop_drill(store, run.incident_id, actor="operator")
     return drills.drill_run(store, run.incident_id)
 

@@ -62,6 +62,7 @@ def test_staff_pages_have_no_serious_accessibility_problem_of_ours(dash_duo, mak
         "/hq/log": "#hq-log-table",
         "/hq/cameras": "#hq-cameras-wall",
         "/hq/line": "#hq-line-queue",
+        "/hq/incidents": "#hq-inc-records",
         "/plans": "#plans-table td",
         "/drill": "#drill-speed",
         "/overview": "main, .dx-overview, #_pages_content",

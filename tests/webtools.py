@@ -43,7 +43,14 @@ def callback_request(
     ``values`` gives ``(component id, property) → value`` for inputs and state; anything not
     given is sent as ``None``. Pattern-matching inputs are sent as empty lists.
     """
-    key = next(k for k in app.callback_map if f"{output_id}." in k)
+    matching = [k for k in app.callback_map if f"{output_id}." in k]
+    # Several callbacks may write one output (allow_duplicate): take the one ``triggered`` fires.
+    fired = [
+        k
+        for k in matching
+        if any(f"{i['id']}.{i['property']}" == triggered for i in app.callback_map[k]["inputs"])
+    ]
+    key = (fired or matching)[0]
     spec = app.callback_map[key]
 
     def items(group: list[dict[str, Any]]) -> list[Any]:

@@ -41,6 +41,8 @@ from disaster_dx.drills import (
 )
 from disaster_dx.eventlog import EVENT_TYPE_LABELS
 from disaster_dx.events import (
+    ALERT_ISSUED,
+    ALERT_LIFTED,
     AREA_OUTSIDE_REPORTED,
     HAZARD_ANNOUNCED,
     HAZARD_CLEARED,
@@ -52,8 +54,9 @@ from disaster_dx.events import (
     State,
     fold,
 )
-from disaster_dx.hq import is_stale
-from disaster_dx.model import Hazard, OpenState, Shelter
+from disaster_dx.hq import IncidentClock, expects_reports, is_stale
+from disaster_dx.incidents import display_name
+from disaster_dx.model import AlertLevel, Hazard, OpenState, Shelter
 from disaster_dx.store import Incident, Store
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,8 @@ INJECT_KIND_LABELS = {
     "camera": "カメラ",
 }
 _EXTRA_LABELS = {
+    ALERT_ISSUED: "避難情報の発令",
+    ALERT_LIFTED: "避難情報の解除",
     DRILL_INJECT: "状況付与",
     DRILL_CONTROL: "訓練の操作",
     "camera.scripted": "カメラ（訓練）",
@@ -169,6 +174,18 @@ class AfterAction:
     speeds: tuple[float, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)
 
+    def stale_at(self, elapsed: timedelta) -> int:
+        """How many shelters were 報告遅れ at drill time ``elapsed`` (the board's tile then).
+
+        As on the board, a shelter is overdue once *more* than the interval has passed (so
+        not at a stretch's start) and until the report that ends it (not at its end); one
+        that lasted to the end of the drill counts at the end too.
+        """
+        return sum(
+            p.start < elapsed and (elapsed < p.end or (p.until_end and elapsed == p.end))
+            for p in self.stale
+        )
+
     @property
     def all_needed_open_at(self) -> timedelta | None:
         """Drill time when the last needed shelter opened (None if any never did)."""
@@ -210,12 +227,12 @@ def after_action(
     )
     start_payload: Mapping[str, Any] = start.payload if start is not None else {}
     base = _nominal_base(incident, start_payload, events)
-    hazard = Hazard(start_payload["hazard"]) if start_payload.get("hazard") else None
+    hazard = Hazard(start_payload["hazard"]) if start_payload.get("hazard") else incident.hazard
     if hazard is None:
         announced = [e for e in events if e.type == HAZARD_ANNOUNCED]
         hazard = Hazard(announced[0].payload["hazard"]) if announced else None
 
-    walker = _Walker(shelters, stale_after)
+    walker = _Walker(shelters, stale_after, clock)
     timeline: list[TimelineItem] = []
     prompts: list[tuple[Event, timedelta]] = []
     participants: dict[str, int] = {}
@@ -272,7 +289,7 @@ def after_action(
     busiest = max(walker.peak.items(), key=lambda kv: kv[1], default=None)
     return AfterAction(
         incident=incident,
-        scenario_title=str(start_payload.get("scenario_title") or incident.title),
+        scenario_title=str(start_payload.get("scenario_title") or display_name(incident)),
         hazard=hazard,
         is_drill=incident.is_drill,
         base=base,
@@ -319,6 +336,8 @@ STAFF_TYPES = frozenset(
         HAZARD_ANNOUNCED,
         HAZARD_CLEARED,
         INCIDENT_MESSAGE,
+        ALERT_ISSUED,
+        ALERT_LIFTED,
     }
 )
 
@@ -341,6 +360,17 @@ def _describe(event: Event) -> str:
     """A short Japanese description of what an event said."""
     payload = event.payload
     parts: list[str] = []
+    if event.type == ALERT_ISSUED:
+        level = AlertLevel(payload["level"])
+        parts.append(
+            f"警戒レベル{level.number}「{level.ja}」（{Hazard(payload['hazard']).ja}）"
+            f" 対象: {'・'.join(payload['areas'])}"
+        )
+    elif event.type == ALERT_LIFTED:
+        parts.append(f"避難情報 {payload['alert_id']} を解除")
+    if "staffed" in payload:
+        word = {True: "常駐", False: "無人", None: "種別による既定"}[payload["staffed"]]
+        parts.append(f"職員配置: {word}")
     if "open_state" in payload:
         parts.append(OpenState(payload["open_state"]).ja)
     if payload.get("evacuees") is not None:
@@ -359,9 +389,12 @@ def _describe(event: Event) -> str:
 class _Walker:
     """Walks the log once, keeping each shelter's folded status and the running totals."""
 
-    def __init__(self, shelters: Mapping[str, Shelter], stale_after: timedelta) -> None:
+    def __init__(
+        self, shelters: Mapping[str, Shelter], stale_after: timedelta, clock: IncidentClock
+    ) -> None:
         self.shelters = shelters
         self.stale_after = stale_after
+        self.clock = clock
         self.status: dict[str, ShelterStatus] = {}
         self.total = 0
         self.open_count = 0
@@ -375,6 +408,8 @@ class _Walker:
         self.stale: list[StalePeriod] = []
         # Drill time of each shelter's last report (or state change), while it is open.
         self.last_ref: dict[str, timedelta] = {}
+        # Drill time since which each of those is watched (staffed and open).
+        self.watched_since: dict[str, timedelta] = {}
 
     def apply(self, event: Event, elapsed: timedelta) -> None:
         if event.type not in _SHELTER_TYPES:
@@ -407,9 +442,16 @@ class _Walker:
     ) -> None:
         """Close a stale stretch when a report (or a closing) ends it; track the new reference.
 
-        A correction moves neither time, so it never ends a stale stretch (as on the board).
+        A correction moves neither time, so it never ends a stale stretch (as on the board),
+        except one that says nobody is at the site (``staffed``): from then on no report is
+        expected. A site that becomes staffed counts from its last report, as the board does.
         """
-        watched = after.open_state.is_open and after.open_state is not OpenState.PERMANENT
+        shelter = self.shelters.get(sid)
+        watched = (
+            after.open_state.is_open
+            and after.open_state is not OpenState.PERMANENT
+            and expects_reports(shelter, after)
+        )
         moved = after.reported_at != before.reported_at or (
             after.state_changed_at != before.state_changed_at
         )
@@ -417,8 +459,15 @@ class _Walker:
             self._close_stale(sid, elapsed, until_end=False)
         if not watched:
             self.last_ref.pop(sid, None)
-        elif moved or sid not in self.last_ref:
+            self.watched_since.pop(sid, None)
+            return
+        if sid not in self.last_ref:
+            self.watched_since[sid] = elapsed
+        if moved:
             self.last_ref[sid] = elapsed
+        elif sid not in self.last_ref:
+            last = after.reported_at or after.state_changed_at
+            self.last_ref[sid] = self.clock(last) if last is not None else elapsed
 
     def _close_stale(self, sid: str, now: timedelta, *, until_end: bool) -> None:
         last = self.last_ref.get(sid)
@@ -432,7 +481,8 @@ class _Walker:
         )
         if is_stale(probe, datetime(2000, 1, 1) + now, stale_after=self.stale_after):
             name = self.shelters[sid].name if sid in self.shelters else sid
-            self.stale.append(StalePeriod(sid, name, last + self.stale_after, now, until_end))
+            start = max(last + self.stale_after, self.watched_since.get(sid, last))
+            self.stale.append(StalePeriod(sid, name, start, now, until_end))
 
     def finish(self, end: timedelta) -> None:
         for sid in list(self.last_ref):
@@ -767,8 +817,11 @@ def report_html(report: AfterAction, *, plotly_js: str = "inline") -> str:
         "<h2>必要な避難所の開設</h2>",
         _needed_table(report),
         "<h2>報告遅れ</h2>",
-        f'<p class="note">開設中の避難所から{int(report.stale_after.total_seconds() // 60)}分'
-        "（訓練経過時間）を超えて報告がなかった期間です。</p>",
+        f'<p class="note">職員が常駐する開設中の避難所から'
+        f"{int(report.stale_after.total_seconds() // 60)}分"
+        + ("（訓練経過時間）" if report.is_drill else "")
+        + "を超えて報告がなかった期間です。無人の避難場所・津波避難タワーなど"
+        "（指定緊急避難場所のみの施設）は、本部が「常駐」にしたものだけが対象です。</p>",
         _stale_table(report),
         "<h2>時系列</h2>",
         f'<div class="plot">{plots[plot_index]}</div>',

@@ -45,6 +45,7 @@ from disaster_dx.camera_frames import frame_span
 from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.events import Event
 from disaster_dx.io.after_action import after_action, report_html
+from disaster_dx.situation import incident_time
 from disaster_dx.store import Incident, Store
 from disaster_dx.web.context import current
 from disaster_dx.web.security import csrf_token, page_user, requires, signed_in_user
@@ -120,6 +121,7 @@ _BOARD_COLUMNS = (
     ("reported", "最終報告"),
     ("reported_by", "報告者"),
     ("stale", "報告遅れ"),
+    ("staffed_label", "職員"),
 )
 
 # -- look (inline: the shared stylesheet belongs to the HQ pages) ------------------------------
@@ -501,7 +503,10 @@ def _status_view(run: drills.DrillRun, now: datetime) -> html.Div:
             html.Strong(f"状態：{drills.STATUS_LABELS[run.status]}", id="drill-status-state"),
             html.Span(
                 f"　経過時間 {drills.format_offset(position)}　速さ {run.speed:g}×"
-                f"　状況付与 {fired}" + ("（すべて実施済み）" if run.all_fired else "")
+                f"　状況付与 {fired}"
+                + ("（すべて実施済み）" if run.all_fired else "")
+                # The scheduler stops the drill there by itself (DrillScheduler.tick).
+                + f"　終了予定 {drills.format_offset(run.end)}（シナリオの終わりで自動終了）"
             ),
         ]
     )
@@ -607,6 +612,8 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
     state = drills.state_at(store, incident.incident_id, moment)
     shelters = store.shelters()
     stale_after = timedelta(minutes=settings.stale_report_minutes)
+    # Drill time for a drill: the same 報告遅れ as the players' board and the report.
+    clock = incident_time(store, incident).clock
     features = shelter_features(
         shelters, state, thresholds=settings.crowding, now=moment, include_internal=True
     )
@@ -617,11 +624,24 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
         now=moment,
         stale_after=stale_after,
         urgent_after=timedelta(hours=settings.urgent_need_hours),
+        clock=clock,
     )
     totals = hq_core.summary(
-        shelters, state, thresholds=settings.crowding, now=moment, stale_after=stale_after
+        shelters,
+        state,
+        thresholds=settings.crowding,
+        now=moment,
+        stale_after=stale_after,
+        clock=clock,
     )
     feed: list[Any] = [
+        html.Li(
+            f"警戒レベル{a.level.number} {a.level.ja}（{a.hazard.ja}）発令中",
+            className="dx-error",
+        )
+        for a in state.alerts_in_force
+    ]
+    feed += [
         html.Li(f"⚠ {a.hazard.ja}：{a.title}", className="dx-error")
         for a in sorted(state.hazards.values(), key=lambda a: a.announced_at)
     ]

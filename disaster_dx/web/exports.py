@@ -15,6 +15,7 @@ from flask import Flask, Response, abort, request
 from disaster_dx import hq as hq_core
 from disaster_dx.auth import Role
 from disaster_dx.eventlog import log_csv, log_rows
+from disaster_dx.incidents import display_name
 from disaster_dx.io.export import csv_bytes
 from disaster_dx.io.lalert import (
     evacuation_csv,
@@ -70,7 +71,12 @@ def _export(name: str) -> Response:
             stale_after=timedelta(minutes=settings.stale_report_minutes),
             urgent_after=timedelta(hours=settings.urgent_need_hours),
         )
-        body = _board_geojson(rows, shelters) if name.endswith("geojson") else _board_csv(rows)
+        title = display_name(incident)
+        body = (
+            _board_geojson(rows, shelters, incident.incident_id, title)
+            if name.endswith("geojson")
+            else _board_csv(rows, title)
+        )
     elif name.startswith("lalert_evacuation"):
         records = evacuation_records(state, store.areas(), disaster_name=incident.title)
         body = (
@@ -96,7 +102,7 @@ def _export(name: str) -> Response:
             state,
             thresholds=settings.crowding,
             now=now,
-            incident_title=incident.title,
+            incident_title=display_name(incident),
             include_internal=request.args.get("internal") == "1",
             urgent_expire_after=timedelta(hours=settings.urgent_need_hours),
         ).encode("utf-8")
@@ -130,15 +136,24 @@ _BOARD_CSV_COLUMNS = (
     ("reported", "最終報告"),
     ("reported_by", "報告者"),
     ("stale", "報告遅れ"),
+    ("staffed_label", "職員"),
     ("internal_note", "内部メモ"),
 )
 
 
-def _board_csv(rows: list[dict[str, Any]]) -> bytes:
-    return csv_bytes([{label: row[key] for key, label in _BOARD_CSV_COLUMNS} for row in rows])
+def _board_csv(rows: list[dict[str, Any]], incident_title: str) -> bytes:
+    """The board with the disaster's name on every row (a sheet is often read cut apart)."""
+    return csv_bytes(
+        [
+            {**{label: row[key] for key, label in _BOARD_CSV_COLUMNS}, "災害名": incident_title}
+            for row in rows
+        ]
+    )
 
 
-def _board_geojson(rows: list[dict[str, Any]], shelters: list[Any]) -> bytes:
+def _board_geojson(
+    rows: list[dict[str, Any]], shelters: list[Any], incident_id: str, incident_title: str
+) -> bytes:
     position = {s.shelter_id: (s.lon, s.lat) for s in shelters}
     features = [
         {
@@ -148,9 +163,12 @@ def _board_geojson(rows: list[dict[str, Any]], shelters: list[Any]) -> bytes:
         }
         for row in rows
     ]
-    return json.dumps(
-        {"type": "FeatureCollection", "features": features}, ensure_ascii=False
-    ).encode("utf-8")
+    collection = {
+        "type": "FeatureCollection",
+        "incident": {"id": incident_id, "title": incident_title},
+        "features": features,
+    }
+    return json.dumps(collection, ensure_ascii=False).encode("utf-8")
 
 
 def _quote(name: str) -> str:

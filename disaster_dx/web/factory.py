@@ -16,7 +16,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.store import Store
-from disaster_dx.web import drill_pages, eventlog_page, hq, overview, plans_pages, shelter_form
+from disaster_dx.web import (
+    drill_pages,
+    eventlog_page,
+    hq,
+    hq_alerts,
+    incidents_page,
+    overview,
+    plans_pages,
+    shelter_form,
+)
 from disaster_dx.web.cameras_web import init_cameras
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from disaster_dx.web.exports import init_exports
@@ -75,12 +84,15 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         layout=overview.layout,
     )
     hq.register_page()
+    incidents_page.register_page()
     shelter_form.register_page()
     eventlog_page.register_page()
     drill_pages.register_page()
     plans_pages.register_page()
     app.layout = dash.html.Div(dash.page_container)
     hq.register(app)
+    hq_alerts.register(app)  # the 避難情報 panel on /hq
+    incidents_page.register(app)  # /hq/incidents: name, close, past records
     shelter_form.register(app)
     eventlog_page.register(app)
     init_line(server, app)  # /line/webhook, /hq/line, LINE notifications

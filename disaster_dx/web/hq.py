@@ -20,9 +20,11 @@ from disaster_dx import hq as hq_core
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, User
 from disaster_dx.errors import ConflictError, DisasterDxError
+from disaster_dx.incidents import display_name
 from disaster_dx.model import Hazard, OpenState
 from disaster_dx.plans import flagged_residents, results_version
-from disaster_dx.web import ids
+from disaster_dx.situation import incident_time
+from disaster_dx.web import hq_alerts, ids
 from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
@@ -47,6 +49,7 @@ _BOARD_COLUMNS = (
     ("reported", "最終報告", "Last report"),
     ("reported_by", "報告者", "By"),
     ("stale", "報告遅れ", "Overdue"),
+    ("staffed_label", "職員", "Staff"),
 )
 
 
@@ -73,6 +76,8 @@ def _snapshot(
     shelters = store.shelters()
     now = context.now()
     stale_after = timedelta(minutes=settings.stale_report_minutes)
+    # In a drill, "N分前" and 報告遅れ are drill minutes (as in the replay and the report).
+    clock = incident_time(store, incident).clock
     features = shelter_features(
         shelters, state, thresholds=settings.crowding, now=now, lang=lang, include_internal=True
     )
@@ -84,13 +89,19 @@ def _snapshot(
         stale_after=stale_after,
         urgent_after=timedelta(hours=settings.urgent_need_hours),
         lang=lang,
+        clock=clock,
     )
     if hazard:
         rows = [r for r in rows if hazard in r["hazards"].split()]
     # Open shelters first (what HQ works on), overdue ones at the very top.
     rows.sort(key=lambda r: (not r["stale"], r["open_state_code"] not in ("open", "permanent")))
     totals = hq_core.summary(
-        shelters, state, thresholds=settings.crowding, now=now, stale_after=stale_after
+        shelters,
+        state,
+        thresholds=settings.crowding,
+        now=now,
+        stale_after=stale_after,
+        clock=clock,
     )
     history = hq_core.outside_history(store.events(incident.incident_id))
     return {
@@ -215,14 +226,30 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     context = current()
     plans = _flagged_plans(context, user)
     snap = _snapshot(context, lang, None, plans["count"])
+    incident = current_incident()
+    situation = hq_alerts.situation(context, incident, lang)
     en = lang == "en"
     hazard_options = [{"label": "すべて" if not en else "All", "value": ""}] + [
         {"label": h.label(lang), "value": h.value} for h in Hazard
     ]
     return html.Div(
         [
-            drill_banner(current_incident(), lang=lang),
-            staff_header(user, lang=lang, title_ja="南国市 災害対策本部", title_en="Nankoku HQ"),
+            drill_banner(incident, lang=lang),
+            staff_header(
+                user,
+                lang=lang,
+                # A drill's title is on its banner just above; the header says 訓練 only.
+                title_ja="南国市 災害対策本部｜"
+                + ("訓練" if incident.is_drill else display_name(incident, "ja")),
+                title_en="Nankoku HQ | "
+                + ("Drill" if incident.is_drill else display_name(incident, "en")),
+            ),
+            hq_alerts.panel(
+                situation,
+                lang=lang,
+                hazard=context.store.state(incident.incident_id).current_hazard or incident.hazard,
+                areas=context.store.areas(),
+            ),
             html.Div(
                 snap["tiles"], id=ids.HQ_TILES, className="dx-tiles", **{"aria-live": "polite"}
             ),
@@ -244,6 +271,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                             ),
                                         ],
                                     ),
+                                    *hq_alerts.map_layers(situation),
                                     shelter_layer(
                                         snap["features"], component_id=ids.HQ_SHELTERS, lang=lang
                                     ),
@@ -276,6 +304,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                             ),
                             _board(snap["rows"], lang),
                             html.Div(id=ids.HQ_DETAIL, className="dx-detail"),
+                            hq_alerts.staffed_box(lang),
                         ],
                         className="dx-hq-board",
                     ),
@@ -486,6 +515,8 @@ def _export_panel(lang: str) -> html.Section:
         ("board.geojson", "ボードをGeoJSONで保存", "Board as GeoJSON"),
         ("lalert.csv", "Lアラート用CSV", "L-Alert CSV"),
         ("lalert.xml", "Lアラート用XML", "L-Alert XML"),
+        ("lalert_evacuation.csv", "Lアラート用 避難情報CSV", "L-Alert evacuation information CSV"),
+        ("lalert_evacuation.xml", "Lアラート用 避難情報XML", "L-Alert evacuation information XML"),
         ("print", "印刷用一覧（A4）", "Printable list (A4)"),
         ("print?internal=1", "印刷用一覧（内部メモ付き）", "Printable list with internal notes"),
     )

@@ -13,6 +13,7 @@ _NAV: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
     ("/hq/cameras", "カメラ", "Cameras", (Role.HQ,)),
     ("/hq/line", "LINE配信", "LINE", (Role.HQ,)),
     ("/hq/log", "操作ログ", "Event log", (Role.HQ,)),
+    ("/hq/incidents", "災害名・記録", "Disasters & records", (Role.HQ,)),
     ("/plans", "個別避難計画", "Plans", (Role.PLANNER,)),
     ("/drill", "訓練", "Drills", (Role.DRILL,)),
 )

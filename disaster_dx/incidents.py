@@ -1,0 +1,123 @@
+"""A disaster's life as HQ runs it: name the live incident, close it, find past ones.
+
+The city always has one open live incident (created unnamed on first use, so shelter reports
+and the public page work in peacetime). When a disaster starts, HQ names it
+(「令和8年 台風第10号」, its hazard kind and start); when it is over, HQ closes it and the next
+write starts a new, unnamed one. A closed incident stays readable for replay and the
+after-action report. The web page (``/hq/incidents``) and the CLI (``disaster-dx incident``)
+both go through these functions, so the role check and the "still open" refusal are one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from disaster_dx.auth import Role, User
+from disaster_dx.errors import DisasterDxError
+from disaster_dx.events import EvacuationAlert
+from disaster_dx.model import Hazard, IncidentKind, Shelter
+from disaster_dx.store import Incident, Store
+
+#: Shown where a live incident has no name yet (printouts, exports, the HQ header).
+UNNAMED_JA = "災害名未設定"
+UNNAMED_EN = "no disaster name set"
+
+
+class IncidentRefused(DisasterDxError):
+    """The user may not open or close a live incident (refused and audit-logged)."""
+
+
+class IncidentStillActive(DisasterDxError):
+    """Closing was refused: shelters are still open or 避難情報 is still in force.
+
+    Closing anyway would start the next incident with every shelter 未開設, so HQ has to
+    close and lift them first, or confirm (``force``) that this is what they mean.
+    """
+
+    def __init__(
+        self,
+        incident: Incident,
+        open_shelters: Sequence[str],
+        alerts_in_force: Sequence[EvacuationAlert],
+    ) -> None:
+        self.incident = incident
+        self.open_shelters = tuple(open_shelters)
+        self.alerts_in_force = tuple(alerts_in_force)
+        super().__init__(
+            f"「{incident.title}」 still has {len(self.open_shelters)} open shelter(s) and "
+            f"{len(self.alerts_in_force)} 避難情報 in force; close and lift them first, "
+            "or confirm closing anyway"
+        )
+
+
+def display_name(incident: Incident, lang: str = "ja") -> str:
+    """The disaster's name for prints and headers; says so when a live one has none yet."""
+    if incident.named or incident.kind is IncidentKind.DRILL:
+        return incident.title
+    return f"（{UNNAMED_JA}）" if lang != "en" else f"({UNNAMED_EN})"
+
+
+def _actor(store: Store, by: User | str, action: str, target: str) -> str:
+    if isinstance(by, str):
+        if not by.strip():
+            raise DisasterDxError("every change needs an actor (who made it)")
+        return by
+    if not by.has(Role.HQ):
+        store.audit(by.username, f"{action}_refused", target=target[:200])
+        raise IncidentRefused(f"{by.username} may not open or close a live incident")
+    return by.username
+
+
+def open_named_incident(
+    store: Store,
+    by: User | str,
+    title: str,
+    *,
+    hazard: Hazard | None = None,
+    started_at: datetime | None = None,
+) -> Incident:
+    """Name the live incident HQ works on; refused while another named one is open.
+
+    The refusal names the open incident (「…」 is still open; close it first), because only
+    one live incident can be open at a time.
+    """
+    actor = _actor(store, by, "incident.open", title)
+    if started_at is not None and started_at.tzinfo is None:
+        raise DisasterDxError("the start time needs a time zone")
+    return store.open_live_incident(title, actor=actor, hazard=hazard, started_at=started_at)
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What :func:`close_live_incident` closed, and what was still open when forced."""
+
+    incident: Incident
+    open_shelters: tuple[str, ...]
+    alerts_in_force: tuple[EvacuationAlert, ...]
+
+
+def close_live_incident(store: Store, by: User | str, *, force: bool = False) -> Closed:
+    """Close the open live incident (kept for replay and reports).
+
+    Raises :class:`IncidentStillActive` while shelters are open or 避難情報 is in force,
+    unless ``force``; the result lists what was still open then.
+    """
+    actor = _actor(store, by, "incident.close", "live")
+    incident = store.live_incident(actor=actor)
+    state = store.state(incident.incident_id)
+    still_open = tuple(s.shelter_id for s in state.shelters.values() if s.open_state.is_open)
+    in_force = tuple(state.alerts_in_force)
+    if (still_open or in_force) and not force:
+        raise IncidentStillActive(incident, still_open, in_force)
+    store.close_incident(incident.incident_id, actor=actor)
+    return Closed(store.incident(incident.incident_id), still_open, in_force)
+
+
+def shelter_names(shelters: Sequence[Shelter], ids: Sequence[str], *, limit: int = 10) -> str:
+    """Up to ``limit`` shelter names for a message, with how many more there are."""
+    names = {s.shelter_id: s.name for s in shelters}
+    shown = [names.get(sid, sid) for sid in ids[:limit]]
+    more = len(ids) - len(shown)
+    return "、".join(shown) + (f" ほか{more}か所" if more > 0 else "")
