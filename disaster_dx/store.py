@@ -56,6 +56,7 @@ from disaster_dx.events import (
     validate_payload,
     vars_of,
 )
+from disaster_dx.merge import MergedEvent, MergedField, check_fields, fields_of, values_at
 from disaster_dx.model import Hazard, IncidentKind, Shelter, ShelterKind
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,19 @@ class ImportReport:
             f"added {len(self.added)}, changed {len(self.changed)}, "
             f"removed {len(self.removed)}, unchanged {self.unchanged}"
         )
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """What :meth:`Store.append_merging` wrote, merged and skipped.
+
+    ``merged`` gives, per subject, the fields others changed after the writer's base version
+    (kept as they left them); ``skipped`` the conflicting subjects left out of the batch.
+    """
+
+    events: list[Event]
+    merged: dict[str, dict[str, MergedField]]
+    skipped: dict[str, ConflictError]
 
 
 Clock = Callable[[], datetime]
@@ -410,6 +424,9 @@ class Store:
     ) -> list[Event]:
         """Append events atomically, all or nothing.
 
+        ``expected`` is a whole-subject check (any change since refuses the write); people's
+        reports use :meth:`append_merging`, which refuses only fields both changed.
+
         Parameters
         ----------
         incident_id
@@ -431,10 +448,62 @@ class Store:
         NotFoundError
             The incident does not exist or is closed.
         """
+        stored, _ = self._append(incident_id, new_events, actor=actor, expected=expected)
+        return stored
+
+    def append_merging(
+        self,
+        incident_id: str,
+        new_events: Sequence[NewEvent],
+        *,
+        actor: str,
+        bases: Mapping[str, int],
+        skip_conflicting: bool = False,
+    ) -> MergeOutcome:
+        """Append people's changes made on older versions, merging them field by field.
+
+        Each new event of a subject in ``bases`` carries only the fields its writer changed;
+        ``bases[subject]`` is the version the writer saw. Inside the write transaction the
+        subject's events after that version are read (``ix_events_subject``): fields only
+        others changed since merge silently (:attr:`MergeOutcome.merged`); a field the writer
+        sends that someone else set since to a different value is a conflict. See
+        :mod:`disaster_dx.merge`.
+
+        Parameters
+        ----------
+        bases
+            The version each subject had when its writer read it (``{"shelter:<id>": 12}``).
+        skip_conflicting
+            Leave out the events of conflicting subjects and append the rest
+            (:attr:`MergeOutcome.skipped`) instead of refusing the whole batch.
+
+        Raises
+        ------
+        ConflictError
+            Without ``skip_conflicting``: a subject conflicts; nothing is written, ``fields``
+            names the conflicting fields (empty for a base version newer than the subject) and
+            ``actual`` is the newest version, the base to re-apply on.
+        """
+        stored, outcome = self._append(
+            incident_id, new_events, actor=actor, bases=bases, skip_conflicting=skip_conflicting
+        )
+        return MergeOutcome(stored, outcome.merged, outcome.skipped)
+
+    def _append(
+        self,
+        incident_id: str,
+        new_events: Sequence[NewEvent],
+        *,
+        actor: str,
+        expected: Mapping[str, int] | None = None,
+        bases: Mapping[str, int] | None = None,
+        skip_conflicting: bool = False,
+    ) -> tuple[list[Event], MergeOutcome]:
+        """The one write path: lock the incident, check versions, insert, tell listeners."""
         if not actor or not actor.strip():
             raise DisasterDxError("every write needs an actor (who made it)")
         if not new_events:
-            return []
+            return [], MergeOutcome([], {}, {})
         cleaned = [NewEvent(e.type, validate_payload(e.type, e.payload)) for e in new_events]
         with self._write() as conn:
             row = conn.execute(
@@ -451,16 +520,28 @@ class Store:
                 if actual != seen:
                     current = self._subject_state(conn, incident_id, subject)
                     raise ConflictError(subject, seen, actual, current)
+            outcome = MergeOutcome([], {}, {})
+            if bases:
+                cleaned = self._merge_fields(
+                    conn, incident_id, cleaned, bases, outcome, skip=skip_conflicting
+                )
             # Times never run backwards within an incident, so "state at t" is a prefix.
             at = self.clock()
             if row.last_at is not None and at < row.last_at:
                 at = row.last_at
             seq = row.last_seq
             stored: list[Event] = []
+            if not cleaned:  # every subject was skipped as conflicting
+                return stored, outcome
             for new in cleaned:
                 seq += 1
+                merged = outcome.merged.get(new.subject or "", {}) if bases else None
                 stored.append(
                     Event(incident_id, seq, at, actor, new.type, new.payload, new.subject)
+                    if merged is None
+                    else MergedEvent(
+                        incident_id, seq, at, actor, new.type, new.payload, new.subject, merged
+                    )
                 )
             conn.execute(
                 insert(events_table),
@@ -487,7 +568,79 @@ class Store:
                 listener(incident_id, stored)
             except Exception:  # a listener must never turn a committed write into an error
                 log.exception("append listener %r failed for %s", listener, incident_id)
-        return stored
+        return stored, outcome
+
+    def _merge_fields(
+        self,
+        conn: Connection,
+        incident_id: str,
+        cleaned: list[NewEvent],
+        bases: Mapping[str, int],
+        outcome: MergeOutcome,
+        *,
+        skip: bool,
+    ) -> list[NewEvent]:
+        """Check each based subject field by field (see :meth:`append_merging`).
+
+        Fills ``outcome`` (merged fields; skipped subjects) and returns the events to write.
+        """
+        mine: dict[str, dict[str, Any]] = {}
+        for new in cleaned:
+            if new.subject is not None and new.subject in bases:
+                mine.setdefault(new.subject, {}).update(fields_of(new.payload))
+        for subject, fields in mine.items():
+            base = bases[subject]
+            newer = self._subject_events(conn, incident_id, subject, after=base)
+            actual = newer[-1].seq if newer else self._subject_version(conn, incident_id, subject)
+            if base > actual:  # a version this subject never had: nothing to compare with
+                conflict = ConflictError(
+                    subject, base, actual, self._subject_state(conn, incident_id, subject)
+                )
+            else:
+
+                def original(subject: str = subject, base: int = base) -> dict[str, Any]:
+                    upto = self._subject_events(conn, incident_id, subject, upto=base)
+                    return values_at(subject, upto)
+
+                check = check_fields(subject, fields, newer, original)
+                if not check.conflicts:
+                    if check.merged:
+                        outcome.merged[subject] = check.merged
+                    continue
+                conflict = ConflictError(
+                    subject,
+                    base,
+                    actual,
+                    self._subject_state(conn, incident_id, subject),
+                    fields=check.conflicts,
+                )
+            if not skip:
+                raise conflict
+            outcome.skipped[subject] = conflict
+        return [e for e in cleaned if e.subject not in outcome.skipped]
+
+    def _subject_events(
+        self,
+        conn: Connection,
+        incident_id: str,
+        subject: str,
+        *,
+        after: int = 0,
+        upto: int | None = None,
+    ) -> list[Event]:
+        """One subject's events in a seq window, read through ``ix_events_subject``."""
+        query = (
+            select(events_table)
+            .where(
+                events_table.c.incident_id == incident_id,
+                events_table.c.subject == subject,
+                events_table.c.seq > after,
+            )
+            .order_by(events_table.c.seq)
+        )
+        if upto is not None:
+            query = query.where(events_table.c.seq <= upto)
+        return [event_from_row(r._mapping) for r in conn.execute(query)]
 
     def _subject_version(self, conn: Connection, incident_id: str, subject: str) -> int:
         version = conn.execute(

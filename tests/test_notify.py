@@ -13,7 +13,7 @@ from disaster_dx.bundled import ensure_initialised
 from disaster_dx.config import Settings
 from disaster_dx.errors import ValidationError
 from disaster_dx.events import SHELTER_CORRECTION, SHELTER_STATUS_REPORTED, NewEvent
-from disaster_dx.hq import set_open_state_bulk
+from disaster_dx.hq import seen_on_screen, set_open_state_bulk
 from disaster_dx.line_fake import FakeLineServer
 from disaster_dx.model import Hazard, IncidentKind, OpenState
 from disaster_dx.store import Store
@@ -89,8 +89,8 @@ def _report(store: Store, incident_id: str, shelter_id: str, state: OpenState, *
 def test_twenty_openings_in_one_batch_are_one_message(store, settings, clock, fake, live, hq_user):
     ids = _tsunami_ids(store, 20)
     assert len(ids) == 20
-    state = store.state(live.incident_id)
-    set_open_state_bulk(store, live.incident_id, hq_user, ids, OpenState.OPEN, state=state)
+    seen = seen_on_screen(store.state(live.incident_id), ids)
+    set_open_state_bulk(store, live.incident_id, hq_user, ids, OpenState.OPEN, seen=seen)
     (queued,) = notify.outbox(store)
     assert queued.status == notify.QUEUED and queued.opened == 20
     assert queued.due_at == START + timedelta(seconds=settings.line_batch_seconds)
