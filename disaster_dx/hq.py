@@ -83,8 +83,14 @@ def board_rows(
     stale_after: timedelta,
     urgent_after: timedelta,
     lang: str = "ja",
+    names: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per shelter for the HQ board (staff-only: includes reporter and internal note)."""
+    """One row per shelter for the HQ board (staff-only: includes reporter and internal note).
+
+    ``names`` maps login ids to display names: ``reported_by`` shows the name people know,
+    ``reported_by_id`` keeps the login id (exports carry both).
+    """
+    names = names or {}
     rows = []
     for shelter in shelters:
         status = state.shelter(shelter.shelter_id)
@@ -121,8 +127,9 @@ def board_rows(
                 "needs": "、".join(needs) if lang == "ja" else ", ".join(needs),
                 "urgent": bool(urgent),
                 "reported_minutes": minutes,
-                "reported": _ago(minutes, lang),
-                "reported_by": status.reported_by or "",
+                "reported": ago_text(minutes, lang),
+                "reported_by": names.get(status.reported_by or "", status.reported_by or ""),
+                "reported_by_id": status.reported_by or "",
                 "stale": "要確認" if stale and lang == "ja" else ("CHECK" if stale else ""),
                 "internal_note": status.internal_note,
                 "version": status.version,
@@ -137,7 +144,8 @@ def _fraction(evacuees: int | None, capacity: int | None) -> str:
     return f"{left} / {right}"
 
 
-def _ago(minutes: int | None, lang: str) -> str:
+def ago_text(minutes: int | None, lang: str) -> str:
+    """「N分前」 / "N min ago", or 「未報告」 when never reported."""
     if minutes is None:
         return "未報告" if lang == "ja" else "no report"
     return f"{minutes}分前" if lang == "ja" else f"{minutes} min ago"
@@ -339,6 +347,56 @@ def report_area(
     (event,) = outcome.events
     assert isinstance(event, MergedEvent)
     return event
+
+
+@dataclass(frozen=True)
+class Question:
+    """A value that is allowed but unlikely: the person is asked to confirm before sending.
+
+    ``fields`` are the payload fields involved (shown next to the question).
+    """
+
+    code: str
+    fields: tuple[str, ...]
+    ja: str
+    en: str
+
+    def text(self, lang: str) -> str:
+        """The question in ``lang``."""
+        return self.en if lang == "en" else self.ja
+
+
+def plausibility_questions(
+    *, evacuees: int | None, households: int | None, capacity: int | None
+) -> list[Question]:
+    """Questions for unlikely counts (a mistyped digit is the usual cause).
+
+    More households than people, or more than twice as many people as the capacity, can
+    happen but rarely do, so the person confirms them instead of being refused.
+    """
+    questions: list[Question] = []
+    if evacuees is not None and households is not None and households > evacuees:
+        questions.append(
+            Question(
+                "households_over_evacuees",
+                ("households", "evacuees"),
+                f"世帯数（{households}）が避難者数（{evacuees}人）より多くなっています。"
+                "このままでよいですか？",
+                f"Households ({households}) exceed evacuees ({evacuees}). Is that right?",
+            )
+        )
+    if evacuees is not None and capacity and evacuees > 2 * capacity:
+        questions.append(
+            Question(
+                "evacuees_over_twice_capacity",
+                ("evacuees", "capacity"),
+                f"避難者数（{evacuees}人）が収容人数（{capacity}人）の2倍を超えています。"
+                "このままでよいですか？",
+                f"Evacuees ({evacuees}) are more than twice the capacity ({capacity}). "
+                "Is that right?",
+            )
+        )
+    return questions
 
 
 def outside_history(events: Sequence[Event]) -> list[tuple[datetime, int, int]]:

@@ -253,7 +253,7 @@ def operator_layout(**_query: Any) -> html.Div:
     """``/drill``: the drill operator's console (role drill or admin)."""
     user = page_user(*OPERATOR_ROLES)
     if user is None:
-        return refusal(lang="ja", signed_in=signed_in_user() is not None)
+        return refusal(lang="ja")
     store = current().store
     summaries = drills.drill_run_summaries(store)
     runs = _run_options(store)
@@ -643,12 +643,12 @@ def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
         incident = store.incident(incident_id)
     except NotFoundError:
         if user is None or not user.has(*DRILL_REPLAY_ROLES):
-            return refusal(lang="ja", signed_in=user is not None)
+            return refusal(lang="ja")
         return html.P("その記録は見つかりません。", className="dx-error")
     if not _may_replay(user, incident):
         if user is not None:
             store.audit(user.username, "replay.refused", target=incident_id)
-        return refusal(lang="ja", signed_in=user is not None)
+        return refusal(lang="ja")
     assert user is not None
     start, end = _replay_window(store, incident)
     total = max(1, int((end - start).total_seconds() + 0.999))

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, request
 
+from disaster_dx import auth
 from disaster_dx import hq as hq_core
 from disaster_dx.auth import Role
 from disaster_dx.eventlog import log_csv, log_rows
@@ -60,6 +61,7 @@ def _export(name: str) -> Response:
             now=now,
             stale_after=timedelta(minutes=settings.stale_report_minutes),
             urgent_after=timedelta(hours=settings.urgent_need_hours),
+            names=auth.display_names(store),
         )
         body = _board_geojson(rows, shelters) if name.endswith("geojson") else _board_csv(rows)
     elif name.startswith("lalert"):
@@ -88,7 +90,7 @@ def _export(name: str) -> Response:
             actor=request.args.get("actor") or None,
             skip_routine=request.args.get("routine") != "1",
         )
-        body = log_csv(rows_)
+        body = log_csv(rows_, names=auth.display_names(store))
     store.audit(user.username, "export", target=name, detail=dict(request.args))
     mimetype, filename = EXPORTS[name]
     response = Response(body, content_type=mimetype)
@@ -109,6 +111,7 @@ _BOARD_CSV_COLUMNS = (
     ("needs", "要望"),
     ("reported", "最終報告"),
     ("reported_by", "報告者"),
+    ("reported_by_id", "報告者ID"),
     ("stale", "報告遅れ"),
     ("internal_note", "内部メモ"),
 )

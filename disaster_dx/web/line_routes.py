@@ -313,7 +313,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     lang = lang_of(lang)
     user = page_user(Role.HQ)
     if user is None:
-        return refusal(lang=lang, signed_in=signed_in_user() is not None)
+        return refusal(lang=lang)
     context = current()
     store = context.store
     pending = _pending(store)
