@@ -37,7 +37,7 @@ from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_upda
 from flask import Flask, Response, abort, redirect, render_template_string, request, session
 from plotly.offline import get_plotlyjs
 
-from disaster_dx import drills
+from disaster_dx import auth, drills
 from disaster_dx import hq as hq_core
 from disaster_dx._time import JST, to_jst
 from disaster_dx.auth import Role, User
@@ -605,6 +605,7 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
     features = shelter_features(
         shelters, state, thresholds=settings.crowding, now=moment, include_internal=True
     )
+    people = auth.display_names(store)
     rows = hq_core.board_rows(
         shelters,
         state,
@@ -612,6 +613,7 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
         now=moment,
         stale_after=stale_after,
         urgent_after=timedelta(hours=settings.urgent_need_hours),
+        names=people,
     )
     totals = hq_core.summary(
         shelters, state, thresholds=settings.crowding, now=moment, stale_after=stale_after
@@ -621,7 +623,7 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
         for a in sorted(state.hazards.values(), key=lambda a: a.announced_at)
     ]
     feed += [
-        html.Li(f"{to_jst(at).strftime('%H:%M:%S')} {actor}：{text}")
+        html.Li(f"{to_jst(at).strftime('%H:%M:%S')} {people.get(actor, actor)}：{text}")
         for at, actor, text in list(state.messages)[-6:][::-1]
     ]
     from disaster_dx.web.cameras_web import replay_cards  # it imports this module

@@ -111,5 +111,5 @@ def refusal(*, lang: str, text: str | None = None) -> html.Div:
                 className="dx-narrow",
             ),
         ],
-        className="dx-refusal",
+        className="dx-refused",  # full width: the header spans the page
     )
