@@ -81,6 +81,7 @@ def _export(name: str) -> Response:
             incident_title=incident.title,
             include_internal=request.args.get("internal") == "1",
             urgent_expire_after=timedelta(hours=settings.urgent_need_hours),
+            names=auth.display_names(store),
         ).encode("utf-8")
     else:
         rows_ = log_rows(

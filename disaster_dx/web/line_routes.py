@@ -27,7 +27,7 @@ import dash
 from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
 from flask import Flask, jsonify, request
 
-from disaster_dx import line_bot, notify
+from disaster_dx import auth, line_bot, notify
 from disaster_dx._time import jst_minute, jst_second
 from disaster_dx.auth import Role
 from disaster_dx.errors import DisasterDxError
@@ -222,6 +222,7 @@ def _log_rows(entries: list[notify.LogEntry]) -> list[dict[str, Any]]:
 
 
 def _outbox_rows(messages: list[notify.OutboxMessage], lang: str) -> list[dict[str, Any]]:
+    names = auth.display_names(current().store)  # staff by the names people know them by
     return [
         {
             "created": jst_second(m.created_at),
@@ -229,7 +230,7 @@ def _outbox_rows(messages: list[notify.OutboxMessage], lang: str) -> list[dict[s
             if m.kind == notify.KIND_STATUS
             else _t(lang, "お知らせ", "Announcement"),
             "status": m.status_label(lang),
-            "by": m.updated_by,
+            "by": names.get(m.updated_by, m.updated_by),
             "sent": jst_second(m.sent_at),
             "first_line": _summary_line(m)[:80],
             "key": m.message_key,
