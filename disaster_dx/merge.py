@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from disaster_dx.errors import FieldConflict
-from disaster_dx.events import Event
+from disaster_dx.errors import ConflictError, FieldConflict
+from disaster_dx.events import Event, NewEvent
 
 #: Payload keys that name the subject or explain the write: never merged as fields.
 NOT_FIELDS = frozenset({"shelter_id", "area", "reason"})
@@ -131,3 +131,68 @@ def check_fields(
         if name not in mine
     }
     return FieldCheck(merged=merged, conflicts=conflicts)
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """What :meth:`~disaster_dx.store.Store.append_merging` wrote, merged and skipped.
+
+    ``merged`` gives, per subject, the fields others changed after the writer's base version
+    (kept as they left them); ``skipped`` the conflicting subjects left out of the batch.
+    """
+
+    events: list[Event]
+    merged: dict[str, dict[str, MergedField]]
+    skipped: dict[str, ConflictError]
+
+
+Reader = Callable[[str, int], list[Event]]
+
+
+def merge_batch(
+    new_events: Sequence[NewEvent],
+    bases: Mapping[str, int],
+    outcome: MergeOutcome,
+    *,
+    newer: Reader,
+    upto: Reader,
+    version: Callable[[str], int],
+    current: Callable[[str], Mapping[str, Any]],
+    skip: bool,
+) -> list[NewEvent]:
+    """Check each based subject of a batch field by field; the events to write.
+
+    The store calls this inside its write transaction with readers over the same connection:
+    ``newer(subject, base)`` the subject's events after ``base``, ``upto(subject, base)`` those
+    up to it (read only for a conflict), ``version(subject)`` its newest version and
+    ``current(subject)`` its state (for the conflict message). Fills ``outcome.merged``; a
+    conflict raises :class:`ConflictError`, or with ``skip`` lands in ``outcome.skipped`` and
+    that subject's events are left out.
+    """
+    mine: dict[str, dict[str, Any]] = {}
+    for new in new_events:
+        if new.subject is not None and new.subject in bases:
+            mine.setdefault(new.subject, {}).update(fields_of(new.payload))
+    for subject, fields in mine.items():
+        base = bases[subject]
+        after = newer(subject, base)
+        actual = after[-1].seq if after else version(subject)
+        if base > actual:  # a version this subject never had: nothing to compare with
+            conflict = ConflictError(subject, base, actual, current(subject))
+        else:
+
+            def original(subject: str = subject, base: int = base) -> dict[str, Any]:
+                return values_at(subject, upto(subject, base))
+
+            check = check_fields(subject, fields, after, original)
+            if not check.conflicts:
+                if check.merged:
+                    outcome.merged[subject] = check.merged
+                continue
+            conflict = ConflictError(
+                subject, base, actual, current(subject), fields=check.conflicts
+            )
+        if not skip:
+            raise conflict
+        outcome.skipped[subject] = conflict
+    return [e for e in new_events if e.subject not in outcome.skipped]

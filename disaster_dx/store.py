@@ -56,7 +56,7 @@ from disaster_dx.events import (
     validate_payload,
     vars_of,
 )
-from disaster_dx.merge import MergedEvent, MergedField, check_fields, fields_of, values_at
+from disaster_dx.merge import MergedEvent, MergeOutcome, merge_batch
 from disaster_dx.model import Hazard, IncidentKind, Shelter, ShelterKind
 
 log = logging.getLogger(__name__)
@@ -221,19 +221,6 @@ class ImportReport:
             f"added {len(self.added)}, changed {len(self.changed)}, "
             f"removed {len(self.removed)}, unchanged {self.unchanged}"
         )
-
-
-@dataclass(frozen=True)
-class MergeOutcome:
-    """What :meth:`Store.append_merging` wrote, merged and skipped.
-
-    ``merged`` gives, per subject, the fields others changed after the writer's base version
-    (kept as they left them); ``skipped`` the conflicting subjects left out of the batch.
-    """
-
-    events: list[Event]
-    merged: dict[str, dict[str, MergedField]]
-    skipped: dict[str, ConflictError]
 
 
 Clock = Callable[[], datetime]
@@ -462,12 +449,10 @@ class Store:
     ) -> MergeOutcome:
         """Append people's changes made on older versions, merging them field by field.
 
-        Each new event of a subject in ``bases`` carries only the fields its writer changed;
-        ``bases[subject]`` is the version the writer saw. Inside the write transaction the
-        subject's events after that version are read (``ix_events_subject``): fields only
-        others changed since merge silently (:attr:`MergeOutcome.merged`); a field the writer
-        sends that someone else set since to a different value is a conflict. See
-        :mod:`disaster_dx.merge`.
+        Each event carries only the fields its writer changed; ``bases[subject]`` is the version
+        the writer saw. Inside the write transaction the subject's events after it are read
+        (``ix_events_subject``) and :func:`disaster_dx.merge.merge_batch` merges fields only
+        others changed (``merged``) and refuses fields both changed differently.
 
         Parameters
         ----------
@@ -522,8 +507,19 @@ class Store:
                     raise ConflictError(subject, seen, actual, current)
             outcome = MergeOutcome([], {}, {})
             if bases:
-                cleaned = self._merge_fields(
-                    conn, incident_id, cleaned, bases, outcome, skip=skip_conflicting
+
+                def events_of(subject: str, after: int = 0, upto: int = -1) -> list[Event]:
+                    return self._subject_events(conn, incident_id, subject, after, upto)
+
+                cleaned = merge_batch(
+                    cleaned,
+                    bases,
+                    outcome,
+                    newer=lambda subject, base: events_of(subject, after=base),
+                    upto=lambda subject, base: events_of(subject, upto=base),
+                    version=lambda subject: self._subject_version(conn, incident_id, subject),
+                    current=lambda subject: self._subject_state(conn, incident_id, subject),
+                    skip=skip_conflicting,
                 )
             # Times never run backwards within an incident, so "state at t" is a prefix.
             at = self.clock()
@@ -535,14 +531,9 @@ class Store:
                 return stored, outcome
             for new in cleaned:
                 seq += 1
-                merged = outcome.merged.get(new.subject or "", {}) if bases else None
-                stored.append(
-                    Event(incident_id, seq, at, actor, new.type, new.payload, new.subject)
-                    if merged is None
-                    else MergedEvent(
-                        incident_id, seq, at, actor, new.type, new.payload, new.subject, merged
-                    )
-                )
+                fields = (incident_id, seq, at, actor, new.type, new.payload, new.subject)
+                merged = outcome.merged.get(new.subject or "", {})
+                stored.append(MergedEvent(*fields, merged) if bases else Event(*fields))
             conn.execute(
                 insert(events_table),
                 [
@@ -570,65 +561,10 @@ class Store:
                 log.exception("append listener %r failed for %s", listener, incident_id)
         return stored, outcome
 
-    def _merge_fields(
-        self,
-        conn: Connection,
-        incident_id: str,
-        cleaned: list[NewEvent],
-        bases: Mapping[str, int],
-        outcome: MergeOutcome,
-        *,
-        skip: bool,
-    ) -> list[NewEvent]:
-        """Check each based subject field by field (see :meth:`append_merging`).
-
-        Fills ``outcome`` (merged fields; skipped subjects) and returns the events to write.
-        """
-        mine: dict[str, dict[str, Any]] = {}
-        for new in cleaned:
-            if new.subject is not None and new.subject in bases:
-                mine.setdefault(new.subject, {}).update(fields_of(new.payload))
-        for subject, fields in mine.items():
-            base = bases[subject]
-            newer = self._subject_events(conn, incident_id, subject, after=base)
-            actual = newer[-1].seq if newer else self._subject_version(conn, incident_id, subject)
-            if base > actual:  # a version this subject never had: nothing to compare with
-                conflict = ConflictError(
-                    subject, base, actual, self._subject_state(conn, incident_id, subject)
-                )
-            else:
-
-                def original(subject: str = subject, base: int = base) -> dict[str, Any]:
-                    upto = self._subject_events(conn, incident_id, subject, upto=base)
-                    return values_at(subject, upto)
-
-                check = check_fields(subject, fields, newer, original)
-                if not check.conflicts:
-                    if check.merged:
-                        outcome.merged[subject] = check.merged
-                    continue
-                conflict = ConflictError(
-                    subject,
-                    base,
-                    actual,
-                    self._subject_state(conn, incident_id, subject),
-                    fields=check.conflicts,
-                )
-            if not skip:
-                raise conflict
-            outcome.skipped[subject] = conflict
-        return [e for e in cleaned if e.subject not in outcome.skipped]
-
     def _subject_events(
-        self,
-        conn: Connection,
-        incident_id: str,
-        subject: str,
-        *,
-        after: int = 0,
-        upto: int | None = None,
+        self, conn: Connection, incident_id: str, subject: str, after: int = 0, upto: int = -1
     ) -> list[Event]:
-        """One subject's events in a seq window, read through ``ix_events_subject``."""
+        """One subject's events with ``after < seq <= upto`` (``upto=-1``: no bound), indexed."""
         query = (
             select(events_table)
             .where(
@@ -638,7 +574,7 @@ class Store:
             )
             .order_by(events_table.c.seq)
         )
-        if upto is not None:
+        if upto >= 0:
             query = query.where(events_table.c.seq <= upto)
         return [event_from_row(r._mapping) for r in conn.execute(query)]
 
@@ -651,12 +587,7 @@ class Store:
         return int(version or 0)
 
     def _subject_state(self, conn: Connection, incident_id: str, subject: str) -> dict[str, Any]:
-        rows = conn.execute(
-            select(events_table)
-            .where(events_table.c.incident_id == incident_id, events_table.c.subject == subject)
-            .order_by(events_table.c.seq)
-        )
-        state = fold(event_from_row(r._mapping) for r in rows)
+        state = fold(self._subject_events(conn, incident_id, subject))
         kind, _, key = subject.partition(":")
         if kind == "shelter":
             return vars_of(state.shelter(key))
