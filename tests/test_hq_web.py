@@ -416,3 +416,48 @@ def test_behind_a_proxy_throttling_counts_each_client(make_app, app_settings, pr
     assert colleague == (302 if proxies else 429)
     refused = store.audit_log(action="login.throttled")
     assert refused[0]["actor"] == ("ip:203.0.113.5" if proxies else "ip:127.0.0.1")
+
+
+def test_area_reports_carry_the_version_shown_and_conflict_per_field(app, store) -> None:
+    from disaster_dx import hq as hq_core
+
+    password = add_staff_user(store, "hq1", "hq")
+    add_staff_user(store, "hq2", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    live = store.live_incident().incident_id
+    other = auth.get_user(store, "hq2")
+    hq_core.report_area(store, live, other, "前浜", at_home=10, in_car=2, seen_version=0)
+    shown = [{"area": "前浜", "at_home": 10, "in_car": 2, "version": 1}]
+    hq_core.report_area(store, live, other, "前浜", at_home=12, in_car=None, seen_version=1)
+
+    def record(home: str, car: str, trigger: dict | None = None) -> str:
+        values = {
+            (ids.HQ_AREA_NAME, "value"): " 前浜 ",
+            (ids.HQ_AREA_HOME, "value"): home,
+            (ids.HQ_AREA_CAR, "value"): car,
+            (ids.HQ_AREA_TABLE, "data"): shown,
+            (ids.HQ_FORCE, "data"): 0,
+            ("_pages_location", "search"): "",
+        }
+        body = callback_request(app, ids.HQ_AREA_RESULT, values, f"{ids.HQ_AREA_SAVE}.n_clicks")
+        if trigger is not None:
+            key = json.dumps(trigger, sort_keys=True, separators=(",", ":"))
+            body["inputs"][1] = [{"id": trigger, "property": "n_clicks", "value": 1}]
+            body["changedPropIds"] = [f"{key}.n_clicks"]
+        response = client.post("/_dash-update-component", json=body)
+        assert response.status_code == 200
+        return _callback_text(response)
+
+    # Only 車中泊 changed on this screen: 在宅 (12, by hq2) is merged, not reverted.
+    assert "その間に他の職員が記録した項目（在宅避難（人））はそのまま残しました" in record("", "5")
+    area = _live_state(store).areas["前浜"]
+    assert (area.at_home, area.in_car) == (12, 5)
+    # 在宅 typed on the same old screen: a conflict on that field alone, then re-applied.
+    text = record("7", "")
+    assert "他の職員が先にこの地区を記録しました" in text and '"data-field": "at_home"' in text
+    assert _live_state(store).areas["前浜"].at_home == 12
+    newest = _live_state(store).areas["前浜"].version
+    assert "記録しました" in record("7", "", {"type": ids.HQ_AREA_REAPPLY, "version": newest})
+    assert _live_state(store).areas["前浜"].at_home == 7
+    assert "0以上の整数" in record("-5", "")
