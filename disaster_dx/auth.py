@@ -148,6 +148,16 @@ def list_users(store: Store) -> list[User]:
         return [_user(r._mapping) for r in rows]
 
 
+def display_names(store: Store) -> dict[str, str]:
+    """Login id → the name people know the user by (the login id when none is set).
+
+    Screens show people by these names; exports keep the login id beside them.
+    """
+    with store._read() as conn:
+        rows = conn.execute(select(users_table.c.username, users_table.c.display_name))
+        return {r.username: (r.display_name or r.username) for r in rows}
+
+
 def set_disabled(store: Store, username: str, disabled: bool, *, actor: str) -> None:
     """Disable (or re-enable) an account; disabled users cannot log in or write."""
     _update(store, username, {"disabled": disabled})

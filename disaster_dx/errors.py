@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -62,19 +63,51 @@ class ImportFileError(ValidationError):
     """A data file could not be imported; nothing was imported."""
 
 
+@dataclass(frozen=True)
+class FieldConflict:
+    """One field two people changed differently: what the writer sent, what is stored, by whom.
+
+    Parameters
+    ----------
+    field
+        The payload field, e.g. ``"evacuees"``.
+    mine
+        The value this writer sent.
+    theirs
+        The value in the store now, set by someone else after the writer's base version.
+    original
+        The value at the writer's base version (what the writer saw before editing).
+    by
+        Login id of who set ``theirs``.
+    at
+        When they set it (UTC).
+    """
+
+    field: str
+    mine: Any
+    theirs: Any
+    original: Any
+    by: str
+    at: datetime
+
+
 class ConflictError(DisasterDxError):
-    """A write was based on a stale version: someone else changed the subject first.
+    """A write was based on a stale version: someone else changed what it changes first.
 
     Parameters
     ----------
     subject
-        What was being changed, e.g. a shelter id.
+        What was being changed, e.g. ``shelter:<id>``.
     expected
         The version the writer saw.
     actual
-        The version in the store now.
+        The version in the store now (re-apply with this as the base version).
     current
         The newer values, so the writer can compare and re-apply.
+    fields
+        The fields both changed, each with mine / theirs / original / by / at. Empty when the
+        whole subject conflicts (a whole-subject version check, or a base version from the
+        future).
     """
 
     def __init__(
@@ -83,13 +116,16 @@ class ConflictError(DisasterDxError):
         expected: int,
         actual: int,
         current: Mapping[str, Any] | None = None,
+        fields: Mapping[str, FieldConflict] | None = None,
     ) -> None:
         self.subject = subject
         self.expected = expected
         self.actual = actual
         self.current: dict[str, Any] = dict(current or {})
+        self.fields: dict[str, FieldConflict] = dict(fields or {})
+        which = f" ({', '.join(self.fields)})" if self.fields else ""
         super().__init__(
-            f"{subject} was changed by someone else (you saw version {expected}, "
+            f"{subject} was changed by someone else{which} (you saw version {expected}, "
             f"it is now version {actual}); review the newer values and apply again"
         )
 

@@ -292,8 +292,11 @@ def log_rows(
     return rows
 
 
-def log_csv(rows: Iterable[LogRow]) -> bytes:
+def log_csv(rows: Iterable[LogRow], *, names: Mapping[str, str] | None = None) -> bytes:
     """The rows as CSV for Excel (UTF-8 with BOM, CRLF), one line per changed field.
+
+    With ``names`` (login id → display name) a 操作者名 column follows 操作者, which keeps the
+    login id: a name is what people read, the id is what the audit trail matches on.
 
     An event without field changes (a message, a re-confirming report) is one line with the
     change columns blank. Text that Excel would run as a formula (starting with ``=``, ``+``,
@@ -302,12 +305,18 @@ def log_csv(rows: Iterable[LogRow]) -> bytes:
     """
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    header = list(CSV_COLUMNS)
+    if names is not None:
+        header.insert(header.index("操作者") + 1, "操作者名")
+    writer.writerow(header)
     for row in rows:
+        who = [_cell(row.actor)]
+        if names is not None:
+            who.append(_cell(names.get(row.actor, row.actor)))
         lead = [
             str(row.seq),
             jst_second(row.at),
-            _cell(row.actor),
+            *who,
             _cell(row.type_label),
             _cell(row.shelter_id or ""),
             _cell(row.shelter_name if row.shelter_id is not None else row.subject_label),

@@ -2,8 +2,10 @@
 
 The web layer stays thin: it parses inputs, calls these functions and renders their results.
 Every write here checks the user's role and scope itself (the web layer checks too) and goes
-through :meth:`disaster_dx.store.Store.append` with the version the user saw, so two people never
-silently overwrite each other.
+through :meth:`disaster_dx.store.Store.append_merging` with the version the user saw: only the
+fields a person changed are written, fields others changed meanwhile are kept, and a field two
+people changed differently is refused as a conflict, so two people never silently overwrite
+each other.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from disaster_dx.auth import Role, User
-from disaster_dx.errors import DisasterDxError, Problem, ValidationError
+from disaster_dx.errors import (
+    ConflictError,
+    DisasterDxError,
+    PayloadError,
+    Problem,
+    ValidationError,
+)
 from disaster_dx.events import (
     AREA_OUTSIDE_REPORTED,
     SHELTER_CORRECTION,
@@ -25,6 +33,7 @@ from disaster_dx.events import (
     ShelterStatus,
     State,
 )
+from disaster_dx.merge import MergedEvent
 from disaster_dx.model import (
     Crowding,
     CrowdingThresholds,
@@ -122,11 +131,15 @@ def board_rows(
     urgent_after: timedelta,
     lang: str = "ja",
     clock: IncidentClock | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per shelter for the HQ board (staff-only: includes reporter and internal note).
 
     ``clock`` (a drill's) makes "N分前" and 報告遅れ drill minutes, as the tiles and report.
+    ``names`` maps login ids to display names: ``reported_by`` shows the name people know,
+    ``reported_by_id`` keeps the login id (exports carry both).
     """
+    names = names or {}
     rows = []
     for shelter in shelters:
         status = state.shelter(shelter.shelter_id)
@@ -164,8 +177,9 @@ def board_rows(
                 "needs": "、".join(needs) if lang == "ja" else ", ".join(needs),
                 "urgent": bool(urgent),
                 "reported_minutes": minutes,
-                "reported": _ago(minutes, lang),
-                "reported_by": status.reported_by or "",
+                "reported": ago_text(minutes, lang),
+                "reported_by": names.get(status.reported_by or "", status.reported_by or ""),
+                "reported_by_id": status.reported_by or "",
                 "stale": "要確認" if stale and lang == "ja" else ("CHECK" if stale else ""),
                 "staffed": expects_reports(shelter, status),
                 "staffed_set": status.staffed,
@@ -183,7 +197,8 @@ def _fraction(evacuees: int | None, capacity: int | None) -> str:
     return f"{left} / {right}"
 
 
-def _ago(minutes: int | None, lang: str) -> str:
+def ago_text(minutes: int | None, lang: str) -> str:
+    """「N分前」 / "N min ago", or 「未報告」 when never reported."""
     if minutes is None:
         return "未報告" if lang == "ja" else "no report"
     return f"{minutes}分前" if lang == "ja" else f"{minutes} min ago"
@@ -236,8 +251,15 @@ def report_status(
     seen_version: int,
     correction: bool = False,
     reason: str = "",
-) -> Event:
-    """Record a status report (or a correction) for one shelter, based on ``seen_version``.
+) -> MergedEvent:
+    """Record the fields a user changed on one shelter (a report or a correction).
+
+    ``changes`` holds only the fields the user changed; untouched fields are never written.
+    ``seen_version`` is the version the user's screen showed. Fields others changed since
+    merge silently (the returned event's ``merged`` names them, with who and when); a field in
+    ``changes`` that someone else changed since to another value is a conflict and nothing is
+    written. Re-applying is the same call with ``seen_version=exc.actual`` and the same
+    ``changes``.
 
     Raises
     ------
@@ -246,20 +268,29 @@ def report_status(
     PayloadError
         A value is invalid; every bad field is named.
     ConflictError
-        Someone changed the shelter since ``seen_version``; carries the newer values.
+        Someone changed one of these fields since ``seen_version``: ``fields`` gives mine /
+        theirs / original / by / at for each, ``actual`` the newest version.
     """
     _require_shelter_access(store, user, shelter_id)
     store.shelter(shelter_id)  # NotFoundError for an unknown id
-    payload: dict[str, Any] = {"shelter_id": shelter_id, **changes}
+    named = changes.get("shelter_id", shelter_id)
+    if named != shelter_id:
+        raise PayloadError(
+            SHELTER_STATUS_REPORTED,
+            [Problem("shelter_id", f"{named!r} is not the shelter being reported ({shelter_id})")],
+        )
+    payload: dict[str, Any] = {**changes, "shelter_id": shelter_id}
     if correction:
         payload["reason"] = reason
     event_type = SHELTER_CORRECTION if correction else SHELTER_STATUS_REPORTED
-    (event,) = store.append(
+    outcome = store.append_merging(
         incident_id,
         [NewEvent(event_type, payload)],
         actor=user.username,
-        expected={subject_for_shelter(shelter_id): seen_version},
+        bases={subject_for_shelter(shelter_id): seen_version},
     )
+    (event,) = outcome.events
+    assert isinstance(event, MergedEvent)  # append_merging returns them so
     return event
 
 
@@ -294,6 +325,36 @@ def set_staffed(
     )
 
 
+@dataclass(frozen=True)
+class SeenShelter:
+    """What HQ's screen showed of one shelter: the version and the open state."""
+
+    version: int
+    open_state: OpenState
+
+
+def seen_on_screen(state: State, shelter_ids: Sequence[str]) -> dict[str, SeenShelter]:
+    """The :class:`SeenShelter` of each shelter in ``state`` (the state a screen was drawn from)."""
+    return {
+        sid: SeenShelter(state.shelter(sid).version, state.shelter(sid).open_state)
+        for sid in shelter_ids
+    }
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk open/close did.
+
+    ``skipped`` holds the shelters someone changed the open state of after HQ's screen was
+    drawn (left as they are; each with its conflict), ``unchanged`` those the screen already
+    showed in the requested state.
+    """
+
+    events: list[Event]
+    skipped: dict[str, ConflictError]
+    unchanged: list[str]
+
+
 def set_open_state_bulk(
     store: Store,
     incident_id: str,
@@ -301,25 +362,41 @@ def set_open_state_bulk(
     shelter_ids: Sequence[str],
     open_state: OpenState,
     *,
-    state: State,
-) -> list[Event]:
-    """Open or close a group of shelters in one batch (HQ only); unchanged ones are skipped.
+    seen: Mapping[str, SeenShelter],
+) -> BulkOutcome:
+    """Open or close a group of shelters in one batch (HQ only), from what HQ saw.
 
-    The versions come from ``state`` (what HQ saw), so a shelter changed meanwhile makes the
-    whole batch fail with a conflict instead of overwriting that change.
+    ``seen`` is what HQ's screen showed of each shelter (not what the store holds at click
+    time). Shelters it showed in ``open_state`` already are left alone. A shelter whose open
+    state someone else changed since that screen, to another state, is skipped and listed;
+    the rest are written in one batch (one instant), each merged with other fields changed
+    meanwhile.
     """
     if not user.has(Role.HQ):
         store.audit(user.username, "shelter.bulk_refused", target=",".join(shelter_ids)[:200])
         raise NotPermitted(f"{user.username} may not change shelters in bulk")
-    targets = [sid for sid in shelter_ids if state.shelter(sid).open_state is not open_state]
+    unseen = [sid for sid in shelter_ids if sid not in seen]
+    if unseen:
+        raise ValidationError(
+            "bulk action",
+            [Problem(sid, "was not on the screen: no version seen") for sid in unseen],
+        )
+    targets = [sid for sid in shelter_ids if seen[sid].open_state is not open_state]
+    unchanged = [sid for sid in shelter_ids if sid not in targets]
     if not targets:
-        return []
-    events = [
-        NewEvent(SHELTER_STATUS_REPORTED, {"shelter_id": sid, "open_state": open_state.value})
-        for sid in targets
-    ]
-    expected = {subject_for_shelter(sid): state.shelter(sid).version for sid in targets}
-    return store.append(incident_id, events, actor=user.username, expected=expected)
+        return BulkOutcome([], {}, unchanged)
+    outcome = store.append_merging(
+        incident_id,
+        [
+            NewEvent(SHELTER_STATUS_REPORTED, {"shelter_id": sid, "open_state": open_state.value})
+            for sid in targets
+        ],
+        actor=user.username,
+        bases={subject_for_shelter(sid): seen[sid].version for sid in targets},
+        skip_conflicting=True,
+    )
+    skipped = {subject.partition(":")[2]: exc for subject, exc in outcome.skipped.items()}
+    return BulkOutcome(outcome.events, skipped, unchanged)
 
 
 def report_area(
@@ -330,29 +407,84 @@ def report_area(
     *,
     at_home: int | None,
     in_car: int | None,
-    note: str = "",
-    seen_version: int | None = None,
-) -> Event:
-    """Record people sheltering outside shelters (在宅避難・車中泊) in one area (HQ only)."""
+    note: str | None = None,
+    seen_version: int,
+) -> MergedEvent:
+    """Record people sheltering outside shelters (在宅避難・車中泊) in one area (HQ only).
+
+    Only the counts given (not ``None``) are written, on ``seen_version`` (the area's version
+    HQ's screen showed; 0 for an area not listed yet), with the same per-field merge as
+    :func:`report_status`.
+    """
     if not user.has(Role.HQ):
         store.audit(user.username, "area.update_refused", target=area[:200])
         raise NotPermitted(f"{user.username} may not record area counts")
     area = area.strip()
     if not area:
         raise ValidationError("area report", [Problem("area", "must not be empty")])
-    payload: dict[str, Any] = {"area": area, "note": note}
-    if at_home is not None:
-        payload["at_home"] = at_home
-    if in_car is not None:
-        payload["in_car"] = in_car
-    expected = None if seen_version is None else {f"area:{area}": seen_version}
-    (event,) = store.append(
+    payload: dict[str, Any] = {"area": area}
+    for name, value in (("at_home", at_home), ("in_car", in_car), ("note", note)):
+        if value is not None:
+            payload[name] = value
+    outcome = store.append_merging(
         incident_id,
         [NewEvent(AREA_OUTSIDE_REPORTED, payload)],
         actor=user.username,
-        expected=expected,
+        bases={f"area:{area}": seen_version},
     )
+    (event,) = outcome.events
+    assert isinstance(event, MergedEvent)
     return event
+
+
+@dataclass(frozen=True)
+class Question:
+    """A value that is allowed but unlikely: the person is asked to confirm before sending.
+
+    ``fields`` are the payload fields involved (shown next to the question).
+    """
+
+    code: str
+    fields: tuple[str, ...]
+    ja: str
+    en: str
+
+    def text(self, lang: str) -> str:
+        """The question in ``lang``."""
+        return self.en if lang == "en" else self.ja
+
+
+def plausibility_questions(
+    *, evacuees: int | None, households: int | None, capacity: int | None
+) -> list[Question]:
+    """Questions for unlikely counts (a mistyped digit is the usual cause).
+
+    More households than people, or more than twice as many people as the capacity, can
+    happen but rarely do, so the person confirms them instead of being refused.
+    """
+    questions: list[Question] = []
+    if evacuees is not None and households is not None and households > evacuees:
+        questions.append(
+            Question(
+                "households_over_evacuees",
+                ("households", "evacuees"),
+                f"世帯数（{households}）が避難者数（{evacuees}人）より多くなっています。"
+                "このままでよいですか？",
+                f"Households ({households}) exceed evacuees ({evacuees}). Is that right?",
+            )
+        )
+    if evacuees is not None and capacity and evacuees > 2 * capacity:
+        questions.append(
+            Question(
+                "evacuees_over_twice_capacity",
+                ("evacuees", "capacity"),
+                f"避難者数（{evacuees}人）が収容人数（{capacity}人）の2倍を超えています。"
+                "このままでよいですか？",
+                f"Evacuees ({evacuees}) are more than twice the capacity ({capacity}). "
+                "Is that right?",
+            )
+        )
+    return questions
 
 
 def outside_history(events: Sequence[Event]) -> list[tuple[datetime, int, int]]:

@@ -57,6 +57,7 @@ from disaster_dx.events import (
     validate_payload,
     vars_of,
 )
+from disaster_dx.merge import MergedEvent, MergeOutcome, merge_batch
 from disaster_dx.model import Hazard, IncidentKind, Shelter, ShelterKind
 
 if TYPE_CHECKING:
@@ -494,6 +495,9 @@ class Store:
     ) -> list[Event]:
         """Append events atomically, all or nothing.
 
+        ``expected`` is a whole-subject check (any change since refuses the write); people's
+        reports use :meth:`append_merging`, which refuses only fields both changed.
+
         Parameters
         ----------
         incident_id
@@ -515,10 +519,60 @@ class Store:
         NotFoundError
             The incident does not exist or is closed.
         """
+        stored, _ = self._append(incident_id, new_events, actor=actor, expected=expected)
+        return stored
+
+    def append_merging(
+        self,
+        incident_id: str,
+        new_events: Sequence[NewEvent],
+        *,
+        actor: str,
+        bases: Mapping[str, int],
+        skip_conflicting: bool = False,
+    ) -> MergeOutcome:
+        """Append people's changes made on older versions, merging them field by field.
+
+        Each event carries only the fields its writer changed; ``bases[subject]`` is the version
+        the writer saw. Inside the write transaction the subject's events after it are read
+        (``ix_events_subject``) and :func:`disaster_dx.merge.merge_batch` merges fields only
+        others changed (``merged``) and refuses fields both changed differently.
+
+        Parameters
+        ----------
+        bases
+            The version each subject had when its writer read it (``{"shelter:<id>": 12}``).
+        skip_conflicting
+            Leave out the events of conflicting subjects and append the rest
+            (:attr:`MergeOutcome.skipped`) instead of refusing the whole batch.
+
+        Raises
+        ------
+        ConflictError
+            Without ``skip_conflicting``: a subject conflicts; nothing is written, ``fields``
+            names the conflicting fields (empty for a base version newer than the subject) and
+            ``actual`` is the newest version, the base to re-apply on.
+        """
+        stored, outcome = self._append(
+            incident_id, new_events, actor=actor, bases=bases, skip_conflicting=skip_conflicting
+        )
+        return MergeOutcome(stored, outcome.merged, outcome.skipped)
+
+    def _append(
+        self,
+        incident_id: str,
+        new_events: Sequence[NewEvent],
+        *,
+        actor: str,
+        expected: Mapping[str, int] | None = None,
+        bases: Mapping[str, int] | None = None,
+        skip_conflicting: bool = False,
+    ) -> tuple[list[Event], MergeOutcome]:
+        """The one write path: lock the incident, check versions, insert, tell listeners."""
         if not actor or not actor.strip():
             raise DisasterDxError("every write needs an actor (who made it)")
         if not new_events:
-            return []
+            return [], MergeOutcome([], {}, {})
         cleaned = [NewEvent(e.type, validate_payload(e.type, e.payload)) for e in new_events]
         with self._write() as conn:
             row = conn.execute(
@@ -535,17 +589,35 @@ class Store:
                 if actual != seen:
                     current = self._subject_state(conn, incident_id, subject)
                     raise ConflictError(subject, seen, actual, current)
+            outcome = MergeOutcome([], {}, {})
+            if bases:
+
+                def events_of(subject: str, after: int = 0, upto: int = -1) -> list[Event]:
+                    return self._subject_events(conn, incident_id, subject, after, upto)
+
+                cleaned = merge_batch(
+                    cleaned,
+                    bases,
+                    outcome,
+                    newer=lambda subject, base: events_of(subject, after=base),
+                    upto=lambda subject, base: events_of(subject, upto=base),
+                    version=lambda subject: self._subject_version(conn, incident_id, subject),
+                    current=lambda subject: self._subject_state(conn, incident_id, subject),
+                    skip=skip_conflicting,
+                )
             # Times never run backwards within an incident, so "state at t" is a prefix.
             at = self.clock()
             if row.last_at is not None and at < row.last_at:
                 at = row.last_at
             seq = row.last_seq
             stored: list[Event] = []
+            if not cleaned:  # every subject was skipped as conflicting
+                return stored, outcome
             for new in cleaned:
                 seq += 1
-                stored.append(
-                    Event(incident_id, seq, at, actor, new.type, new.payload, new.subject)
-                )
+                fields = (incident_id, seq, at, actor, new.type, new.payload, new.subject)
+                merged = outcome.merged.get(new.subject or "", {})
+                stored.append(MergedEvent(*fields, merged) if bases else Event(*fields))
             conn.execute(
                 insert(events_table),
                 [
@@ -576,7 +648,24 @@ class Store:
                 listener(incident_id, stored)
             except Exception:  # a listener must never turn a committed write into an error
                 log.exception("append listener %r failed for %s", listener, incident_id)
-        return stored
+        return stored, outcome
+
+    def _subject_events(
+        self, conn: Connection, incident_id: str, subject: str, after: int = 0, upto: int = -1
+    ) -> list[Event]:
+        """One subject's events with ``after < seq <= upto`` (``upto=-1``: no bound), indexed."""
+        query = (
+            select(events_table)
+            .where(
+                events_table.c.incident_id == incident_id,
+                events_table.c.subject == subject,
+                events_table.c.seq > after,
+            )
+            .order_by(events_table.c.seq)
+        )
+        if upto >= 0:
+            query = query.where(events_table.c.seq <= upto)
+        return [event_from_row(r._mapping) for r in conn.execute(query)]
 
     def _subject_version(self, conn: Connection, incident_id: str, subject: str) -> int:
         version = conn.execute(
@@ -587,12 +676,7 @@ class Store:
         return int(version or 0)
 
     def _subject_state(self, conn: Connection, incident_id: str, subject: str) -> dict[str, Any]:
-        rows = conn.execute(
-            select(events_table)
-            .where(events_table.c.incident_id == incident_id, events_table.c.subject == subject)
-            .order_by(events_table.c.seq)
-        )
-        state = fold(event_from_row(r._mapping) for r in rows)
+        state = fold(self._subject_events(conn, incident_id, subject))
         kind, _, key = subject.partition(":")
         if kind == "shelter":
             return vars_of(state.shelter(key))

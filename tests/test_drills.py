@@ -634,7 +634,9 @@ def test_export_keeps_corrections_areas_and_live_incidents(master: Store) -> Non
         correction=True,
         reason="桁の打ち間違い",
     )
-    hq.report_area(master, live.incident_id, users["hq1"], "稲生地区", at_home=12, in_car=3)
+    hq.report_area(
+        master, live.incident_id, users["hq1"], "稲生地区", at_home=12, in_car=3, seen_version=0
+    )
     master.append(
         live.incident_id,
         [NewEvent(drills.CAMERA_SCRIPTED, {"camera_id": "coast", "action": "offline"})],

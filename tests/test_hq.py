@@ -8,7 +8,7 @@ import pytest
 
 from disaster_dx import hq
 from disaster_dx.auth import Role, User
-from disaster_dx.errors import ConflictError
+from disaster_dx.errors import ConflictError, PayloadError
 from disaster_dx.events import Event, fold
 from disaster_dx.model import CrowdingThresholds, Hazard, OpenState, Shelter, ShelterKind
 from disaster_dx.store import Store
@@ -114,19 +114,126 @@ def test_writes_check_roles_and_versions(store: Store) -> None:
     hq.report_status(store, incident, STAFF, "A", {"evacuees": 1}, seen_version=0)
     with pytest.raises(hq.NotPermitted):
         hq.set_open_state_bulk(
-            store, incident, STAFF, ["A"], OpenState.OPEN, state=store.state(incident)
+            store,
+            incident,
+            STAFF,
+            ["A"],
+            OpenState.OPEN,
+            seen=hq.seen_on_screen(store.state(incident), ["A"]),
         )
-    state = store.state(incident)
+    screen = hq.seen_on_screen(store.state(incident), ["A", "B"])
     opened = hq.set_open_state_bulk(
-        store, incident, HQ_USER, ["A", "B"], OpenState.OPEN, state=state
+        store, incident, HQ_USER, ["A", "B"], OpenState.OPEN, seen=screen
     )
-    assert [e.payload["shelter_id"] for e in opened] == ["A", "B"]
-    assert {e.seq for e in opened} == {2, 3}
-    # Again from the same (now stale) view: a conflict, nothing written.
-    with pytest.raises(ConflictError):
-        hq.set_open_state_bulk(store, incident, HQ_USER, ["A", "B"], OpenState.CLOSED, state=state)
+    assert [e.payload["shelter_id"] for e in opened.events] == ["A", "B"]
+    assert {e.seq for e in opened.events} == {2, 3} and opened.skipped == {}
+    # Closing from the same (now stale) screen: both were opened since, so both are skipped.
+    closing = hq.set_open_state_bulk(
+        store, incident, HQ_USER, ["A", "B"], OpenState.CLOSED, seen=screen
+    )
+    assert closing.events == [] and sorted(closing.skipped) == ["A", "B"]
+    assert closing.skipped["A"].fields["open_state"].theirs == "open"
     assert store.last_seq(incident) == 3
     with pytest.raises(hq.NotPermitted):
-        hq.report_area(store, incident, STAFF, "前浜", at_home=1, in_car=None)
-    hq.report_area(store, incident, HQ_USER, " 前浜 ", at_home=5, in_car=None)
+        hq.report_area(store, incident, STAFF, "前浜", at_home=1, in_car=None, seen_version=0)
+    hq.report_area(store, incident, HQ_USER, " 前浜 ", at_home=5, in_car=None, seen_version=0)
     assert store.state(incident).areas["前浜"].at_home == 5
+
+
+STAFF_B = User("staff2", "", frozenset({Role.SHELTER_STAFF}), frozenset({"A"}), False)
+STAFF_C = User("staff3", "", frozenset({Role.SHELTER_STAFF}), frozenset({"A"}), False)
+PARKING = "駐車場は満車です。徒歩でお越しください。"
+
+
+def test_reports_merge_field_by_field_and_conflict_only_where_both_changed(store: Store) -> None:
+    """The issue's runs: B changes only 世帯数 on an old screen; nothing of A's is reverted."""
+    store.replace_shelters([_shelter("A"), _shelter("B")], source="test", actor="t")
+    incident = store.live_incident().incident_id
+    first = {"open_state": "open", "evacuees": 80, "households": 30, "public_note": PARKING}
+    seen = hq.report_status(store, incident, HQ_USER, "A", first, seen_version=0).seq
+    hq.report_status(store, incident, HQ_USER, "B", {"evacuees": 3}, seen_version=0)
+    a = hq.report_status(store, incident, STAFF, "A", {"evacuees": 82}, seen_version=seen)
+    assert a.merged == {}
+
+    # B saw the screen before A's report and changed only 世帯数: merged, nothing reverted.
+    b = hq.report_status(store, incident, STAFF_B, "A", {"households": 31}, seen_version=seen)
+    assert set(b.merged) == {"evacuees"}
+    assert (b.merged["evacuees"].value, b.merged["evacuees"].by) == (82, "staff1")
+    assert b.payload == {"shelter_id": "A", "households": 31}  # untouched fields not written
+    status = store.state(incident).shelter("A")
+    assert (status.evacuees, status.households, status.public_note) == (82, 31, PARKING)
+
+    # C, on the same old screen, changed 避難者数 and the note: only 避難者数 conflicts.
+    last = store.last_seq(incident)
+    with pytest.raises(ConflictError) as caught:
+        hq.report_status(
+            store,
+            incident,
+            STAFF_C,
+            "A",
+            {"evacuees": 90, "public_note": "受付は体育館"},
+            seen_version=seen,
+        )
+    conflict = caught.value
+    assert set(conflict.fields) == {"evacuees"}
+    field = conflict.fields["evacuees"]
+    assert (field.mine, field.theirs, field.original, field.by) == (90, 82, 80, "staff1")
+    assert field.at == a.at
+    assert conflict.actual == b.seq and conflict.expected == seen
+    assert store.last_seq(incident) == last  # nothing written
+
+    # Re-applying: the same fields on the newest version; 世帯数 of B stays.
+    again = hq.report_status(
+        store,
+        incident,
+        STAFF_C,
+        "A",
+        {"evacuees": 90, "public_note": "受付は体育館"},
+        seen_version=conflict.actual,
+    )
+    assert again.merged == {}
+    status = store.state(incident).shelter("A")
+    assert (status.evacuees, status.households, status.public_note) == (90, 31, "受付は体育館")
+    assert status.open_state is OpenState.OPEN
+
+    # The same value someone else already set is agreement, not a conflict.
+    same = hq.report_status(store, incident, HQ_USER, "A", {"households": 31}, seen_version=seen)
+    assert set(same.merged) == {"evacuees", "public_note"}
+    # A version the shelter never had is a whole-subject conflict.
+    with pytest.raises(ConflictError) as future:
+        hq.report_status(store, incident, HQ_USER, "A", {"evacuees": 1}, seen_version=10_000)
+    assert future.value.fields == {} and future.value.actual == same.seq
+
+
+def test_a_report_cannot_name_another_shelter(store: Store) -> None:
+    store.replace_shelters([_shelter("A"), _shelter("B")], source="test", actor="t")
+    incident = store.live_incident().incident_id
+    with pytest.raises(PayloadError) as caught:
+        hq.report_status(
+            store, incident, STAFF, "A", {"shelter_id": "B", "evacuees": 1}, seen_version=0
+        )
+    assert "shelter_id" in caught.value.by_field()
+    assert store.last_seq(incident) == 0
+
+
+def test_area_reports_merge_per_field(store: Store) -> None:
+    incident = store.live_incident().incident_id
+    hq.report_area(store, incident, HQ_USER, "前浜", at_home=10, in_car=2, seen_version=0)
+    seen = store.state(incident).areas["前浜"].version
+    other = User("hq2", "", frozenset({Role.HQ}), frozenset(), False)
+    hq.report_area(store, incident, other, "前浜", at_home=12, in_car=None, seen_version=seen)
+    merged = hq.report_area(
+        store, incident, HQ_USER, "前浜", at_home=None, in_car=5, seen_version=seen
+    )
+    assert set(merged.merged) == {"at_home"}
+    area = store.state(incident).areas["前浜"]
+    assert (area.at_home, area.in_car) == (12, 5)
+    with pytest.raises(ConflictError) as caught:
+        hq.report_area(store, incident, HQ_USER, "前浜", at_home=7, in_car=None, seen_version=seen)
+    assert caught.value.fields["at_home"].theirs == 12
+    assert caught.value.fields["at_home"].original == 10
+    # A new area someone else created meanwhile (the screen had version 0 for it).
+    hq.report_area(store, incident, other, "十市", at_home=3, in_car=None, seen_version=0)
+    with pytest.raises(ConflictError) as created:
+        hq.report_area(store, incident, HQ_USER, "十市", at_home=4, in_car=None, seen_version=0)
+    assert created.value.fields["at_home"].original is None

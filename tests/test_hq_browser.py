@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -23,7 +24,8 @@ def _fill_form(driver, *, evacuees: int, crowding_label: str) -> None:
         By.XPATH, f"//div[@id='{ids.FORM_OPEN_STATE}']//label[normalize-space()='開設']"
     ).click()
     box = driver.find_element(By.ID, ids.FORM_EVACUEES)
-    box.clear()
+    box.send_keys(Keys.CONTROL, "a")  # overwrite as a person does (clear() bypasses React)
+    box.send_keys(Keys.DELETE)
     box.send_keys(str(evacuees))
     driver.find_element(
         By.XPATH,
@@ -90,9 +92,14 @@ def test_report_updates_map_board_tiles_and_other_screens(
         until.text_to_be_present_in_element((By.ID, ids.FORM_RESULT), "送信しました")
     )
     driver.find_element(By.ID, ids.FORM_SUBMIT).click()
-    dash_duo.wait_for_contains_text(f"#{ids.FORM_RESULT}", "他の職員が先に更新しました", timeout=10)
+    dash_duo.wait_for_contains_text(
+        f"#{ids.FORM_RESULT}", "他の職員が同じ項目を先に更新しました", timeout=10
+    )
     conflict = dash_duo.find_element(f"#{ids.FORM_CONFLICT}").text
     assert "130" in conflict and "staff1" in conflict
+    # Only 避難者数 clashed: B left 混雑状況 as it was, so A's 満員 is not in the view.
+    fields = dash_duo.find_elements(f"#{ids.FORM_CONFLICT} .dx-conflict-field")
+    assert [f.get_attribute("data-field") for f in fields] == ["evacuees"]
     driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", ids.FORM_RESULT)
     screenshot(driver, "hq_conflict")
     state = store.state(store.live_incident().incident_id).shelter(SCHOOL)

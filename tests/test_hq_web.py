@@ -150,10 +150,12 @@ def test_hq_report_is_written_with_the_seen_version(app, store) -> None:
     assert (status.open_state.value, status.evacuees, status.reported_by) == ("open", 120, "hq1")
     assert status.crowding_override.value == "crowded"
 
-    # The same form submitted again from the old version is a conflict, not an overwrite.
+    # The same form submitted again from the old version: 避難者数 conflicts (120 vs 5); the
+    # other values it sends agree with what is stored, so only 避難者数 is shown.
     stale = _submit(client, app, _form_values(SCHOOL, 0, **{ids.FORM_EVACUEES: 5}))
     text = _callback_text(stale)
-    assert "他の職員が先に更新しました" in text and "いまの登録内容" in text
+    assert "他の職員が同じ項目を先に更新しました" in text and "入力が重なった項目" in text
+    assert '"data-field": "evacuees"' in text and text.count('"data-field"') == 1
     assert _live_state(store).shelter(SCHOOL).evacuees == 120
 
 
@@ -271,16 +273,26 @@ def test_event_log_page_filters_and_csv(app, store) -> None:
     assert app.server.test_client().get("/hq/log").status_code == 302
 
 
-def test_bulk_open_of_tsunami_shelters_is_one_batch(app, store) -> None:
-    password = add_staff_user(store, "hq1", "hq")
-    client = app.server.test_client()
-    login_client(client, "hq1", password)
+def _screen(store) -> dict:
+    """HQ_SEEN as the HQ page draws it: every shelter's version and open state on screen."""
+    state = _live_state(store)
+    return {
+        s.shelter_id: [
+            state.shelter(s.shelter_id).version,
+            state.shelter(s.shelter_id).open_state.value,
+        ]
+        for s in store.shelters()
+    }
+
+
+def _bulk_open(client, app, seen: dict) -> str:
     body = callback_request(
         app,
         ids.HQ_BULK_RESULT,
         {
             (ids.HQ_BULK_OPEN_CONFIRM, "submit_n_clicks"): 1,
             (ids.HQ_BULK_HAZARD, "value"): "tsunami",
+            (ids.HQ_SEEN, "data"): seen,
             (ids.HQ_FORCE, "data"): 0,
             ("_pages_location", "search"): "",
         },
@@ -288,12 +300,54 @@ def test_bulk_open_of_tsunami_shelters_is_one_batch(app, store) -> None:
     )
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200
-    assert "津波対応の63か所のうち63か所を「開設」にしました" in _callback_text(response)
+    return _callback_text(response)
+
+
+def test_bulk_open_of_tsunami_shelters_is_one_batch(app, store) -> None:
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    assert "津波対応の63か所のうち63か所を「開設」にしました" in _bulk_open(
+        client, app, _screen(store)
+    )
     events = store.events(store.live_incident().incident_id)
     assert len(events) == 63 and len({e.at for e in events}) == 1  # one batch, one instant
-    assert all(e.payload["open_state"] == "open" for e in events)
-    again = client.post("/_dash-update-component", json=body)
-    assert "63か所のうち0か所" in _callback_text(again)  # nothing left to change
+    assert all(
+        e.payload == {"shelter_id": e.payload["shelter_id"], "open_state": "open"} for e in events
+    )
+    again = _bulk_open(client, app, _screen(store))
+    assert "63か所のうち0か所" in again  # nothing left to change
+
+
+def test_bulk_open_from_a_stale_screen_skips_the_changed_shelter_and_names_it(app, store) -> None:
+    """The issue's run: a shelter closed as 建物損壊 is not re-opened from an older screen."""
+    from disaster_dx import hq as hq_core
+    from disaster_dx.model import Hazard
+
+    tower = next(s for s in store.shelters() if Hazard.TSUNAMI in s.hazards)
+    password = add_staff_user(store, "hq1", "hq")
+    add_staff_user(store, "staff1", "shelter_staff", shelters=(tower.shelter_id,))
+    auth._update(store, "staff1", {"display_name": "田中 花子"})
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    live = store.live_incident().incident_id
+    screen = _screen(store)  # HQ's board is drawn now…
+    hq_core.report_status(  # …then the building is found damaged and the site closed
+        store,
+        live,
+        auth.get_user(store, "staff1"),
+        tower.shelter_id,
+        {"open_state": "closed", "public_note": "建物損壊・使用不可"},
+        seen_version=screen[tower.shelter_id][0],
+    )
+    text = _bulk_open(client, app, screen)
+    assert "津波対応の63か所のうち62か所を「開設」にしました" in text
+    assert "次の1か所は、この画面の表示後に他の職員が開設状況を変更したため変更していません" in text
+    assert f"{tower.name}（閉鎖・田中 花子" in text
+    status = _live_state(store).shelter(tower.shelter_id)
+    assert status.open_state.value == "closed" and status.public_note == "建物損壊・使用不可"
+    # From a screen drawn after the change HQ sees it closed and may open it deliberately.
+    assert "63か所のうち1か所" in _bulk_open(client, app, _screen(store))
 
 
 def test_board_poll_ignores_camera_frames_but_not_reports(app, store) -> None:
@@ -362,3 +416,48 @@ def test_behind_a_proxy_throttling_counts_each_client(make_app, app_settings, pr
     assert colleague == (302 if proxies else 429)
     refused = store.audit_log(action="login.throttled")
     assert refused[0]["actor"] == ("ip:203.0.113.5" if proxies else "ip:127.0.0.1")
+
+
+def test_area_reports_carry_the_version_shown_and_conflict_per_field(app, store) -> None:
+    from disaster_dx import hq as hq_core
+
+    password = add_staff_user(store, "hq1", "hq")
+    add_staff_user(store, "hq2", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    live = store.live_incident().incident_id
+    other = auth.get_user(store, "hq2")
+    hq_core.report_area(store, live, other, "前浜", at_home=10, in_car=2, seen_version=0)
+    shown = [{"area": "前浜", "at_home": 10, "in_car": 2, "version": 1}]
+    hq_core.report_area(store, live, other, "前浜", at_home=12, in_car=None, seen_version=1)
+
+    def record(home: str, car: str, trigger: dict | None = None) -> str:
+        values = {
+            (ids.HQ_AREA_NAME, "value"): " 前浜 ",
+            (ids.HQ_AREA_HOME, "value"): home,
+            (ids.HQ_AREA_CAR, "value"): car,
+            (ids.HQ_AREA_TABLE, "data"): shown,
+            (ids.HQ_FORCE, "data"): 0,
+            ("_pages_location", "search"): "",
+        }
+        body = callback_request(app, ids.HQ_AREA_RESULT, values, f"{ids.HQ_AREA_SAVE}.n_clicks")
+        if trigger is not None:
+            key = json.dumps(trigger, sort_keys=True, separators=(",", ":"))
+            body["inputs"][1] = [{"id": trigger, "property": "n_clicks", "value": 1}]
+            body["changedPropIds"] = [f"{key}.n_clicks"]
+        response = client.post("/_dash-update-component", json=body)
+        assert response.status_code == 200
+        return _callback_text(response)
+
+    # Only 車中泊 changed on this screen: 在宅 (12, by hq2) is merged, not reverted.
+    assert "その間に他の職員が記録した項目（在宅避難（人））はそのまま残しました" in record("", "5")
+    area = _live_state(store).areas["前浜"]
+    assert (area.at_home, area.in_car) == (12, 5)
+    # 在宅 typed on the same old screen: a conflict on that field alone, then re-applied.
+    text = record("7", "")
+    assert "他の職員が先にこの地区を記録しました" in text and '"data-field": "at_home"' in text
+    assert _live_state(store).areas["前浜"].at_home == 12
+    newest = _live_state(store).areas["前浜"].version
+    assert "記録しました" in record("7", "", {"type": ids.HQ_AREA_REAPPLY, "version": newest})
+    assert _live_state(store).areas["前浜"].at_home == 7
+    assert "0以上の整数" in record("-5", "")

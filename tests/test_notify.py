@@ -13,7 +13,7 @@ from disaster_dx.bundled import ensure_initialised
 from disaster_dx.config import Settings
 from disaster_dx.errors import ValidationError
 from disaster_dx.events import SHELTER_CORRECTION, SHELTER_STATUS_REPORTED, NewEvent
-from disaster_dx.hq import set_open_state_bulk
+from disaster_dx.hq import seen_on_screen, set_open_state_bulk
 from disaster_dx.line_fake import FakeLineServer
 from disaster_dx.model import Hazard, IncidentKind, OpenState
 from disaster_dx.store import Store
@@ -90,8 +90,8 @@ def _report(store: Store, incident_id: str, shelter_id: str, state: OpenState, *
 def test_twenty_openings_in_one_batch_are_one_message(store, settings, clock, fake, live, hq_user):
     ids = _tsunami_ids(store, 20)
     assert len(ids) == 20
-    state = store.state(live.incident_id)
-    set_open_state_bulk(store, live.incident_id, hq_user, ids, OpenState.OPEN, state=state)
+    seen = seen_on_screen(store.state(live.incident_id), ids)
+    set_open_state_bulk(store, live.incident_id, hq_user, ids, OpenState.OPEN, seen=seen)
     (queued,) = notify.outbox(store)
     assert queued.status == notify.QUEUED and queued.opened == 20
     assert queued.due_at == START + timedelta(seconds=settings.line_batch_seconds)
@@ -581,7 +581,14 @@ def test_openings_under_an_alert_say_how_many_suit_the_hazard(
     other = [s.shelter_id for s in store.shelters() if Hazard.TSUNAMI not in s.hazards][:2]
     names = {s.shelter_id: s.name for s in store.shelters()}
     state = store.state(live.incident_id)
-    set_open_state_bulk(store, live.incident_id, hq_user, tsunami, OpenState.OPEN, state=state)
+    set_open_state_bulk(
+        store,
+        live.incident_id,
+        hq_user,
+        tsunami,
+        OpenState.OPEN,
+        seen=seen_on_screen(state, tsunami),
+    )
     clock.advance(seconds=61)
     sender = _sender(store, settings, clock)
     sender.run_once()
@@ -592,11 +599,19 @@ def test_openings_under_an_alert_say_how_many_suit_the_hazard(
 
     clock.advance(minutes=5)
     state = store.state(live.incident_id)
+    closing = [*other, tsunami[0]]
     set_open_state_bulk(
-        store, live.incident_id, hq_user, [*other, tsunami[0]], OpenState.CLOSED, state=state
+        store,
+        live.incident_id,
+        hq_user,
+        closing,
+        OpenState.CLOSED,
+        seen=seen_on_screen(state, closing),
     )
     state = store.state(live.incident_id)
-    set_open_state_bulk(store, live.incident_id, hq_user, other, OpenState.OPEN, state=state)
+    set_open_state_bulk(
+        store, live.incident_id, hq_user, other, OpenState.OPEN, seen=seen_on_screen(state, other)
+    )
     clock.advance(seconds=61)
     sender.run_once()
     mixed = fake.sent[-1].texts()[0]
@@ -612,8 +627,9 @@ def test_opening_counts_by_kind(store, settings, clock, fake, live, hq_user):
     designated = [s.shelter_id for s in master if s.kinds == {ShelterKind.DESIGNATED}][:2]
     emergency = [s.shelter_id for s in master if s.kinds == {ShelterKind.EMERGENCY}][:3]
     state = store.state(live.incident_id)
+    chosen = designated + emergency
     set_open_state_bulk(
-        store, live.incident_id, hq_user, designated + emergency, OpenState.OPEN, state=state
+        store, live.incident_id, hq_user, chosen, OpenState.OPEN, seen=seen_on_screen(state, chosen)
     )
     (queued,) = notify.outbox(store)
     assert "（指定避難所 2か所、指定緊急避難場所 3か所）" in queued.text

@@ -94,7 +94,12 @@ def test_set_staffed_is_an_hq_correction_from_the_seen_version(city: Store) -> N
     incident = city.live_incident().incident_id
     tower = ids_by_name(city)["津波避難施設　久枝南タワー"]
     hq.set_open_state_bulk(
-        city, incident, HQ_USER, [tower], OpenState.OPEN, state=city.state(incident)
+        city,
+        incident,
+        HQ_USER,
+        [tower],
+        OpenState.OPEN,
+        seen=hq.seen_on_screen(city.state(incident), [tower]),
     )
     before = city.state(incident).shelter(tower)
     with pytest.raises(hq.NotPermitted):

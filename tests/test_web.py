@@ -23,7 +23,13 @@ def test_first_start_creates_the_database_with_the_bundled_shelters(
 ) -> None:
     app = make_app()
     client = app.server.test_client()
-    assert client.get("/healthz").json == {"ok": True, "shelters": 139}
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json == {
+        "ok": True,
+        "shelters": 139,
+        "components": {"database": "ok", "public_snapshots": "ok"},
+    }
     page = client.get("/")  # the static public page, published on start
     assert page.status_code == 200
     assert '<html lang="ja">' in page.get_data(as_text=True)

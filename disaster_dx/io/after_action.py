@@ -22,7 +22,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from disaster_dx._time import JST, jst_minute, to_jst
+from disaster_dx.auth import display_names
 from disaster_dx.drills import (
     DRILL_ACTOR,
     DRILL_CONTROL,
@@ -218,7 +219,11 @@ def after_action(
     drill time.
     """
     incident = store.incident(incident_id)
-    events = list(store.iter_events(incident_id))
+    # The report is read by people: staff appear by their display names, not login ids.
+    people = display_names(store)
+    events = [
+        replace(e, actor=people.get(e.actor, e.actor)) for e in store.iter_events(incident_id)
+    ]
     shelters = {s.shelter_id: s for s in store.shelters(include_inactive=True)}
     names = {sid: s.name for sid, s in shelters.items()}
     clock = scenario_clock(events)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from disaster_dx._time import jst_minute, minutes_ago
@@ -168,6 +168,7 @@ def printable_shelter_list(
     include_unopened: bool = False,
     drill: bool = False,
     urgent_expire_after: timedelta = DEFAULT_URGENT_EXPIRY,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     """The shelter list as one standalone HTML page for A4 paper.
 
@@ -196,6 +197,8 @@ def printable_shelter_list(
     urgent_expire_after
         An urgent need not re-confirmed within this is no longer marked 至急 (it lapses);
         it still shows if it is also among the ordinary needs.
+    names
+        Login id → display name, so the HQ copy names reporters as people know them.
 
     Returns
     -------
@@ -221,6 +224,7 @@ def printable_shelter_list(
             now=now,
             include_internal=include_internal,
             urgent_expire_after=urgent_expire_after,
+            names=names or {},
         )
         for shelter, status in chosen
     ]
@@ -283,6 +287,7 @@ def _row(
     now: datetime,
     include_internal: bool,
     urgent_expire_after: timedelta,
+    names: Mapping[str, str],
 ) -> dict[str, str]:
     crowding = status.crowding(thresholds, master_capacity=shelter.capacity)
     if not status.open_state.is_open:
@@ -323,7 +328,8 @@ def _row(
     }
     if include_internal:
         row["internal_note"] = f"<td>{_lines(status.internal_note)}</td>"
-        row["reporter"] = f"<td>{_e(status.reported_by or '')}</td>"
+        reporter = status.reported_by or ""
+        row["reporter"] = f"<td>{_e(names.get(reporter, reporter))}</td>"
     return row
 
 

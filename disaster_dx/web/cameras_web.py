@@ -608,7 +608,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     lang = lang_of(lang)
     user = page_user(*HQ_ROLES)
     if user is None:
-        return refusal(lang=lang, signed_in=signed_in_user() is not None)
+        return refusal(lang=lang)
     en = lang == "en"
     cards, timeline, text, _live = _wall(None, lang)
     return html.Div(

@@ -37,7 +37,7 @@ from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_upda
 from flask import Flask, Response, abort, redirect, render_template_string, request, session
 from plotly.offline import get_plotlyjs
 
-from disaster_dx import drills
+from disaster_dx import auth, drills
 from disaster_dx import hq as hq_core
 from disaster_dx._time import JST, to_jst
 from disaster_dx.auth import Role, User
@@ -256,7 +256,7 @@ def operator_layout(**_query: Any) -> html.Div:
     """``/drill``: the drill operator's console (role drill or admin)."""
     user = page_user(*OPERATOR_ROLES)
     if user is None:
-        return refusal(lang="ja", signed_in=signed_in_user() is not None)
+        return refusal(lang="ja")
     store = current().store
     summaries = drills.drill_run_summaries(store)
     runs = _run_options(store)
@@ -617,6 +617,7 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
     features = shelter_features(
         shelters, state, thresholds=settings.crowding, now=moment, include_internal=True
     )
+    people = auth.display_names(store)
     rows = hq_core.board_rows(
         shelters,
         state,
@@ -625,6 +626,7 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
         stale_after=stale_after,
         urgent_after=timedelta(hours=settings.urgent_need_hours),
         clock=clock,
+        names=people,
     )
     totals = hq_core.summary(
         shelters,
@@ -646,7 +648,7 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
         for a in sorted(state.hazards.values(), key=lambda a: a.announced_at)
     ]
     feed += [
-        html.Li(f"{to_jst(at).strftime('%H:%M:%S')} {actor}：{text}")
+        html.Li(f"{to_jst(at).strftime('%H:%M:%S')} {people.get(actor, actor)}：{text}")
         for at, actor, text in list(state.messages)[-6:][::-1]
     ]
     from disaster_dx.web.cameras_web import replay_cards  # it imports this module
@@ -668,12 +670,12 @@ def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
         incident = store.incident(incident_id)
     except NotFoundError:
         if user is None or not user.has(*DRILL_REPLAY_ROLES):
-            return refusal(lang="ja", signed_in=user is not None)
+            return refusal(lang="ja")
         return html.P("その記録は見つかりません。", className="dx-error")
     if not _may_replay(user, incident):
         if user is not None:
             store.audit(user.username, "replay.refused", target=incident_id)
-        return refusal(lang="ja", signed_in=user is not None)
+        return refusal(lang="ja")
     assert user is not None
     start, end = _replay_window(store, incident)
     total = max(1, int((end - start).total_seconds() + 0.999))

@@ -13,12 +13,12 @@ import dash
 from dash import Dash, Input, Output, State, dash_table, dcc, html
 
 from disaster_dx._time import to_jst
-from disaster_dx.auth import Role, list_users
+from disaster_dx.auth import Role, display_names, list_users
 from disaster_dx.eventlog import LogRow, log_rows
 from disaster_dx.web.context import current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
-from disaster_dx.web.security import page_user, requires, signed_in_user
+from disaster_dx.web.security import page_user, requires
 from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
 
 SHOWN_ROWS = 500
@@ -31,11 +31,12 @@ LOG_ROUTINE = "hq-log-routine"
 
 
 def _table_rows(rows: list[LogRow]) -> list[dict[str, Any]]:
+    names = display_names(current().store)  # people by the names they are known by
     return [
         {
             "seq": r.seq,
             "at": to_jst(r.at).strftime("%m/%d %H:%M:%S"),
-            "actor": r.actor,
+            "actor": names.get(r.actor, r.actor),
             "type": r.type_label,
             "subject": f"{r.shelter_name or r.subject_label}",
             "changes": "\n".join(f"{c.label}: {c.before} → {c.after}" for c in r.changes)
@@ -65,7 +66,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     lang = lang_of(lang)
     user = page_user(Role.HQ)
     if user is None:
-        return refusal(lang=lang, signed_in=signed_in_user() is not None)
+        return refusal(lang=lang)
     store = current().store
     en = lang == "en"
     rows = _rows(None, None, lang=lang)
@@ -89,7 +90,15 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                             html.Label("担当者" if not en else "User", htmlFor=LOG_ACTOR),
                             dcc.Dropdown(
                                 id=LOG_ACTOR,
-                                options=[u.username for u in list_users(store)],
+                                options=[
+                                    {
+                                        "label": f"{u.display_name}（{u.username}）"
+                                        if u.display_name
+                                        else u.username,
+                                        "value": u.username,
+                                    }
+                                    for u in list_users(store)
+                                ],
                                 placeholder="すべて" if not en else "All",
                             ),
                             html.Label(

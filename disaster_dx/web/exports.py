@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, request
 
+from disaster_dx import auth
 from disaster_dx import hq as hq_core
 from disaster_dx.auth import Role
 from disaster_dx.eventlog import log_csv, log_rows
@@ -70,6 +71,7 @@ def _export(name: str) -> Response:
             now=now,
             stale_after=timedelta(minutes=settings.stale_report_minutes),
             urgent_after=timedelta(hours=settings.urgent_need_hours),
+            names=auth.display_names(store),
         )
         title = display_name(incident)
         body = (
@@ -105,6 +107,7 @@ def _export(name: str) -> Response:
             incident_title=display_name(incident),
             include_internal=request.args.get("internal") == "1",
             urgent_expire_after=timedelta(hours=settings.urgent_need_hours),
+            names=auth.display_names(store),
         ).encode("utf-8")
     else:
         rows_ = log_rows(
@@ -114,7 +117,7 @@ def _export(name: str) -> Response:
             actor=request.args.get("actor") or None,
             skip_routine=request.args.get("routine") != "1",
         )
-        body = log_csv(rows_)
+        body = log_csv(rows_, names=auth.display_names(store))
     store.audit(user.username, "export", target=name, detail=dict(request.args))
     mimetype, filename = EXPORTS[name]
     response = Response(body, content_type=mimetype)
@@ -135,6 +138,7 @@ _BOARD_CSV_COLUMNS = (
     ("needs", "要望"),
     ("reported", "最終報告"),
     ("reported_by", "報告者"),
+    ("reported_by_id", "報告者ID"),
     ("stale", "報告遅れ"),
     ("staffed_label", "職員"),
     ("internal_note", "内部メモ"),

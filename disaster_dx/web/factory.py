@@ -29,6 +29,7 @@ from disaster_dx.web import (
 from disaster_dx.web.cameras_web import init_cameras
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from disaster_dx.web.exports import init_exports
+from disaster_dx.web.failures import init_failures
 from disaster_dx.web.line_routes import init_line
 from disaster_dx.web.public_routes import init_public
 from disaster_dx.web.security import init_security
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
     init_security(server)
+    init_failures(server, store, settings)  # /healthz; a failing database answers in words
     init_exports(server)
     init_public(server)  # before Dash, so that ``/`` is the static public page
 
@@ -106,11 +108,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             server.wsgi_app, x_for=n, x_proto=n, x_host=n
         )
-
-    @server.get("/healthz")
-    def healthz() -> dict[str, object]:
-        """Liveness and readiness: the database answers."""
-        return {"ok": True, "shelters": len(store.shelters())}
 
     log.info("app ready (%s database)", store.dialect)
     return app

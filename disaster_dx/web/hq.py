@@ -14,8 +14,9 @@ from typing import Any
 import dash
 import dash_leaflet as dl
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
+from disaster_dx import auth
 from disaster_dx import hq as hq_core
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, User
@@ -25,10 +26,13 @@ from disaster_dx.model import Hazard, OpenState
 from disaster_dx.plans import flagged_residents, results_version
 from disaster_dx.situation import incident_time
 from disaster_dx.web import hq_alerts, ids
+from disaster_dx.web.conflict_view import conflict_view, display_value, field_label, field_names
 from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
+from disaster_dx.web.failures import register_failure_output
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
+from disaster_dx.web.shelter_form import parse_count
 from disaster_dx.web.staff import TABLE_CELL, TABLE_FONT, TABLE_HEADER, refusal, staff_header
 from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, bounds_of
 from layers.cameras import camera_overlay
@@ -81,6 +85,7 @@ def _snapshot(
     features = shelter_features(
         shelters, state, thresholds=settings.crowding, now=now, lang=lang, include_internal=True
     )
+    names = auth.display_names(store)
     rows = hq_core.board_rows(
         shelters,
         state,
@@ -90,6 +95,7 @@ def _snapshot(
         urgent_after=timedelta(hours=settings.urgent_need_hours),
         lang=lang,
         clock=clock,
+        names=names,
     )
     if hazard:
         rows = [r for r in rows if hazard in r["hazards"].split()]
@@ -115,10 +121,17 @@ def _snapshot(
                 "area": a.area,
                 "at_home": a.at_home,
                 "in_car": a.in_car,
-                "reported_by": a.reported_by or "",
+                "reported_by": names.get(a.reported_by or "", a.reported_by or ""),
+                "version": a.version,
             }
             for a in sorted(state.areas.values(), key=lambda a: a.area)
         ],
+        # What this screen shows of each shelter: bulk actions are based on it, not on the
+        # store at click time, so a change HQ has not seen yet is never overwritten.
+        "seen": {
+            sid: [state.shelter(sid).version, state.shelter(sid).open_state.value]
+            for sid in (s.shelter_id for s in shelters)
+        },
     }
 
 
@@ -222,7 +235,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
         staff = signed_in_user()
         if staff is not None and Role.SHELTER_STAFF in staff.roles:
             return _staff_home(staff, lang)
-        return refusal(lang=lang, signed_in=staff is not None)
+        return refusal(lang=lang)
     context = current()
     plans = _flagged_plans(context, user)
     snap = _snapshot(context, lang, None, plans["count"])
@@ -321,6 +334,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                 className="dx-hq-panels",
             ),
             dcc.Store(id=ids.HQ_SEQ, data=snap["seq"]),
+            dcc.Store(id=ids.HQ_SEEN, data=snap["seen"]),
             dcc.Store(id=ids.HQ_FORCE, data=0),
             dcc.Store(id=ids.HQ_PLANS, data=plans["seen"]),
             dcc.Interval(id=ids.HQ_INTERVAL, interval=POLL_MS),
@@ -442,7 +456,7 @@ def _bulk_panel(lang: str) -> html.Section:
                 ],
                 className="dx-buttons",
             ),
-            html.P(id=ids.HQ_BULK_RESULT, role="status"),
+            html.Div(id=ids.HQ_BULK_RESULT, role="status"),
         ],
         className="dx-panel",
     )
@@ -462,10 +476,9 @@ def _area_panel(areas: list[dict[str, Any]], history: go.Figure, lang: str) -> h
                             "在宅避難（人）" if not en else "At home",
                             dcc.Input(
                                 id=ids.HQ_AREA_HOME,
-                                type="number",
-                                min=0,
-                                step=1,
+                                type="text",
                                 inputMode="numeric",
+                                autoComplete="off",
                             ),
                         ]
                     ),
@@ -474,10 +487,9 @@ def _area_panel(areas: list[dict[str, Any]], history: go.Figure, lang: str) -> h
                             "車中泊（人）" if not en else "In cars",
                             dcc.Input(
                                 id=ids.HQ_AREA_CAR,
-                                type="number",
-                                min=0,
-                                step=1,
+                                type="text",
                                 inputMode="numeric",
+                                autoComplete="off",
                             ),
                         ]
                     ),
@@ -485,7 +497,8 @@ def _area_panel(areas: list[dict[str, Any]], history: go.Figure, lang: str) -> h
                 className="dx-row",
             ),
             html.Button("記録する" if not en else "Record", id=ids.HQ_AREA_SAVE),
-            html.P(id=ids.HQ_AREA_RESULT, role="status"),
+            html.Div(id=ids.HQ_AREA_RESULT, role="status"),
+            html.Div(id=ids.HQ_AREA_CONFLICT),
             dash_table.DataTable(
                 id=ids.HQ_AREA_TABLE,
                 columns=[
@@ -535,23 +548,70 @@ def _export_panel(lang: str) -> html.Section:
 
 
 def _staff_home(user: User, lang: str) -> html.Div:
-    store = current().store
+    """Shelter staff's start page: their shelters, each with its state and last report."""
+    en = lang == "en"
+    context = current()
+    store = context.store
     names = {s.shelter_id: s.name for s in store.shelters()}
-    links = [
-        html.Li(html.A(names.get(sid, sid), href=f"/hq/shelter/{sid}"))
-        for sid in sorted(user.shelter_ids)
-    ]
+    people = auth.display_names(store)
+    state = store.state(current_incident().incident_id)
+    now = context.now()
+    items = []
+    for sid in sorted(user.shelter_ids, key=lambda i: names.get(i, i)):
+        status = state.shelter(sid)
+        minutes = None
+        if status.reported_at is not None:
+            minutes = max(0, int((now - status.reported_at).total_seconds() // 60))
+        if status.reported_at is None:
+            last = "まだ報告がありません" if not en else "no report yet"
+        else:
+            who = people.get(status.reported_by or "", status.reported_by or "")
+            at = to_jst(status.reported_at).strftime("%H:%M")
+            last = (
+                f"最終報告 {at}（{hq_core.ago_text(minutes, lang)}）{who}"
+                if not en
+                else f"last report {at} JST ({hq_core.ago_text(minutes, lang)}), {who}"
+            )
+        items.append(
+            html.Li(
+                [
+                    html.A(
+                        names.get(sid, sid),
+                        href=f"/hq/shelter/{sid}" + ("?lang=en" if en else ""),
+                    ),
+                    html.Div(
+                        [
+                            html.Span(
+                                status.open_state.label(lang),
+                                className=f"dx-state dx-state-{status.open_state.value}",
+                            ),
+                            " ",
+                            html.Span(last),
+                        ],
+                        className="dx-hint",
+                    ),
+                ],
+                **{"data-shelter-id": sid},
+            )
+        )
     return html.Div(
         [
+            drill_banner(current_incident(), lang=lang),
             staff_header(user, lang=lang, title_ja="担当避難所", title_en="Your shelters"),
             html.Main(
                 [
                     html.P(
                         "更新する避難所を選んでください。"
-                        if lang != "en"
+                        if not en
                         else "Choose the shelter to update."
                     ),
-                    html.Ul(links, className="dx-big-links"),
+                    html.Ul(items, className="dx-big-links", id=ids.HQ_STAFF_SHELTERS)
+                    if items
+                    else html.P(
+                        "担当の避難所がまだ割り当てられていません。本部に連絡してください。"
+                        if not en
+                        else "No shelter is assigned to you yet. Please contact HQ."
+                    ),
                 ],
                 className="dx-narrow",
             ),
@@ -574,6 +634,7 @@ def register(app: Dash) -> None:
         Output(ids.HQ_SEQ, "data"),
         Output(ids.HQ_FLAGGED, "children"),
         Output(ids.HQ_PLANS, "data"),
+        Output(ids.HQ_SEEN, "data"),
         Input(ids.HQ_INTERVAL, "n_intervals"),
         Input(ids.HQ_FORCE, "data"),
         Input(ids.HQ_HAZARD, "value"),
@@ -606,7 +667,7 @@ def register(app: Dash) -> None:
             and plans["flagged"] is None
             and context.store.last_seq(incident.incident_id, skip_routine=True) == (seen or 0)
         ):
-            return (no_update,) * 8
+            return (no_update,) * 9
         lang = _lang_from_search(search)
         snap = _snapshot(context, lang, hazard or None, plans["count"])
         flagged = plans["flagged"]
@@ -620,6 +681,7 @@ def register(app: Dash) -> None:
             snap["seq"],
             markers,
             plans["seen"],
+            snap["seen"],
         )
 
     @app.callback(
@@ -689,31 +751,8 @@ def register(app: Dash) -> None:
         positions = [i for i, row in enumerate(rows or []) if row["id"] == selected]
         return hideout, positions[:1], detail
 
-    def _bulk(open_state: OpenState, hazard_code: str, lang: str) -> str:
-        context = current()
-        user = signed_in_user()
-        assert user is not None  # requires() ran
-        store = context.store
-        incident = current_incident()
-        state = store.state(incident.incident_id)
-        hazard = Hazard(hazard_code)
-        targets = [s.shelter_id for s in store.shelters() if hazard in s.hazards]
-        try:
-            events = hq_core.set_open_state_bulk(
-                store, incident.incident_id, user, targets, open_state, state=state
-            )
-        except ConflictError:
-            return (
-                "他の職員が同時に更新したため、実行しませんでした。もう一度お試しください。"
-                if lang != "en"
-                else "Someone changed a shelter meanwhile; nothing was done. Try again."
-            )
-        label = open_state.label(lang)
-        if lang == "en":
-            return f"{label}: {len(events)} shelters changed ({hazard.en}; {len(targets)} match)."
-        return (
-            f"{hazard.ja}対応の{len(targets)}か所のうち{len(events)}か所を「{label}」にしました。"
-        )
+    register_failure_output(app, ids.HQ_BULK_RESULT, "children")
+    register_failure_output(app, ids.HQ_AREA_RESULT, "children")
 
     @app.callback(
         Output(ids.HQ_BULK_RESULT, "children"),
@@ -721,25 +760,34 @@ def register(app: Dash) -> None:
         Input(ids.HQ_BULK_OPEN_CONFIRM, "submit_n_clicks"),
         Input(ids.HQ_BULK_CLOSE_CONFIRM, "submit_n_clicks"),
         State(ids.HQ_BULK_HAZARD, "value"),
+        State(ids.HQ_SEEN, "data"),
         State(ids.HQ_FORCE, "data"),
         State("_pages_location", "search"),
         prevent_initial_call=True,
     )
     @requires(*HQ_ROLES)
     def bulk(
-        _open: int | None, _close: int | None, hazard: str, force: int, search: str
-    ) -> tuple[str, int]:
-        """Open or close every shelter suitable for one hazard, in one event batch."""
+        _open: int | None,
+        _close: int | None,
+        hazard: str,
+        seen: Any,
+        force: int,
+        search: str,
+    ) -> tuple[Any, int]:
+        """Open or close every shelter suitable for one hazard, from what this screen showed."""
         state = OpenState.OPEN if ctx.triggered_id == ids.HQ_BULK_OPEN_CONFIRM else OpenState.CLOSED
-        return _bulk(state, hazard, _lang_from_search(search)), (force or 0) + 1
+        return _bulk(state, hazard, seen, _lang_from_search(search)), (force or 0) + 1
 
     @app.callback(
         Output(ids.HQ_AREA_RESULT, "children"),
+        Output(ids.HQ_AREA_CONFLICT, "children"),
         Output(ids.HQ_FORCE, "data", allow_duplicate=True),
         Input(ids.HQ_AREA_SAVE, "n_clicks"),
+        Input({"type": ids.HQ_AREA_REAPPLY, "version": ALL}, "n_clicks"),
         State(ids.HQ_AREA_NAME, "value"),
         State(ids.HQ_AREA_HOME, "value"),
         State(ids.HQ_AREA_CAR, "value"),
+        State(ids.HQ_AREA_TABLE, "data"),
         State(ids.HQ_FORCE, "data"),
         State("_pages_location", "search"),
         prevent_initial_call=True,
@@ -747,31 +795,135 @@ def register(app: Dash) -> None:
     @requires(*HQ_ROLES)
     def record_area(
         _clicks: int | None,
-        area: str | None,
-        at_home: int | None,
-        in_car: int | None,
+        reapply: list[int | None],
+        area: Any,
+        at_home_raw: Any,
+        in_car_raw: Any,
+        shown: Any,
         force: int,
         search: str,
-    ) -> tuple[str, Any]:
-        """Record 在宅避難・車中泊 counts for one area."""
+    ) -> tuple[Any, Any, Any]:
+        """Record 在宅避難・車中泊 counts for one area, on the version this screen showed."""
         lang = _lang_from_search(search)
+        en = lang == "en"
+        trigger = ctx.triggered_id
+        if isinstance(trigger, dict) and not any(reapply):
+            return no_update, no_update, no_update
+        name = area.strip() if isinstance(area, str) else ""
+        at_home, home_problem = parse_count(at_home_raw, lang)
+        in_car, car_problem = parse_count(in_car_raw, lang)
+        problems = [
+            f"{field_label(field, lang)}: {problem}"
+            for field, problem in (("at_home", home_problem), ("in_car", car_problem))
+            if problem
+        ]
+        if problems:
+            return html.P("；".join(problems), className="dx-error"), None, no_update
+        if isinstance(trigger, dict):
+            seen_version = int(trigger["version"])  # HQ looked at the newer values
+        else:
+            rows = shown if isinstance(shown, list) else []
+            seen_version = next(
+                (
+                    int(r.get("version") or 0)
+                    for r in rows
+                    if isinstance(r, dict) and r.get("area") == name
+                ),
+                0,  # an area this screen does not list yet
+            )
         user = signed_in_user()
         assert user is not None
         context = current()
         incident = current_incident()
         try:
-            hq_core.report_area(
+            event = hq_core.report_area(
                 context.store,
                 incident.incident_id,
                 user,
-                area or "",
+                name,
                 at_home=at_home,
                 in_car=in_car,
+                seen_version=seen_version,
             )
+        except ConflictError as exc:
+            mine = {k: v for k, v in (("at_home", at_home), ("in_car", in_car)) if v is not None}
+            view = conflict_view(
+                exc,
+                names=auth.display_names(context.store),
+                mine=mine,
+                lang=lang,
+                reapply_id={"type": ids.HQ_AREA_REAPPLY, "version": exc.actual},
+            )
+            text = (
+                "Someone else recorded this area first. Nothing was recorded."
+                if en
+                else "他の職員が先にこの地区を記録しました。記録していません。"
+            )
+            return html.P(text, className="dx-error"), view, no_update
         except DisasterDxError as exc:
-            return _problem_text(exc, lang), no_update
-        done = "記録しました。" if lang != "en" else "Recorded."
-        return done, (force or 0) + 1
+            return html.P(_problem_text(exc, lang), className="dx-error"), None, no_update
+        done = "Recorded." if en else "記録しました。"
+        if event.merged:
+            merged = field_names(list(event.merged), lang)
+            done += (
+                f" Counts colleagues recorded meanwhile ({merged}) were kept."
+                if en
+                else f"その間に他の職員が記録した項目（{merged}）はそのまま残しました。"
+            )
+        return html.P(done, className="dx-ok"), None, (force or 0) + 1
+
+
+def _bulk(open_state: OpenState, hazard_code: str, seen: Any, lang: str) -> Any:
+    """Bulk open/close based on ``seen`` (the HQ_SEEN store: id → [version, open state])."""
+    context = current()
+    user = signed_in_user()
+    assert user is not None  # requires() ran
+    store = context.store
+    incident = current_incident()
+    en = lang == "en"
+    hazard = Hazard(hazard_code)
+    shown: dict[str, hq_core.SeenShelter] = {}
+    for sid, value in (seen if isinstance(seen, dict) else {}).items():
+        if isinstance(value, list) and len(value) == 2 and value[1] in OpenState._value2member_map_:
+            shown[str(sid)] = hq_core.SeenShelter(int(value[0]), OpenState(value[1]))
+    masters = {s.shelter_id: s for s in store.shelters()}
+    targets = [sid for sid in shown if sid in masters and hazard in masters[sid].hazards]
+    outcome = hq_core.set_open_state_bulk(
+        store, incident.incident_id, user, targets, open_state, seen=shown
+    )
+    label = open_state.label(lang)
+    changed, matching = len(outcome.events), len(targets)
+    if en:
+        done = f"{label}: {changed} shelters changed ({hazard.en}; {matching} match)."
+    else:
+        done = f"{hazard.ja}対応の{matching}か所のうち{changed}か所を「{label}」にしました。"
+    if not outcome.skipped:
+        return done
+    names = auth.display_names(store)
+    skipped = []
+    for sid, exc in outcome.skipped.items():
+        field = exc.fields.get("open_state")
+        detail = ""
+        if field is not None:
+            who = names.get(field.by, field.by)
+            when = to_jst(field.at).strftime("%H:%M")
+            state = display_value("open_state", field.theirs, lang)
+            detail = f" ({state}, {who} {when})" if en else f"（{state}・{who} {when}）"
+        skipped.append(html.Li(masters[sid].name + detail))
+    note = (
+        f"Not changed: {len(skipped)} shelter(s) whose open state a colleague changed after "
+        "this screen was drawn. Check them and change them one by one if needed:"
+        if en
+        else f"次の{len(skipped)}か所は、この画面の表示後に他の職員が開設状況を変更したため"
+        "変更していません。確認のうえ、必要なら個別に変更してください："
+    )
+    return html.Div(
+        [
+            html.P(done),
+            html.P(note, className="dx-error"),
+            html.Ul(skipped, id=ids.HQ_BULK_SKIPPED),
+        ]
+    )
 
 
 def _problem_text(exc: DisasterDxError, lang: str) -> str:

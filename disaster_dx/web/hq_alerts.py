@@ -786,15 +786,26 @@ def register(app: Dash) -> None:
         assert user is not None
         store = context.store
         state = store.state_after(incident.incident_id, int(seen["seq"]))
+        shown = list(seen["ids"])
         try:
-            events = hq_core.set_open_state_bulk(
-                store, incident.incident_id, user, list(seen["ids"]), OpenState.OPEN, state=state
+            outcome = hq_core.set_open_state_bulk(
+                store,
+                incident.incident_id,
+                user,
+                shown,
+                OpenState.OPEN,
+                seen=hq_core.seen_on_screen(state, shown),
             )
         except ConflictError:
             return t("sit_needed_conflict", lang), (force or 0) + 1
         except DisasterDxError as exc:
             return t("sit_failed", lang, error=_problem_text(exc)), no_update
-        return t("sit_needed_done", lang, count=len(events)), (force or 0) + 1
+        done = t("sit_needed_done", lang, count=len(outcome.events))
+        if outcome.skipped:
+            names = {s.shelter_id: s.name for s in store.shelters()}
+            skipped = "、".join(names.get(sid, sid) for sid in outcome.skipped)
+            done = f"{done} {t('sit_needed_skipped', lang, names=skipped)}"
+        return done, (force or 0) + 1
 
     @app.callback(
         Output(ids.HQ_STAFFED_BOX, "children"),

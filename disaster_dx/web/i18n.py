@@ -121,6 +121,10 @@ _TEXT: dict[str, tuple[str, str]] = {
                 "他の職員が同時に更新したため、実行しませんでした。表示を確かめてもう一度どうぞ。",
                 "Someone changed a shelter meanwhile; nothing was done. Check and try again.",
             ),
+            "needed_skipped": (
+                "次の避難所は、この画面の表示後に他の職員が開設状況を変えたため、そのままにしました：{names}",
+                "Left as they are (someone changed their open state after this screen): {names}",
+            ),
             "needed_confirm": (
                 "「開設が必要」の{count}か所をすべて「開設」にします。よろしいですか？",
                 "Set all {count} sites that need opening to Open?",

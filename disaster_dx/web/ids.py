@@ -108,6 +108,14 @@ FORM_SUBMIT = "hq-form-submit"
 FORM_RESULT = "hq-form-result"
 FORM_CONFLICT = "hq-form-conflict"
 FORM_REAPPLY = "hq-form-reapply"
+FORM_CONFIRM = "hq-form-confirm"
+FORM_SEEN = "hq-form-seen"
+FORM_LAST_REPORT = "hq-form-last-report"
+HQ_SEEN = "hq-seen"
+HQ_AREA_CONFLICT = "hq-area-conflict"
+HQ_AREA_REAPPLY = "hq-area-reapply"
+HQ_BULK_SKIPPED = "hq-bulk-skipped"
+HQ_STAFF_SHELTERS = "hq-staff-shelters"
 
 
 def form_error(field: str) -> str:

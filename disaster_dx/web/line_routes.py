@@ -27,7 +27,7 @@ import dash
 from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
 from flask import Flask, jsonify, request
 
-from disaster_dx import line_bot, notify
+from disaster_dx import auth, line_bot, notify
 from disaster_dx._time import jst_minute, jst_second
 from disaster_dx.auth import Role
 from disaster_dx.errors import DisasterDxError
@@ -224,12 +224,13 @@ def _log_rows(entries: list[notify.LogEntry]) -> list[dict[str, Any]]:
 
 
 def _outbox_rows(messages: list[notify.OutboxMessage], lang: str) -> list[dict[str, Any]]:
+    names = auth.display_names(current().store)  # staff by the names people know them by
     return [
         {
             "created": jst_second(m.created_at),
             "kind": _kind_label(m.kind, lang),
             "status": m.status_label(lang),
-            "by": m.updated_by,
+            "by": names.get(m.updated_by, m.updated_by),
             "sent": jst_second(m.sent_at),
             "first_line": _summary_line(m)[:80],
             "key": m.message_key,
@@ -321,7 +322,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     lang = lang_of(lang)
     user = page_user(Role.HQ)
     if user is None:
-        return refusal(lang=lang, signed_in=signed_in_user() is not None)
+        return refusal(lang=lang)
     context = current()
     store = context.store
     pending = _pending(store)

@@ -277,7 +277,7 @@ def layout(lang: str | None = None, **query: Any) -> html.Div:
     lang = lang_of(lang)
     user = page_user(*PLANS_ROLES)
     if user is None:
-        return refusal(lang=lang, signed_in=signed_in_user() is not None)
+        return refusal(lang=lang)
     params = _params(query.get("hazard"), query.get("mode"), query.get("arrival"))
     header = staff_header(user, lang=lang, title_ja="個別避難計画", title_en="Evacuation plans")
     run = _run(user, params, purpose="plans.page")

@@ -85,6 +85,46 @@ def page_user(*roles: Role) -> User | None:
     return user
 
 
+#: Where each role does its work, in order of precedence (admin holds every role: ``/hq``).
+_HOMES: tuple[tuple[Role, str], ...] = (
+    (Role.HQ, "/hq"),
+    (Role.PLANNER, "/plans"),
+    (Role.DRILL, "/drill"),
+    (Role.SHELTER_STAFF, "/hq"),  # their own shelters, each with its state and last report
+)
+#: Path → roles that may open it; the most specific prefix first. Pages check again.
+_PAGE_ROLES: tuple[tuple[str, tuple[Role, ...]], ...] = (
+    ("/hq/cameras", (Role.HQ,)),
+    ("/hq/line", (Role.HQ,)),
+    ("/hq/log", (Role.HQ,)),
+    ("/hq/export", (Role.HQ,)),
+    ("/hq", (Role.HQ, Role.SHELTER_STAFF)),
+    ("/plans", (Role.PLANNER,)),
+    ("/drill/join", (Role.HQ, Role.SHELTER_STAFF, Role.DRILL)),
+    ("/drill/replay", (Role.HQ, Role.DRILL)),
+    ("/drill", (Role.DRILL,)),
+)
+
+
+def home_for(user: User) -> str:
+    """The page a user lands on after login: where their role works."""
+    for role, path in _HOMES:
+        if user.has(role):
+            return path
+    return "/"
+
+
+def may_open(user: User, path: str) -> bool:
+    """Whether ``user`` may open the staff page at ``path`` (unknown paths: the page decides)."""
+    bare = path.split("?", 1)[0]
+    if bare.startswith("/hq/shelter/"):
+        return user.may_update_shelter(bare.removeprefix("/hq/shelter/").strip("/"))
+    for prefix, roles in _PAGE_ROLES:
+        if bare == prefix or bare.startswith(prefix + "/"):
+            return user.has(*roles)
+    return True
+
+
 def requires(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Wrap a Dash callback so it runs only for users holding one of ``roles`` (else 403)."""
 
@@ -214,12 +254,12 @@ _LOGIN_PAGE = """<!DOCTYPE html>
 
 
 def _safe_next(value: str | None) -> str:
-    """Only same-site paths: an open redirect would help phishing."""
+    """Only same-site paths (an open redirect would help phishing); ``""`` for none."""
     if not value:
-        return "/hq"
+        return ""
     parsed = urlparse(value)
     if parsed.scheme or parsed.netloc or not value.startswith("/") or value.startswith("//"):
-        return "/hq"
+        return ""
     return value
 
 
@@ -259,7 +299,10 @@ def _login() -> Any:
                 login_user(WebUser(user))
                 _csrf_token()
                 log.info("login %s", user.username)
-                return redirect(next_path)
+                # The page asked for if this user may open it, else where their role works.
+                if next_path and may_open(user, next_path):
+                    return redirect(next_path)
+                return redirect(home_for(user))
     page = render_template_string(
         _LOGIN_PAGE,
         lang=lang,
