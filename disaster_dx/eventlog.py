@@ -11,6 +11,12 @@ is folded at most once, on top of the previous status of its own shelter or area
 (``fold(events, initial=…)`` with a one-subject state), so a whole incident costs O(number of
 events), never a re-fold per row, and a view filtered to one shelter folds only its events.
 
+That is right for the CSV export (:func:`iter_log_rows`, which streams every row), but a
+screen must not read a week of log per request. :func:`log_page` reads one page from the
+database instead: keyset queries on ``seq`` with every filter in SQL, "before" values from the
+state just before the page (a snapshot plus a short tail) and the events about each row's
+subject in between, and a count that stops at :data:`COUNT_CAP`.
+
 **This view is HQ-only.** It shows internal notes (内部メモ) and staff user names, because
 auditing needs them; it must never back a public page or a public snapshot.
 """
@@ -18,12 +24,18 @@ auditing needs them; it must never back a public page or a public snapshot.
 from __future__ import annotations
 
 import csv
+import functools
+import heapq
 import io
+import itertools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy.engine import Connection
 
 from disaster_dx._time import jst_second
 from disaster_dx.errors import DisasterDxError
@@ -46,6 +58,7 @@ from disaster_dx.events import (
     fold,
 )
 from disaster_dx.model import Crowding, Hazard, Need, OpenState, Shelter
+from disaster_dx.store import Store, event_from_row, events_table, subject_for_shelter
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +217,7 @@ def log_rows(
     *,
     shelter_id: str | None = None,
     actor: str | None = None,
+    types: Collection[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     initial: State | None = None,
@@ -211,6 +225,40 @@ def log_rows(
     lang: str = "ja",
 ) -> list[LogRow]:
     """The incident's events as audit rows, optionally filtered, with before → after values.
+
+    The whole list at once (tests, small logs); :func:`iter_log_rows` streams the same rows
+    (the CSV export) and :func:`log_page` reads one page from the database (``/hq/log``).
+    """
+    return list(
+        iter_log_rows(
+            events,
+            shelters_by_id,
+            shelter_id=shelter_id,
+            actor=actor,
+            types=types,
+            since=since,
+            until=until,
+            initial=initial,
+            skip_routine=skip_routine,
+            lang=lang,
+        )
+    )
+
+
+def iter_log_rows(
+    events: Iterable[Event],
+    shelters_by_id: Mapping[str, Shelter],
+    *,
+    shelter_id: str | None = None,
+    actor: str | None = None,
+    types: Collection[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    initial: State | None = None,
+    skip_routine: bool = False,
+    lang: str = "ja",
+) -> Iterator[LogRow]:
+    """The incident's events as audit rows, one at a time, with before → after values.
 
     A row's "before" depends on every earlier event about its subject, whoever wrote it, so
     filters choose which rows are returned, not which events are folded; events about other
@@ -227,6 +275,8 @@ def log_rows(
         Only rows about this shelter.
     actor
         Only rows written by this user.
+    types
+        Only rows of these event types.
     since, until
         Only rows with ``since <= at <= until`` (aware times). Reading stops at the first event
         after ``until``: ``at`` never runs backwards within an incident.
@@ -239,9 +289,9 @@ def log_rows(
     lang
         ``"en"`` for the English page; the words of the log (labels, values, details) follow.
 
-    Returns
-    -------
-    list of LogRow
+    Yields
+    ------
+    LogRow
         In ``seq`` order. Internal notes and user names are included: HQ only.
 
     Raises
@@ -253,8 +303,7 @@ def log_rows(
     subjects = _SubjectFolder(base, lang)
     hazards: dict[Hazard, HazardAnnouncement] = dict(base.hazards)
     incident_id, last_seq = base.incident_id, base.seq
-    rows: list[LogRow] = []
-    seen = 0
+    wanted_types = None if types is None else frozenset(types)
     for event in events:
         if incident_id is not None and event.incident_id != incident_id:
             raise DisasterDxError(
@@ -267,7 +316,6 @@ def log_rows(
         incident_id, last_seq = event.incident_id, event.seq
         if until is not None and event.at > until:
             break
-        seen += 1
         if skip_routine and event.type in ROUTINE_TYPES:
             continue  # routine events change no shelter or area: nothing to fold either
         subject = _subject_key(event)
@@ -276,7 +324,11 @@ def log_rows(
         )
         if shelter_id is not None and _shelter_id_of(event, subject) != shelter_id:
             continue  # another subject: nothing about it can show in this view
-        if (actor is not None and event.actor != actor) or (since is not None and event.at < since):
+        if (
+            (actor is not None and event.actor != actor)
+            or (wanted_types is not None and event.type not in wanted_types)
+            or (since is not None and event.at < since)
+        ):
             if subject is not None:
                 subjects.defer(subject, event)
             continue
@@ -285,9 +337,7 @@ def log_rows(
             changes = subjects.changes(subject, event)
         elif hazard_change is not None:
             changes = (hazard_change,)
-        rows.append(_row(event, subject, changes, shelters_by_id, lang))
-    log.debug("event log: %d rows of %d events", len(rows), seen)
-    return rows
+        yield _row(event, subject, changes, shelters_by_id, lang)
 
 
 def log_csv(rows: Iterable[LogRow]) -> bytes:
@@ -318,6 +368,377 @@ def log_csv(rows: Iterable[LogRow]) -> bytes:
                 [*lead, _cell(change.label), _cell(change.before), _cell(change.after), detail]
             )
     return buffer.getvalue().encode("utf-8-sig")
+
+
+# ---------------------------------------------------------------------------------------------
+# One page, read from the database (/hq/log)
+# ---------------------------------------------------------------------------------------------
+
+#: Rows per page of ``/hq/log``.
+PAGE_ROWS = 100
+#: The count line counts up to this many rows, then says "more than". An exact count of a
+#: week-long log reads every row (60–100 ms at 500k events on either engine, growing with
+#: the log); this reads at most this many rows (≈ 5 ms on SQLite).
+COUNT_CAP = 1_000
+#: "Before" values under a user or type filter follow each row's subject through the log
+#: between rows by its own events (the subject index). Where its next row lies more than
+#: this many events of the log further on (a user's rows may be days apart), the subject
+#: restarts from the newest state snapshot before that row instead of reading on.
+SUBJECT_STRETCH = 2_000
+#: At most this many events about one subject are read at once; a subject busier than that
+#: between two rows restarts from :meth:`Store.state_after` the row. With the stretch above,
+#: the events a page reads are bounded by its rows, never by the length of the log.
+SUBJECT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which events of one incident the log shows; every field given must hold.
+
+    The same choices as the keyword arguments of :func:`log_rows`, which the CSV export uses.
+    """
+
+    shelter_id: str | None = None
+    actor: str | None = None
+    types: frozenset[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    skip_routine: bool = False
+
+    @property
+    def leaves_gaps(self) -> bool:
+        """Whether events about a shown subject may fall between the rows (user or type filter).
+
+        Without one, the rows of a page are every event about their subjects within the page
+        (routine events, which ``skip_routine`` leaves out, change no subject), so each row's
+        "before" follows from the state before the page and the page's own earlier rows.
+        """
+        return self.actor is not None or self.types is not None
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of the log, newest row first, with the cursors of its neighbours.
+
+    ``older`` is the ``before_seq`` of the next older page and ``newer`` the ``after_seq`` of
+    the next newer one (``None``: there is none). ``count`` is how many rows the filter has,
+    counted up to :data:`COUNT_CAP`; ``count_exact`` is false when there are more.
+    """
+
+    rows: tuple[LogRow, ...]
+    older: int | None
+    newer: int | None
+    count: int
+    count_exact: bool
+
+
+def log_page(
+    store: Store,
+    incident_id: str,
+    shelters_by_id: Mapping[str, Shelter],
+    where: LogFilter | None = None,
+    *,
+    before_seq: int | None = None,
+    after_seq: int | None = None,
+    size: int = PAGE_ROWS,
+    lang: str = "ja",
+) -> LogPage:
+    """One page of an incident's log, read from the database without reading the whole log.
+
+    The newest page by default; ``before_seq`` gives the rows just older than that ``seq``
+    and ``after_seq`` those just newer (the newest page once fewer than a page are newer, or
+    when a cursor finds nothing). Rows are found with keyset queries on ``seq`` with every
+    filter in SQL, each served by an index: the primary key, ``(incident_id, subject, seq)``,
+    ``(incident_id, actor, seq)`` or ``(incident_id, type, seq)``. "Before" values come from
+    :meth:`~disaster_dx.store.Store.state_after` the page's first row plus the events about
+    each row's subject up to it (see :data:`SUBJECT_BATCH`).
+
+    The rows equal the corresponding rows of :func:`log_rows` over the whole log with the
+    same filter (property-tested on both engines). HQ only, like :func:`log_rows`.
+
+    Raises
+    ------
+    ValueError
+        Both cursors at once, or a page size below 1.
+    """
+    if before_seq is not None and after_seq is not None:
+        raise ValueError("give before_seq or after_seq, not both")
+    if size < 1:
+        raise ValueError(f"a page has at least one row, not {size}")
+    where = where or LogFilter()
+    with store.engine.connect() as conn:
+        query = _LogQuery(conn, incident_id, where)
+        events, older_left, newer_left = _page_events(query, before_seq, after_seq, size)
+        changes = _PageChanges(store, query, events, lang).changes() if events else {}
+        count = query.count(COUNT_CAP)
+    log.debug("event log page of %s: %d rows, %d+ matching", incident_id, len(events), count)
+    rows = tuple(
+        _row(e, _subject_key(e), changes.get(e.seq, ()), shelters_by_id, lang)
+        for e in reversed(events)
+    )
+    return LogPage(
+        rows=rows,
+        older=events[0].seq if older_left and events else None,
+        newer=events[-1].seq if newer_left and events else None,
+        count=min(count, COUNT_CAP),
+        count_exact=count <= COUNT_CAP,
+    )
+
+
+def _page_events(
+    query: _LogQuery, before_seq: int | None, after_seq: int | None, size: int
+) -> tuple[list[Event], bool, bool]:
+    """The page's events oldest first, and whether older and newer rows are left."""
+    if after_seq is not None:
+        found = query.events(after=after_seq, limit=size + 1)  # oldest first
+        if len(found) > size:
+            events = found[:size]
+            return events, query.exists(before=events[0].seq), True
+        before_seq = None  # fewer than a page are newer: show the newest page, full
+    found = query.events(before=before_seq, limit=size + 1)  # newest first
+    if not found and before_seq is not None:
+        before_seq = None  # a cursor past the end (the filter changed): the newest page
+        found = query.events(limit=size + 1)
+    events = found[:size][::-1]
+    newer_left = before_seq is not None and bool(events) and query.exists(after=events[-1].seq)
+    return events, len(found) > size, newer_left
+
+
+class _LogQuery:
+    """The SQL of one page: the filter as conditions, seq bounds for the time range, cursors."""
+
+    def __init__(self, conn: Connection, incident_id: str, where: LogFilter) -> None:
+        self.conn = conn
+        self.incident_id = incident_id
+        self.where = where
+        table = events_table
+        self.conditions: list[ColumnElement[bool]] = [table.c.incident_id == incident_id]
+        if where.actor is not None:
+            self.conditions.append(table.c.actor == where.actor)
+        if where.shelter_id is not None:
+            self.conditions.append(table.c.subject == subject_for_shelter(where.shelter_id))
+        self.empty = False
+        # ``at`` never runs backwards within an incident, so a time range is a seq range:
+        # turn it into one, so every query walks an index in seq order.
+        if where.since is not None:
+            first = conn.execute(
+                select(table.c.seq)
+                .where(table.c.incident_id == incident_id, table.c.at >= where.since)
+                .order_by(table.c.at, table.c.seq)
+                .limit(1)
+            ).scalar_one_or_none()
+            self.empty |= first is None
+            self.conditions.append(table.c.seq >= (first or 0))
+        if where.until is not None:
+            last = conn.execute(
+                select(table.c.seq)
+                .where(table.c.incident_id == incident_id, table.c.at <= where.until)
+                .order_by(table.c.at.desc(), table.c.seq.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            self.empty |= last is None
+            self.conditions.append(table.c.seq <= (last or 0))
+        # One query per wanted type, merged in Python: each then walks ``(incident_id, type,
+        # seq)`` and stops at its LIMIT (an IN list would make both engines read every match
+        # and sort).
+        self.variants: list[ColumnElement[bool]]
+        if where.types is not None:
+            types = where.types - ROUTINE_TYPES if where.skip_routine else where.types
+            self.variants = [table.c.type == t for t in sorted(types)]
+        elif where.skip_routine and ROUTINE_TYPES:
+            self.variants = [table.c.type.not_in(sorted(ROUTINE_TYPES))]
+        else:
+            self.variants = [true()]
+
+    def events(
+        self, *, before: int | None = None, after: int | None = None, limit: int
+    ) -> list[Event]:
+        """Up to ``limit`` matching events: newest first below ``before``, else oldest first."""
+        if self.empty:
+            return []
+        seq = events_table.c.seq
+        newest_first = after is None
+        found: list[list[Event]] = []
+        for variant in self.variants:
+            query = (
+                select(events_table)
+                .where(*self.conditions, variant)
+                .order_by(seq.desc() if newest_first else seq)
+                .limit(limit)
+            )
+            if before is not None:
+                query = query.where(seq < before)
+            if after is not None:
+                query = query.where(seq > after)
+            found.append([event_from_row(r._mapping) for r in self.conn.execute(query)])
+        if len(found) == 1:
+            return found[0]
+        merged = heapq.merge(*found, key=lambda e: e.seq, reverse=newest_first)
+        return list(itertools.islice(merged, limit))
+
+    def exists(self, *, before: int | None = None, after: int | None = None) -> bool:
+        """Whether any matching event lies below ``before`` or above ``after``."""
+        return bool(self.events(before=before, after=after, limit=1))
+
+    def count(self, cap: int) -> int:
+        """How many events match, counting at most ``cap + 1`` of them."""
+        if self.empty:
+            return 0
+        total = 0
+        for variant in self.variants:
+            # Newest first, like the page: without an order SQLite may walk the covering
+            # type index, where every camera frame sorts before the rows being counted.
+            inner = (
+                select(events_table.c.seq)
+                .where(*self.conditions, variant)
+                .order_by(events_table.c.seq.desc())
+                .limit(cap + 1)
+            ).subquery()
+            total += int(self.conn.execute(select(func.count()).select_from(inner)).scalar_one())
+            if total > cap:
+                break
+        return total
+
+    def about(self, subject: SubjectKey, after: int, upto: int, limit: int) -> list[Event]:
+        """Up to ``limit`` events about one shelter or area in ``(after, upto]``, oldest first."""
+        seq = events_table.c.seq
+        query = (
+            select(events_table)
+            .where(
+                events_table.c.incident_id == self.incident_id,
+                events_table.c.subject == f"{subject[0]}:{subject[1]}",
+                seq > after,
+                seq <= upto,
+            )
+            .order_by(seq)
+            .limit(limit)
+        )
+        return [event_from_row(r._mapping) for r in self.conn.execute(query)]
+
+    def warnings(self, after: int, upto: int, limit: int) -> list[Event]:
+        """Up to ``limit`` warning announcements and clearances in ``(after, upto]``."""
+        seq = events_table.c.seq
+        found = [
+            [
+                event_from_row(r._mapping)
+                for r in self.conn.execute(
+                    select(events_table)
+                    .where(
+                        events_table.c.incident_id == self.incident_id,
+                        events_table.c.type == kind,
+                        seq > after,
+                        seq <= upto,
+                    )
+                    .order_by(seq)
+                    .limit(limit)
+                )
+            ]
+            for kind in _HAZARD_TYPES
+        ]
+        merged = heapq.merge(*found, key=lambda e: e.seq)
+        return list(itertools.islice(merged, limit))
+
+
+class _PageChanges:
+    """Before → after of each row of one page, without the log before the page.
+
+    Starts from the state just before the page's first row; each subject is then carried
+    to each of its rows by its own events in between: the page's rows themselves when the
+    filter leaves no gaps (:attr:`LogFilter.leaves_gaps`), else the subject's events read by
+    the subject index (warnings by the type index), a batch at a time.
+    """
+
+    def __init__(self, store: Store, query: _LogQuery, events: list[Event], lang: str) -> None:
+        self.store = store
+        self.query = query
+        self.events = events
+        self.lang = lang
+        self.start = events[0].seq - 1
+        self.base = store.state_after(query.incident_id, self.start)
+        self.out: dict[int, tuple[Change, ...]] = {}
+
+    def changes(self) -> dict[int, tuple[Change, ...]]:
+        """The changes of each row by its ``seq`` (rows without a subject have none)."""
+        by_subject: dict[SubjectKey, list[Event]] = {}
+        warnings: list[Event] = []
+        for event in self.events:
+            subject = _subject_key(event)
+            if subject is not None:
+                by_subject.setdefault(subject, []).append(event)
+            elif event.type in _HAZARD_TYPES:
+                warnings.append(event)
+        folder = _SubjectFolder(self.base, self.lang)
+        for subject, rows in by_subject.items():
+
+            def step(event: Event, is_row: bool, subject: SubjectKey = subject) -> None:
+                if is_row:
+                    self.out[event.seq] = folder.changes(subject, event)
+                else:
+                    folder.defer(subject, event)
+
+            def restart(state: State, subject: SubjectKey = subject) -> None:
+                folder.restart(subject, state)
+
+            fetch = functools.partial(self.query.about, subject)
+            self._follow(rows, fetch, step, restart, only=[f"{subject[0]}:{subject[1]}"])
+        if warnings:
+            hazards = dict(self.base.hazards)
+
+            def warn(event: Event, is_row: bool) -> None:
+                change = _hazard_change(event, hazards, self.lang)
+                if is_row:
+                    self.out[event.seq] = (change,)
+
+            def rewarn(state: State) -> None:
+                hazards.clear()
+                hazards.update(state.hazards)
+
+            self._follow(warnings, self.query.warnings, warn, rewarn, only=())
+        return self.out
+
+    def _follow(
+        self,
+        rows: list[Event],
+        fetch: Callable[[int, int, int], list[Event]],
+        step: Callable[[Event, bool], None],
+        restart: Callable[[State], None],
+        only: Collection[str],
+    ) -> None:
+        """Feed ``step`` every event about one subject from the page's start to its last row.
+
+        ``fetch(after, upto, limit)`` gives the subject's events in ``(after, upto]``. Where
+        the subject's next row lies more than :data:`SUBJECT_STRETCH` events of the log
+        further on, the subject restarts from the newest snapshot before that row (rebuilding
+        only the subjects ``only`` names); where more than :data:`SUBJECT_BATCH` events about
+        it lie in between, from :meth:`Store.state_after` that row. So each row costs at
+        most about a batch of events plus one snapshot, however long the log.
+        """
+        if not self.query.where.leaves_gaps:
+            for row in rows:  # the rows are every event about the subject in the page
+                step(row, True)
+            return
+        incident_id = self.query.incident_id
+        after, pending = self.start, rows
+        while pending:
+            first = pending[0].seq
+            if first - 1 - after > SUBJECT_STRETCH:
+                snapshot = self.store.projection.snapshot_before(incident_id, first - 1, only=only)
+                if snapshot is not None and snapshot.seq > after:
+                    restart(snapshot)
+                    after = snapshot.seq
+            # Every pending row within a stretch of here, in one read.
+            reach = [r for r in pending if r.seq - after <= SUBJECT_STRETCH] or pending[:1]
+            batch = fetch(after, reach[-1].seq, SUBJECT_BATCH + 1)
+            if len(batch) > SUBJECT_BATCH:  # a busy subject: start again just before the row
+                after = first - 1
+                restart(self.store.state_after(incident_id, after))
+                reach, batch = pending[:1], []
+            row_seqs = {r.seq for r in reach}
+            merged = {e.seq: e for e in batch}
+            merged.update((r.seq, r) for r in reach)
+            for seq in sorted(merged):
+                step(merged[seq], seq in row_seqs)
+            after, pending = reach[-1].seq, pending[len(reach) :]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,6 +814,15 @@ class _SubjectFolder:
         self.shelters: dict[str, ShelterStatus] = dict(base.shelters)
         self.areas: dict[str, AreaCount] = dict(base.areas)
         self.waiting: dict[SubjectKey, list[Event]] = {}
+
+    def restart(self, subject: SubjectKey, state: State) -> None:
+        """Take the subject's status from ``state`` (the state just before its next event)."""
+        self.waiting.pop(subject, None)
+        kind, key = subject
+        if kind == "shelter":
+            self.shelters[key] = state.shelter(key)
+        else:
+            self.areas[key] = state.areas.get(key) or AreaCount(key)
 
     def defer(self, subject: SubjectKey, event: Event) -> None:
         """Queue an event whose before/after nobody needs (yet)."""
