@@ -380,13 +380,13 @@ PAGE_ROWS = 100
 #: week-long log reads every row (60–100 ms at 500k events on either engine, growing with
 #: the log); this reads at most this many rows (≈ 5 ms on SQLite).
 COUNT_CAP = 1_000
-#: "Before" values under a user or type filter follow each row's subject through the log
-#: between rows by its own events (the subject index). Where its next row lies more than
-#: this many events of the log further on (a user's rows may be days apart), the subject
-#: restarts from the newest state snapshot before that row instead of reading on.
-SUBJECT_STRETCH = 2_000
-#: At most this many events about one subject are read at once; a subject busier than that
-#: between two rows restarts from :meth:`Store.state_after` the row. With the stretch above,
+#: "Before" values under a user or type filter follow each row's subject from row to row
+#: by its own events (the subject index), read this many at a time. A chunk without a row
+#: means the next row is far (a user's rows may be days apart): the subject then restarts
+#: from the newest state snapshot before that row instead of reading on.
+SUBJECT_CHUNK = 50
+#: With no snapshot to restart from, at most about this many events about one subject are
+#: read towards its next row before it restarts from :meth:`Store.state_after` that row. So
 #: the events a page reads are bounded by its rows, never by the length of the log.
 SUBJECT_BATCH = 500
 
@@ -706,12 +706,12 @@ class _PageChanges:
     ) -> None:
         """Feed ``step`` every event about one subject from the page's start to its last row.
 
-        ``fetch(after, upto, limit)`` gives the subject's events in ``(after, upto]``. Where
-        the subject's next row lies more than :data:`SUBJECT_STRETCH` events of the log
-        further on, the subject restarts from the newest snapshot before that row (rebuilding
-        only the subjects ``only`` names); where more than :data:`SUBJECT_BATCH` events about
-        it lie in between, from :meth:`Store.state_after` that row. So each row costs at
-        most about a batch of events plus one snapshot, however long the log.
+        ``fetch(after, upto, limit)`` gives the subject's events in ``(after, upto]``, read
+        here :data:`SUBJECT_CHUNK` at a time. A chunk without a row means the next row is
+        far: the subject then restarts from the newest snapshot before that row (rebuilding
+        only the subjects ``only`` names), or, with no snapshot in between and more than
+        :data:`SUBJECT_BATCH` events read, from :meth:`Store.state_after` that row. So each
+        row costs at most about a batch of events and a snapshot, however long the log.
         """
         if not self.query.where.leaves_gaps:
             for row in rows:  # the rows are every event about the subject in the page
@@ -719,26 +719,32 @@ class _PageChanges:
             return
         incident_id = self.query.incident_id
         after, pending = self.start, rows
+        idle = 0  # events read since the last row or restart
+        tried = -1  # the row a snapshot was last looked up for
         while pending:
-            first = pending[0].seq
-            if first - 1 - after > SUBJECT_STRETCH:
-                snapshot = self.store.projection.snapshot_before(incident_id, first - 1, only=only)
-                if snapshot is not None and snapshot.seq > after:
-                    restart(snapshot)
-                    after = snapshot.seq
-            # Every pending row within a stretch of here, in one read.
-            reach = [r for r in pending if r.seq - after <= SUBJECT_STRETCH] or pending[:1]
-            batch = fetch(after, reach[-1].seq, SUBJECT_BATCH + 1)
-            if len(batch) > SUBJECT_BATCH:  # a busy subject: start again just before the row
-                after = first - 1
-                restart(self.store.state_after(incident_id, after))
-                reach, batch = pending[:1], []
+            batch = fetch(after, pending[-1].seq, SUBJECT_CHUNK)
+            end = batch[-1].seq if len(batch) == SUBJECT_CHUNK else pending[-1].seq
+            reach = [r for r in pending if r.seq <= end]
             row_seqs = {r.seq for r in reach}
             merged = {e.seq: e for e in batch}
             merged.update((r.seq, r) for r in reach)
             for seq in sorted(merged):
                 step(merged[seq], seq in row_seqs)
-            after, pending = reach[-1].seq, pending[len(reach) :]
+            after, pending = end, pending[len(reach) :]
+            idle = 0 if reach else idle + len(batch)
+            if not pending or reach:
+                continue
+            first = pending[0].seq  # a whole chunk without a row: start nearer this one
+            if tried != first:
+                tried = first
+                snapshot = self.store.projection.snapshot_before(incident_id, first - 1, only=only)
+                if snapshot is not None and snapshot.seq > after:
+                    restart(snapshot)
+                    after, idle = snapshot.seq, 0
+                    continue
+            if idle > SUBJECT_BATCH:  # a busy stretch and no snapshot in it
+                after, idle = first - 1, 0
+                restart(self.store.state_after(incident_id, after))
 
 
 # ---------------------------------------------------------------------------------------------
