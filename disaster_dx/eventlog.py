@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.engine import Connection
 
 from disaster_dx._time import jst_second
@@ -380,6 +380,10 @@ PAGE_ROWS = 100
 #: week-long log reads every row (60–100 ms at 500k events on either engine, growing with
 #: the log); this reads at most this many rows (≈ 5 ms on SQLite).
 COUNT_CAP = 1_000
+#: Under a user or type filter, a page whose rows span at most this many events of the log
+#: reads every event about its subjects in that span in one query (one round trip instead of
+#: one per subject).
+PAGE_SPAN_READ = 2_000
 #: "Before" values under a user or type filter follow each row's subject from row to row
 #: by its own events (the subject index), read this many at a time. A chunk without a row
 #: means the next row is far (a user's rows may be days apart): the subject then restarts
@@ -599,6 +603,33 @@ class _LogQuery:
                 break
         return total
 
+    def between(
+        self, subjects: list[SubjectKey], warnings: bool, after: int, upto: int
+    ) -> list[Event]:
+        """Every event about these subjects (and warnings, if asked) in ``(after, upto]``.
+
+        Bounded by the seq range, which callers keep short (:data:`PAGE_SPAN_READ`).
+        """
+        table = events_table
+        about: list[ColumnElement[bool]] = []
+        if subjects:
+            about.append(table.c.subject.in_(sorted(f"{k}:{n}" for k, n in subjects)))
+        if warnings:
+            about.append(table.c.type.in_(_HAZARD_TYPES))
+        if not about:
+            return []
+        query = (
+            select(table)
+            .where(
+                table.c.incident_id == self.incident_id,
+                table.c.seq > after,
+                table.c.seq <= upto,
+                or_(*about),
+            )
+            .order_by(table.c.seq)
+        )
+        return [event_from_row(r._mapping) for r in self.conn.execute(query)]
+
     def about(self, subject: SubjectKey, after: int, upto: int, limit: int) -> list[Event]:
         """Up to ``limit`` events about one shelter or area in ``(after, upto]``, oldest first."""
         seq = events_table.c.seq
@@ -644,8 +675,10 @@ class _PageChanges:
 
     Starts from the state just before the page's first row; each subject is then carried
     to each of its rows by its own events in between: the page's rows themselves when the
-    filter leaves no gaps (:attr:`LogFilter.leaves_gaps`), else the subject's events read by
-    the subject index (warnings by the type index), a batch at a time.
+    filter leaves no gaps (:attr:`LogFilter.leaves_gaps`); else, when the page spans at
+    most :data:`PAGE_SPAN_READ` events of the log, every event about the page's subjects
+    in that span, in one read; else each subject's events by the subject index (warnings
+    by the type index), a chunk at a time.
     """
 
     def __init__(self, store: Store, query: _LogQuery, events: list[Event], lang: str) -> None:
@@ -667,6 +700,7 @@ class _PageChanges:
                 by_subject.setdefault(subject, []).append(event)
             elif event.type in _HAZARD_TYPES:
                 warnings.append(event)
+        known = self._known_between(list(by_subject), bool(warnings))
         folder = _SubjectFolder(self.base, self.lang)
         for subject, rows in by_subject.items():
 
@@ -679,8 +713,14 @@ class _PageChanges:
             def restart(state: State, subject: SubjectKey = subject) -> None:
                 folder.restart(subject, state)
 
-            fetch = functools.partial(self.query.about, subject)
-            self._follow(rows, fetch, step, restart, only=[f"{subject[0]}:{subject[1]}"])
+            self._follow(
+                rows,
+                None if known is None else known.get(subject, []),
+                functools.partial(self.query.about, subject),
+                step,
+                restart,
+                only=[f"{subject[0]}:{subject[1]}"],
+            )
         if warnings:
             hazards = dict(self.base.hazards)
 
@@ -693,12 +733,40 @@ class _PageChanges:
                 hazards.clear()
                 hazards.update(state.hazards)
 
-            self._follow(warnings, self.query.warnings, warn, rewarn, only=())
+            self._follow(
+                warnings,
+                None if known is None else known.get(None, []),
+                self.query.warnings,
+                warn,
+                rewarn,
+                only=(),
+            )
         return self.out
+
+    def _known_between(
+        self, subjects: list[SubjectKey], warnings: bool
+    ) -> dict[SubjectKey | None, list[Event]] | None:
+        """Every event about these subjects (``None``: warnings) within the page, if cheap.
+
+        Without gaps the rows themselves are all (empty lists); a page spanning at most
+        :data:`PAGE_SPAN_READ` events is read in one query; a longer one returns ``None``
+        (each subject is then read on its own).
+        """
+        if not self.query.where.leaves_gaps:
+            return {}
+        if self.events[-1].seq - self.start > PAGE_SPAN_READ:
+            return None
+        known: dict[SubjectKey | None, list[Event]] = {}
+        for event in self.query.between(subjects, warnings, self.start, self.events[-1].seq):
+            key = _subject_key(event)
+            if key is not None or event.type in _HAZARD_TYPES:
+                known.setdefault(key, []).append(event)
+        return known
 
     def _follow(
         self,
         rows: list[Event],
+        known: list[Event] | None,
         fetch: Callable[[int, int, int], list[Event]],
         step: Callable[[Event, bool], None],
         restart: Callable[[State], None],
@@ -706,16 +774,20 @@ class _PageChanges:
     ) -> None:
         """Feed ``step`` every event about one subject from the page's start to its last row.
 
-        ``fetch(after, upto, limit)`` gives the subject's events in ``(after, upto]``, read
-        here :data:`SUBJECT_CHUNK` at a time. A chunk without a row means the next row is
-        far: the subject then restarts from the newest snapshot before that row (rebuilding
-        only the subjects ``only`` names), or, with no snapshot in between and more than
-        :data:`SUBJECT_BATCH` events read, from :meth:`Store.state_after` that row. So each
-        row costs at most about a batch of events and a snapshot, however long the log.
+        ``known`` holds them all when they were read already (see :meth:`_known_between`).
+        Otherwise ``fetch(after, upto, limit)`` gives the subject's events in ``(after,
+        upto]``, read here :data:`SUBJECT_CHUNK` at a time. A chunk without a row means the
+        next row is far: the subject then restarts from the newest snapshot before that row
+        (rebuilding only the subjects ``only`` names), or, with no snapshot in between and
+        more than :data:`SUBJECT_BATCH` events read, from :meth:`Store.state_after` that row.
+        So each row costs at most about a batch of events and a snapshot, however long the log.
         """
-        if not self.query.where.leaves_gaps:
-            for row in rows:  # the rows are every event about the subject in the page
-                step(row, True)
+        if known is not None:
+            merged = {e.seq: e for e in known}
+            merged.update((r.seq, r) for r in rows)
+            row_seqs = {r.seq for r in rows}
+            for seq in sorted(merged):
+                step(merged[seq], seq in row_seqs)
             return
         incident_id = self.query.incident_id
         after, pending = self.start, rows

@@ -77,7 +77,7 @@ def _grow(store: Store, incident_id: str, rng: random.Random, events: int) -> li
 
 def _filters(log: list[Event], rng: random.Random) -> list[LogFilter]:
     times = sorted(e.at for e in log)
-    since, until = sorted(rng.sample(times, 2))
+    since, until = sorted(rng.choice(times) for _ in range(2))
     shelter, actor = rng.choice(SHELTERS), rng.choice(ACTORS)
     return [
         LogFilter(),
@@ -135,6 +135,7 @@ def _all_pages(store: Store, incident_id: str, where: LogFilter, size: int) -> l
     every=st.integers(2, 40),
     batch=st.integers(1, 6),
     chunk=st.integers(1, 6),
+    span=st.integers(0, 40),
 )
 def test_pages_are_the_rows_of_the_whole_log_under_every_filter(
     store: Store,
@@ -144,12 +145,15 @@ def test_pages_are_the_rows_of_the_whole_log_under_every_filter(
     every: int,
     batch: int,
     chunk: int,
+    span: int,
 ) -> None:
-    # Tiny snapshot intervals and batches, so a few dozen events take every path: snapshot
-    # restarts, busy subjects falling back to state_after, and pages spanning snapshots.
+    # Tiny snapshot intervals, batches and spans, so a few dozen events take every path:
+    # pages read in one query or subject by subject, snapshot restarts, busy subjects
+    # falling back to state_after, and pages spanning snapshots.
     monkeypatch.setattr(store.projection, "every", every)
     monkeypatch.setattr(eventlog, "SUBJECT_BATCH", batch)
     monkeypatch.setattr(eventlog, "SUBJECT_CHUNK", chunk)
+    monkeypatch.setattr(eventlog, "PAGE_SPAN_READ", span)
     monkeypatch.setattr(eventlog, "COUNT_CAP", 25)
     rng = random.Random(seed)
     incident_id = store.create_incident(f"訓練 {seed}", actor="hq-tanaka").incident_id
@@ -280,3 +284,18 @@ def test_a_page_reads_a_bounded_number_of_events_however_long_the_log(
     )
     assert events_read[0] <= len(rare_rows) * (2 * eventlog.SUBJECT_CHUNK + 1)
     assert events_read[0] < between / 2
+
+
+def test_a_snapshot_rebuilds_only_the_subjects_asked_for(store: Store) -> None:
+    store.projection.every = 4
+    incident_id = store.create_incident("t", actor="hq").incident_id
+    _grow(store, incident_id, random.Random(3), 12)
+    full = store.projection.snapshot_before(incident_id, 12)
+    assert full is not None and full.seq == 12
+    subject = f"shelter:{SHELTERS[0]}"
+    part = store.projection.snapshot_before(incident_id, 12, only=[subject, "area:十市"])
+    assert part is not None and part.seq == full.seq
+    assert dict(part.shelters) == {k: v for k, v in full.shelters.items() if k == SHELTERS[0]}
+    assert dict(part.areas) == {k: v for k, v in full.areas.items() if k == "十市"}
+    assert part.hazards == full.hazards and part.messages == ()
+    assert store.projection.snapshot_before(incident_id, 3) is None
