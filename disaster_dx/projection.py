@@ -168,7 +168,7 @@ def state_from_dict(data: Mapping[str, Any], *, only: Collection[str] | None = N
 
     ``only`` (subjects such as ``shelter:<id>`` and ``area:<name>``) rebuilds just those
     shelters and areas, the warnings in force and no messages: a partial state for readers
-    following a few subjects, where rebuilding 139 shelters would cost 50× more.
+    following a few subjects (rebuilding all 139 shelters takes about 6 ms per snapshot).
     """
     shelters, areas = data["shelters"], data["areas"]
     if only is not None:

@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import disaster_dx.cameras  # noqa: F401  (registers camera.frame, a routine event type)
-from disaster_dx import eventlog
+from disaster_dx import eventlog_paging as paging
 from disaster_dx import store as store_module
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES
-from disaster_dx.eventlog import LogFilter, LogRow, log_page, log_rows
+from disaster_dx.eventlog import LogRow, log_rows
+from disaster_dx.eventlog_paging import LogFilter, log_page
 from disaster_dx.events import Event, NewEvent
 from disaster_dx.io.gsi import shelters_from_files
 from disaster_dx.model import Shelter
@@ -151,10 +152,10 @@ def test_pages_are_the_rows_of_the_whole_log_under_every_filter(
     # pages read in one query or subject by subject, snapshot restarts, busy subjects
     # falling back to state_after, and pages spanning snapshots.
     monkeypatch.setattr(store.projection, "every", every)
-    monkeypatch.setattr(eventlog, "SUBJECT_BATCH", batch)
-    monkeypatch.setattr(eventlog, "SUBJECT_CHUNK", chunk)
-    monkeypatch.setattr(eventlog, "PAGE_SPAN_READ", span)
-    monkeypatch.setattr(eventlog, "COUNT_CAP", 25)
+    monkeypatch.setattr(paging, "SUBJECT_BATCH", batch)
+    monkeypatch.setattr(paging, "SUBJECT_CHUNK", chunk)
+    monkeypatch.setattr(paging, "PAGE_SPAN_READ", span)
+    monkeypatch.setattr(paging, "COUNT_CAP", 25)
     rng = random.Random(seed)
     incident_id = store.create_incident(f"訓練 {seed}", actor="hq-tanaka").incident_id
     log = _grow(store, incident_id, rng, rng.randrange(1, 70))
@@ -221,7 +222,7 @@ def events_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         return convert(row)
 
     monkeypatch.setattr(store_module, "event_from_row", counting)
-    monkeypatch.setattr(eventlog, "event_from_row", counting)
+    monkeypatch.setattr(paging, "event_from_row", counting)
     yield counter
 
 
@@ -282,7 +283,7 @@ def test_a_page_reads_a_bounded_number_of_events_however_long_the_log(
     between = sum(
         1 for e in log if e.subject == f"shelter:{SHELTERS[0]}" and page.rows[-1].seq < e.seq
     )
-    assert events_read[0] <= len(rare_rows) * (2 * eventlog.SUBJECT_CHUNK + 1)
+    assert events_read[0] <= len(rare_rows) * (2 * paging.SUBJECT_CHUNK + 1)
     assert events_read[0] < between / 2
 
 

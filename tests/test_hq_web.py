@@ -272,7 +272,7 @@ def test_event_log_page_filters_and_csv(app, store) -> None:
 
 
 def test_event_log_turns_pages_in_the_database_and_filters_by_type(app, store) -> None:
-    from disaster_dx.eventlog import PAGE_ROWS
+    from disaster_dx.eventlog_paging import PAGE_ROWS
     from disaster_dx.events import NewEvent
 
     password = add_staff_user(store, "hq1", "hq")

@@ -1,9 +1,9 @@
 """``/hq/log``: the incident's event log — who, when, what changed (before → after).
 
-HQ only. Events are never edited or deleted here; a correction is a new event. The table shows
-one page of :data:`~disaster_dx.eventlog.PAGE_ROWS` rows, newest first, read from the database
-(:func:`~disaster_dx.eventlog.log_page`: never the whole log), with buttons to the newer and
-older pages; the CSV download has every row of the filter.
+HQ only. Events are never edited or deleted here; a correction is a new event. The table
+shows one page of :data:`~disaster_dx.eventlog_paging.PAGE_ROWS` rows, newest first, read from
+the database (:func:`~disaster_dx.eventlog_paging.log_page`: never the whole log), with
+buttons to the newer and older pages; the CSV download has every row of the filter.
 """
 
 from __future__ import annotations
@@ -16,16 +16,8 @@ from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html
 
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, list_users
-from disaster_dx.eventlog import (
-    COUNT_CAP,
-    EVENT_TYPE_LABELS,
-    EVENT_TYPE_LABELS_EN,
-    PAGE_ROWS,
-    LogFilter,
-    LogPage,
-    LogRow,
-    log_page,
-)
+from disaster_dx.eventlog import EVENT_TYPE_LABELS, EVENT_TYPE_LABELS_EN, LogRow
+from disaster_dx.eventlog_paging import COUNT_CAP, PAGE_ROWS, LogFilter, LogPage, log_page
 from disaster_dx.events import ROUTINE_TYPES, TYPE_LABELS, TYPE_LABELS_EN
 from disaster_dx.web.context import current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
