@@ -11,6 +11,10 @@ is folded at most once, on top of the previous status of its own shelter or area
 (``fold(events, initial=…)`` with a one-subject state), so a whole incident costs O(number of
 events), never a re-fold per row, and a view filtered to one shelter folds only its events.
 
+That is right for the CSV export (:func:`iter_log_rows`, which streams every row), but a
+screen must not read a week of log per request: :func:`disaster_dx.eventlog_paging.log_page`
+reads the same rows one page at a time from the database.
+
 **This view is HQ-only.** It shows internal notes (内部メモ) and staff user names, because
 auditing needs them; it must never back a public page or a public snapshot.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -206,6 +210,7 @@ def log_rows(
     *,
     shelter_id: str | None = None,
     actor: str | None = None,
+    types: Collection[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     initial: State | None = None,
@@ -213,6 +218,41 @@ def log_rows(
     lang: str = "ja",
 ) -> list[LogRow]:
     """The incident's events as audit rows, optionally filtered, with before → after values.
+
+    The whole list at once (tests, small logs); :func:`iter_log_rows` streams the same rows
+    (the CSV export) and :func:`~disaster_dx.eventlog_paging.log_page` reads one page from
+    the database (``/hq/log``).
+    """
+    return list(
+        iter_log_rows(
+            events,
+            shelters_by_id,
+            shelter_id=shelter_id,
+            actor=actor,
+            types=types,
+            since=since,
+            until=until,
+            initial=initial,
+            skip_routine=skip_routine,
+            lang=lang,
+        )
+    )
+
+
+def iter_log_rows(
+    events: Iterable[Event],
+    shelters_by_id: Mapping[str, Shelter],
+    *,
+    shelter_id: str | None = None,
+    actor: str | None = None,
+    types: Collection[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    initial: State | None = None,
+    skip_routine: bool = False,
+    lang: str = "ja",
+) -> Iterator[LogRow]:
+    """The incident's events as audit rows, one at a time, with before → after values.
 
     A row's "before" depends on every earlier event about its subject, whoever wrote it, so
     filters choose which rows are returned, not which events are folded; events about other
@@ -229,6 +269,8 @@ def log_rows(
         Only rows about this shelter.
     actor
         Only rows written by this user.
+    types
+        Only rows of these event types.
     since, until
         Only rows with ``since <= at <= until`` (aware times). Reading stops at the first event
         after ``until``: ``at`` never runs backwards within an incident.
@@ -241,9 +283,9 @@ def log_rows(
     lang
         ``"en"`` for the English page; the words of the log (labels, values, details) follow.
 
-    Returns
-    -------
-    list of LogRow
+    Yields
+    ------
+    LogRow
         In ``seq`` order. Internal notes and user names are included: HQ only.
 
     Raises
@@ -255,8 +297,7 @@ def log_rows(
     subjects = _SubjectFolder(base, lang)
     hazards: dict[Hazard, HazardAnnouncement] = dict(base.hazards)
     incident_id, last_seq = base.incident_id, base.seq
-    rows: list[LogRow] = []
-    seen = 0
+    wanted_types = None if types is None else frozenset(types)
     for event in events:
         if incident_id is not None and event.incident_id != incident_id:
             raise DisasterDxError(
@@ -269,7 +310,6 @@ def log_rows(
         incident_id, last_seq = event.incident_id, event.seq
         if until is not None and event.at > until:
             break
-        seen += 1
         if skip_routine and event.type in ROUTINE_TYPES:
             continue  # routine events change no shelter or area: nothing to fold either
         subject = _subject_key(event)
@@ -278,7 +318,11 @@ def log_rows(
         )
         if shelter_id is not None and _shelter_id_of(event, subject) != shelter_id:
             continue  # another subject: nothing about it can show in this view
-        if (actor is not None and event.actor != actor) or (since is not None and event.at < since):
+        if (
+            (actor is not None and event.actor != actor)
+            or (wanted_types is not None and event.type not in wanted_types)
+            or (since is not None and event.at < since)
+        ):
             if subject is not None:
                 subjects.defer(subject, event)
             continue
@@ -287,9 +331,7 @@ def log_rows(
             changes = subjects.changes(subject, event)
         elif hazard_change is not None:
             changes = (hazard_change,)
-        rows.append(_row(event, subject, changes, shelters_by_id, lang))
-    log.debug("event log: %d rows of %d events", len(rows), seen)
-    return rows
+        yield _row(event, subject, changes, shelters_by_id, lang)
 
 
 def log_csv(rows: Iterable[LogRow], *, names: Mapping[str, str] | None = None) -> bytes:
@@ -404,6 +446,15 @@ class _SubjectFolder:
         self.shelters: dict[str, ShelterStatus] = dict(base.shelters)
         self.areas: dict[str, AreaCount] = dict(base.areas)
         self.waiting: dict[SubjectKey, list[Event]] = {}
+
+    def restart(self, subject: SubjectKey, state: State) -> None:
+        """Take the subject's status from ``state`` (the state just before its next event)."""
+        self.waiting.pop(subject, None)
+        kind, key = subject
+        if kind == "shelter":
+            self.shelters[key] = state.shelter(key)
+        else:
+            self.areas[key] = state.areas.get(key) or AreaCount(key)
 
     def defer(self, subject: SubjectKey, event: Event) -> None:
         """Queue an event whose before/after nobody needs (yet)."""

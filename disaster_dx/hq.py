@@ -11,7 +11,7 @@ each other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -487,11 +487,12 @@ def plausibility_questions(
     return questions
 
 
-def outside_history(events: Sequence[Event]) -> list[tuple[datetime, int, int]]:
+def outside_history(events: Iterable[Event]) -> list[tuple[datetime, int, int]]:
     """City-wide 在宅避難 and 車中泊 totals after each area report, for the chart over time.
 
     Each area counts with its latest report, so a re-report replaces, never adds to, that
-    area's earlier number.
+    area's earlier number. Other events are skipped; callers read only area reports
+    (``Store.iter_events(types=[AREA_OUTSIDE_REPORTED])``), not the whole log.
     """
     latest: dict[str, tuple[int, int]] = {}
     history: list[tuple[datetime, int, int]] = []

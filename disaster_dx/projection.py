@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -181,8 +181,18 @@ def state_to_dict(state: State) -> dict[str, Any]:
     }
 
 
-def state_from_dict(data: Mapping[str, Any]) -> State:
-    """Rebuild the exact :class:`State` that :func:`state_to_dict` wrote."""
+def state_from_dict(data: Mapping[str, Any], *, only: Collection[str] | None = None) -> State:
+    """Rebuild the exact :class:`State` that :func:`state_to_dict` wrote.
+
+    ``only`` (subjects such as ``shelter:<id>`` and ``area:<name>``) rebuilds just those
+    shelters and areas, the warnings in force and no messages: a partial state for readers
+    following a few subjects (rebuilding all 139 shelters takes about 6 ms per snapshot).
+    """
+    shelters, areas = data["shelters"], data["areas"]
+    if only is not None:
+        wanted = set(only)
+        shelters = {k: v for k, v in shelters.items() if f"shelter:{k}" in wanted}
+        areas = {k: v for k, v in areas.items() if f"area:{k}" in wanted}
     hazards = {}
     for code, item in data["hazards"].items():
         hazard = Hazard(code)
@@ -214,17 +224,19 @@ def state_from_dict(data: Mapping[str, Any]) -> State:
         incident_id=data["incident_id"],
         seq=int(data["seq"]),
         as_of=_from_iso(data["as_of"]),
-        shelters=MappingProxyType({k: shelter_from_dict(v) for k, v in data["shelters"].items()}),
+        shelters=MappingProxyType({k: shelter_from_dict(v) for k, v in shelters.items()}),
         areas=MappingProxyType(
             {
                 k: AreaCount(
                     **{n: v[n] for n in _AREA_FIELDS}, reported_at=_from_iso(v["reported_at"])
                 )
-                for k, v in data["areas"].items()
+                for k, v in areas.items()
             }
         ),
         hazards=MappingProxyType(hazards),
-        messages=tuple(
+        messages=()
+        if only is not None
+        else tuple(
             (datetime.fromisoformat(at), actor, text) for at, actor, text in data["messages"]
         ),
         alerts=MappingProxyType(alerts),
@@ -325,6 +337,18 @@ class StateProjection:
         state = fold(tail, initial=base)
         return state if state.incident_id is not None else State(incident_id=incident_id)
 
+    def snapshot_before(
+        self, incident_id: str, seq: int, *, only: Collection[str] | None = None
+    ) -> State | None:
+        """The newest stored snapshot at or before event ``seq`` (None when there is none).
+
+        For readers that need a few subjects at many points of the log (the event log's
+        "before" values under a user filter): they carry it forward with those subjects' own
+        events (the subject index) instead of folding the whole tail as :meth:`at_seq` does.
+        ``only`` rebuilds just those subjects (see :func:`state_from_dict`).
+        """
+        return self._snapshot_at_or_before_seq(incident_id, seq, only=only)
+
     # -- after an append --------------------------------------------------------------------
 
     def appended(self, incident_id: str, events: list[Event]) -> None:
@@ -420,7 +444,9 @@ class StateProjection:
             data = conn.execute(query).scalar_one_or_none()
         return None if data is None else state_from_dict(data)
 
-    def _snapshot_at_or_before_seq(self, incident_id: str, seq: int) -> State | None:
+    def _snapshot_at_or_before_seq(
+        self, incident_id: str, seq: int, *, only: Collection[str] | None = None
+    ) -> State | None:
         table = state_snapshots
         query = (
             select(table.c.state)
@@ -434,7 +460,7 @@ class StateProjection:
         )
         with self._store.engine.connect() as conn:
             data = conn.execute(query).scalar_one_or_none()
-        return None if data is None else state_from_dict(data)
+        return None if data is None else state_from_dict(data, only=only)
 
     # -- the cache --------------------------------------------------------------------------
 

@@ -123,6 +123,11 @@ events_table = Table(
     Column("payload", JSON, nullable=False),
     Index("ix_events_subject", "incident_id", "subject", "seq"),
     Index("ix_events_at", "incident_id", "at"),
+    # Reads of one kind of event (the outside-shelter chart, drill controls, scripted cameras,
+    # fired injects, warnings) and the event log filtered by type or by user walk these in
+    # ``seq`` order and stop at their LIMIT instead of scanning the whole incident.
+    Index("ix_events_type", "incident_id", "type", "seq"),
+    Index("ix_events_actor", "incident_id", "actor", "seq"),
 )
 
 imports = Table(

@@ -273,6 +273,83 @@ def test_event_log_page_filters_and_csv(app, store) -> None:
     assert app.server.test_client().get("/hq/log").status_code == 302
 
 
+def test_event_log_turns_pages_in_the_database_and_filters_by_type(app, store) -> None:
+    from disaster_dx.eventlog_paging import PAGE_ROWS
+    from disaster_dx.events import NewEvent
+
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    live = store.live_incident().incident_id
+    total = 2 * PAGE_ROWS + 30  # evacuees 0, 1, 2, … in events 1, 2, 3, …
+    for start in range(0, total, 50):
+        reports = [
+            NewEvent("shelter.status_reported", {"shelter_id": SCHOOL, "evacuees": n})
+            for n in range(start, min(start + 50, total))
+        ]
+        store.append(live, reports, actor="hq1")
+    correction = {"shelter_id": SCHOOL, "evacuees": 7, "reason": "桁違い"}
+    store.append(live, [NewEvent("shelter.correction", correction)], actor="hq2")
+
+    def callback(trigger: str, cursors: dict | None = None, **values) -> dict:
+        inputs = {("hq-log-cursors", "data"): cursors}
+        inputs.update({(f"hq-log-{k}", "value"): v for k, v in values.items()})
+        body = callback_request(app, "hq-log-table", inputs, trigger)
+        return client.post("/_dash-update-component", json=body).json["response"]
+
+    def seqs(response: dict) -> list[int]:
+        return [row["seq"] for row in response["hq-log-table"]["data"]]
+
+    newest = callback("hq-log-routine.value")
+    assert seqs(newest) == list(range(total + 1, total + 1 - PAGE_ROWS, -1))
+    assert f"{total + 1}件" in newest["hq-log-count"]["children"]
+    assert newest["hq-log-newer"]["disabled"] and not newest["hq-log-older"]["disabled"]
+    older = callback("hq-log-older.n_clicks", newest["hq-log-cursors"]["data"])
+    assert seqs(older) == list(range(total + 1 - PAGE_ROWS, total + 1 - 2 * PAGE_ROWS, -1))
+    # The first row of a page still shows what it changed from (read from before the page).
+    top = older["hq-log-table"]["data"][0]
+    assert top["changes"] == f"避難者数: {top['seq'] - 2} → {top['seq'] - 1}"
+    oldest = callback("hq-log-older.n_clicks", older["hq-log-cursors"]["data"])
+    assert seqs(oldest) == list(range(31, 0, -1)) and oldest["hq-log-older"]["disabled"]
+    assert oldest["hq-log-table"]["data"][-1]["changes"] == "避難者数: 未報告 → 0"
+    back = callback("hq-log-newer.n_clicks", oldest["hq-log-cursors"]["data"])
+    assert back["hq-log-table"]["data"] == older["hq-log-table"]["data"]
+
+    corrections = callback("hq-log-type.value", type="shelter.correction")
+    [row] = corrections["hq-log-table"]["data"]
+    assert (row["actor"], row["changes"]) == ("hq2", f"避難者数: {total - 1} → 7\n理由: 桁違い")
+    assert corrections["hq-log-csv"]["href"] == "/hq/export/log.csv?type=shelter.correction"
+    csv_text = client.get(corrections["hq-log-csv"]["href"]).data.decode("utf-8-sig")
+    assert len(csv_text.strip().splitlines()) == 2 and f",{total - 1},7," in csv_text
+
+
+def test_the_board_reads_area_reports_not_the_whole_log(app, store, monkeypatch) -> None:
+    from disaster_dx import store as store_module
+    from disaster_dx.cameras import CAMERA_FRAME
+    from disaster_dx.events import NewEvent
+
+    password = add_staff_user(store, "hq1", "hq")
+    client = app.server.test_client()
+    login_client(client, "hq1", password)
+    live = store.live_incident().incident_id
+    store.append(live, [NewEvent(CAMERA_FRAME, camera_frame_payload())] * 300, actor="cameras")
+    area = {"area": "十市", "at_home": 12, "in_car": 3}
+    store.append(live, [NewEvent("area.outside_reported", area)], actor="hq1")
+    read = [0]
+    convert = store_module.event_from_row
+
+    def counting(row):
+        read[0] += 1
+        return convert(row)
+
+    monkeypatch.setattr(store_module, "event_from_row", counting)
+    values = {(ids.HQ_SEQ, "data"): 0, (ids.HQ_PLANS, "data"): {}}
+    body = callback_request(app, ids.HQ_BOARD, values, f"{ids.HQ_INTERVAL}.n_intervals")
+    reply = client.post("/_dash-update-component", json=body)
+    assert reply.status_code == 200 and "十市" in _callback_text(reply)
+    assert read[0] <= 1  # the one area report for the chart; the state is the projection's
+
+
 def _screen(store) -> dict:
     """HQ_SEEN as the HQ page draws it: every shelter's version and open state on screen."""
     state = _live_state(store)

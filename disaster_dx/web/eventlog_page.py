@@ -1,7 +1,9 @@
 """``/hq/log``: the incident's event log — who, when, what changed (before → after).
 
-HQ only. Events are never edited or deleted here; a correction is a new event. The table shows
-the newest :data:`SHOWN_ROWS` rows of the filter; the CSV download has all of them.
+HQ only. Events are never edited or deleted here; a correction is a new event. The table
+shows one page of :data:`~disaster_dx.eventlog_paging.PAGE_ROWS` rows, newest first, read from
+the database (:func:`~disaster_dx.eventlog_paging.log_page`: never the whole log), with
+buttons to the newer and older pages; the CSV download has every row of the filter.
 """
 
 from __future__ import annotations
@@ -10,27 +12,32 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dash
-from dash import Dash, Input, Output, State, dash_table, dcc, html
+from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html
 
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, display_names, list_users
-from disaster_dx.eventlog import LogRow, log_rows
+from disaster_dx.eventlog import EVENT_TYPE_LABELS, EVENT_TYPE_LABELS_EN, LogRow
+from disaster_dx.eventlog_paging import COUNT_CAP, PAGE_ROWS, LogFilter, LogPage, log_page
+from disaster_dx.events import ROUTINE_TYPES, TYPE_LABELS, TYPE_LABELS_EN
 from disaster_dx.web.context import current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires
 from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
 
-SHOWN_ROWS = 500
 LOG_SHELTER = "hq-log-shelter"
 LOG_ACTOR = "hq-log-actor"
+LOG_TYPE = "hq-log-type"
 LOG_TABLE = "hq-log-table"
 LOG_CSV = "hq-log-csv"
 LOG_COUNT = "hq-log-count"
 LOG_ROUTINE = "hq-log-routine"
+LOG_NEWER = "hq-log-newer"
+LOG_OLDER = "hq-log-older"
+LOG_CURSORS = "hq-log-cursors"
 
 
-def _table_rows(rows: list[LogRow]) -> list[dict[str, Any]]:
+def _table_rows(rows: tuple[LogRow, ...]) -> list[dict[str, Any]]:
     names = display_names(current().store)  # people by the names they are known by
     return [
         {
@@ -42,23 +49,48 @@ def _table_rows(rows: list[LogRow]) -> list[dict[str, Any]]:
             "changes": "\n".join(f"{c.label}: {c.before} → {c.after}" for c in r.changes)
             + (f"\n{r.detail}" if r.detail else ""),
         }
-        for r in reversed(rows[-SHOWN_ROWS:])
+        for r in rows
     ]
 
 
-def _rows(
-    shelter_id: str | None, actor: str | None, routine: bool = False, lang: str = "ja"
-) -> list[LogRow]:
+def _page(
+    shelter_id: str | None,
+    actor: str | None,
+    event_type: str | None,
+    routine: bool = False,
+    lang: str = "ja",
+    *,
+    before_seq: int | None = None,
+    after_seq: int | None = None,
+) -> LogPage:
     store = current().store
     incident = current_incident()
-    return log_rows(
-        store.events(incident.incident_id),
+    return log_page(
+        store,
+        incident.incident_id,
         {s.shelter_id: s for s in store.shelters(include_inactive=True)},
-        shelter_id=shelter_id or None,
-        actor=actor or None,
-        skip_routine=not routine,
+        LogFilter(
+            shelter_id=shelter_id or None,
+            actor=actor or None,
+            types=frozenset([event_type]) if event_type else None,
+            skip_routine=not routine,
+        ),
+        before_seq=before_seq,
+        after_seq=after_seq,
         lang=lang,
     )
+
+
+def _type_options(lang: str) -> list[dict[str, str]]:
+    """Every event type a person writes (camera frames have their own switch)."""
+    labels = {**TYPE_LABELS, **EVENT_TYPE_LABELS}
+    if lang == "en":
+        labels = {**labels, **TYPE_LABELS_EN, **EVENT_TYPE_LABELS_EN}
+    return [
+        {"label": label, "value": code}
+        for code, label in sorted(labels.items(), key=lambda item: item[1])
+        if code not in ROUTINE_TYPES
+    ]
 
 
 def layout(lang: str | None = None, **_query: Any) -> html.Div:
@@ -69,7 +101,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
         return refusal(lang=lang)
     store = current().store
     en = lang == "en"
-    rows = _rows(None, None, lang=lang)
+    page = _page(None, None, None, lang=lang)
     return html.Div(
         [
             drill_banner(current_incident(), lang=lang),
@@ -101,6 +133,12 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 ],
                                 placeholder="すべて" if not en else "All",
                             ),
+                            html.Label("種類" if not en else "Event", htmlFor=LOG_TYPE),
+                            dcc.Dropdown(
+                                id=LOG_TYPE,
+                                options=_type_options(lang),
+                                placeholder="すべて" if not en else "All",
+                            ),
                             html.Label(
                                 "表示の範囲" if not en else "Shown",
                                 htmlFor=LOG_ROUTINE,
@@ -128,7 +166,9 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                         ],
                         className="dx-log-filters",
                     ),
-                    html.P(id=LOG_COUNT, children=_count_text(len(rows), lang)),
+                    html.P(id=LOG_COUNT, children=_count_text(page, lang)),
+                    dcc.Store(id=LOG_CURSORS, data=_cursors(page)),
+                    _page_buttons(page, lang),
                     dash_table.DataTable(
                         id=LOG_TABLE,
                         columns=[
@@ -142,8 +182,8 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 "id": "changes",
                             },
                         ],
-                        data=_table_rows(rows),
-                        page_size=50,
+                        data=_table_rows(page.rows),
+                        page_action="none",
                         sort_action="native",
                         style_cell={**TABLE_CELL, "whiteSpace": "pre-line"},
                         style_header=TABLE_HEADER,
@@ -156,46 +196,118 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     )
 
 
-def _count_text(count: int, lang: str) -> str:
+def _page_buttons(page: LogPage, lang: str) -> html.Div:
+    en = lang == "en"
+    return html.Div(
+        [
+            html.Button(
+                "← Newer" if en else "← 新しい記録",
+                id=LOG_NEWER,
+                type="button",
+                disabled=page.newer is None,
+            ),
+            html.Button(
+                "Older →" if en else "古い記録 →",
+                id=LOG_OLDER,
+                type="button",
+                disabled=page.older is None,
+            ),
+        ],
+        className="dx-buttons dx-log-pages",
+    )
+
+
+def _cursors(page: LogPage) -> dict[str, int | None]:
+    return {"older": page.older, "newer": page.newer}
+
+
+def _count_text(page: LogPage, lang: str) -> str:
+    """How many rows the filter has (counted up to COUNT_CAP) and which page is shown."""
+    shown = ""
+    if page.rows:
+        newest, oldest = page.rows[0].seq, page.rows[-1].seq
+        shown = (
+            f"; showing #{newest}–#{oldest}"
+            if lang == "en"
+            else f"。表示中は番号{newest}〜{oldest}"
+        )
     if lang == "en":
-        return f"{count} events (newest first; up to {SHOWN_ROWS} shown, all in the CSV)"
-    return f"{count}件（新しい順。表示は最大{SHOWN_ROWS}件、CSVには全件）"
+        count = f"{page.count}" if page.count_exact else f"more than {COUNT_CAP:,}"
+        return f"{count} events (newest first, {PAGE_ROWS} per page{shown}; all in the CSV)"
+    count = f"{page.count}件" if page.count_exact else f"{COUNT_CAP:,}件以上"
+    return f"{count}（新しい順、{PAGE_ROWS}件ずつ{shown}。CSVには全件）"
 
 
 def register(app: Dash) -> None:
-    """Attach the filter callback."""
+    """Attach the filter and paging callback."""
 
     @app.callback(
         Output(LOG_TABLE, "data"),
         Output(LOG_CSV, "href"),
         Output(LOG_COUNT, "children"),
+        Output(LOG_CURSORS, "data"),
+        Output(LOG_NEWER, "disabled"),
+        Output(LOG_OLDER, "disabled"),
         Input(LOG_SHELTER, "value"),
         Input(LOG_ACTOR, "value"),
+        Input(LOG_TYPE, "value"),
         Input(LOG_ROUTINE, "value"),
+        Input(LOG_NEWER, "n_clicks"),
+        Input(LOG_OLDER, "n_clicks"),
+        State(LOG_CURSORS, "data"),
         State("_pages_location", "search"),
         prevent_initial_call=True,
     )
     @requires(Role.HQ)
     def filter_log(
-        shelter_id: str | None, actor: str | None, routine: list[str] | None, search: str | None
+        shelter_id: str | None,
+        actor: str | None,
+        event_type: str | None,
+        routine: list[str] | None,
+        _newer: int | None,
+        _older: int | None,
+        cursors: dict[str, int | None] | None,
+        search: str | None,
     ) -> tuple[Any, ...]:
-        """Filter by shelter and by user; the CSV link follows the same filter."""
+        """Filter by shelter, user and type, or turn the page; the CSV link follows the filter.
+
+        A filter change shows the newest page of the new filter.
+        """
         show_routine = "routine" in (routine or [])
         lang = "en" if "lang=en" in (search or "") else "ja"
-        rows = _rows(shelter_id, actor, show_routine, lang)
+        cursors = cursors or {}
+        before_seq = cursors.get("older") if ctx.triggered_id == LOG_OLDER else None
+        after_seq = cursors.get("newer") if ctx.triggered_id == LOG_NEWER else None
+        page = _page(
+            shelter_id,
+            actor,
+            event_type,
+            show_routine,
+            lang,
+            before_seq=before_seq,
+            after_seq=after_seq,
+        )
         query = urlencode(
             {
                 k: v
                 for k, v in (
                     ("shelter", shelter_id),
                     ("actor", actor),
+                    ("type", event_type),
                     ("routine", "1" if show_routine else ""),
                 )
                 if v
             }
         )
         href = "/hq/export/log.csv" + (f"?{query}" if query else "")
-        return _table_rows(rows), href, _count_text(len(rows), lang)
+        return (
+            _table_rows(page.rows),
+            href,
+            _count_text(page, lang),
+            _cursors(page),
+            page.newer is None,
+            page.older is None,
+        )
 
 
 def register_page() -> None:

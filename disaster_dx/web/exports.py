@@ -15,7 +15,7 @@ from flask import Flask, Response, abort, request
 from disaster_dx import auth
 from disaster_dx import hq as hq_core
 from disaster_dx.auth import Role
-from disaster_dx.eventlog import log_csv, log_rows
+from disaster_dx.eventlog import iter_log_rows, log_csv
 from disaster_dx.incidents import display_name
 from disaster_dx.io.export import csv_bytes
 from disaster_dx.io.lalert import (
@@ -27,6 +27,7 @@ from disaster_dx.io.lalert import (
     lalert_xml,
 )
 from disaster_dx.io.printable import printable_shelter_list
+from disaster_dx.store import Store, subject_for_shelter
 from disaster_dx.web.context import current
 from disaster_dx.web.security import signed_in_user
 
@@ -45,6 +46,30 @@ EXPORTS = {
 def init_exports(server: Flask) -> None:
     """Register the download routes."""
     server.add_url_rule("/hq/export/<name>", "hq_export", _export)
+
+
+def _log_csv(store: Store, incident_id: str) -> bytes:
+    """Every row of the log's filter: an export may read the whole incident, streamed once.
+
+    Filtered to one shelter, only that shelter's events are read (the subject index): its
+    before → after values depend on nothing else.
+    """
+    shelter_id = request.args.get("shelter") or None
+    event_type = request.args.get("type") or None
+    events = store.iter_events(
+        incident_id, subject=subject_for_shelter(shelter_id) if shelter_id else None
+    )
+    return log_csv(
+        iter_log_rows(
+            events,
+            {s.shelter_id: s for s in store.shelters(include_inactive=True)},
+            shelter_id=shelter_id,
+            actor=request.args.get("actor") or None,
+            types=[event_type] if event_type else None,
+            skip_routine=request.args.get("routine") != "1",
+        ),
+        names=auth.display_names(store),
+    )
 
 
 def _export(name: str) -> Response:
@@ -110,14 +135,7 @@ def _export(name: str) -> Response:
             names=auth.display_names(store),
         ).encode("utf-8")
     else:
-        rows_ = log_rows(
-            store.events(incident.incident_id),
-            {s.shelter_id: s for s in store.shelters(include_inactive=True)},
-            shelter_id=request.args.get("shelter") or None,
-            actor=request.args.get("actor") or None,
-            skip_routine=request.args.get("routine") != "1",
-        )
-        body = log_csv(rows_, names=auth.display_names(store))
+        body = _log_csv(store, incident.incident_id)
     store.audit(user.username, "export", target=name, detail=dict(request.args))
     mimetype, filename = EXPORTS[name]
     response = Response(body, content_type=mimetype)
