@@ -62,6 +62,7 @@ AREA_ROLES = (Role.HQ,)
 AREA_FIELDS = ("at_home", "in_car", "note")
 MAX_BODY = 64 * 1024
 MAX_REASON = 200
+MAX_AREA = 200
 
 
 class ApiProblem(Exception):
@@ -89,6 +90,7 @@ def init_api(server: Flask) -> None:
     # blueprint: the app-level handler answers those with a problem document too (and leaves
     # every other path's errors as they were).
     server.register_error_handler(HTTPException, _http_error)
+    server.before_request(_refuse_options)
 
 
 # -- responses ------------------------------------------------------------------------------
@@ -130,6 +132,34 @@ def _http_error(error: HTTPException) -> Any:
     methods = getattr(error, "valid_methods", None)
     if status == 405 and methods:
         response.headers["Allow"] = ", ".join(methods)
+    return response
+
+
+def _allowed_methods(path: str) -> list[str]:
+    """The methods this API serves at ``path`` (not Dash's page router, which matches all)."""
+    from flask import current_app
+
+    adapter = current_app.url_map.bind("localhost")
+    allowed = []
+    for method in ("GET", "POST"):
+        try:
+            endpoint, _args = adapter.match(path, method)
+        except HTTPException:
+            continue
+        if str(endpoint).startswith("api_v1.") and endpoint != "api_v1.unknown":
+            allowed.append(method)
+    return allowed
+
+
+def _refuse_options() -> Response | None:
+    """OPTIONS is not part of this same-origin API (no CORS): 405 with the real methods."""
+    if request.method != "OPTIONS" or not _is_api_request():
+        return None
+    allowed = _allowed_methods(request.path)
+    status, kind = (405, "method-not-allowed") if allowed else (404, "not-found")
+    response = _problem_response(ApiProblem(status, problem(kind, status, _lang())))
+    if allowed:
+        response.headers["Allow"] = ", ".join(allowed)
     return response
 
 
@@ -303,7 +333,7 @@ def _visible_shelters(user: User) -> list[Shelter]:
     return [s for s in shelters if s.shelter_id in user.shelter_ids]
 
 
-@api.get("/me")
+@api.get("/me", provide_automatic_options=False)
 def get_me() -> Response:
     """Who the caller is, the incident they work in, and (sessions) the CSRF token for POSTs."""
     user, via = _caller(tuple(Role))
@@ -325,7 +355,7 @@ def get_me() -> Response:
     )
 
 
-@api.get("/shelters")
+@api.get("/shelters", provide_automatic_options=False)
 def list_shelters() -> Response:
     """The shelters the caller may report for, with their current state and version."""
     user, via = _caller(SHELTER_ROLES)
@@ -355,7 +385,7 @@ def _shelter_in_scope(user: User, shelter_id: str) -> Shelter:
     return shelter
 
 
-@api.get("/shelters/<shelter_id>")
+@api.get("/shelters/<shelter_id>", provide_automatic_options=False)
 def get_shelter(shelter_id: str) -> Response:
     """One shelter the caller may report for, with its current state and version."""
     user, via = _caller(SHELTER_ROLES)
@@ -370,7 +400,7 @@ def get_shelter(shelter_id: str) -> Response:
     )
 
 
-@api.post("/shelters/<shelter_id>/reports")
+@api.post("/shelters/<shelter_id>/reports", provide_automatic_options=False)
 def post_shelter_report(shelter_id: str) -> Response:
     """A report (or correction) of the fields the user changed, on the version they saw."""
     user, via = _caller(SHELTER_ROLES)
@@ -435,7 +465,7 @@ def _area_json(area: str, state: State, names: Mapping[str, str]) -> dict[str, A
     }
 
 
-@api.get("/areas")
+@api.get("/areas", provide_automatic_options=False)
 def list_areas() -> Response:
     """Areas with people sheltering outside shelters (在宅避難・車中泊), with versions (HQ)."""
     _user, via = _caller(AREA_ROLES)
@@ -450,14 +480,14 @@ def list_areas() -> Response:
     )
 
 
-@api.post("/areas/<area>/reports")
+@api.post("/areas/<area>/reports", provide_automatic_options=False)
 def post_area_report(area: str) -> Response:
     """Counts of people at home or in cars in one area, on the version HQ saw (HQ only)."""
     user, via = _caller(AREA_ROLES)
     key = _idempotency_key()
     body = _json_body()
     lang = _lang()
-    if not area.strip() or len(area) > 200 or area != area.strip():
+    if len(area) > MAX_AREA:  # the core judges the rest (blank, control characters)
         _refuse(
             "validation",
             422,
@@ -465,9 +495,9 @@ def post_area_report(area: str) -> Response:
                 request_error(
                     "area",
                     "#/area",
-                    "invalid",
-                    "地区名は1〜200文字で、前後に空白を入れないでください",
-                    "the area name must be 1-200 characters without surrounding spaces",
+                    "too_long",
+                    f"地区名は{MAX_AREA}文字以内にしてください",
+                    f"the area name must be at most {MAX_AREA} characters",
                     lang,
                 ).as_json()
             ],
@@ -575,7 +605,7 @@ def _parse_report(
     base = body.get("base_version")
     if "base_version" not in body:
         bad("base_version", "#/base_version", "required", "必須です", "is required")
-    elif isinstance(base, bool) or not isinstance(base, int) or base < 0:
+    elif isinstance(base, bool) or not isinstance(_whole(base), int) or base < 0:
         bad(
             "base_version",
             "#/base_version",
@@ -619,17 +649,28 @@ def _parse_report(
             "must be true or false",
         )
     reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+    if (
+        not isinstance(reason, str)
+        or len(reason) > MAX_REASON
+        or any(ord(c) < 32 and c not in "\n\t" for c in reason)
+    ):
         bad(
             "reason",
             "#/reason",
             "invalid",
-            f"{MAX_REASON}文字以内の文字列にしてください",
-            f"must be text of at most {MAX_REASON} characters",
+            f"{MAX_REASON}文字以内の文字列（制御文字なし）にしてください",
+            f"must be text of at most {MAX_REASON} characters, no control characters",
         )
     if errors:
         _refuse("validation", 422, errors=[e.as_json() for e in errors])
-    return int(base), dict(fields), bool(correction), str(reason)
+    return int(base), {k: _whole(v) for k, v in fields.items()}, bool(correction), str(reason)
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: ``12.0`` is the count 12 (a client may send either)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _open_incident(via: str) -> Incident:
@@ -659,7 +700,7 @@ def _keyed(
         if isinstance(exc, hq_core.NotPermitted):
             return idempotency.Answer(403, problem("forbidden", 403, lang))
         if isinstance(exc, ValidationError):
-            errors = [e.as_json() for e in field_errors(exc.problems, lang)]
+            errors = [e.as_json() for e in field_errors(exc.problems, lang, fields=fields)]
             return idempotency.Answer(422, problem("validation", 422, lang, errors=errors))
         if isinstance(exc, ConflictError):
             return idempotency.Answer(409, _conflict_body(exc, fields, lang, current_json))
@@ -734,7 +775,7 @@ def _conflict_body(
 # -- unknown API paths and the OpenAPI document ----------------------------------------------
 
 
-@api.get("/openapi.json")
+@api.get("/openapi.json", provide_automatic_options=False)
 def get_openapi() -> Response:
     """The OpenAPI 3.1 description of this API."""
     response = _json(openapi_document())
@@ -742,7 +783,7 @@ def get_openapi() -> Response:
     return response
 
 
-@api.get("/<path:_rest>")
+@api.get("/<path:_rest>", provide_automatic_options=False)
 def unknown(_rest: str) -> NoReturn:
     """Anything else under ``/api/v1`` is a 404 problem (not the Dash page router's HTML)."""
     _refuse("not-found", 404)

@@ -32,6 +32,17 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 
 _COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+#: Text the core accepts: no control characters except tab and newline.
+_PLAIN_TEXT = "^[^\\x00-\\x08\\x0b-\\x1f]*$"
+
+
+def _text(limit: int, description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": limit, "pattern": _PLAIN_TEXT}
+    if description:
+        schema["description"] = description
+    return schema
+
+
 _NEEDS = {"type": "array", "items": {"enum": [n.value for n in Need]}, "uniqueItems": True}
 
 _STATUS_FIELDS: dict[str, Any] = {
@@ -48,18 +59,19 @@ _STATUS_FIELDS: dict[str, Any] = {
         **_NEEDS,
         "description": "緊急の要請; sending a need re-confirms it (they lapse after some hours)",
     },
-    "other_needs": {"type": "string", "maxLength": MAX_PUBLIC_NOTE},
+    "other_needs": _text(MAX_PUBLIC_NOTE),
     "pets_accepted": _nullable({"type": "boolean"}),
     "barrier_free": _nullable({"type": "boolean"}),
-    "public_note": {
-        "type": "string",
-        "maxLength": MAX_PUBLIC_NOTE,
-        "description": "shown to citizens",
-    },
-    "internal_note": {
-        "type": "string",
-        "maxLength": MAX_INTERNAL_NOTE,
-        "description": "staff only",
+    "public_note": _text(MAX_PUBLIC_NOTE, "shown to citizens"),
+    "internal_note": _text(MAX_INTERNAL_NOTE, "staff only"),
+}
+
+#: As shown: a count nobody has reported yet is null ("not reported", never zero).
+_STATUS_VALUES: dict[str, Any] = {
+    **_STATUS_FIELDS,
+    **{
+        name: _nullable(_STATUS_FIELDS[name])
+        for name in ("evacuees", "voluntary_evacuees", "households")
     },
 }
 
@@ -90,6 +102,11 @@ _SCHEMAS: dict[str, Any] = {
         "properties": _STATUS_FIELDS,
         "additionalProperties": False,
     },
+    "StatusValues": {
+        "type": "object",
+        "required": sorted(_STATUS_VALUES),
+        "properties": _STATUS_VALUES,
+    },
     "Shelter": {
         "type": "object",
         "required": ["id", "name", "version", "fields", "reported_at", "reported_by"],
@@ -107,7 +124,7 @@ _SCHEMAS: dict[str, Any] = {
                 "minimum": 0,
                 "description": "send it back as base_version with a report",
             },
-            "fields": {**_ref("StatusFields")},
+            "fields": _ref("StatusValues"),
             "crowding": _nullable({"enum": [c.value for c in Crowding]}),
             "stale": {"type": "boolean", "description": "open and not reported for too long"},
             "reported_at": _nullable(_TIME),
@@ -128,6 +145,7 @@ _SCHEMAS: dict[str, Any] = {
             },
             "fields": {
                 **_ref("StatusFields"),
+                "minProperties": 1,
                 "description": "ONLY the fields the user changed; untouched fields are never "
                 "written. Fields others changed meanwhile merge; a field both changed is a 409.",
             },
@@ -135,7 +153,7 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "boolean",
                 "description": "訂正: fixes a mistake; never announced as a status change",
             },
-            "reason": {"type": "string", "maxLength": 200},
+            "reason": _text(200),
         },
     },
     "ShelterReportAccepted": {
@@ -157,7 +175,7 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "at_home": {**_COUNT, "description": "在宅避難"},
             "in_car": {**_COUNT, "description": "車中泊"},
-            "note": {"type": "string", "maxLength": MAX_PUBLIC_NOTE},
+            "note": _text(MAX_PUBLIC_NOTE),
         },
     },
     "Area": {
@@ -184,7 +202,7 @@ _SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "base_version": {"type": "integer", "minimum": 0, "description": "0 for a new area"},
-            "fields": _ref("AreaFields"),
+            "fields": {**_ref("AreaFields"), "minProperties": 1},
         },
     },
     "AreaReportAccepted": {
@@ -257,8 +275,9 @@ _LANG = {
     "name": "lang",
     "in": "query",
     "required": False,
-    "schema": {"enum": ["ja", "en"]},
-    "description": "language of titles and error details (default: Accept-Language, else ja)",
+    "schema": {"type": "string", "examples": ["ja", "en"]},
+    "description": "language of titles and error details: `en` (or any `en-…`) for English, "
+    "anything else Japanese; without it, Accept-Language, else Japanese",
 }
 _KEY = {
     "name": "Idempotency-Key",
@@ -297,6 +316,10 @@ _POST_ERRORS = {
     ),
     "503": _problem_response("The database did not answer (Retry-After); nothing was saved"),
 }
+
+
+_TEXT_CHAR = "[^\\x00-\\x08\\x0b-\\x1f/]"
+_AREA_PATTERN = f"^{_TEXT_CHAR}*[^\\s\\x00-\\x1f/]{_TEXT_CHAR}*$"
 
 
 def _ok(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -458,8 +481,17 @@ def openapi_document() -> dict[str, Any]:
                             "name": "area",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 200,
+                                # some text that is not space; no control characters but tab
+                                # and newline (the core's rule for text); no "/"
+                                "pattern": _AREA_PATTERN,
+                            },
                             "example": "稲生",
+                            "description": "the area's name (地区), e.g. a 自治会; spaces "
+                            "around it are ignored",
                         },
                         _KEY,
                         _CSRF,

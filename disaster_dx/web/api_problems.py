@@ -193,15 +193,25 @@ def translate(message: str, lang: str) -> tuple[str, str]:
 
 
 def field_errors(
-    problems: Iterable[Problem], lang: str, *, prefix: str = "/fields/"
+    problems: Iterable[Problem], lang: str, *, fields: Iterable[str]
 ) -> list[FieldError]:
-    """Problems of a payload as field errors; the payload's own field names become pointers."""
+    """Problems of a payload as field errors pointing into the request.
+
+    A problem with one of the request's ``fields`` points at ``#/fields/<name>``; the payload
+    as a whole (the core says ``payload``) at ``#/fields``; anything else, such as the area
+    named in the path, at ``#/<name>``.
+    """
+    sent = set(fields)
     errors = []
     for item in problems:
         code, words = translate(item.message, lang)
         where = item.where
-        whole = where == "payload"  # the core's word for the payload as a whole
-        pointer = "#" + prefix.rstrip("/") if whole else f"#{prefix}{_escape(where)}"
+        if where == "payload":
+            pointer = "#/fields"
+        elif where in sent:
+            pointer = f"#/fields/{_escape(where)}"
+        else:
+            pointer = f"#/{_escape(where)}"
         errors.append(FieldError(where, pointer, code, words))
     return errors
 
