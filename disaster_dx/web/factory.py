@@ -22,6 +22,7 @@ from disaster_dx.web.cameras_web import init_cameras
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from disaster_dx.web.exports import init_exports
 from disaster_dx.web.line_routes import init_line
+from disaster_dx.web.phone import init_phone
 from disaster_dx.web.public_routes import init_public
 from disaster_dx.web.security import init_security
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     init_security(server)
     init_exports(server)
     init_api(server)  # /api/v1 (before Dash, whose page router would answer its GETs)
+    init_phone(server)  # /m/: the light phone form on the API
     init_public(server)  # before Dash, so that ``/`` is the static public page
 
     app = dash.Dash(
