@@ -110,7 +110,7 @@ function clock(iso) {
   const hh = String(at.getHours()).padStart(2, "0");
   const mm = String(at.getMinutes()).padStart(2, "0");
   const minutes = Math.max(0, Math.floor((Date.now() - at.getTime()) / 60000));
-  return hh + ":" + mm + "（" + minutes + t("minAgo") + "）";
+  return hh + ":" + mm + (EN ? " (" + minutes + t("minAgo") + ")" : "（" + minutes + t("minAgo") + "）");
 }
 function same(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -266,6 +266,7 @@ function showState(result) {
 
 function header(incident) {
   document.title = t("title");
+  document.getElementById("title").textContent = t("title");
   document.documentElement.lang = LANG;
   const nav = document.getElementById("nav");
   nav.textContent = "";
@@ -774,6 +775,7 @@ async function formPage(shelterId) {
       base = Object.assign({}, current.fields);
       showLast(current);
     }
+    conflictBox.scrollIntoView({ block: "start" });
   }
 
   view = {
@@ -783,15 +785,18 @@ async function formPage(shelterId) {
         if (outcome === "sent") {
           quiet();
           result.className = "ok";
-          const at = entry.answer && entry.answer.at ? clock(entry.answer.at).split("（")[0] : "";
-          result.textContent = t("sent") + (at ? "（" + at + "）" : "");
+          const at = entry.answer && entry.answer.at ? clock(entry.answer.at).split(/[（ ]/)[0] : "";
+          result.textContent = t("sent") + (at ? (EN ? " (" + at + ")" : "（" + at + "）") : "");
           await refresh(entry.answer);
         } else if (outcome === "conflict") showConflict(entry);
         else if (outcome === "invalid") showInvalid(entry);
         else if (outcome === "refused") showRefused(entry);
         else {
-          result.textContent = "";
           showState(outcome);
+          // Also next to the button, where the user is looking.
+          result.className = outcome === "offline" ? "warn" : "error";
+          result.textContent = net.textContent;
+          result.scrollIntoView({ block: "center" });
         }
       }
     },
