@@ -19,6 +19,7 @@ from disaster_dx.store import Store
 from disaster_dx.web import drill_pages, eventlog_page, hq, overview, plans_pages, shelter_form
 from disaster_dx.web.api import init_api
 from disaster_dx.web.cameras_web import init_cameras
+from disaster_dx.web.compression import init_compression
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from disaster_dx.web.exports import init_exports
 from disaster_dx.web.line_routes import init_line
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         SESSION_COOKIE_SECURE=settings.production,
     )
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
+    init_compression(server)  # first, so that it runs after every other after_request
     init_security(server)
     init_exports(server)
     init_api(server)  # /api/v1 (before Dash, whose page router would answer its GETs)
