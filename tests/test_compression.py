@@ -56,9 +56,7 @@ def test_assets_revalidate_with_the_compressed_etag(app) -> None:
     assert first.headers["Content-Encoding"] == "gzip"
     etag = first.headers["ETag"]
     assert etag.endswith(':gzip"')
-    again = client.get(
-        "/assets/dx.css", headers={"Accept-Encoding": "gzip", "If-None-Match": etag}
-    )
+    again = client.get("/assets/dx.css", headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
 
 

@@ -18,7 +18,6 @@ from sqlalchemy import create_engine
 from disaster_dx import auth
 from disaster_dx.events import SHELTER_STATUS_REPORTED, NewEvent
 from disaster_dx.web.context import EXTENSION_KEY
-from tests.conftest import add_staff_user
 from tests.webtools import login_browser
 
 SCHOOL = "E3920400009111"  # 稲生ふれあい館

@@ -83,10 +83,8 @@ def _version() -> str:
 
 
 def _asset_urls() -> list[str]:
-    return [PATH, *(f"{PATH}{n}?v={_asset(n).digest}" for n in ("app.js", "app.css"))] + [
-        f"{PATH}icon.svg",
-        f"{PATH}manifest.webmanifest",
-    ]
+    versioned = [f"{PATH}{n}?v={_asset(n).digest}" for n in ("app.js", "app.css")]
+    return [PATH, *versioned, f"{PATH}icon.svg", f"{PATH}manifest.webmanifest"]
 
 
 def vocabulary() -> dict[str, object]:
@@ -117,7 +115,7 @@ _SHELL = """<!DOCTYPE html>
 <div id="drill" class="drill" role="note" hidden></div>
 <div id="net" class="net" role="status" aria-live="polite" hidden></div>
 <main id="main"><p class="muted">読み込み中… / Loading…</p></main>
-<noscript><p>この画面には JavaScript が必要です。/hq/shelter/ の画面をお使いください。</p></noscript>
+<noscript><p>この画面には JavaScript が必要です。/hq の画面をお使いください。</p></noscript>
 </body>
 </html>
 """
