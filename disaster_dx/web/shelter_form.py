@@ -246,6 +246,15 @@ def layout(shelter_id: str = "", lang: str | None = None, **_query: Any) -> html
                     html.Div(id=ids.FORM_RESULT, role="status", className="dx-result"),
                     html.Div(id=ids.FORM_CONFLICT),
                     html.P(html.A("← 地図・ボード" if not en else "← Map & board", href="/hq")),
+                    html.P(
+                        html.A(
+                            "スマートフォン用の軽い画面で開く（電波が弱いとき）"
+                            if not en
+                            else "Open the light phone form (weak signal)",
+                            href=f"/m/shelter/{shelter_id}" + ("?lang=en" if en else ""),
+                            id="hq-form-phone-link",
+                        )
+                    ),
                 ],
                 className="dx-form",
             ),

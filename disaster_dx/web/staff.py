@@ -13,6 +13,7 @@ _NAV: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
     ("/hq/cameras", "カメラ", "Cameras", (Role.HQ,)),
     ("/hq/line", "LINE配信", "LINE", (Role.HQ,)),
     ("/hq/log", "操作ログ", "Event log", (Role.HQ,)),
+    ("/m/", "スマホ用画面", "Phone form", (Role.HQ, Role.SHELTER_STAFF)),
     ("/plans", "個別避難計画", "Plans", (Role.PLANNER,)),
     ("/drill", "訓練", "Drills", (Role.DRILL,)),
 )
