@@ -259,7 +259,8 @@ def run_once(
 ) -> Answer:
     """Do ``write`` at most once for ``key``; always return the one answer for the key.
 
-    ``write`` makes exactly one :meth:`Store.append` (e.g. :func:`disaster_dx.hq.report_status`).
+    ``write`` makes exactly one :meth:`Store.append` (e.g. :func:`disaster_dx.hq.report_status`)
+    and returns the event (or events) it appended.
     ``respond`` turns the appended events into the answer, inside the append's transaction.
     ``refuse`` turns an exception ``write`` raised into a stored answer (a 4xx), or returns
     ``None`` for failures a retry may fix: the claim is then released and the error re-raised.
@@ -280,7 +281,7 @@ def run_once(
 
     try:
         with store.joined_to_appends(record):
-            write()
+            result = write()
     except Exception as exc:
         if isinstance(exc, KeyInProgress):
             raise
@@ -293,7 +294,15 @@ def run_once(
             raise
         finish(store, claim, answer)
         return answer
-    if not stored:
-        release(store, claim)
-        raise DisasterDxError("the keyed write appended nothing")
-    return stored[0]
+    if stored:
+        return stored[0]
+    events = [result] if isinstance(result, Event) else result
+    if isinstance(events, list) and events and all(isinstance(e, Event) for e in events):
+        # The write committed through a path that does not run joined hooks: its answer is
+        # stored right after (not atomically, but never a second write on a retry).
+        log.error("keyed write to %s was not joined to its append's transaction", claim.key)
+        answer = respond(events)
+        finish(store, claim, answer)
+        return answer
+    release(store, claim)
+    raise DisasterDxError("the keyed write appended nothing")

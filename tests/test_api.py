@@ -520,3 +520,19 @@ def test_token_commands_print_the_token_once_and_revoke_it(
         "token.created",
     ]
     assert main(["token", "create", "nobody"]) == 1  # unknown user: a refusal, not a traceback
+
+
+def test_a_saved_report_stores_its_answer_inside_the_append(app, store, staff, monkeypatch) -> None:
+    """The answer commits with the event (Store.joined_to_appends), never in a second step."""
+    from disaster_dx import idempotency
+
+    def second_step(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("the answer of a write must be stored in the append's transaction")
+
+    monkeypatch.setattr(idempotency, "finish", second_step)
+    response = _post(
+        app.server.test_client(), staff, {"base_version": 0, "fields": {"evacuees": 3}}
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["merged"] == {}
+    assert len(_events(store)) == 1

@@ -435,6 +435,7 @@ def post_shelter_report(shelter_id: str) -> Response:
                 "at": event.at.isoformat(),
                 "kind": "correction" if correction else "report",
                 "written": {k: v for k, v in event.payload.items() if k in STATUS_FIELDS},
+                "merged": _merged_json(event, names),
                 "reported_by": _person(user.username, names),
                 "incident": _incident_json(incident),
             },
@@ -517,10 +518,11 @@ def post_area_report(area: str) -> Response:
         return idempotency.Answer(
             201,
             {
-                "area": area,
+                "area": event.payload["area"],
                 "version": event.seq,
                 "at": event.at.isoformat(),
                 "written": {k: v for k, v in event.payload.items() if k in AREA_FIELDS},
+                "merged": _merged_json(event, names),
                 "reported_by": _person(user.username, names),
                 "incident": _incident_json(incident),
             },
@@ -532,20 +534,31 @@ def post_area_report(area: str) -> Response:
     return _keyed(user, key, body, write, respond, lang, fields, current_json)
 
 
+def _merged_json(event: Event, names: Mapping[str, str]) -> dict[str, Any]:
+    """Fields others changed after the base version, kept as they left them (per-field merge)."""
+    return {
+        str(name): {
+            "value": plain(getattr(item, "value", None)),
+            "by": _person(getattr(item, "by", None), names),
+            "at": _iso(getattr(item, "at", None)),
+        }
+        for name, item in (getattr(event, "merged", None) or {}).items()
+    }
+
+
 def _report_area(
     store: Any, incident_id: str, user: User, area: str, fields: dict[str, Any], seen: int
 ) -> object:
     """Call the core's area write with only the fields the user changed.
 
-    The per-field merge gives ``report_area`` a ``changes`` mapping; before it, the write took
-    each count as a keyword and always wrote ``note``, so the current note is passed on
-    unchanged (the version check then refuses any stale write as a whole).
+    With the per-field merge, ``note=None`` leaves the note as it is. Before it, the write
+    always wrote ``note`` (default ``""``), so the current note is passed on unchanged (the
+    version check then refuses any stale write as a whole).
     """
-    if "changes" in inspect.signature(hq_core.report_area).parameters:
-        return hq_core.report_area(store, incident_id, user, area, fields, seen_version=seen)
     note = fields.get("note")
-    if note is None:
-        existing = store.state(incident_id).areas.get(area)
+    note_default = inspect.signature(hq_core.report_area).parameters["note"].default
+    if note is None and note_default is not None:
+        existing = store.state(incident_id).areas.get(area.strip())
         note = existing.note if existing else ""
     return hq_core.report_area(
         store,

@@ -156,6 +156,19 @@ _SCHEMAS: dict[str, Any] = {
             "reason": _text(200),
         },
     },
+    "MergedFields": {
+        "type": "object",
+        "description": "fields others changed after base_version, kept as they left them",
+        "additionalProperties": {
+            "type": "object",
+            "required": ["value", "by", "at"],
+            "properties": {
+                "value": {},
+                "by": _nullable(_ref("Person")),
+                "at": _nullable(_TIME),
+            },
+        },
+    },
     "ShelterReportAccepted": {
         "type": "object",
         "required": ["shelter_id", "version", "at", "kind", "written", "reported_by", "incident"],
@@ -165,6 +178,7 @@ _SCHEMAS: dict[str, Any] = {
             "at": _TIME,
             "kind": {"enum": ["report", "correction"]},
             "written": {**_ref("StatusFields")},
+            "merged": _ref("MergedFields"),
             "reported_by": _ref("Person"),
             "incident": _ref("Incident"),
         },
@@ -213,6 +227,7 @@ _SCHEMAS: dict[str, Any] = {
             "version": {"type": "integer"},
             "at": _TIME,
             "written": _ref("AreaFields"),
+            "merged": _ref("MergedFields"),
             "reported_by": _ref("Person"),
             "incident": _ref("Incident"),
         },
