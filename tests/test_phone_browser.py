@@ -65,7 +65,7 @@ def _events(store) -> list:
 
 def _open_form(driver, base: str, *, lang: str = "") -> None:
     login_browser(driver, base, "inabu1", "pw-inabu1-0123456789", f"/m/shelter/{SCHOOL}{lang}")
-    WebDriverWait(driver, 15).until(
+    WebDriverWait(driver, 30).until(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1"
     )
 
@@ -99,7 +99,7 @@ def _outbox(driver) -> list:
     return json.loads(found)
 
 
-def _wait_text(driver, element_id: str, text: str, timeout: float = 20) -> None:
+def _wait_text(driver, element_id: str, text: str, timeout: float = 40) -> None:
     WebDriverWait(driver, timeout).until(
         until.text_to_be_present_in_element((By.ID, element_id), text)
     )
@@ -110,14 +110,14 @@ def test_the_list_and_the_form_show_the_last_report_in_japanese_and_english(
 ) -> None:
     _app, _store, driver, base = phone
     login_browser(driver, base, "inabu1", "pw-inabu1-0123456789", "/m/?lang=ja")
-    WebDriverWait(driver, 15).until(
+    WebDriverWait(driver, 30).until(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1"
     )
     listing = driver.find_element(By.TAG_NAME, "main").text
     assert "稲生ふれあい館" in listing and "開設" in listing and "本部 花子" in listing
     screenshot(driver, "phone_list_ja")
     driver.find_element(By.PARTIAL_LINK_TEXT, "稲生ふれあい館").click()
-    WebDriverWait(driver, 15).until(
+    WebDriverWait(driver, 30).until(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1"
     )
     last = driver.find_element(By.ID, "last-report").text
@@ -136,7 +136,7 @@ def test_the_list_and_the_form_show_the_last_report_in_japanese_and_english(
     assert small == []
 
     driver.get(f"{base}/m/shelter/{SCHOOL}?lang=en")
-    WebDriverWait(driver, 15).until(
+    WebDriverWait(driver, 30).until(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1"
     )
     assert driver.find_element(By.ID, "last-report").text.startswith("Last report:")
@@ -174,7 +174,7 @@ def test_a_report_made_offline_is_kept_and_sent_once_when_back(phone, screenshot
     assert events[-1].actor == "inabu1"
     # Another attempt to flush (a reload) sends nothing more.
     driver.refresh()
-    WebDriverWait(driver, 15).until(
+    WebDriverWait(driver, 30).until(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1"
     )
     driver.execute_script("window.dispatchEvent(new Event('online'))")

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from flask import Blueprint, Flask, Response, request, session
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from disaster_dx import api_tokens, drills, idempotency
@@ -62,7 +62,8 @@ AREA_ROLES = (Role.HQ,)
 AREA_FIELDS = ("at_home", "in_car", "note")
 MAX_BODY = 64 * 1024
 MAX_REASON = 200
-MAX_AREA = 200
+#: An area's events have the subject ``area:<name>`` in a 200-character column.
+MAX_AREA = 200 - len("area:")
 
 
 class ApiProblem(Exception):
@@ -173,8 +174,8 @@ def _unexpected(error: Exception) -> Any:
     """Anything a view did not expect: a database that does not answer is 503, else 500."""
     if isinstance(error, HTTPException):
         return _http_error(error)
-    if isinstance(error, DBAPIError):
-        return _database_error(error)
+    if isinstance(error, OperationalError | InterfaceError):
+        return _database_error(error)  # cannot reach the database: worth a retry
     log.exception("API: unexpected error on %s %s", request.method, request.path)
     return _problem_response(ApiProblem(500, problem("server-error", 500, _lang())))
 

@@ -499,7 +499,7 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {
                                 "type": "string",
                                 "minLength": 1,
-                                "maxLength": 200,
+                                "maxLength": 195,
                                 # some text that is not space; no control characters but tab
                                 # and newline (the core's rule for text); no "/"
                                 "pattern": _AREA_PATTERN,
