@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 from disaster_dx import auth
 from disaster_dx.events import SHELTER_STATUS_REPORTED, NewEvent
 from disaster_dx.web.context import EXTENSION_KEY
-from tests.webtools import login_browser
+from tests.webtools import axe_violations, login_browser
 
 SCHOOL = "E3920400009111"  # 稲生ふれあい館
 QUEUED = "未送信（電波が戻ると自動で送信します）"
@@ -134,6 +134,7 @@ def test_the_list_and_the_form_show_the_last_report_in_japanese_and_english(
         """
     )
     assert small == []
+    assert axe_violations(driver) == []
 
     driver.get(f"{base}/m/shelter/{SCHOOL}?lang=en")
     WebDriverWait(driver, 30).until(
