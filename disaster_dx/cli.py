@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from disaster_dx import auth, cli_incident
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES, ensure_initialised
 from disaster_dx.cli_db import add_db_commands
+from disaster_dx.cli_tokens import add_token_commands
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.io.export import FORMATS, export_shelters
@@ -1080,6 +1081,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_drill_commands(commands)
     _add_line_commands(commands)
     add_db_commands(commands)
+    add_token_commands(commands)
 
     user = commands.add_parser("user", help="manage staff accounts")
     user.set_defaults(handler=cmd_user)

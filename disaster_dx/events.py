@@ -93,7 +93,7 @@ def _needs(value: Any) -> str | None:
     codes = {n.value for n in Need}
     if not isinstance(value, list | tuple):
         return f"must be a list of needs, not {type(value).__name__}"
-    bad = [v for v in value if v not in codes]
+    bad = [v for v in value if not isinstance(v, str) or v not in codes]
     if bad:
         return f"unknown need(s) {bad!r}; expected some of {', '.join(sorted(codes))}"
     return None

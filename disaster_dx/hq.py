@@ -272,6 +272,10 @@ def report_status(
         theirs / original / by / at for each, ``actual`` the newest version.
     """
     _require_shelter_access(store, user, shelter_id)
+    if "staffed" in changes and not user.has(Role.HQ):
+        # Whether 報告遅れ applies to a site is HQ's call (set_staffed), not the site's own.
+        store.audit(user.username, "shelter.staffed_refused", target=shelter_id)
+        raise NotPermitted(f"{user.username} may not change whether a site is staffed")
     store.shelter(shelter_id)  # NotFoundError for an unknown id
     named = changes.get("shelter_id", shelter_id)
     if named != shelter_id:

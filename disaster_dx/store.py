@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -258,6 +259,13 @@ class ImportReport:
 
 Clock = Callable[[], datetime]
 AppendListener = Callable[[str, list[Event]], None]
+#: Runs inside an append's transaction, after its rows are written and before the commit.
+AppendHook = Callable[[Connection, list[Event]], None]
+
+#: Hooks joined to the appends of this thread (or task), with the store they belong to.
+_JOINED_HOOKS: ContextVar[tuple[tuple[Store, AppendHook], ...]] = ContextVar(
+    "disaster_dx_joined_append_hooks", default=()
+)
 
 
 class Store:
@@ -292,6 +300,22 @@ class Store:
         logged and never undoes or blocks the write (the events are already committed).
         """
         self._listeners.append(listener)
+
+    @contextmanager
+    def joined_to_appends(self, hook: AppendHook) -> Iterator[None]:
+        """Run ``hook(conn, events)`` inside the transaction of each append made in this block.
+
+        For records that must commit together with the events or not at all, whoever makes
+        the append: the API stores its answer to an ``Idempotency-Key`` this way, so a crash
+        can never leave an event without its answer (written twice on a retry) or an answer
+        without its event. A hook that raises rolls the append back. Scoped to the current
+        thread or task (a context variable), so other requests' appends are untouched.
+        """
+        token = _JOINED_HOOKS.set((*_JOINED_HOOKS.get(), (self, hook)))
+        try:
+            yield
+        finally:
+            _JOINED_HOOKS.reset(token)
 
     @property
     def dialect(self) -> str:
@@ -643,6 +667,9 @@ class Store:
                 .where(incidents.c.incident_id == incident_id)
                 .values(last_seq=seq, last_at=at)
             )
+            for owner, hook in _JOINED_HOOKS.get():
+                if owner is self:
+                    hook(conn, stored)
         # The state cache first, so every listener (publish, LINE, re-plan) reads it current.
         try:
             self.projection.appended(incident_id, stored)

@@ -89,7 +89,17 @@ def all_metadata() -> list[MetaData]:
     A module that adds a MetaData adds it here (and a revision creating its tables).
     """
     # Imported here: these modules import the store, which calls into this package.
-    from disaster_dx import cameras, drills, leases, notify, plans, projection, store
+    from disaster_dx import (
+        api_tokens,
+        cameras,
+        drills,
+        idempotency,
+        leases,
+        notify,
+        plans,
+        projection,
+        store,
+    )
 
     return [
         store.metadata,
@@ -99,6 +109,8 @@ def all_metadata() -> list[MetaData]:
         cameras.camera_metadata,
         plans.plan_metadata,
         notify.notify_metadata,
+        api_tokens.token_metadata,
+        idempotency.idempotency_metadata,
     ]
 
 

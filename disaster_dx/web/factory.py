@@ -26,11 +26,14 @@ from disaster_dx.web import (
     plans_pages,
     shelter_form,
 )
+from disaster_dx.web.api import init_api
 from disaster_dx.web.cameras_web import init_cameras
+from disaster_dx.web.compression import init_compression
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from disaster_dx.web.exports import init_exports
 from disaster_dx.web.failures import init_failures
 from disaster_dx.web.line_routes import init_line
+from disaster_dx.web.phone import init_phone
 from disaster_dx.web.public_routes import init_public
 from disaster_dx.web.security import init_security
 
@@ -61,9 +64,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         SESSION_COOKIE_SECURE=settings.production,
     )
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
+    init_compression(server)  # first, so that it runs after every other after_request
     init_security(server)
     init_failures(server, store, settings)  # /healthz; a failing database answers in words
     init_exports(server)
+    init_api(server)  # /api/v1 (before Dash, whose page router would answer its GETs)
+    init_phone(server)  # /m/: the light phone form on the API
     init_public(server)  # before Dash, so that ``/`` is the static public page
 
     app = dash.Dash(

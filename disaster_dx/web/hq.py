@@ -615,6 +615,17 @@ def _staff_home(user: User, lang: str) -> html.Div:
                         if not en
                         else "No shelter is assigned to you yet. Please contact HQ."
                     ),
+                    html.P(
+                        html.A(
+                            "スマートフォン用の軽い画面（電波が弱くても使え、圏外で入力した報告は"
+                            "電波が戻ると送信されます）"
+                            if not en
+                            else "Light phone form (works on a weak signal; reports made "
+                            "offline are sent when the connection is back)",
+                            href="/m/" + ("?lang=en" if en else ""),
+                            id="hq-phone-form-link",
+                        )
+                    ),
                 ],
                 className="dx-narrow",
             ),

@@ -434,6 +434,15 @@ def layout(shelter_id: str = "", lang: str | None = None, **_query: Any) -> html
                             href="/hq" + ("?lang=en" if en else ""),
                         )
                     ),
+                    html.P(
+                        html.A(
+                            "スマートフォン用の軽い画面で開く（電波が弱いとき）"
+                            if not en
+                            else "Open the light phone form (weak signal)",
+                            href=f"/m/shelter/{shelter_id}" + ("?lang=en" if en else ""),
+                            id="hq-form-phone-link",
+                        )
+                    ),
                 ],
                 className="dx-form",
             ),

@@ -15,6 +15,7 @@ _NAV: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
     ("/hq/line", "LINE配信", "LINE", (Role.HQ,)),
     ("/hq/log", "操作ログ", "Event log", (Role.HQ,)),
     ("/hq/incidents", "災害名・記録", "Disasters & records", (Role.HQ,)),
+    ("/m/", "スマホ用画面", "Phone form", (Role.HQ, Role.SHELTER_STAFF)),
     ("/plans", "個別避難計画", "Plans", (Role.PLANNER,)),
     ("/drill", "訓練", "Drills", (Role.DRILL,)),
 )
