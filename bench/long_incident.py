@@ -37,7 +37,9 @@ at each size; sizes count every event of the incident.
 Each size: one untimed warm-up of every operation, then ``--repeat`` rounds of the five in
 turn (so a load spike hits all alike). p95 is the nearest rank (with 10 rounds, the slowest).
 The machine's load average is printed before and after each size: other work on a shared
-2-core machine shows up in these numbers. No roads or residents are loaded, so the planner has
+2-core machine shows up in the wall times, so the CPU time this process spent in each call is
+printed too (it hardly moves with other processes' load; it leaves out the PostgreSQL
+server's own work). No roads or residents are loaded, so the planner has
 nothing to re-plan and HQ shows no flagged residents.
 
 Run: ``python bench/long_incident.py [--sizes 10000,100000,500000]
@@ -65,7 +67,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import create_engine, text
 
@@ -104,6 +106,30 @@ OPERATIONS = (
 HQ_USER = "bench-hq"
 LINE_SECRET = "bench-line-channel-secret"
 LINE_TOKEN = "bench-line-token"
+
+
+class Timing(NamedTuple):
+    """One timed call: wall-clock seconds, and CPU seconds this process spent meanwhile."""
+
+    wall: float
+    cpu: float
+
+
+class Stopwatch:
+    """Wall and process CPU time since creation.
+
+    CPU time counts every thread of this process (the fake LINE API, background re-planning)
+    but not the PostgreSQL server's work. Unlike wall time, it hardly moves when other
+    processes load the machine, so it makes runs on a busy shared machine comparable.
+    """
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def read(self) -> Timing:
+        """Time since creation."""
+        return Timing(time.perf_counter() - self.wall, time.process_time() - self.cpu)
 
 
 class SimClock:
@@ -347,18 +373,18 @@ class Probes:
             self.versions[shelter.shelter_id] = status.version
             self.evacuees[shelter.shelter_id] = status.evacuees
 
-    def state(self) -> dict[str, float]:
-        started = time.perf_counter()
+    def state(self) -> dict[str, Timing]:
+        started = Stopwatch()
         self.store.state(self.incident_id)
-        return {"state": time.perf_counter() - started}
+        return {"state": started.read()}
 
-    def write(self) -> dict[str, float]:
+    def write(self) -> dict[str, Timing]:
         self._tick()
         sid = self.rng.choice(self.shelters).shelter_id
         count = self.rng.randint(0, 500)
         if count == self.evacuees[sid]:
             count += 1
-        started = time.perf_counter()
+        started = Stopwatch()
         event = hq.report_status(
             self.store,
             self.incident_id,
@@ -367,11 +393,11 @@ class Probes:
             {"evacuees": count},
             seen_version=self.versions[sid],
         )
-        returned = time.perf_counter()
+        returned = started.read()
         self._wait_public(sid, count)
-        public = time.perf_counter()
+        public = started.read()
         self.versions[sid], self.evacuees[sid] = event.seq, count
-        return {"write": returned - started, "public": public - started}
+        return {"write": returned, "public": public}
 
     def _wait_public(self, shelter_id: str, count: int, timeout: float = 30.0) -> None:
         path = self.settings.public_dir / "shelters.geojson"
@@ -389,7 +415,7 @@ class Probes:
                 raise RuntimeError(f"{path} did not show the write within {timeout} s")
             time.sleep(0.001)
 
-    def board(self) -> dict[str, float]:
+    def board(self) -> dict[str, Timing]:
         self._tick()
         self.force += 1
         values = {
@@ -399,9 +425,9 @@ class Probes:
             ("_pages_location", "search"): "",
         }
         body = _callback_body(self.app, ids.HQ_BOARD, values, f"{ids.HQ_FORCE}.data")
-        started = time.perf_counter()
+        started = Stopwatch()
         reply = self.client.post("/_dash-update-component", json=body)
-        elapsed = time.perf_counter() - started
+        elapsed = started.read()
         if reply.status_code != 200:
             raise RuntimeError(f"HQ board callback: HTTP {reply.status_code}")
         response = reply.json["response"]
@@ -410,7 +436,7 @@ class Probes:
         self.plans_seen = response[ids.HQ_PLANS]["data"]
         return {"board": elapsed}
 
-    def line(self) -> dict[str, float]:
+    def line(self) -> dict[str, Timing]:
         self._tick()
         near = self.rng.choice(self.shelters)
         body = line_bot.sample_webhook_body(
@@ -421,11 +447,11 @@ class Probes:
         raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {"X-Line-Signature": line_bot.signature(LINE_SECRET, raw)}
         replies_before = len(self.fake_line.by_endpoint("reply"))
-        started = time.perf_counter()
+        started = Stopwatch()
         reply = self.client.post(
             "/line/webhook", data=raw, headers=headers, content_type="application/json"
         )
-        elapsed = time.perf_counter() - started
+        elapsed = started.read()
         if reply.status_code != 200:
             raise RuntimeError(f"LINE webhook: HTTP {reply.status_code}")
         sent = self.fake_line.by_endpoint("reply")
@@ -433,18 +459,18 @@ class Probes:
             raise RuntimeError("LINE webhook did not send one reply")
         return {"line": elapsed}
 
-    def state_at(self) -> dict[str, float]:
+    def state_at(self) -> dict[str, Timing]:
         incident = self.store.incident(self.incident_id)
         assert incident.last_at is not None
         span = (incident.last_at - incident.created_at).total_seconds()
         moment = incident.created_at + timedelta(seconds=self.rng.uniform(0, span))
-        started = time.perf_counter()
+        started = Stopwatch()
         drills.state_at(self.store, self.incident_id, moment)
-        return {"state_at": time.perf_counter() - started}
+        return {"state_at": started.read()}
 
-    def rounds(self, repeat: int) -> dict[str, list[float]]:
+    def rounds(self, repeat: int) -> dict[str, list[Timing]]:
         """One untimed warm-up of each operation, then ``repeat`` timed rounds of all."""
-        operations: list[Callable[[], dict[str, float]]] = [
+        operations: list[Callable[[], dict[str, Timing]]] = [
             self.state,
             self.write,
             self.board,
@@ -454,11 +480,11 @@ class Probes:
         self.sync()
         for operation in operations:
             operation()
-        times: dict[str, list[float]] = {name: [] for name, _ in OPERATIONS}
+        times: dict[str, list[Timing]] = {name: [] for name, _ in OPERATIONS}
         for _ in range(repeat):
             for operation in operations:
-                for name, seconds in operation().items():
-                    times[name].append(seconds)
+                for name, timing in operation().items():
+                    times[name].append(timing)
             gc.collect()  # between rounds, not inside a timed call
         return times
 
@@ -495,9 +521,9 @@ def load_text() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-def run_engine(engine: str, args: argparse.Namespace) -> dict[int, dict[str, list[float]]]:
+def run_engine(engine: str, args: argparse.Namespace) -> dict[int, dict[str, list[Timing]]]:
     """Grow one live incident on ``engine`` through every size; the timings at each size."""
-    results: dict[int, dict[str, list[float]]] = {}
+    results: dict[int, dict[str, list[Timing]]] = {}
     with (
         tempfile.TemporaryDirectory() as tmp,
         database(engine, Path(tmp), args.postgresql_url) as (url, schema),
@@ -551,10 +577,11 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[int, dict[str, lis
                     f"load {load_text()}"
                 )
                 for name, label in OPERATIONS:
-                    ms = [s * 1000 for s in results[size][name]]
+                    wall, cpu = _ms(results[size][name])
                     print(
-                        f"{'':>11}{label:<28} median {statistics.median(ms):>9.1f} ms   "
-                        f"p95 {percentile(ms, 0.95):>9.1f} ms"
+                        f"{'':>11}{label:<28} median {statistics.median(wall):>9.1f} ms   "
+                        f"p95 {percentile(wall, 0.95):>9.1f} ms   "
+                        f"CPU median {statistics.median(cpu):>9.1f} ms"
                     )
                 print(flush=True)
         finally:
@@ -566,31 +593,57 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[int, dict[str, lis
     return results
 
 
+def _ms(timings: Sequence[Timing]) -> tuple[list[float], list[float]]:
+    return [t.wall * 1000 for t in timings], [t.cpu * 1000 for t in timings]
+
+
 def _short(size: int) -> str:
     return f"{size / 1000:g}k"
 
 
-def print_table(engine: str, results: dict[int, dict[str, list[float]]]) -> None:
-    """Median / p95 per size, then the ratio largest / smallest size."""
+def print_table(engine: str, results: dict[int, dict[str, list[Timing]]]) -> None:
+    """Wall time (median / p95) and CPU time (median) per size, and largest / smallest size."""
     sizes = sorted(results)
     first, last = sizes[0], sizes[-1]
-    head = f"{engine + ' (ms, median / p95)':<30}" + "".join(
-        f"{f'{s:,} events':>22}" for s in sizes
-    )
-    if len(sizes) > 1:
-        head += f"{f'{_short(last)} / {_short(first)}':>18}"
-    print(head)
-    for name, label in OPERATIONS:
-        line = f"{label:<30}"
-        for size in sizes:
-            ms = [s * 1000 for s in results[size][name]]
-            line += f"{f'{statistics.median(ms):,.1f} / {percentile(ms, 0.95):,.1f}':>22}"
-        if len(sizes) > 1:
-            a, b = results[first][name], results[last][name]
-            ratio_median = statistics.median(b) / statistics.median(a)
-            ratio_p95 = percentile(b, 0.95) / percentile(a, 0.95)
-            line += f"{f'{ratio_median:.1f}× / {ratio_p95:.1f}×':>18}"
-        print(line)
+    ratio = f"{_short(last)} / {_short(first)}" if len(sizes) > 1 else ""
+    for title, width, cells, growth in (
+        ("wall ms, median / p95", 22, _wall_cells, _wall_ratio),
+        ("CPU ms of this process, median", 14, _cpu_cells, _cpu_ratio),
+    ):
+        print(
+            f"{engine + ': ' + title:<40}" + "".join(f"{_short(s):>{width}}" for s in sizes), end=""
+        )
+        print(f"{ratio:>18}")
+        for name, label in OPERATIONS:
+            line = f"{label:<40}"
+            for size in sizes:
+                line += f"{cells(results[size][name]):>{width}}"
+            if len(sizes) > 1:
+                line += f"{growth(results[first][name], results[last][name]):>18}"
+            print(line)
+        print()
+
+
+def _wall_cells(timings: Sequence[Timing]) -> str:
+    wall, _cpu = _ms(timings)
+    return f"{statistics.median(wall):,.1f} / {percentile(wall, 0.95):,.1f}"
+
+
+def _cpu_cells(timings: Sequence[Timing]) -> str:
+    _wall, cpu = _ms(timings)
+    return f"{statistics.median(cpu):,.1f}"
+
+
+def _wall_ratio(small: Sequence[Timing], large: Sequence[Timing]) -> str:
+    (a, _), (b, _) = _ms(small), _ms(large)
+    median = statistics.median(b) / statistics.median(a)
+    p95 = percentile(b, 0.95) / percentile(a, 0.95)
+    return f"{median:.1f}× / {p95:.1f}×"
+
+
+def _cpu_ratio(small: Sequence[Timing], large: Sequence[Timing]) -> str:
+    (_, a), (_, b) = _ms(small), _ms(large)
+    return f"{statistics.median(b) / statistics.median(a):.1f}×"
 
 
 def main() -> None:
@@ -630,8 +683,8 @@ def main() -> None:
     )
     results = {engine: run_engine(engine, args) for engine in engines}
     print(f"\nload average at the end: {load_text()}")
+    print()
     for engine, by_size in results.items():
-        print()
         print_table(engine, by_size)
 
 
