@@ -11,6 +11,7 @@ each other.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -491,6 +492,59 @@ def plausibility_questions(
     return questions
 
 
+#: A point of the 在宅避難・車中泊 chart: when, people at home, people in cars (city totals).
+OutsidePoint = tuple[datetime, int, int]
+
+
+class OutsideHistory:
+    """The 在宅避難・車中泊 chart's points, advanced from the last area report read.
+
+    The chart shows city-wide totals after every area report of a week-long incident; reading
+    every area report on each HQ poll would cost as much as the incident is long. One
+    instance per app (per process) keeps each incident's running totals and points and reads
+    only the area reports after the last one it saw (the ``(incident_id, type, seq)`` index);
+    :meth:`points` then hands the chart at most ``max_points`` of them, evenly spread, always
+    including the newest.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._incidents: dict[str, tuple[int, dict[str, tuple[int, int]], list[OutsidePoint]]] = {}
+
+    def points(
+        self, store: Store, incident_id: str, *, max_points: int = 240
+    ) -> list[OutsidePoint]:
+        """The chart's points now (equal to :func:`outside_history`, thinned to ``max_points``)."""
+        with self._lock:
+            seen, latest, history = self._incidents.get(incident_id, (0, {}, []))
+            latest = dict(latest)
+            new = list(
+                store.iter_events(incident_id, after_seq=seen, types=[AREA_OUTSIDE_REPORTED])
+            )
+            for event in new:
+                _add_outside_point(latest, history, event)
+                seen = event.seq
+            self._incidents[incident_id] = (seen, latest, history)
+            if len(history) <= max_points:
+                return list(history)
+            step = len(history) / (max_points - 1)
+            chosen = [history[int(i * step)] for i in range(max_points - 1)]
+            return [*chosen, history[-1]]
+
+
+def _add_outside_point(
+    latest: dict[str, tuple[int, int]], history: list[OutsidePoint], event: Event
+) -> None:
+    area = str(event.payload["area"])
+    home, car = latest.get(area, (0, 0))
+    home = int(event.payload.get("at_home", home))
+    car = int(event.payload.get("in_car", car))
+    latest[area] = (home, car)
+    history.append(
+        (event.at, sum(h for h, _ in latest.values()), sum(c for _, c in latest.values()))
+    )
+
+
 def outside_history(events: Iterable[Event]) -> list[tuple[datetime, int, int]]:
     """City-wide 在宅避難 and 車中泊 totals after each area report, for the chart over time.
 
@@ -499,16 +553,8 @@ def outside_history(events: Iterable[Event]) -> list[tuple[datetime, int, int]]:
     (``Store.iter_events(types=[AREA_OUTSIDE_REPORTED])``), not the whole log.
     """
     latest: dict[str, tuple[int, int]] = {}
-    history: list[tuple[datetime, int, int]] = []
+    history: list[OutsidePoint] = []
     for event in events:
-        if event.type != AREA_OUTSIDE_REPORTED:
-            continue
-        area = str(event.payload["area"])
-        home, car = latest.get(area, (0, 0))
-        home = int(event.payload.get("at_home", home))
-        car = int(event.payload.get("in_car", car))
-        latest[area] = (home, car)
-        history.append(
-            (event.at, sum(h for h, _ in latest.values()), sum(c for _, c in latest.values()))
-        )
+        if event.type == AREA_OUTSIDE_REPORTED:
+            _add_outside_point(latest, history, event)
     return history

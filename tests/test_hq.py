@@ -237,3 +237,41 @@ def test_area_reports_merge_per_field(store: Store) -> None:
     with pytest.raises(ConflictError) as created:
         hq.report_area(store, incident, HQ_USER, "十市", at_home=4, in_car=None, seen_version=0)
     assert created.value.fields["at_home"].original is None
+
+
+def test_outside_history_reads_only_new_area_reports_and_equals_the_full_history(
+    store: Store,
+) -> None:
+    from disaster_dx.events import NewEvent
+    from disaster_dx.hq import OutsideHistory, outside_history
+
+    incident = store.create_incident("長期災害", actor="test").incident_id
+    chart = OutsideHistory()
+    read: list[int] = []
+    iter_events = store.iter_events
+
+    def counting(*args, **kwargs):
+        for event in iter_events(*args, **kwargs):
+            read.append(event.seq)
+            yield event
+
+    store.iter_events = counting  # type: ignore[method-assign]
+    for round_no in range(5):
+        store.append(
+            incident,
+            [
+                NewEvent(
+                    "area.outside_reported",
+                    {"area": f"地区{n % 4}", "at_home": n + round_no, "in_car": n},
+                )
+                for n in range(300)
+            ]
+            + [NewEvent("shelter.status_reported", {"shelter_id": "S1", "evacuees": round_no})],
+            actor="hq1",
+        )
+        read.clear()
+        points = chart.points(store, incident, max_points=10_000)
+        assert len(read) == 300  # only this round's area reports, never the earlier ones
+        assert points == outside_history(iter_events(incident))
+    thinned = chart.points(store, incident, max_points=50)
+    assert len(thinned) == 50 and thinned[-1] == points[-1] and thinned[0] == points[0]

@@ -6,12 +6,13 @@ and routes reach its store through :func:`current`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import current_app
 
 from disaster_dx.config import Settings
+from disaster_dx.hq import OutsideHistory
 from disaster_dx.store import Store
 
 EXTENSION_KEY = "disaster_dx"
@@ -23,6 +24,8 @@ class AppContext:
 
     settings: Settings
     store: Store
+    #: The HQ chart's 在宅避難・車中泊 points, advanced from the last area report read.
+    outside_history: OutsideHistory = field(default_factory=OutsideHistory)
 
     def now(self) -> datetime:
         """The store's clock (tests and drills may replace it)."""

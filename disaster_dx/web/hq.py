@@ -21,7 +21,6 @@ from disaster_dx import hq as hq_core
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, User
 from disaster_dx.errors import ConflictError, DisasterDxError
-from disaster_dx.events import AREA_OUTSIDE_REPORTED
 from disaster_dx.incidents import display_name
 from disaster_dx.model import Hazard, OpenState
 from disaster_dx.plans import flagged_residents, results_version
@@ -110,9 +109,7 @@ def _snapshot(
         stale_after=stale_after,
         clock=clock,
     )
-    history = hq_core.outside_history(
-        store.iter_events(incident.incident_id, types=[AREA_OUTSIDE_REPORTED])
-    )
+    history = context.outside_history.points(store, incident.incident_id)
     return {
         "history": _history_figure(history, lang),
         "seq": seq,
