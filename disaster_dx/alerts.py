@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from disaster_dx.areas import Area, shelters_in_areas
-from disaster_dx.auth import Role, User
+from disaster_dx.auth import User, hq_writer
 from disaster_dx.errors import DisasterDxError, NotFoundError, Problem, ValidationError
 from disaster_dx.events import (
     ALERT_ISSUED,
@@ -40,14 +40,13 @@ class AlertRefused(DisasterDxError):
 
 
 def _actor(store: Store, by: User | str, action: str, target: str) -> str:
-    if isinstance(by, str):
-        if not by.strip():
-            raise DisasterDxError("every write needs an actor (who made it)")
-        return by
-    if not by.has(Role.HQ):
-        store.audit(by.username, f"{action}_refused", target=target[:200])
-        raise AlertRefused(f"{by.username} may not issue or lift 避難情報 or warnings")
-    return by.username
+    return hq_writer(
+        store,
+        by,
+        action=action,
+        target=target,
+        refusal=lambda name: AlertRefused(f"{name} may not issue or lift 避難情報 or warnings"),
+    )
 
 
 def issue_alert(

@@ -7,7 +7,7 @@ written to the audit log with the actor who made it; passwords never reach a log
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -229,6 +229,30 @@ def _user(row: object) -> User:
         shelter_ids=frozenset(mapping["shelter_ids"]),
         disabled=bool(mapping["disabled"]),
     )
+
+
+def hq_writer(
+    store: Store,
+    by: User | str,
+    *,
+    action: str,
+    target: str,
+    refusal: Callable[[str], DisasterDxError],
+) -> str:
+    """Who writes an HQ-only act: a signed-in HQ user, or the CLI operator's name.
+
+    A user without the ``hq`` role (admins have every role) is refused with ``refusal`` and
+    the refusal is audit-logged as ``<action>_refused``; the CLI runs on the server as the
+    operator, so a name is trusted but must not be empty.
+    """
+    if isinstance(by, str):
+        if not by.strip():
+            raise DisasterDxError("every write needs an actor (who made it)")
+        return by
+    if not by.has(Role.HQ):
+        store.audit(by.username, f"{action}_refused", target=target[:200])
+        raise refusal(by.username)
+    return by.username
 
 
 class LoginRefused(DisasterDxError):

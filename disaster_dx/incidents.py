@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from disaster_dx.auth import Role, User
+from disaster_dx.auth import User, hq_writer
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.events import EvacuationAlert
 from disaster_dx.model import Hazard, IncidentKind, Shelter
@@ -60,14 +60,13 @@ def display_name(incident: Incident, lang: str = "ja") -> str:
 
 
 def _actor(store: Store, by: User | str, action: str, target: str) -> str:
-    if isinstance(by, str):
-        if not by.strip():
-            raise DisasterDxError("every change needs an actor (who made it)")
-        return by
-    if not by.has(Role.HQ):
-        store.audit(by.username, f"{action}_refused", target=target[:200])
-        raise IncidentRefused(f"{by.username} may not open or close a live incident")
-    return by.username
+    return hq_writer(
+        store,
+        by,
+        action=action,
+        target=target,
+        refusal=lambda name: IncidentRefused(f"{name} may not open or close a live incident"),
+    )
 
 
 def open_named_incident(
