@@ -312,8 +312,17 @@ class StateProjection:
         else:
             base = self._latest_snapshot(incident_id, until)
         after = base.seq if base is not None else 0
+        # The tail is a range of the primary key: ``at`` never runs backwards, so "at ≤ t" is
+        # "seq ≤ the last seq at or before t" (one index look-up). Filtering on ``at`` instead
+        # lets SQLite's planner walk the ``at`` index through every earlier event.
+        upto = self._store.last_seq_at(incident_id, until)
         counter = [0]
-        tail = _counted(self._store.iter_events(incident_id, after_seq=after, until=until), counter)
+        tail = _counted(
+            self._store.iter_events(incident_id, after_seq=after, limit=max(upto - after, 0))
+            if upto > after
+            else iter(()),
+            counter,
+        )
         state = fold(tail, initial=base, until=until)
         if counter[0] > 2 * self.every:
             self._fill_snapshots(incident_id)

@@ -798,6 +798,22 @@ class Store:
                 ).scalar_one_or_none()
         return int(value or 0)
 
+    def last_seq_at(self, incident_id: str, moment: datetime) -> int:
+        """The seq of the newest event at or before ``moment`` (0 if none): "state at t" bound.
+
+        Walks the ``(incident_id, at)`` index backwards from ``moment`` and sorts only the
+        events sharing that one instant (a batch); both engines plan it so with or without
+        statistics (a ``max(seq)`` form let SQLite walk the primary key instead).
+        """
+        with self._read() as conn:
+            value = conn.execute(
+                select(events_table.c.seq)
+                .where(events_table.c.incident_id == incident_id, events_table.c.at <= moment)
+                .order_by(events_table.c.at.desc(), events_table.c.seq.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return int(value or 0)
+
     def last_event_at(self, incident_id: str, *, types: Collection[str]) -> datetime | None:
         """When the newest event of one of ``types`` happened (None if there is none).
 
