@@ -26,7 +26,7 @@ import shapely
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from shapely.geometry import shape
 
-from disaster_dx import alerts
+from disaster_dx import alerts, auth
 from disaster_dx import hq as hq_core
 from disaster_dx.areas import Area
 from disaster_dx.auth import Role, User
@@ -82,6 +82,7 @@ def situation(context: AppContext, incident: Incident, lang: str) -> dict[str, A
         for w in warnings
     )
     needed_ids = [s.shelter_id for s, _ in needed]
+    people = auth.display_names(store)  # people by the names they are known by
     return {
         "seen": {
             "incident": incident.incident_id,
@@ -89,10 +90,10 @@ def situation(context: AppContext, incident: Incident, lang: str) -> dict[str, A
             "ticking": ticking,
             "alerts": [[a.alert_id, *a.areas] for a in in_force],
         },
-        "alerts": _alert_items(in_force, by_id, clock, lang),
+        "alerts": _alert_items(in_force, by_id, clock, lang, people),
         "warnings": _warning_items(warnings, clock, now, lang),
         "messages": _message_items(
-            recent_messages(store, incident.incident_id, state), clock, lang
+            recent_messages(store, incident.incident_id, state), clock, lang, people
         ),
         "needed": _needed_items([s.name for s, _ in needed], lang),
         "needed_count": t("sit_needed_count", lang, count=len(needed)),
@@ -138,7 +139,11 @@ def level_badge(level: AlertLevel, lang: str) -> html.Span:
 
 
 def _alert_items(
-    in_force: Sequence[EvacuationAlert], by_id: dict[str, Area], clock: IncidentTime, lang: str
+    in_force: Sequence[EvacuationAlert],
+    by_id: dict[str, Area],
+    clock: IncidentTime,
+    lang: str,
+    people: dict[str, str],
 ) -> list[Any]:
     if not in_force:
         return [html.Li(t("sit_no_alerts", lang), className="dx-sit-none")]
@@ -152,7 +157,12 @@ def _alert_items(
                 html.Span(_area_names(a, by_id, lang)),
                 " ",
                 html.Span(
-                    t("sit_issued", lang, time=clock.label(a.issued_at), who=a.issued_by),
+                    t(
+                        "sit_issued",
+                        lang,
+                        time=clock.label(a.issued_at),
+                        who=people.get(a.issued_by, a.issued_by),
+                    ),
                     className="dx-sit-meta",
                 ),
             ],
@@ -188,7 +198,9 @@ def _warning_items(
     return items
 
 
-def _message_items(messages: Sequence[Message], clock: IncidentTime, lang: str) -> list[Any]:
+def _message_items(
+    messages: Sequence[Message], clock: IncidentTime, lang: str, people: dict[str, str]
+) -> list[Any]:
     if not messages:
         return [html.Li(t("sit_no_messages", lang), className="dx-sit-none")]
     return [
@@ -198,7 +210,7 @@ def _message_items(messages: Sequence[Message], clock: IncidentTime, lang: str) 
                 " ",
                 html.Strong(t("sit_to", lang, to=m.to)) if m.to else None,
                 m.text,
-                html.Span(f"（{m.actor}）", className="dx-sit-meta")
+                html.Span(f"（{people.get(m.actor, m.actor)}）", className="dx-sit-meta")
                 if m.actor != DRILL_ACTOR
                 else None,
             ],
