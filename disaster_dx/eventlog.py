@@ -21,8 +21,6 @@ auditing needs them; it must never back a public page or a public snapshot.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,6 +47,7 @@ from disaster_dx.events import (
     State,
     fold,
 )
+from disaster_dx.io.csv_out import csv_document
 from disaster_dx.model import Crowding, Hazard, Need, OpenState, Shelter
 
 log = logging.getLogger(__name__)
@@ -341,36 +340,33 @@ def log_csv(rows: Iterable[LogRow], *, names: Mapping[str, str] | None = None) -
     login id: a name is what people read, the id is what the audit trail matches on.
 
     An event without field changes (a message, a re-confirming report) is one line with the
-    change columns blank. Text that Excel would run as a formula (starting with ``=``, ``+``,
-    ``-``, ``@``) gets a leading apostrophe: notes are typed by people, and a log opened in
-    Excel must not execute them. Internal notes are included: HQ only.
+    change columns blank. Every cell goes through the one CSV writer's formula guard
+    (:mod:`disaster_dx.io.csv_out`): notes are typed by people, and a log opened in Excel must
+    not execute them. Internal notes are included: HQ only.
     """
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
     header = list(CSV_COLUMNS)
     if names is not None:
         header.insert(header.index("操作者") + 1, "操作者名")
-    writer.writerow(header)
+    return csv_document(header, _log_csv_lines(rows, names))
+
+
+def _log_csv_lines(rows: Iterable[LogRow], names: Mapping[str, str] | None) -> Iterator[list[str]]:
     for row in rows:
-        who = [_cell(row.actor)]
+        who = [row.actor]
         if names is not None:
-            who.append(_cell(names.get(row.actor, row.actor)))
+            who.append(names.get(row.actor, row.actor))
         lead = [
             str(row.seq),
             jst_second(row.at),
             *who,
-            _cell(row.type_label),
-            _cell(row.shelter_id or ""),
-            _cell(row.shelter_name if row.shelter_id is not None else row.subject_label),
+            row.type_label,
+            row.shelter_id or "",
+            row.shelter_name if row.shelter_id is not None else row.subject_label,
         ]
-        detail = _cell(row.detail)
         if not row.changes:
-            writer.writerow([*lead, "", "", "", detail])
+            yield [*lead, "", "", "", row.detail]
         for change in row.changes:
-            writer.writerow(
-                [*lead, _cell(change.label), _cell(change.before), _cell(change.after), detail]
-            )
-    return buffer.getvalue().encode("utf-8-sig")
+            yield [*lead, change.label, change.before, change.after, row.detail]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,10 +610,3 @@ def _words(value: Any, lang: str = "ja") -> str:
         return str(value)
     text = str(value)
     return text if text else _w(EMPTY, lang)
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA_START) else text

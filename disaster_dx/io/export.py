@@ -7,8 +7,6 @@ here: internal notes and reporter names do not.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -17,6 +15,7 @@ from typing import Any
 
 from disaster_dx._files import write_atomic
 from disaster_dx.events import State
+from disaster_dx.io.csv_out import csv_document
 from disaster_dx.model import GSI_HAZARD_COLUMNS, CrowdingThresholds, Shelter, ShelterKind
 
 #: Export formats by name, with their file extension.
@@ -101,14 +100,11 @@ def geojson_bytes(records: Sequence[dict[str, Any]]) -> bytes:
 
 
 def csv_bytes(records: Sequence[dict[str, Any]]) -> bytes:
-    """CSV in UTF-8 with BOM and CRLF, which Excel on Japanese Windows opens correctly."""
-    buffer = io.StringIO(newline="")
-    if records:
-        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\r\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: "" if v is None else v for k, v in record.items()})
-    return buffer.getvalue().encode("utf-8-sig")
+    """CSV in UTF-8 with BOM and CRLF for Excel, through the one writer's formula guard."""
+    if not records:
+        return "".encode("utf-8-sig")
+    header = list(records[0])
+    return csv_document(header, ([record.get(k) for k in header] for record in records))
 
 
 def _write_gpkg(records: Sequence[dict[str, Any]], path: Path) -> None:

@@ -37,8 +37,6 @@ like a new report or a re-opening to the operator.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -49,6 +47,7 @@ from lxml import etree
 from disaster_dx._time import jst_minute, to_jst
 from disaster_dx.areas import Area
 from disaster_dx.events import EvacuationAlert, ShelterStatus, State
+from disaster_dx.io.csv_out import csv_document
 from disaster_dx.model import CrowdingThresholds, OpenState, Shelter
 from disaster_dx.public_alerts import replaced
 from disaster_dx.vocab import lalert_sort, lalert_status
@@ -159,12 +158,7 @@ def lalert_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
     The header is written even with no records, so the operator sees an empty list rather
     than an empty file that looks like a failed download.
     """
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for record in records:
-        writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
-    return buffer.getvalue().encode("utf-8-sig")
+    return csv_document(COLUMNS, ([record[c] for c in COLUMNS] for record in records))
 
 
 def lalert_xml(
@@ -340,12 +334,9 @@ def _alert_view(alert: EvacuationAlert) -> dict[str, Any]:
 
 def evacuation_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
     """避難情報 CSV in UTF-8 with BOM and CRLF, header always present (see :func:`lalert_csv`)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EVACUATION_COLUMNS)
-    for record in records:
-        writer.writerow(["" if record[c] is None else record[c] for c in EVACUATION_COLUMNS])
-    return buffer.getvalue().encode("utf-8-sig")
+    return csv_document(
+        EVACUATION_COLUMNS, ([record[c] for c in EVACUATION_COLUMNS] for record in records)
+    )
 
 
 def evacuation_xml(
