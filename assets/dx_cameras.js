@@ -119,7 +119,11 @@
             },
             bind: function (feature, layer) {
                 const p = feature.properties;
-                layer.bindTooltip(p.name + "・" + p.health_label, {sticky: p.part === "cone"});
+                // A DOM node, not a string: Leaflet reads a string tooltip as HTML, and a
+                // camera's name comes from the registry file (text only, never markup).
+                const tip = document.createElement("span");
+                tip.textContent = p.name + "・" + p.health_label;
+                layer.bindTooltip(tip, {sticky: p.part === "cone"});
                 const box = popupContent(p);
                 layer.bindPopup(box, {minWidth: 330, maxWidth: 360, autoPanPadding: [20, 20]});
                 let timer = null;
