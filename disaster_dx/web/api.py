@@ -59,6 +59,8 @@ PREFIX = "/api/v1"
 SHELTER_ROLES = (Role.HQ, Role.SHELTER_STAFF)
 AREA_ROLES = (Role.HQ,)
 AREA_FIELDS = ("at_home", "in_car", "note")
+#: Versions are event numbers: a 32-bit column on PostgreSQL, so a larger one was never seen.
+MAX_VERSION = 2_147_483_647
 MAX_BODY = 64 * 1024
 MAX_REASON = 200
 #: An area's events have the subject ``area:<name>`` in a 200-character column.
@@ -626,7 +628,12 @@ def _parse_report(
     base = body.get("base_version")
     if "base_version" not in body:
         bad("base_version", "#/base_version", "required", "必須です", "is required")
-    elif isinstance(base, bool) or not isinstance(_whole(base), int) or base < 0:
+    elif (
+        isinstance(base, bool)
+        or not isinstance(_whole(base), int)
+        or base < 0
+        or base > MAX_VERSION
+    ):
         bad(
             "base_version",
             "#/base_version",

@@ -141,6 +141,7 @@ _SCHEMAS: dict[str, Any] = {
             "base_version": {
                 "type": "integer",
                 "minimum": 0,
+                "maximum": 2_147_483_647,
                 "description": "the shelter's version when the user started editing",
             },
             "fields": {
@@ -215,7 +216,12 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["base_version", "fields"],
         "additionalProperties": False,
         "properties": {
-            "base_version": {"type": "integer", "minimum": 0, "description": "0 for a new area"},
+            "base_version": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 2_147_483_647,
+                "description": "0 for a new area",
+            },
             "fields": {**_ref("AreaFields"), "minProperties": 1},
         },
     },
