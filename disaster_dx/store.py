@@ -1185,10 +1185,12 @@ def _make_engine(url: str, *, schema: str | None) -> Engine:
             # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
+            # The wait first: switching a new file to WAL takes an exclusive lock, and several
+            # workers starting on a fresh database must queue for it, not fail at once.
+            cursor.execute("PRAGMA busy_timeout=15000")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")  # durable commits, even on power loss
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=15000")
             cursor.close()
 
         @event.listens_for(engine, "begin")
