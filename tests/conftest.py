@@ -102,23 +102,32 @@ def shared_data() -> Path:
     return require_shared_data()
 
 
+@contextlib.contextmanager
+def fresh_postgres_schema(url: str, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL schema for one test, dropped afterwards: parallel runs never collide."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def _postgres_store() -> Iterator[Store]:
     problem = postgres_problem()
     if problem:
         skip_or_fail("postgres", problem)
-    schema = f"dx_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    store = Store(POSTGRES_URL, schema=schema)
-    try:
-        store.create_schema()
-        yield store
-    finally:
-        store.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_postgres_schema(POSTGRES_URL, "dx_test") as schema:
+        store = Store(POSTGRES_URL, schema=schema)
+        try:
+            store.create_schema()
+            yield store
+        finally:
+            store.dispose()
 
 
 def _sqlite_store(tmp_path: Path) -> Iterator[Store]:
@@ -151,16 +160,8 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     if not configured.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'app.sqlite3'}"
         return
-    schema = f"dx_app_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(configured)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with fresh_postgres_schema(configured, "dx_app") as schema:
         yield f"{configured}{'&' if '?' in configured else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

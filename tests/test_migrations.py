@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from werkzeug.security import generate_password_hash
 
 from disaster_dx import auth, migrations
@@ -28,7 +28,7 @@ from disaster_dx.events import Event, fold
 from disaster_dx.migrations import SchemaError
 from disaster_dx.store import Store
 from tests.common import ROOT
-from tests.conftest import POSTGRES_URL, postgres_problem, skip_or_fail
+from tests.conftest import POSTGRES_URL, fresh_postgres_schema, postgres_problem, skip_or_fail
 
 RELEASE_0_1 = ROOT / "tests" / "fixtures" / "release_0_1"
 UNUSED_TABLES = {"camera_leases", "drill_lease", "line_lease"}
@@ -51,16 +51,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     problem = postgres_problem()
     if problem:
         skip_or_fail("postgres", problem)
-    schema = f"dx_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with fresh_postgres_schema(POSTGRES_URL, "dx_mig") as schema:
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
