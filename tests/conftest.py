@@ -95,6 +95,20 @@ def _browser_available(request: pytest.FixtureRequest) -> None:
         problem = chromium_problem()
         if problem:
             skip_or_fail("browser", problem)
+        _next_dash_port_is_free()
+
+
+def _next_dash_port_is_free() -> None:
+    """dash_duo counts ports up from one fixed number in every process: two test runs on one
+    machine (two worktrees, SQLite and PostgreSQL side by side) would serve each other's apps.
+    Start each browser test on a port the system just handed out instead."""
+    import socket
+
+    from dash.testing.application_runners import BaseDashRunner
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        BaseDashRunner._next_port = probe.getsockname()[1]
 
 
 @pytest.fixture
