@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy.exc import OperationalError
 
-from disaster_dx import auth, cli_incident
+from disaster_dx import auth, cli_history, cli_incident
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES, ensure_initialised
 from disaster_dx.cli_db import add_db_commands
 from disaster_dx.cli_tokens import add_token_commands
@@ -999,6 +999,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.set_defaults(handler=cmd_init)
     cli_incident.register(commands, _open_store, republish=_republish)
+    cli_history.register(commands, _open_store)
 
     imp = commands.add_parser(
         "import-shelters", help="import GSI shelter files (GeoJSON/CSV) or URLs as the master"
