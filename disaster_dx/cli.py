@@ -724,7 +724,17 @@ def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
         _say(f"{run.incident_id}: {drills.STATUS_LABELS[run.status]}, {run.speed:g}x")
         return 0
     if action == "export":
-        text = drills.scenario_from_incident(store, args.incident, title=args.title)
+        try:
+            until = drills.parse_offset(args.until) if args.until else None
+        except ValueError as exc:
+            raise DisasterDxError(f"--until: {exc}") from None
+        text = drills.scenario_from_incident(
+            store,
+            args.incident,
+            title=args.title,
+            hazard=cli_incident._hazard(args.hazard) if args.hazard else None,
+            until=until,
+        )
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")
             _say(f"wrote the scenario to {args.output}")
@@ -825,6 +835,10 @@ def _add_drill_commands(commands: argparse._SubParsersAction) -> None:  # type: 
     export = actions.add_parser("export", help="write an incident's record as a new scenario")
     export.add_argument("incident")
     export.add_argument("--title", help="title of the new scenario")
+    export.add_argument("--hazard", help="the scenario's hazard when the record names none")
+    export.add_argument(
+        "--until", metavar="+HH:MM:SS", help="only the record up to this time (long records)"
+    )
     export.add_argument("-o", "--output", help="YAML file (default stdout)")
     report = actions.add_parser("report", help="write the after-action report (HTML)")
     report.add_argument("incident")

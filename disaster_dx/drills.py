@@ -488,6 +488,10 @@ class Scenario:
         return max(self.duration or timedelta(0), last)
 
 
+#: The latest scenario time an inject can have (``+999:59:59``, :data:`OFFSET_PATTERN`).
+MAX_OFFSET = timedelta(hours=999, minutes=59, seconds=59)
+
+
 def format_offset(offset: timedelta) -> str:
     """``+HH:MM:SS`` for a scenario offset (whole seconds, rounded)."""
     seconds = max(0, round(offset.total_seconds()))
@@ -1848,8 +1852,14 @@ def scenario_from_incident(
     *,
     title: str | None = None,
     hazard: Hazard | None = None,
+    until: timedelta | None = None,
 ) -> str:
     """An incident's event log as a new scenario file (YAML text, validated before return).
+
+    ``until`` keeps only what happened up to that scenario time (the first days of a record
+    of months: a scenario holds at most :data:`MAX_OFFSET`); what is left out is counted in
+    the file's header. The hazard is ``hazard``, else the drill's, else the live incident's
+    own (``--hazard`` of a history import), else the first announced.
 
     Every status report, correction, area count, warning, message and camera state becomes an
     inject at its scenario time, so running the exported scenario reproduces the incident's
@@ -1877,8 +1887,18 @@ def scenario_from_incident(
     injects: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     announced: list[Hazard] = []
+    beyond = 0
     for event in events:
-        offset = format_offset(clock(event.at))
+        elapsed = clock(event.at)
+        if until is not None and elapsed > until:
+            beyond += 1
+            continue
+        if elapsed > MAX_OFFSET:
+            raise DisasterDxError(
+                f"incident {incident_id} lasts longer than a scenario can ({format_offset(elapsed)}"
+                f" > {format_offset(MAX_OFFSET)}): export a part of it, e.g. until +72:00:00"
+            )
+        offset = format_offset(elapsed)
         payload = event.payload
         item: dict[str, Any] = {"at": offset}
         if event.type in (SHELTER_STATUS_REPORTED, SHELTER_CORRECTION):
@@ -1934,6 +1954,8 @@ def scenario_from_incident(
     main = hazard
     if main is None and start_payload.get("hazard"):
         main = Hazard(start_payload["hazard"])
+    if main is None and incident.hazard is not None:
+        main = incident.hazard
     if main is None and announced:
         main = announced[0]
     if main is None:
@@ -1962,6 +1984,10 @@ def scenario_from_incident(
         f"# 元の記録: {incident.incident_id} — {len(events)} 件の記録から"
         f" {len(injects)} 件の状況付与",
     ]
+    if beyond:
+        header.append(
+            f"# 記録の {format_offset(until or timedelta(0))} より後の {beyond} 件は含めていません"
+        )
     if skipped:
         listed = "、".join(f"{k} {v}件" for k, v in sorted(skipped.items()))
         header.append(f"# シナリオにできない記録は省きました: {listed}")

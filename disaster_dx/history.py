@@ -311,6 +311,10 @@ def _snapshot_events(
     """One publication's events: listed sites open with their 人数; unlisted open ones close."""
     when = f"{to_jst(snapshot.at):%Y-%m-%d %H:%M}"
     for sid, row in listed.items():
+        if row.evacuees is None and is_open.get(sid):
+            # Listed without a count: still open, nothing newly reported (its last count
+            # stands and its report ages, as a shelter that does not report on the board).
+            continue
         payload: dict[str, object] = {"shelter_id": sid, "open_state": OpenState.OPEN.value}
         if row.evacuees is not None:
             payload["evacuees"] = row.evacuees

@@ -302,7 +302,7 @@ def _row(
     evacuees: int | None = None
     if raw in NOT_REPORTED:
         label = f"「{raw}」" if raw else "空欄"
-        warnings.add(f"人数が{label}（未報告として開設のみ記録）", where)
+        warnings.add(f"人数が{label}（報告なし: 開設中のまま、人数は直前の報告）", where)
     else:
         digits = raw.replace(",", "").removesuffix("人").strip()
         try:
