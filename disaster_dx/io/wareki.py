@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, tzinfo
+from functools import lru_cache
 from typing import NamedTuple
 
 from disaster_dx._time import JST
@@ -53,8 +54,12 @@ class JapaneseTimeError(ValueError):
     """A time text that cannot be read exactly; the message says why."""
 
 
+@lru_cache(maxsize=4096)
 def parse_japanese_time(text: str) -> datetime:
-    """An aware datetime from 和暦, 西暦 with 年月日, or ISO 8601 text (JST when no zone)."""
+    """An aware datetime from 和暦, 西暦 with 年月日, or ISO 8601 text (JST when no zone).
+
+    Cached: a publication repeats its 時点 on every row.
+    """
     original = text
     normal = unicodedata.normalize("NFKC", text).strip()
     if not normal:
