@@ -14,7 +14,7 @@ with ``add_unknown`` (they need 緯度/経度).
 
 The incident and all its events are written in one transaction with the import's audit
 entry; nothing is written when anything is wrong. Events are attributed to
-``history:<operator>`` (:func:`history_actor`), so the log says both who imported them and
+``履歴取込:<operator>`` (:func:`history_actor`), so the log says both who imported them and
 that nobody reported them live.
 """
 
@@ -45,8 +45,9 @@ from disaster_dx.store import Incident, Store, audit_table, events_table, incide
 
 log = logging.getLogger(__name__)
 
-#: Events of an imported history are written by ``history:<operator>``.
-HISTORY_ACTOR_PREFIX = "history:"
+#: Events of an imported history are written by ``履歴取込:<operator>`` (shown as is on the
+#: board, the log and the report: who imported it, and that nobody reported it live).
+HISTORY_ACTOR_PREFIX = "履歴取込:"
 #: Rows inserted per statement (one transaction for all of them).
 INSERT_CHUNK = 2000
 #: Unknown shelters and renames listed by name in the report (the rest are counted).
@@ -54,7 +55,7 @@ LISTED = 20
 
 
 def history_actor(operator: str) -> str:
-    """The actor of an imported record's events: ``history:<operator>``."""
+    """The actor of an imported record's events: ``履歴取込:<operator>``."""
     return f"{HISTORY_ACTOR_PREFIX}{operator}"[:64]
 
 

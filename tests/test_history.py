@@ -24,7 +24,7 @@ from disaster_dx.history import (
     import_history,
     plan_history,
 )
-from disaster_dx.io.after_action import after_action
+from disaster_dx.io.after_action import after_action, report_html
 from disaster_dx.io.history import decode_csv, snapshots_from_folder
 from disaster_dx.model import Hazard, IncidentKind, OpenState, Shelter, ShelterKind
 from disaster_dx.store import Store, audit_table, events_table, incidents
@@ -181,6 +181,10 @@ def test_after_action_evacuee_curve_is_the_sum_of_each_publication(wajima: Store
     open_counts = dict(report.open_counts)
     assert [open_counts[t - base] for t in EXPECTED] == [3, 4, 3, 2]
     assert report.max_evacuees == 150 + 38 + 280 + 30
+    # Gaps between publications are their cadence, not late reports.
+    assert report.publications == 4 and report.stale == []
+    html = report_html(report)
+    assert "公表された避難所一覧 4 回分から取り込んだ記録" in html and "—（公表資料）" in html
 
 
 def test_add_unknown_puts_the_shelter_in_the_master_and_the_record(wajima: Store) -> None:
