@@ -293,3 +293,21 @@ def test_exported_scenario_loads_back(wajima: Store) -> None:
     assert drills.format_offset(scenario.length) == drills.format_offset(T4 - T1)
     shelter_injects = [i for i in scenario.injects if i.kind == "shelter"]
     assert len(shelter_injects) == len(wajima.events(done.incident.incident_id))
+
+
+def test_rows_of_other_times_are_read_at_the_publication_time(tmp_path: Path) -> None:
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    (folder / "a.csv").write_text(
+        "ID,名称,人数,時点\n"
+        "1,輪島市立輪島中学校,3,令和6年1月2日午前9時\n"
+        "2,鳳至公民館,4,令和6年1月2日午前8時30分\n"
+        "3,門前東小学校,5,\n",
+        encoding="utf-8",
+    )
+    series = snapshots_from_folder(folder)
+    assert series.snapshots[0].at == T2
+    warnings = "\n".join(series.warnings.lines())
+    assert "時点がファイル内の最新（2024-01-02 09:00）と違う行" in warnings
+    assert "a.csv row 2 (line 3)" in warnings
+    assert "時点が空欄の行" in warnings and "a.csv row 3 (line 4)" in warnings

@@ -28,7 +28,11 @@ TIMES = [
     datetime(2024, 1, 2, 9, 0, tzinfo=JST),
     datetime(2024, 1, 3, 13, 30, tzinfo=JST),
 ]
-WAREKI = ["令和6年1月1日午後6時00分", "令和６年１月２日　午前９時", "令和6年1月3日（水）午後1時30分現在"]
+WAREKI = [
+    "令和6年1月1日午後6時00分",
+    "令和６年１月２日　午前９時",
+    "令和6年1月3日（水）午後1時30分現在",
+]
 
 
 def write_publications(store: Store, folder: Path) -> list[dict[str, int]]:
@@ -148,3 +152,21 @@ def test_drill_export_until_a_time_for_long_records(
     assert drills.format_offset(scenario.length) == "+15:00:00"  # the second publication
     assert main(["drill", "export", incident_id, "--until", "tomorrow"]) == 1
     assert "--until" in capsys.readouterr().err
+
+
+def test_dry_run_checks_and_writes_nothing(
+    app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = app.server.extensions[EXTENSION_KEY].store
+    write_publications(store, tmp_path / "pubs")
+    monkeypatch.setenv("DATABASE_URL", app.server.extensions[EXTENSION_KEY].settings.database_url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
+    before = len(store.incidents())
+    argv = ["history", "import", str(tmp_path / "pubs"), "--name", "試験", "--dry-run"]
+    assert main(argv) == 0
+    said = capsys.readouterr().err
+    assert "checked 3 publications" in said and "nothing written" in said
+    assert len(store.incidents()) == before
+    (tmp_path / "pubs" / "bad.csv").write_text("ID,名称\n1,x\n", encoding="utf-8")
+    assert main(argv) == 1
+    assert "bad.csv line 1: has no column 人数" in capsys.readouterr().err
