@@ -53,6 +53,13 @@ def test_history_replay_and_report_render(
     driver.get(f"{dash_duo.server.url}/drill/report/{incident_id}")
     WebDriverWait(driver, 15).until(lambda d: d.find_elements("css selector", ".plot-container"))
     screenshot(driver, f"history_report_{size[0]}")
+    # HQ's list of incidents has the imported record with its publication period and links.
+    driver.get(f"{dash_duo.server.url}/hq/incidents")
+    dash_duo.wait_for_contains_text("body", "令和6年 南国市の記録（試験）", timeout=15)
+    links = [a.get_attribute("href") for a in driver.find_elements("css selector", "a")]
+    assert any(h and h.endswith(f"/drill/replay/{incident_id}") for h in links)
+    assert "2024-01-01 18:00" in driver.find_element("css selector", "body").text
+    screenshot(driver, f"history_incidents_{size[0]}")
     errors = [e for e in dash_duo.get_logs() if e["source"] != "network"]
     assert errors == [], errors
     driver.get("about:blank")
