@@ -440,9 +440,8 @@ def import_history(
         # The master is reference data with its own import log; added sites go in first, so
         # no event ever names a site the master lacks (if the incident write then fails, the
         # sites stay, listed in this import's note).
-        current = store.shelters()
-        store.replace_shelters(
-            [*current, *plan.new_shelters],
+        store.add_past_shelters(
+            plan.new_shelters,
             source=f"history import {series.folder}",
             actor=operator,
             notes=[f"added from the published snapshots of 「{title}」"],

@@ -996,6 +996,48 @@ class Store:
         log.info("shelter import %s from %s by %s: %s", import_id, source, actor, report.summary())
         return report
 
+    def add_past_shelters(
+        self, shelters: Sequence[Shelter], *, source: str, actor: str, notes: Sequence[str] = ()
+    ) -> ImportReport:
+        """Add sites known only from a past record (a history import), as *inactive* sites.
+
+        Events of the record may name them and its replay finds them, but they never appear
+        on today's maps, public page or LINE answers: a site a city published during a past
+        disaster is not a designated shelter now. Refused whole if any id exists already.
+        """
+        with self._write() as conn:
+            ids = [s.shelter_id for s in shelters]
+            taken = sorted(
+                conn.execute(
+                    select(shelters_table.c.shelter_id).where(shelters_table.c.shelter_id.in_(ids))
+                ).scalars()
+            )
+            if taken or len(set(ids)) != len(ids):
+                clash = taken or sorted({i for i in ids if ids.count(i) > 1})
+                raise DisasterDxError(f"shelter ids already in use: {', '.join(clash)}")
+            inserted = conn.execute(
+                insert(imports).values(
+                    kind="shelters",
+                    source=source,
+                    sha256="",
+                    imported_at=self.clock(),
+                    actor=actor,
+                    added=len(shelters),
+                    changed=0,
+                    removed=0,
+                    notes=list(notes),
+                )
+            ).inserted_primary_key
+            assert inserted is not None  # every INSERT of a row with an id returns it
+            import_id = inserted[0]
+            for shelter in shelters:
+                row = {**_shelter_row(shelter, shelter.shelter_id), "active": False}
+                conn.execute(insert(shelters_table).values(**row, import_id=import_id))
+                _history(conn, import_id, shelter.shelter_id, "added", None, row)
+        report = ImportReport(int(import_id), ids, [], [], 0)
+        log.info("past sites added from %s by %s: %s", source, actor, report.summary())
+        return report
+
     def shelters(self, *, include_inactive: bool = False) -> list[Shelter]:
         """The shelter master, ordered by id."""
         query = select(shelters_table).order_by(shelters_table.c.shelter_id)

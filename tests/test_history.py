@@ -188,11 +188,14 @@ def test_after_action_evacuee_curve_is_the_sum_of_each_publication(wajima: Store
 
 
 def test_add_unknown_puts_the_shelter_in_the_master_and_the_record(wajima: Store) -> None:
+    today = {s.shelter_id for s in wajima.shelters()}
     done = import_history(
         wajima, str(FIXTURE), title="令和6年能登半島地震", operator="chief", add_unknown=True
     )
     added = wajima.shelter("172049-9")
     assert added.name == "南志見集会所" and (added.lat, added.lon) == (37.43, 137.02)
+    # A site known only from the past record is not one of today's shelters.
+    assert {s.shelter_id for s in wajima.shelters()} == today
     assert _open_at(wajima, done.incident.incident_id, T3)["172049-9"] == 17
     assert _open_at(wajima, done.incident.incident_id, T4)["172049-9"] == 12
     assert "added to the master" in "\n".join(done.lines())
