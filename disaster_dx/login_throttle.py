@@ -108,6 +108,12 @@ def reserve_check(
             if failures and now < last + wait:
                 waits.append((last + wait - now, "client" if key[0] == ANY_ACCOUNT else "account"))
         if waits:
+            # Counters made just now for this refusal hold nothing: leave no empty rows.
+            conn.execute(
+                delete(login_throttle_table)
+                .where(or_(*(_is(key) for key in keys)))
+                .where(login_throttle_table.c.failures == 0)
+            )
             retry_after, scope = max(waits)
             return Throttled(retry_after=retry_after, scope=scope)
         for key in keys:
