@@ -94,13 +94,13 @@ def reserve_check(
     now = store.clock()
     keys = [(ANY_ACCOUNT, client), (account, client)]
     free = {keys[0]: policy.free_per_client, keys[1]: policy.free_per_account_client}
+    forgotten_before = now - policy.forget_after
+    _forget_old(store, forgotten_before)
     with store._write() as conn:
-        conn.execute(
-            delete(login_throttle_table).where(
-                login_throttle_table.c.last_failure_at < now - policy.forget_after
-            )
-        )
-        rows = _locked_rows(conn, store.dialect, keys, now)
+        rows = {  # a counter quiet long enough starts afresh
+            key: (0 if last < forgotten_before else failures, last)
+            for key, (failures, last) in _locked_rows(conn, store.dialect, keys, now).items()
+        }
         waits: list[tuple[timedelta, str]] = []
         for key in keys:
             failures, last = rows[key]
@@ -164,6 +164,24 @@ def failures_for(store: Store, account: str) -> dict[str, int]:
             )
         )
         return {r.client: r.failures for r in rows}
+
+
+def _forget_old(store: Store, before: datetime) -> None:
+    """Delete counters quiet since ``before`` (housekeeping; correctness does not need it).
+
+    Its own short transaction that skips rows another attempt holds (PostgreSQL
+    ``SKIP LOCKED``), so it never waits and can never deadlock with a reservation.
+    """
+    table = login_throttle_table
+    with store._write() as conn:
+        old = conn.execute(
+            select(table.c.account, table.c.client)
+            .where(table.c.last_failure_at < before)
+            .limit(500)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if old:
+            conn.execute(delete(table).where(or_(*(_is((r.account, r.client)) for r in old))))
 
 
 def _key(value: str) -> str:
