@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from disaster_dx import auth
+from disaster_dx import auth, login_throttle
 from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.store import Store
@@ -63,8 +63,16 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         store.audit(args.actor, "user.sessions_ended", target=args.username)
         _say(f"{args.username}: every session ended")
     elif args.user_command == "unlock":
+        clients = sorted(login_throttle.failures_for(store, args.username))
         cleared = auth.unlock(store, args.username, actor=args.actor, client=args.client)
-        _say(f"{args.username}: unlocked ({cleared} failure counter(s) cleared)")
+        where = f": {', '.join(clients)}" if clients else ""
+        _say(f"{args.username}: unlocked ({cleared} failure counter(s) cleared{where})")
+        if not cleared:
+            _say(
+                "no failures were counted against this name; if the user is still refused, "
+                "their device's address is blocked for every account: run again with "
+                "--client ADDRESS (the login page shows the address)"
+            )
     return 0
 
 

@@ -261,6 +261,9 @@ _LOGIN_TEXT = {
         "submit": "ログイン",
         "wrong": "ユーザー名またはパスワードが違います。",
         "throttled": "ログインの失敗が続いたため、あと{minutes}分はログインできません。",
+        "throttled_client": "この端末（アドレス {address}）からのログインの失敗が続いたため、"
+        "あと{minutes}分はどのアカウントでもログインできません。管理者に連絡するときは、"
+        "このアドレスを伝えてください。",
         "expired": "画面の有効期限が切れました。もう一度入力してください。",
         "session_ended": "ログインが終了しました（ログアウト、パスワードや権限の変更など）。"
         "もう一度ログインしてください。",
@@ -276,6 +279,9 @@ _LOGIN_TEXT = {
         "submit": "Log in",
         "wrong": "Wrong user name or password.",
         "throttled": "Too many failed attempts: please wait {minutes} minute(s) and try again.",
+        "throttled_client": "Too many failed attempts from this device (address {address}): "
+        "no account can log in from it for {minutes} minute(s). Give this address to the "
+        "administrator when you call.",
         "expired": "The form expired. Please enter your details again.",
         "session_ended": "Your session was ended (logout, a new password or role change). "
         "Please log in again.",
@@ -353,21 +359,22 @@ def _login() -> Any:
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()[:64]
         sent = request.form.get("csrf_token") or ""
+        address = request.remote_addr or "unknown"
         if not hmac.compare_digest(sent, session.get("csrf_token") or "-"):
             error, status = texts["expired"], 400
         else:
             try:
                 user = auth.login(
-                    current().store,
-                    username,
-                    request.form.get("password") or "",
-                    address=request.remote_addr or "unknown",
+                    current().store, username, request.form.get("password") or "", address=address
                 )
             except auth.LoginRefused as refused:
                 if refused.throttled is None:
                     error, status = texts["wrong"], 401
                 else:
-                    error = texts["throttled"].format(minutes=refused.throttled.minutes)
+                    key = (
+                        "throttled" if refused.throttled.scope == "account" else "throttled_client"
+                    )
+                    error = texts[key].format(minutes=refused.throttled.minutes, address=address)
                     settings = current().settings
                     help_text = settings.login_help_en if lang == "en" else settings.login_help_ja
                     status = 429

@@ -88,7 +88,10 @@ def test_one_client_spraying_many_names_is_slowed(app: Any, app_store: Store) ->
     sprayer = "203.0.113.77"
     for n in range(auth.MAX_FAILURES_PER_ADDRESS):
         assert _attempt(app, f"name{n}", "guess", sprayer).status_code == 401
-    assert _attempt(app, "someone-new", "guess", sprayer).status_code == 429
+    refused = _attempt(app, "someone-new", "guess", sprayer)
+    assert refused.status_code == 429
+    text = refused.get_data(as_text=True)  # the address to give the administrator (unlock)
+    assert "アドレス 203.0.113.77" in text and "どのアカウントでも" in text
     assert _attempt(app, "hq1", password, "192.0.2.10").status_code == 302  # others unaffected
 
 
