@@ -20,6 +20,7 @@ from disaster_dx import auth, cli_history, cli_incident
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES, ensure_initialised
 from disaster_dx.cli_db import add_db_commands
 from disaster_dx.cli_tokens import add_token_commands
+from disaster_dx.cli_users import add_user_commands
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.io.export import FORMATS, export_shelters
@@ -253,52 +254,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     _say(f"serving on http://{host}:{port}/ (Ctrl+C to stop)")
     app.run(host=host, port=port, debug=False)
     return 0
-
-
-def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
-    """Manage staff accounts."""
-    store = _open_store(args, settings)
-    store.create_schema()
-    if args.user_command == "add":
-        password = _password_from(args)
-        user = auth.add_user(
-            store,
-            args.username,
-            password,
-            auth.parse_roles(args.roles),
-            actor=args.actor,
-            display_name=args.display_name or "",
-            shelter_ids=args.shelter or [],
-        )
-        _say(f"added {user.username} ({', '.join(sorted(user.roles))})")
-    elif args.user_command == "list":
-        for user in auth.list_users(store):
-            state = "disabled" if user.disabled else "active"
-            shelters = ",".join(sorted(user.shelter_ids)) or "-"
-            print(f"{user.username}\t{','.join(sorted(user.roles))}\t{state}\t{shelters}")
-    elif args.user_command in ("disable", "enable"):
-        auth.set_disabled(store, args.username, args.user_command == "disable", actor=args.actor)
-        _say(f"{args.username}: {args.user_command}d")
-    elif args.user_command == "assign":
-        auth.assign_shelters(store, args.username, args.shelter, actor=args.actor)
-        _say(f"{args.username}: may update {', '.join(args.shelter)}")
-    elif args.user_command == "passwd":
-        auth.set_password(store, args.username, _password_from(args), actor=args.actor)
-        _say(f"{args.username}: password changed")
-    return 0
-
-
-def _password_from(args: argparse.Namespace) -> str:
-    if args.password_file:
-        return Path(args.password_file).read_text(encoding="utf-8").strip()
-    password = os.environ.get("DX_USER_PASSWORD", "")
-    if password:
-        return password
-    if sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass("password: ")
-    raise DisasterDxError("give the password with --password-file FILE or DX_USER_PASSWORD")
 
 
 # -- evacuation plans (個別避難計画) --------------------------------------------------------------
@@ -1098,36 +1053,7 @@ def _parser() -> argparse.ArgumentParser:
     add_db_commands(commands)
     add_token_commands(commands)
 
-    user = commands.add_parser("user", help="manage staff accounts")
-    user.set_defaults(handler=cmd_user)
-    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    add = user_commands.add_parser("add", help="add a user")
-    add.add_argument("username")
-    add.add_argument(
-        "--roles",
-        action="append",
-        required=True,
-        help="admin, hq, shelter_staff, planner, drill (comma-separated)",
-    )
-    add.add_argument("--shelter", action="append", help="shelter id (shelter_staff), repeatable")
-    add.add_argument("--display-name")
-    add.add_argument("--password-file", help="file holding the password (or DX_USER_PASSWORD)")
-    user_commands.add_parser("list", help="list users")
-    for action in ("disable", "enable"):
-        sub = user_commands.add_parser(action, help=f"{action} a user")
-        sub.add_argument("username")
-    assign = user_commands.add_parser("assign", help="set the shelters a user may update")
-    assign.add_argument("username")
-    assign.add_argument("--shelter", action="append", required=True)
-    passwd = user_commands.add_parser("passwd", help="change a password")
-    passwd.add_argument("username")
-    passwd.add_argument("--password-file")
-    for sub in user_commands.choices.values():
-        sub.add_argument(
-            "--actor",
-            default=os.environ.get("USER", "cli"),
-            help="who is making the change (audit log)",
-        )
+    add_user_commands(commands)
     return parser
 
 

@@ -185,6 +185,8 @@ users_table = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(64), nullable=False),
+    # Raised to end every session of the user at once (logout, password, roles, disable).
+    Column("session_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 areas_table = Table(

@@ -95,6 +95,7 @@ def all_metadata() -> list[MetaData]:
         drills,
         idempotency,
         leases,
+        login_throttle,
         notify,
         plans,
         projection,
@@ -111,6 +112,7 @@ def all_metadata() -> list[MetaData]:
         notify.notify_metadata,
         api_tokens.token_metadata,
         idempotency.idempotency_metadata,
+        login_throttle.throttle_metadata,
     ]
 
 
