@@ -28,7 +28,7 @@ from disaster_dx.cameras import (
     camera_cone,
     health_of,
 )
-from disaster_dx.drills import ScriptedCamera
+from disaster_dx.cameras.scripted import ScriptedCamera
 
 #: Component id of the camera layer on the HQ map (``hq-`` so the staff guard covers it).
 CAMERA_LAYER_ID = "hq-cameras"

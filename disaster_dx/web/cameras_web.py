@@ -37,7 +37,7 @@ from flask import Flask, Response, abort, jsonify, request
 
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role
-from disaster_dx.camera_frames import (
+from disaster_dx.cameras.frames import (
     CAMERA_ID,
     FrameRecord,
     FrameRef,
@@ -63,7 +63,7 @@ from disaster_dx.cameras import (
     registered_cameras,
     sync_registry,
 )
-from disaster_dx.drills import ScriptedCamera, scripted_cameras
+from disaster_dx.cameras.scripted import ScriptedCamera, scripted_cameras
 from disaster_dx.errors import NotFoundError
 from disaster_dx.store import Incident, Store
 from disaster_dx.web import ids
