@@ -48,6 +48,7 @@ from disaster_dx.cameras.adapters import (
     first_part,
     new_session,
     register_adapter,
+    sniffed_boundary,
 )
 from disaster_dx.cameras.cones import (
     METRIC_CRS,
@@ -59,7 +60,10 @@ from disaster_dx.cameras.cones import (
 )
 from disaster_dx.cameras.events import (
     CAMERA_FEED_FAILED,
+    CAMERA_FEED_FROZEN,
     CAMERA_FEED_RECOVERED,
+    CAMERA_FEED_UNFROZEN,
+    CAMERA_HEALTH_EVENTS,
     camera_event_incidents,
 )
 from disaster_dx.cameras.frames import (
@@ -120,6 +124,7 @@ from disaster_dx.cameras.status import (
     release_leases,
     sync_registry,
 )
+from disaster_dx.cameras.transitions import content_digest, same_picture
 from disaster_dx.cameras.vocabulary import (
     BUNDLED_REGISTRY,
     RETIRED_FRAME_EVENTS_VARIABLE,
@@ -135,8 +140,11 @@ __all__ = [
     "ADAPTERS",
     "BUNDLED_REGISTRY",
     "CAMERA_FEED_FAILED",
+    "CAMERA_FEED_FROZEN",
     "CAMERA_FEED_RECOVERED",
+    "CAMERA_FEED_UNFROZEN",
     "CAMERA_FRAME",
+    "CAMERA_HEALTH_EVENTS",
     "CAMERA_ID",
     "CAMERA_SCRIPTED",
     "FRAME_KEY",
@@ -181,6 +189,7 @@ __all__ = [
     "camera_status_table",
     "camera_statuses",
     "check_image",
+    "content_digest",
     "create_camera_tables",
     "default_holder",
     "first_part",
@@ -202,7 +211,9 @@ __all__ = [
     "registered_cameras",
     "registry_from_yaml",
     "release_leases",
+    "same_picture",
     "scripted_cameras",
+    "sniffed_boundary",
     "sync_registry",
     "view_cone",
     "write_frame_row",

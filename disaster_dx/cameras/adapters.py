@@ -18,6 +18,7 @@ from disaster_dx.cameras.registry import (
     Credentials,
     Feed,
 )
+from disaster_dx.cameras.rtsp import RtspAdapter
 from disaster_dx.cameras.vocabulary import (
     CameraSettings,
     FeedError,
@@ -303,16 +304,23 @@ class MjpegAdapter:
         with response:
             content_type = response.headers.get("Content-Type", "")
             boundary = _boundary(content_type)
-            if boundary is None:
+            main = content_type.split(";")[0].strip().lower()
+            # Many cameras, and ffmpeg's own MJPEG server, send a multipart stream labelled
+            # application/octet-stream (or nothing): then the bytes themselves must show it.
+            sniff = boundary is None and main in ("application/octet-stream", "")
+            if boundary is None and not sniff:
                 raise FeedError(
                     FeedErrorKind.PROTOCOL,
-                    f"expected multipart/x-mixed-replace with a boundary, got "
-                    f"{content_type.split(';')[0][:60]!r}",
+                    f"expected multipart/x-mixed-replace with a boundary, got {main[:60]!r}",
                 )
             limit = limits.max_bytes + 65536  # one frame plus its part headers
             buffer = bytearray()
             for chunk in _chunks(response, limits, started):
                 buffer += chunk
+                if boundary is None:
+                    boundary = sniffed_boundary(bytes(buffer))
+                    if boundary is None:
+                        continue
                 frame = first_part(bytes(buffer), boundary, max_bytes=limits.max_bytes)
                 if frame is not None:
                     return frame
@@ -322,6 +330,35 @@ class MjpegAdapter:
                         f"no whole frame within {limit:,} bytes of the stream",
                     )
         raise FeedError(FeedErrorKind.PROTOCOL, "the stream ended before a whole frame")
+
+
+_SNIFF_BYTES = 256
+_BOUNDARY_TOKEN = re.compile(rb"^--([!#-'*+.0-9A-Z^-z|~-]{1,70})$")
+
+
+def sniffed_boundary(head: bytes) -> bytes | None:
+    """The boundary of a multipart stream sent without its type, from its first line.
+
+    Returns None while the first line has not fully arrived.
+
+    Raises
+    ------
+    FeedError
+        ``protocol``: the bytes are not a multipart stream (e.g. a bare picture or a page).
+    """
+    text = head.lstrip(b"\r\n")
+    end = text.find(b"\n")
+    if end < 0:
+        if len(text) > _SNIFF_BYTES:
+            raise FeedError(FeedErrorKind.PROTOCOL, "untyped stream without a boundary line")
+        return None
+    match = _BOUNDARY_TOKEN.match(text[:end].rstrip(b"\r"))
+    if match is None:
+        raise FeedError(
+            FeedErrorKind.PROTOCOL,
+            f"untyped stream starting {text[:8].hex(' ')} is not multipart",
+        )
+    return match.group(1)
 
 
 def _boundary(content_type: str) -> bytes | None:
@@ -385,7 +422,11 @@ def first_part(buffer: bytes, boundary: bytes, *, max_bytes: int) -> bytes | Non
 
 
 #: Feed kinds the registry accepts, and who fetches them.
-ADAPTERS: dict[str, FeedAdapter] = {"jpeg": SnapshotAdapter(), "mjpeg": MjpegAdapter()}
+ADAPTERS: dict[str, FeedAdapter] = {
+    "jpeg": SnapshotAdapter(),
+    "mjpeg": MjpegAdapter(),
+    "rtsp": RtspAdapter(),
+}
 
 
 def register_adapter(kind: str, adapter: FeedAdapter) -> None:

@@ -24,6 +24,15 @@ from disaster_dx.store import Store
 
 CAMERA_FEED_FAILED = "camera.feed_failed"
 CAMERA_FEED_RECOVERED = "camera.feed_recovered"
+CAMERA_FEED_FROZEN = "camera.feed_frozen"
+CAMERA_FEED_UNFROZEN = "camera.feed_unfrozen"
+#: Every health transition the poller logs (each carries its ``transition`` number).
+CAMERA_HEALTH_EVENTS = (
+    CAMERA_FEED_FAILED,
+    CAMERA_FEED_RECOVERED,
+    CAMERA_FEED_FROZEN,
+    CAMERA_FEED_UNFROZEN,
+)
 
 
 def _camera_id_check(value: Any) -> str | None:
@@ -103,7 +112,13 @@ register_event_type(
     CAMERA_FEED_FAILED,
     EventSchema(
         required={"camera_id": _camera_id_check, "error_kind": _error_kind_check},
-        optional={"detail": _short_text, "last_frame": _frame_key_check},
+        # ``detail`` (technical, English) was logged by earlier releases; it now stays in the
+        # server log, and pages show ``error_kind`` in words.
+        optional={
+            "detail": _short_text,
+            "last_frame": _frame_key_check,
+            "transition": _whole,
+        },
         subject_field="camera_id",
     ),
     label="カメラ映像の途絶",
@@ -113,10 +128,31 @@ register_event_type(
     CAMERA_FEED_RECOVERED,
     EventSchema(
         required={"camera_id": _camera_id_check, "failures": _whole},
+        optional={"transition": _whole},
         subject_field="camera_id",
     ),
     label="カメラ映像の復旧",
     label_en="Camera feed back",
+)
+register_event_type(
+    CAMERA_FEED_FROZEN,
+    EventSchema(
+        required={"camera_id": _camera_id_check, "polls": _whole},
+        optional={"since": _time_check, "transition": _whole},
+        subject_field="camera_id",
+    ),
+    label="カメラ映像が静止",
+    label_en="Camera picture frozen",
+)
+register_event_type(
+    CAMERA_FEED_UNFROZEN,
+    EventSchema(
+        required={"camera_id": _camera_id_check},
+        optional={"transition": _whole},
+        subject_field="camera_id",
+    ),
+    label="カメラ映像の静止が解消",
+    label_en="Camera picture moving again",
 )
 
 

@@ -17,10 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import (
-    insert,
-    update,
-)
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from disaster_dx.cameras.adapters import (
@@ -30,11 +27,7 @@ from disaster_dx.cameras.adapters import (
     check_image,
     new_session,
 )
-from disaster_dx.cameras.events import (
-    CAMERA_FEED_FAILED,
-    CAMERA_FEED_RECOVERED,
-    camera_event_incidents,
-)
+from disaster_dx.cameras.events import CAMERA_HEALTH_EVENTS, camera_event_incidents
 from disaster_dx.cameras.frames import (  # every camera table, created by create_camera_tables
     FrameRecord,
     FrameStore,
@@ -53,13 +46,19 @@ from disaster_dx.cameras.status import (
     camera_status_table,
     release_leases,
 )
+from disaster_dx.cameras.transitions import (
+    Decision,
+    after_failure,
+    after_frame,
+    content_digest,
+)
 from disaster_dx.cameras.vocabulary import (
     CameraSettings,
     FeedError,
     FeedErrorKind,
 )
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.events import NewEvent, utcnow
+from disaster_dx.events import NewEvent, subject_of, utcnow
 from disaster_dx.store import Store
 
 log = logging.getLogger("disaster_dx.cameras")  # one logger for the whole package
@@ -266,6 +265,7 @@ class Poller:
         for camera_id in sorted(new):
             log.info("camera %s: polled by %s", camera_id, self.holder)
             self._write_status(camera_id, {"polling_since": now, "holder": self.holder}, now)
+            self._log_pending(camera_id)  # what a previous poller decided but did not log
         for camera_id in sorted(lost):
             log.warning("camera %s: lease lost; another poller has it now", camera_id)
 
@@ -317,39 +317,58 @@ class Poller:
             sha256=hashlib.sha256(image.data).hexdigest(),
             source_format=image.source_format,
         )
-        with self._lock:
-            failures = self._failures.get(camera_id, 0)
-            self._failures[camera_id] = 0
-        recorded = self._write_status(
+        try:
+            digest = content_digest(image.data, perceptual=self.settings.frozen_perceptual)
+        except (OSError, ValueError):  # checked already; a perceptual hash falls back to bytes
+            digest = frame.sha256
+        decision = self._write_status(
             camera_id,
             {
                 "last_attempt_at": started_at,
                 "last_frame_at": captured_at,
                 "last_frame_key": ref.key,
-                "failures": 0,
                 "holder": self.holder,
             },
             captured_at,
             frame=frame,
+            decide=lambda row: after_frame(
+                row, camera_id, captured_at=captured_at, digest=digest, settings=self.settings
+            ),
         )
-        if not recorded:  # another poller took the camera meanwhile: its frame, not ours
+        if decision is None:  # another poller took the camera meanwhile: its frame, not ours
             ref.path.unlink(missing_ok=True)
             self._remember(Attempt(camera_id, started_at, captured_at, False, FeedErrorKind.CONFIG))
             return
+        with self._lock:
+            self._failures[camera_id] = 0
         log.debug("camera %s: frame %s (%d bytes)", camera_id, ref.key, len(image.data))
-        if failures:  # a health change: the one kind of camera news the incident log takes
-            log.info("camera %s: frames again after %d failure(s)", camera_id, failures)
-            self._record_events(
-                [NewEvent(CAMERA_FEED_RECOVERED, {"camera_id": camera_id, "failures": failures})]
-            )
+        for event in decision.events:
+            log.info("camera %s: %s %s", camera_id, event["type"], event["payload"])
+        self._log_pending(camera_id)
         self._remember(Attempt(camera_id, started_at, captured_at, True, frame_key=ref.key))
         self._prune(camera_id, captured_at)
 
     def _failed(self, camera: Camera, started_at: datetime, error: FeedError) -> None:
         finished_at = self.clock()
         camera_id = camera.camera_id
+        # Technical detail (English, maybe exception names or bytes) is for the server log
+        # only; pages and the incident log say ``error.kind`` in words.
+        decision = self._write_status(
+            camera_id,
+            {
+                "last_attempt_at": started_at,
+                "last_error_kind": error.kind.value,
+                "last_error": error.detail[:300],
+                "last_error_at": finished_at,
+                "holder": self.holder,
+            },
+            finished_at,
+            decide=lambda row: after_failure(row, camera_id, kind=error.kind),
+        )
         with self._lock:
-            failures = self._failures.get(camera_id, 0) + 1
+            # The stored count survives restarts, so the backoff does too.
+            stored = decision.values["failures"] if decision is not None else None
+            failures = stored or self._failures.get(camera_id, 0) + 1
             self._failures[camera_id] = failures
             delay = min(
                 camera.poll_interval_s * 2 ** min(failures - 1, 20), self.settings.backoff_max
@@ -364,31 +383,8 @@ class Poller:
             failures,
             delay,
         )
-        recorded = self._write_status(
-            camera_id,
-            {
-                "last_attempt_at": started_at,
-                "last_error_kind": error.kind.value,
-                "last_error": error.detail[:300],
-                "last_error_at": finished_at,
-                "failures": failures,
-                "holder": self.holder,
-            },
-            finished_at,
-        )
-        if recorded and failures == 1:
-            self._record_events(
-                [
-                    NewEvent(
-                        CAMERA_FEED_FAILED,
-                        {
-                            "camera_id": camera_id,
-                            "error_kind": error.kind.value,
-                            "detail": error.detail[:300],
-                        },
-                    )
-                ]
-            )
+        if decision is not None:
+            self._log_pending(camera_id)
         self._remember(Attempt(camera_id, started_at, finished_at, False, error.kind))
 
     def _prune(self, camera_id: str, now: datetime) -> None:
@@ -409,46 +405,97 @@ class Poller:
         now: datetime,
         *,
         frame: FrameRecord | None = None,
-    ) -> bool:
+        decide: Callable[[Mapping[str, Any] | None], Decision] | None = None,
+    ) -> Decision | None:
         """Update the status row (and record ``frame``) if this poller still holds the camera.
 
-        Returns False, writing nothing, when it does not: the status and the frame's row are
-        one transaction, so a frame is on record exactly when its camera's status says so.
+        ``decide`` folds the outcome into the *stored* status (see
+        :mod:`disaster_dx.cameras.transitions`) in the same transaction. Returns None, writing
+        nothing, when the camera is no longer held: the status and the frame's row are one
+        transaction, so a frame is on record exactly when its camera's status says so.
         """
         try:
             with self.store._write() as conn:
                 if not _holds(conn, camera_id, self.holder):
-                    return False
+                    return None
                 if frame is not None:
                     write_frame_row(conn, frame)
-                done = conn.execute(
-                    update(camera_status_table)
-                    .where(camera_status_table.c.camera_id == camera_id)
-                    .values(**values, updated_at=now)
+                query = select(camera_status_table).where(
+                    camera_status_table.c.camera_id == camera_id
                 )
-                if done.rowcount == 0:
-                    row = {"polling_since": now, "failures": 0, **values}
+                if self.store.dialect == "postgresql":
+                    query = query.with_for_update()
+                found = conn.execute(query).one_or_none()
+                row = dict(found._mapping) if found is not None else None
+                decision = decide(row) if decide is not None else Decision({})
+                merged = {**values, **decision.values}
+                if row is not None:
+                    conn.execute(
+                        update(camera_status_table)
+                        .where(camera_status_table.c.camera_id == camera_id)
+                        .values(**merged, updated_at=now)
+                    )
+                else:
+                    fresh = {"polling_since": now, "failures": 0, "same_count": 0, **merged}
                     conn.execute(
                         insert(camera_status_table).values(
-                            camera_id=camera_id, **row, updated_at=now
+                            camera_id=camera_id, **fresh, updated_at=now
                         )
                     )
         except SQLAlchemyError as exc:
             log.warning("camera %s: status not saved (%s)", camera_id, type(exc).__name__)
-            return False
-        return True
+            return None
+        return decision
 
-    def _record_events(self, events: list[NewEvent]) -> None:
-        """Log health changes in the live incident and every open drill (never frames)."""
+    def _log_pending(self, camera_id: str) -> None:
+        """Put the camera's pending health events in the incident log, each exactly once.
+
+        Runs after every recorded poll and when this poller takes a camera over, so events a
+        crash or a lost lease left pending are logged by whoever polls the camera next. An
+        event whose ``transition`` number is already in an incident is not appended again.
+        """
         try:
-            incidents = camera_event_incidents(self.store)
-        except (SQLAlchemyError, DisasterDxError) as exc:
-            log.warning("camera events not recorded (%s)", type(exc).__name__)
-            return
-        for incident_id in incidents:
-            try:
-                self.store.append(incident_id, events, actor="cameras")
-            except (SQLAlchemyError, DisasterDxError) as exc:
-                log.warning(
-                    "camera events not recorded in %s (%s)", incident_id, type(exc).__name__
+            with self.store._read() as conn:
+                if not _holds(conn, camera_id, self.holder):
+                    return
+                pending = conn.execute(
+                    select(camera_status_table.c.pending_events).where(
+                        camera_status_table.c.camera_id == camera_id
+                    )
+                ).scalar_one_or_none()
+            if not pending:
+                return
+            pending = sorted(pending, key=lambda e: int(e["payload"]["transition"]))
+            subject = subject_of(pending[0]["type"], pending[0]["payload"])
+            for incident_id in camera_event_incidents(self.store):
+                logged = {
+                    e.payload.get("transition")
+                    for e in self.store.iter_events(
+                        incident_id, subject=subject, types=CAMERA_HEALTH_EVENTS
+                    )
+                }
+                new = [
+                    NewEvent(e["type"], e["payload"])
+                    for e in pending
+                    if e["payload"]["transition"] not in logged
+                ]
+                if new:
+                    self.store.append(incident_id, new, actor="cameras")
+            done = int(pending[-1]["payload"]["transition"])
+            with self.store._write() as conn:
+                current = conn.execute(
+                    select(camera_status_table.c.pending_events).where(
+                        camera_status_table.c.camera_id == camera_id
+                    )
+                ).scalar_one_or_none()
+                left = [e for e in current or [] if int(e["payload"]["transition"]) > done]
+                conn.execute(
+                    update(camera_status_table)
+                    .where(camera_status_table.c.camera_id == camera_id)
+                    .values(pending_events=left or None)
                 )
+        except (SQLAlchemyError, DisasterDxError) as exc:
+            # Still pending in the status row: the next poll of this camera logs it.
+            log.warning(
+                "camera %s: health events not logged yet (%s)", camera_id, type(exc).__name__
+            )

@@ -462,7 +462,7 @@ def _feed(
         problem("feed", f"feed.type {kind!r} is not one of {', '.join(sorted(ADAPTERS))}")
         ok = False
     url = nodes.value(items["url"]) if "url" in items else None
-    url_problem = _url_problem(url)
+    url_problem = _url_problem(url, str(kind))
     if url_problem:
         problem("feed", f"feed.url {url_problem}")
         ok = False
@@ -475,10 +475,14 @@ def _feed(
     return Feed(kind=str(kind), url=str(url), credentials=credentials)
 
 
-def _url_problem(url: object) -> str | None:
+#: Address schemes per feed type (anything else is refused with the line of the address).
+_SCHEMES = {"rtsp": ("rtsp", "rtsps")}
+
+
+def _url_problem(url: object, kind: str = "jpeg") -> str | None:
     """Why a feed URL is refused, without ever quoting a password it may carry."""
     if not isinstance(url, str) or not url.strip():
-        return "is required (the camera's snapshot or MJPEG address)"
+        return "is required (the camera's snapshot, MJPEG or RTSP address)"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -489,8 +493,10 @@ def _url_problem(url: object) -> str | None:
             "must not carry a user name or password (user:pass@host); "
             "move them to feed.auth with username and password_env or password_file"
         )
-    if parts.scheme not in ("http", "https"):
-        return f"must start with http:// or https://, not {parts.scheme or '(none)'}:"
+    schemes = _SCHEMES.get(kind, ("http", "https"))
+    if parts.scheme not in schemes:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        return f"of a {kind} feed must start with {wanted}, not {parts.scheme or '(none)'}:"
     if not parts.hostname:
         return "has no host"
     if port == 0:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Float,
@@ -77,6 +78,19 @@ camera_status_table = Table(
     Column("failures", Integer, nullable=False, default=0),
     Column("holder", String(200)),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The feed's condition as last decided ("ok", "failed", "frozen"): transitions are
+    # derived from this stored value, never from a poller's memory, so a restart or a lease
+    # handover neither loses nor repeats one.
+    Column("condition", String(16)),
+    # Transitions decided so far; each event carries its number, so one left unlogged by a
+    # crash is logged once by whoever polls the camera next (``pending_events``).
+    Column("transitions", Integer, nullable=False, default=0),
+    Column("pending_events", JSON),
+    # Frozen-picture detection: digest of the newest picture, how many polls in a row and
+    # since when it has been the same.
+    Column("content_digest", String(64)),
+    Column("same_count", Integer, nullable=False, default=0),
+    Column("same_since", UTCDateTime),
 )
 
 #: Lease names of cameras (``disaster_dx.leases``): one poller per camera.
@@ -198,6 +212,9 @@ class CameraStatus:
     last_error_at: datetime | None = None
     failures: int = 0
     holder: str | None = None
+    condition: str | None = None
+    same_count: int = 0
+    same_since: datetime | None = None
 
 
 def camera_statuses(store: Store) -> dict[str, CameraStatus]:
@@ -220,6 +237,9 @@ def _status(row: Mapping[str, Any]) -> CameraStatus:
         last_error_at=row["last_error_at"],
         failures=int(row["failures"] or 0),
         holder=row["holder"],
+        condition=row.get("condition"),
+        same_count=int(row.get("same_count") or 0),
+        same_since=row.get("same_since"),
     )
 
 
@@ -231,11 +251,13 @@ def health_of(
     stale_factor: float = 3.0,
     offline_factor: float = 10.0,
 ) -> Health:
-    """正常 / 遅延 / 停止 (or 未確認) from the age of the newest frame.
+    """正常 / 映像が静止 / 遅延 / 停止 (or 未確認) from the age of the newest frame.
 
     A camera is 正常 while its newest frame is at most ``stale_factor`` × its interval old,
     遅延 up to ``offline_factor`` × interval, then 停止. Before its first frame the clock starts
-    when a poller took it on (未確認 meanwhile). Computing this when read, rather than having
+    when a poller took it on (未確認 meanwhile). A camera sending the same picture on time is
+    映像が静止 (the poller's stored ``condition``); a late one is 遅延 or 停止 whatever it
+    last sent. Computing this when read, rather than having
     the poller store it, means a crashed poller makes its cameras go stale on their own.
     """
     if status is None or (status.last_frame_at is None and status.polling_since is None):
@@ -245,7 +267,10 @@ def health_of(
     age = (now - reference).total_seconds()
     interval = camera.poll_interval_s
     if age <= stale_factor * interval:
-        return Health.ONLINE if status.last_frame_at is not None else Health.UNKNOWN
+        if status.last_frame_at is None:
+            return Health.UNKNOWN
+        # Pictures arrive on time but show the same thing: the poller decided so (stored).
+        return Health.FROZEN if status.condition == "frozen" else Health.ONLINE
     if age <= offline_factor * interval:
         return Health.STALE
     return Health.OFFLINE

@@ -47,18 +47,42 @@ class FeedErrorKind(StrEnum):
 
 
 _ERROR_LABELS: dict[FeedErrorKind, tuple[str, str]] = {
-    FeedErrorKind.TIMEOUT: ("応答がありません（時間切れ）", "No response (timed out)"),
-    FeedErrorKind.CONNECTION: ("接続できません", "Cannot connect"),
-    FeedErrorKind.AUTH: ("認証に失敗しました", "Authentication failed"),
-    FeedErrorKind.HTTP_STATUS: ("カメラがエラーを返しました", "The camera returned an error"),
-    FeedErrorKind.REDIRECT: ("転送先への接続は行いません", "Redirect refused"),
-    FeedErrorKind.TOO_LARGE: ("画像が大きすぎます", "Image too large"),
-    FeedErrorKind.NOT_IMAGE: (
-        "画像ではないデータを受信しました",
-        "Received data that is not an image",
+    FeedErrorKind.TIMEOUT: (
+        "カメラから時間内に応答がありません",
+        "The camera did not answer in time",
     ),
-    FeedErrorKind.PROTOCOL: ("映像の形式が正しくありません", "Malformed video stream"),
-    FeedErrorKind.CONFIG: ("設定に問題があります", "Configuration problem"),
+    FeedErrorKind.CONNECTION: (
+        "カメラに接続できません（電源・回線をご確認ください）",
+        "Cannot reach the camera (check its power and network)",
+    ),
+    FeedErrorKind.AUTH: (
+        "カメラへのログインが拒否されました（ID・パスワードをご確認ください）",
+        "The camera refused the login (check the user name and password)",
+    ),
+    FeedErrorKind.HTTP_STATUS: (
+        "カメラが画像を返しませんでした",
+        "The camera answered without a picture",
+    ),
+    FeedErrorKind.REDIRECT: (
+        "カメラが別の宛先へ転送しようとしたため受信を中止しました",
+        "The camera sent us elsewhere; not followed",
+    ),
+    FeedErrorKind.TOO_LARGE: (
+        "画像が大きすぎるため受信を中止しました",
+        "The picture was too large",
+    ),
+    FeedErrorKind.NOT_IMAGE: (
+        "カメラから画像ではないデータが届きました",
+        "The camera sent something that is not a picture",
+    ),
+    FeedErrorKind.PROTOCOL: (
+        "カメラの映像を読み取れませんでした",
+        "The camera's video could not be read",
+    ),
+    FeedErrorKind.CONFIG: (
+        "カメラの設定に誤りがあります（担当者にご連絡ください）",
+        "The camera is set up wrongly (tell the administrator)",
+    ),
 }
 
 
@@ -84,6 +108,7 @@ class Health(StrEnum):
     """健全性 of a camera, from the age of its newest frame (never shown by colour alone)."""
 
     ONLINE = "online"
+    FROZEN = "frozen"
     STALE = "stale"
     OFFLINE = "offline"
     UNKNOWN = "unknown"
@@ -105,6 +130,7 @@ class Health(StrEnum):
 
 _HEALTH_LABELS: dict[Health, tuple[str, str]] = {
     Health.ONLINE: ("正常", "Online"),
+    Health.FROZEN: ("映像が静止", "Picture frozen"),
     Health.STALE: ("遅延", "Stale"),
     Health.OFFLINE: ("停止", "Offline"),
     Health.UNKNOWN: ("未確認", "Not yet checked"),
@@ -145,6 +171,14 @@ class CameraSettings:
     lease_seconds
         How long a poller's claim on a camera lasts without renewal (another poller takes
         over after that).
+    frozen_polls, frozen_after
+        A camera whose picture has not changed for this many polls in a row, or for this
+        long, is 映像が静止 [``CAMERA_FROZEN_POLLS``, ``CAMERA_FROZEN_MINUTES``]: a camera whose
+        encoder hung keeps answering with the same picture and would otherwise look healthy.
+    frozen_perceptual
+        Compare pictures by a 64-bit difference hash instead of their exact bytes
+        [``CAMERA_FROZEN_PERCEPTUAL``], so a frozen picture re-encoded on every request still
+        counts as unchanged. Off by default: a still night scene can then look frozen.
     poll_in_app
         Run a poller thread inside each web worker [``CAMERAS_POLL_IN_APP``]; leases keep it
         to one poller per camera. Off by default: ``disaster-dx cameras run`` is the
@@ -164,6 +198,9 @@ class CameraSettings:
     offline_factor: float = 10.0
     lease_seconds: float = 30.0
     poll_in_app: bool = False
+    frozen_polls: int = 10
+    frozen_after: timedelta = timedelta(minutes=5)
+    frozen_perceptual: bool = False
 
     def __post_init__(self) -> None:
         if self.keep_frames < 1:
@@ -172,6 +209,8 @@ class CameraSettings:
             raise ConfigError("stale_factor must be positive and below offline_factor")
         if min(self.connect_timeout, self.read_timeout, self.total_timeout) <= 0:
             raise ConfigError("camera timeouts must be positive")
+        if self.frozen_polls < 2:
+            raise ConfigError(f"frozen_polls must be at least 2, not {self.frozen_polls}")
 
 
 #: Switched ``camera.frame`` events off in an earlier release; frames are no longer events at
@@ -226,4 +265,7 @@ def camera_settings_from_env(environ: Mapping[str, str] | None = None) -> Camera
         connect_timeout=number("CAMERA_CONNECT_TIMEOUT", 3.0),
         read_timeout=number("CAMERA_READ_TIMEOUT", 5.0),
         poll_in_app=flag("CAMERAS_POLL_IN_APP", False),
+        frozen_polls=max(2, int(number("CAMERA_FROZEN_POLLS", 10))),
+        frozen_after=timedelta(minutes=number("CAMERA_FROZEN_MINUTES", 5)),
+        frozen_perceptual=flag("CAMERA_FROZEN_PERCEPTUAL", False),
     )

@@ -37,15 +37,6 @@ from flask import Flask, Response, abort, jsonify, request
 
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role
-from disaster_dx.cameras.frames import (
-    CAMERA_ID,
-    FrameRecord,
-    FrameRef,
-    FrameStore,
-    frame_at,
-    frame_times,
-    frames_at,
-)
 from disaster_dx.cameras import (
     Camera,
     CameraRegistry,
@@ -62,6 +53,15 @@ from disaster_dx.cameras import (
     load_registry,
     registered_cameras,
     sync_registry,
+)
+from disaster_dx.cameras.frames import (
+    CAMERA_ID,
+    FrameRecord,
+    FrameRef,
+    FrameStore,
+    frame_at,
+    frame_times,
+    frames_at,
 )
 from disaster_dx.cameras.scripted import ScriptedCamera, scripted_cameras
 from disaster_dx.errors import NotFoundError
