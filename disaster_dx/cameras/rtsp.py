@@ -85,7 +85,7 @@ class RtspAdapter:
                 timeout=(limits.connect_timeout, limits.read_timeout),
             )
         except Exception as exc:
-            raise _feed_error(exc, limits, opening=True) from None
+            raise _feed_error(exc, limits, time.monotonic() - started, opening=True) from None
         try:
             streams = container.streams.video
             if not streams:
@@ -115,7 +115,7 @@ class RtspAdapter:
         except FeedError:
             raise
         except Exception as exc:
-            raise _feed_error(exc, limits, opening=False) from None
+            raise _feed_error(exc, limits, time.monotonic() - started, opening=False) from None
         finally:
             try:
                 container.close()
@@ -123,14 +123,22 @@ class RtspAdapter:
                 log.debug("RTSP session not closed cleanly", exc_info=False)
 
 
-def _feed_error(exc: Exception, limits: FetchLimits, *, opening: bool) -> FeedError:
-    """A :class:`FeedError` from a PyAV/FFmpeg error, by its type only (never its text)."""
+def _feed_error(exc: Exception, limits: FetchLimits, elapsed: float, *, opening: bool) -> FeedError:
+    """A :class:`FeedError` from a PyAV/FFmpeg error, by its type only (never its text).
+
+    FFmpeg reports a server that stops answering in several ways (an interrupt, a socket
+    timeout, or "invalid data" for the half-read answer), so an error that came after the
+    time limit ran out counts as a timeout whatever its type.
+    """
     import av
 
+    # Tuples, not ``A | B``: PyAV's error classes do not support ``|``.
     name = type(exc).__name__
-    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
+    if isinstance(exc, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)):
         return FeedError(FeedErrorKind.AUTH, f"RTSP {name}: the camera refused the login")
-    if isinstance(exc, av.error.ExitError | av.error.TimeoutError | TimeoutError):
+    limit = min(limits.connect_timeout, limits.read_timeout)
+    waited = elapsed >= 0.9 * limit
+    if waited or isinstance(exc, (av.error.ExitError, av.error.TimeoutError, TimeoutError)):
         if opening:
             return FeedError(
                 FeedErrorKind.TIMEOUT,
@@ -139,9 +147,9 @@ def _feed_error(exc: Exception, limits: FetchLimits, *, opening: bool) -> FeedEr
         return FeedError(
             FeedErrorKind.TIMEOUT, f"the camera stopped sending for {limits.read_timeout:g} s"
         )
-    if isinstance(exc, ConnectionError | av.error.ConnectionRefusedError):
+    if isinstance(exc, (ConnectionError, av.error.ConnectionRefusedError)):
         return FeedError(FeedErrorKind.CONNECTION, f"RTSP connection failed ({name})")
-    if isinstance(exc, av.error.HTTPNotFoundError | av.error.HTTPClientError):
+    if isinstance(exc, (av.error.HTTPNotFoundError, av.error.HTTPClientError)):
         return FeedError(FeedErrorKind.HTTP_STATUS, f"RTSP request refused ({name})")
     if isinstance(exc, OSError) and opening:
         return FeedError(FeedErrorKind.CONNECTION, f"RTSP connection failed ({name})")
