@@ -56,7 +56,8 @@ def serve(port: int, user: str, password: str) -> None:
         "framerate=10/1 ! timeoverlay ! videoconvert ! x264enc tune=zerolatency "
         "speed-preset=ultrafast key-int-max=10 ! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
-    factory.set_shared(True)
+    # A pipeline per client: one shared pipeline failed when many clients came at once.
+    factory.set_shared(False)
     if user:
         auth = rtsp.RTSPAuth()
         token = rtsp.RTSPToken()

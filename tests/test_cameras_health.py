@@ -34,7 +34,7 @@ from disaster_dx.cameras import (
 from disaster_dx.cameras.frames import FrameStore
 from disaster_dx.eventlog import log_rows
 from disaster_dx.store import Store
-from layers.cameras import error_label
+from layers.cameras import camera_features, camera_legend, error_label
 from tests.camera_tools import T0, ManualClock, registry_for
 from tests.ffmpeg_tools import FfmpegMjpegServer
 
@@ -106,6 +106,14 @@ def test_same_picture_for_n_polls_is_frozen_once_then_moving_again(
         assert Health.FROZEN.ja == "映像が静止" and Health.FROZEN.en == "Picture frozen"
         assert error_label(status) == "同じ画像が3回続いています（12:00から）"
         assert error_label(status, "en") == "The same picture 3 times in a row (since 12:00)"
+        # On the map: a symbol and the word, never the colour alone; the legend explains it.
+        icon = next(
+            f["properties"]
+            for f in camera_features([camera], {"dam": status}, now=clock())["features"]
+            if f["geometry"]["type"] == "Point"
+        )
+        assert (icon["symbol"], icon["health_label"]) == ("■", "映像が静止")
+        assert "映像が静止 — 同じ画像が続いています" in str(camera_legend(lang="ja"))
         for _ in range(3):  # still frozen: no new event
             _poll(poller, clock, 10)
         sim.set_mode("dam", SimMode.NORMAL)
