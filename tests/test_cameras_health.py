@@ -343,3 +343,25 @@ def test_ffmpeg_mjpeg_server_as_octet_stream_and_as_a_frozen_source(
     assert [t for t, _ in _health_events(store)] == [CAMERA_FEED_FROZEN, CAMERA_FEED_UNFROZEN]
     stored = frames.frames("ff")
     assert len(stored) == 4 and stored[-1].path.read_bytes().startswith(b"\xff\xd8\xff")
+
+
+def test_a_lease_handover_after_a_crash_logs_the_recovery_once(camera_store, sim, frames) -> None:
+    store = camera_store
+    registry = registry_for(sim, {"gate": "jpeg"}, interval=10)
+    clock = ManualClock()
+    settings = _settings(lease_seconds=30.0)
+    sim.set_mode("gate", SimMode.ERROR)
+    crashed = Poller(store, registry, frames, settings=settings, clock=clock, holder="a")
+    _poll(crashed, clock, 0)  # failed; then worker "a" dies without handing its lease back
+    sim.set_mode("gate", SimMode.NORMAL)
+    clock.advance(31)  # its lease runs out
+    taker = Poller(store, registry, frames, settings=settings, clock=clock, holder="b")
+    try:
+        _poll(taker, clock, 0)
+        _poll(taker, clock, 10)
+    finally:
+        taker.close()
+        crashed.close()
+    events = _health_events(store)
+    assert [t for t, _ in events] == [CAMERA_FEED_FAILED, CAMERA_FEED_RECOVERED]
+    assert [p["transition"] for _, p in events] == [1, 2]
