@@ -527,7 +527,7 @@ def _add_plan_commands(commands: argparse._SubParsersAction) -> None:  # type: i
 def cmd_cameras(args: argparse.Namespace, settings: Settings) -> int:
     """Tower cameras: check the registry, run the poller, or serve the simulator."""
     from disaster_dx import cameras  # requests, Pillow, pyproj: only these commands need them
-    from disaster_dx.camera_frames import FrameStore
+    from disaster_dx.cameras.frames import FrameStore
 
     camera_settings = cameras.camera_settings_from_env()
     registry_file = Path(args.registry) if getattr(args, "registry", None) else None

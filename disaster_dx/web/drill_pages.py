@@ -41,7 +41,7 @@ from disaster_dx import auth, drills
 from disaster_dx import hq as hq_core
 from disaster_dx._time import JST, to_jst
 from disaster_dx.auth import Role, User
-from disaster_dx.camera_frames import frame_span
+from disaster_dx.cameras.frames import frame_span
 from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.events import Event
 from disaster_dx.io.after_action import after_action, report_html
