@@ -84,12 +84,12 @@ camera_status_table = Table(
     Column("condition", String(16)),
     # Transitions decided so far; each event carries its number, so one left unlogged by a
     # crash is logged once by whoever polls the camera next (``pending_events``).
-    Column("transitions", Integer, nullable=False, default=0),
+    Column("transitions", Integer, nullable=False, default=0, server_default="0"),
     Column("pending_events", JSON),
     # Frozen-picture detection: digest of the newest picture, how many polls in a row and
     # since when it has been the same.
     Column("content_digest", String(64)),
-    Column("same_count", Integer, nullable=False, default=0),
+    Column("same_count", Integer, nullable=False, default=0, server_default="0"),
     Column("same_since", UTCDateTime),
 )
 
