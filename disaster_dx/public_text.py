@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from disaster_dx.city import City
 from disaster_dx.model import AlertLevel, Crowding, Hazard, OpenState, ShelterKind
 
 #: UI languages: code → value of the page's ``lang`` attribute.
@@ -39,15 +40,16 @@ CROWDING_SYMBOL: dict[Crowding, str] = {
 # One row per key: (日本語, English, やさしい日本語).
 _ROWS: dict[str, tuple[str, str, str]] = {
     # -- page ---------------------------------------------------------------------------------
+    # {city} is the city's name in each language (``city_texts``), never a constant.
     "page_title": (
-        "南国市 避難所の開設状況",
-        "Nankoku City: shelter status",
-        "なんこくし ひなんじょ の じょうほう",
+        "{city} 避難所の開設状況",
+        "{city}: shelter status",
+        "{city} ひなんじょ の じょうほう",
     ),
     "page_description": (
-        "南国市の避難所・避難場所の開設状況と混雑状況です。",
-        "Which shelters in Nankoku City are open, and how crowded they are.",
-        "なんこくし の ひなんじょ が あいているか、こんでいるか が わかります。",
+        "{city}の避難所・避難場所の開設状況と混雑状況です。",
+        "Which shelters in {city} are open, and how crowded they are.",
+        "{city} の ひなんじょ が あいているか、こんでいるか が わかります。",
     ),
     "skip_to_list": ("避難所の一覧へ移動", "Skip to the shelter list", "ひなんじょ の リスト へ"),
     "lang_switch": ("表示する言語", "Language", "ことば"),
@@ -267,7 +269,13 @@ _ROWS: dict[str, tuple[str, str, str]] = {
     "address": ("住所", "Address", "じゅうしょ"),
     "kinds": ("種別", "Type", "しゅるい"),
     "hazards": ("使える災害", "Designated for", "つかえる さいがい"),
-    "hazards_none": ("指定なし", "None listed", "ありません"),
+    # A 指定避難所 (a place to stay) has no hazard flags in GSI's list: say so, not 「なし」,
+    # which reads as "usable for nothing".
+    "hazards_none": (
+        "災害の種類の指定はありません（指定避難所）",
+        "Not designated for a particular type of disaster (designated shelter)",
+        "さいがい の しゅるい の してい は ありません（ひなんじょ）",
+    ),
     "open_state": ("開設状況", "Status", "あいているか"),
     "crowding": ("混雑状況", "Crowding", "こみぐあい"),
     "crowding_unknown": ("混雑状況不明", "Crowding unknown", "こみぐあい は わかりません"),
@@ -401,10 +409,20 @@ def _table() -> dict[str, dict[str, str]]:
 PUBLIC_TEXT: dict[str, dict[str, str]] = _table()
 
 
-def texts_for(lang: str) -> dict[str, str]:
-    """Every text in ``lang`` (unknown languages get Japanese)."""
+def city_texts(city: City) -> dict[str, dict[str, str]]:
+    """The table with ``{city}`` filled in each language (やさしい日本語: the reading)."""
+    names = {lang: city.label("easy" if lang == "easy-ja" else lang) for lang in LANGS}
+    return {
+        key: {lang: value.replace("{city}", names[lang]) for lang, value in row.items()}
+        for key, row in PUBLIC_TEXT.items()
+    }
+
+
+def texts_for(lang: str, city: City | None = None) -> dict[str, str]:
+    """Every text in ``lang`` (unknown languages get Japanese), for ``city`` where given."""
     code = lang if lang in LANGS else DEFAULT_LANG
-    return {key: row[code] for key, row in PUBLIC_TEXT.items()}
+    table = PUBLIC_TEXT if city is None else city_texts(city)
+    return {key: row[code] for key, row in table.items()}
 
 
 def text(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:

@@ -164,7 +164,7 @@ def lalert_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
 def lalert_xml(
     records: Sequence[Mapping[str, Any]],
     *,
-    municipality: str = "高知県南国市",
+    municipality: str,
     issued_at: datetime,
     disaster_name: str = "",
 ) -> bytes:
@@ -343,7 +343,7 @@ def evacuation_xml(
     records: Sequence[Mapping[str, Any]],
     *,
     disaster_name: str,
-    municipality: str = "高知県南国市",
+    municipality: str,
     issued_at: datetime,
 ) -> bytes:
     """避難情報 as XML in the shape public L-Alert senders build the body (see the module doc).
