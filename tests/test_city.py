@@ -175,7 +175,7 @@ def test_real_errors_still_refuse_the_whole_file(tmp_path: Path) -> None:
     assert "row 1 (line 2): 災害種別_洪水 is 'はい'" in message
     twice = tmp_path / "nanao_twice.csv"
     twice.write_text(original.replace("\n172022,3,", "\n172022,1,"), encoding="utf-8")
-    with pytest.raises(ImportFileError, match="row 3 .*: ID 172022-1 also appears at .* row 1"):
+    with pytest.raises(ImportFileError, match=r"row 3 .*: ID 172022-1 also appears at .* row 1"):
         shelters_from_files([twice])
 
 
@@ -191,7 +191,7 @@ def test_a_new_city_starts_empty_and_never_inherits_nankoku(store: Store) -> Non
         ("七尾市全域", "All of Nanao City", "ななおし ぜんぶ")
     ]
     assert store.live_incident(actor="test").title == "七尾市 災害対策本部"
-    with pytest.raises(DisasterDxError, match="serves 石川県七尾市 .* not 高知県南国市"):
+    with pytest.raises(DisasterDxError, match=r"serves 石川県七尾市 .* not 高知県南国市"):
         ensure_initialised(store, actor="test", city=city_for_code(NANKOKU_CODE))
     with pytest.raises(ImportFileError, match="no feature has N03_007 = 17202"):
         import_boundary_file(store, CITY_OUTLINE, actor="test")  # Nankoku's outline
@@ -201,7 +201,7 @@ def test_shelter_file_areas_drive_alerts(store: Store) -> None:
     ensure_initialised(store, actor="test", city=city_for_code("172022"))
     import_shelter_files(store, [NANAO_CSV], actor="test")
     areas = {a.name: a for a in store.areas()}
-    assert list(areas)[0] == "七尾市全域"
+    assert next(iter(areas)) == "七尾市全域"
     assert set(areas) >= {"和倉地区", "七尾東部地区", "小島町会", "田鶴浜町会"}
     wakura = areas["和倉地区"]
     assert wakura.area_id == f"{SHELTER_FILE_AREA_PREFIX}和倉地区"
