@@ -12,7 +12,7 @@ sentences, words split by spaces, hiragana instead of difficult kanji, and one i
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from disaster_dx.city import City
 from disaster_dx.model import AlertLevel, Crowding, Hazard, OpenState, ShelterKind
@@ -306,10 +306,21 @@ _ROWS: dict[str, tuple[str, str, str]] = {
         "ちず の データ（GeoJSON）",
     ),
     "download_map": ("共有用の地図ページ", "Shareable map page", "みんな に おくれる ちず"),
+    # {sources}: the sources of the shelter master actually published (``city_texts``).
     "credit": (
-        "出典：国土地理院 指定緊急避難場所データ・指定避難所データ。地図：地理院タイル。",
-        "Sources: GSI designated evacuation site and shelter data. Map: GSI tiles.",
-        "しりょう：こくどちりいん の ひなんじょ の データ。ちず：ちりいん タイル。",
+        "出典：{sources}。地図：地理院タイル。",
+        "Sources: {sources}. Map: GSI tiles.",
+        "しりょう：{sources}。ちず：ちりいん タイル。",
+    ),
+    "source.gsi": (
+        "国土地理院 指定緊急避難場所データ・指定避難所データ",
+        "GSI designated evacuation site and shelter data",
+        "こくどちりいん の ひなんじょ の データ",
+    ),
+    "source.city": (
+        "{city}のオープンデータ（指定緊急避難場所一覧）",
+        "{city} open data (designated emergency evacuation sites)",
+        "{city} の オープンデータ",
     ),
 }
 
@@ -409,19 +420,36 @@ def _table() -> dict[str, dict[str, str]]:
 PUBLIC_TEXT: dict[str, dict[str, str]] = _table()
 
 
-def city_texts(city: City) -> dict[str, dict[str, str]]:
-    """The table with ``{city}`` filled in each language (やさしい日本語: the reading)."""
+#: Where the published shelter data came from: ``gsi`` (国土地理院), ``city`` (its own file).
+DATA_SOURCES = ("gsi", "city")
+
+
+def city_texts(city: City, sources: Sequence[str] = ("gsi",)) -> dict[str, dict[str, str]]:
+    """The table with ``{city}`` and ``{sources}`` filled in each language.
+
+    やさしい日本語 names the city by its reading; ``sources`` (:data:`DATA_SOURCES`) are the
+    origins of the published shelters, so the credit never names a source the data lacks.
+    """
     names = {lang: city.label("easy" if lang == "easy-ja" else lang) for lang in LANGS}
-    return {
+    joiner = {"ja": "、", "en": "; ", "easy-ja": "、"}
+    table = {
         key: {lang: value.replace("{city}", names[lang]) for lang, value in row.items()}
         for key, row in PUBLIC_TEXT.items()
     }
+    chosen = [s for s in DATA_SOURCES if s in sources] or ["gsi"]
+    credit = {lang: joiner[lang].join(table[f"source.{s}"][lang] for s in chosen) for lang in LANGS}
+    table["credit"] = {
+        lang: value.replace("{sources}", credit[lang]) for lang, value in table["credit"].items()
+    }
+    return table
 
 
-def texts_for(lang: str, city: City | None = None) -> dict[str, str]:
+def texts_for(
+    lang: str, city: City | None = None, sources: Sequence[str] = ("gsi",)
+) -> dict[str, str]:
     """Every text in ``lang`` (unknown languages get Japanese), for ``city`` where given."""
     code = lang if lang in LANGS else DEFAULT_LANG
-    table = PUBLIC_TEXT if city is None else city_texts(city)
+    table = PUBLIC_TEXT if city is None else city_texts(city, sources)
     return {key: row[code] for key, row in table.items()}
 
 

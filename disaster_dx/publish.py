@@ -71,6 +71,7 @@ from disaster_dx.public_alerts import (
 )
 from disaster_dx.public_text import (
     CROWDING_SYMBOL,
+    DATA_SOURCES,
     DEFAULT_LANG,
     HAZARD_ORDER,
     LANGS,
@@ -134,6 +135,7 @@ TILES = {
 }
 
 _KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
+_GSI_RECORD = re.compile(r"^[A-Z]\d{13}$")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)(?::([\w./-]+))?\}\}")
 
 #: ``(collection, Japanese texts) → HTML`` for ``map.html``; ``layers.public_map`` has one.
@@ -227,6 +229,8 @@ def public_collection(
     drill data).
     """
     hazard = state.current_hazard
+    city = city or city_for_code(city_code)
+    sources = data_sources(shelters)
     return {
         "type": "FeatureCollection",
         "updated_at": _iso(updated_at),
@@ -234,8 +238,9 @@ def public_collection(
         "alerts": public_alerts(state, areas),
         "drill_notice": drill_notice,
         "city_code": city_code,
-        "city": _city_names(city or city_for_code(city_code)),
-        "attribution": "出典：国土地理院 指定緊急避難場所データ・指定避難所データ",
+        "city": _city_names(city),
+        "attribution": _attribution(sources, city),
+        "sources": sources,
         "features": [public_feature(s, state, thresholds=thresholds) for s in shelters],
     }
 
@@ -262,6 +267,21 @@ def _script_json(value: Any) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+def data_sources(shelters: Sequence[Shelter]) -> list[str]:
+    """Which kinds of source the master holds: 国土地理院's lists, the city's own file, or both."""
+    found = set()
+    for shelter in shelters:
+        for record_id in shelter.source:
+            found.add("gsi" if _GSI_RECORD.match(record_id) else "city")
+    return [s for s in DATA_SOURCES if s in found]
+
+
+def _attribution(sources: Sequence[str], city: City) -> str:
+    """The credit line for the data's users (Japanese, as 国土地理院's terms word it)."""
+    table = city_texts(city, sources)
+    return "出典：" + "、".join(table[f"source.{s}"]["ja"] for s in sources) if sources else ""
 
 
 def _city_names(city: City) -> dict[str, str]:
@@ -292,7 +312,7 @@ def _page_config(collection: Mapping[str, Any]) -> dict[str, Any]:
     center, zoom = map_frame(collection)
     return {
         "langs": LANGS,
-        "text": city_texts(_city_of(collection)),
+        "text": city_texts(_city_of(collection), collection.get("sources") or ["gsi"]),
         "hazards": [h.value for h in HAZARD_ORDER],
         "open_symbols": {s.value: OPEN_STATE_SYMBOL[s] for s in OpenState},
         "crowding_symbols": {c.value: CROWDING_SYMBOL[c] for c in Crowding},
@@ -327,7 +347,7 @@ def render_index(
     cache them for long without anyone seeing an old script with new data.
     """
     template = (SITE_SOURCE / "index.html").read_text(encoding="utf-8")
-    texts = texts_for(lang, _city_of(collection))
+    texts = texts_for(lang, _city_of(collection), collection.get("sources") or ["gsi"])
     updated = datetime.fromisoformat(str(collection["updated_at"]))
 
     def fill(match: re.Match[str]) -> str:
@@ -447,7 +467,8 @@ def write_snapshot(
         written.append("shelters.csv")
     map_path = public_dir / "map.html"
     if render_map is not None and (map_changed or not map_path.exists()):
-        page = render_map(collection, texts_for("ja", _city_of(collection))).encode("utf-8")
+        texts = texts_for("ja", _city_of(collection), collection.get("sources") or ["gsi"])
+        page = render_map(collection, texts).encode("utf-8")
         if _write_if_changed(map_path, page):
             written.append("map.html")
     if _write_if_changed(public_dir / "index.html", render_index(collection, assets)):

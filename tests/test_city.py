@@ -274,6 +274,19 @@ def test_nanao_end_to_end_every_public_text_names_nanao(
         "kana": "ななおし",
     }
     assert snapshot["alerts"][0]["areas"][0]["name"] == "和倉地区"
+    tobu = next(f["properties"] for f in snapshot["features"] if f["id"] == "172022-1")
+    assert (tobu["name_en"], tobu["name_kana"]) == (
+        "Nanao Tobu Junior High School",
+        "ナナオシリツナナオトウブチュウガッコウ",
+    )
+    # The credit names the data's real source: the city's own file, not 国土地理院.
+    assert snapshot["attribution"] == "出典：七尾市のオープンデータ（指定緊急避難場所一覧）"
+    assert (
+        "出典：七尾市のオープンデータ（指定緊急避難場所一覧）。地図：地理院タイル。"
+        in texts["index.html"]
+    )
+    assert "出典：国土地理院" not in texts["index.html"]
+    assert "Sources: Nanao City open data" in texts["index.html"]
     assert "Nanao City: shelter status" in texts["index.html"]  # the table, for ?lang=en
     assert "ななおし ひなんじょ の じょうほう" in texts["index.html"]
     for name, body in texts.items():
@@ -309,3 +322,11 @@ def test_nanao_end_to_end_every_public_text_names_nanao(
         assert not any(NANKOKU_WORDS.search(t) for t in queued)
     finally:
         store.engine.dispose()
+
+
+def test_a_designated_shelter_without_flags_is_not_called_unusable() -> None:
+    from disaster_dx.public_text import text
+
+    assert text("hazards_none", "ja") == "災害の種類の指定はありません（指定避難所）"
+    assert "designated shelter" in text("hazards_none", "en")
+    assert text("hazards_none", "easy-ja").startswith("さいがい の しゅるい の してい は")
