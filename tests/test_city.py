@@ -330,3 +330,38 @@ def test_a_designated_shelter_without_flags_is_not_called_unusable() -> None:
     assert text("hazards_none", "ja") == "災害の種類の指定はありません（指定避難所）"
     assert "designated shelter" in text("hazards_none", "en")
     assert text("hazards_none", "easy-ja").startswith("さいがい の しゅるい の してい は")
+
+
+def test_boundary_takes_the_city_features_of_a_prefecture_file(
+    store: Store, tmp_path: Path
+) -> None:
+    """An N03 file per prefecture holds every municipality: only the city's features count."""
+    nankoku = json.loads(CITY_OUTLINE.read_text(encoding="utf-8"))["features"][0]
+    square = {  # a made-up square standing for a neighbour, only to be left out
+        "type": "Polygon",
+        "coordinates": [[[133.5, 33.5], [133.55, 33.5], [133.55, 33.55], [133.5, 33.5]]],
+    }
+    neighbour = {
+        "type": "Feature",
+        "properties": {"N03_001": "高知県", "N03_004": "高知市", "N03_007": "39201"},
+        "geometry": square,
+    }
+    path = tmp_path / "N03_39.geojson"
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": [neighbour, nankoku]}),
+        encoding="utf-8",
+    )
+    ensure_initialised(store, actor="test", city=city_for_code("392049"))
+    import_boundary_file(store, path, actor="test")
+    outline = store.city_outline()
+    assert outline is not None and outline["type"] in ("Polygon", "MultiPolygon")
+    west, south, east, north = _bounds(outline)
+    assert 133.55 < west < east < 133.8 and 33.5 < south < north < 33.75  # not the square
+    assert store.audit_log(action="city.outline")[0]["target"] == "392049"
+
+
+def _bounds(geometry: dict) -> tuple[float, float, float, float]:
+    import shapely
+    from shapely.geometry import shape
+
+    return tuple(shapely.bounds(shape(geometry)))  # type: ignore[return-value]
