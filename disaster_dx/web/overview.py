@@ -59,7 +59,12 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                             [
                                 basemap_control(lang=lang),
                                 *(
-                                    [outline_layer(outline, component_id=ids.OVERVIEW_OUTLINE)]
+                                    [
+                                        outline_layer(
+                                            _feature_collection(outline),
+                                            component_id=ids.OVERVIEW_OUTLINE,
+                                        )
+                                    ]
                                     if outline
                                     else []
                                 ),
@@ -102,3 +107,11 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
         ],
         lang=lang,
     )
+
+
+def _feature_collection(geometry: dict[str, Any]) -> dict[str, Any]:
+    """dash-leaflet's GeoJSON draws FeatureCollections; the store keeps the bare geometry."""
+    return {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {}, "geometry": geometry}],
+    }
