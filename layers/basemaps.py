@@ -66,9 +66,6 @@ BASEMAPS: tuple[Basemap, ...] = (
 )
 BASEMAPS_BY_KEY = {b.key: b for b in BASEMAPS}
 
-#: Nankoku City as seen on opening the map (centre of the outline's bounding box).
-NANKOKU_CENTER = (33.59, 133.64)
-NANKOKU_ZOOM = 12
 #: The frame of a map with no shelters yet (all of Japan): never another city's.
 JAPAN_CENTER = (36.2, 138.25)
 JAPAN_ZOOM = 5
