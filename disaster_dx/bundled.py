@@ -48,7 +48,7 @@ def import_shelter_files(store: Store, paths: list[Path], *, actor: str) -> Impo
     sets of the stored shelters), replacing the areas an earlier shelter file gave; areas
     imported with ``import-areas`` and 全域 are kept.
     """
-    result = shelters_from_files(paths)
+    result = shelters_from_files(paths, city_code=store.city().code)
     source = ", ".join(p.name for p in paths)
     report = store.replace_shelters(
         result.shelters, source=source, actor=actor, sha256=result.sha256, notes=result.warnings

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from disaster_dx import auth, cli_incident
 from disaster_dx.bundled import (
@@ -156,7 +156,10 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
             paths.append(path)
     for path in paths:
         _say(f"reading {path.name} …")
-    result = shelters_from_files(paths)
+    store = _open_store(args, settings)
+    if not args.dry_run:
+        store.create_schema()
+    result = shelters_from_files(paths, city_code=_recorded_city_code(store, settings))
     if result.notes:
         _say(f"{len(result.notes)} warning(s), by kind (imported as read; check these rows):")
         for line in result.warning_report():
@@ -165,8 +168,6 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         _say("dry run: nothing written")
         return 0
-    store = _open_store(args, settings)
-    store.create_schema()
     report = store.replace_shelters(
         result.shelters,
         source=", ".join(args.sources),
@@ -189,6 +190,14 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
     _republish(store, settings)
     _refresh_live_plans(store, settings)
     return 0
+
+
+def _recorded_city_code(store: Store, settings: Settings) -> str | None:
+    """The city the database serves (or ``CITY_CODE`` before any is recorded)."""
+    try:
+        return store.recorded_city_code() or settings.city_code or None
+    except SQLAlchemyError:  # a dry run on a database without the schema yet
+        return settings.city_code or None
 
 
 def cmd_import_boundary(args: argparse.Namespace, settings: Settings) -> int:

@@ -151,6 +151,13 @@ def test_warnings_are_counted_and_grouped_by_kind() -> None:
     assert report[2] == "  … and 2 more"
     assert any(line.endswith(": 1") and "no number" in line for line in report)
     assert len(result.warnings) == len(result.notes)
+    # A file of another municipality is imported, and said so, never silently.
+    for_nanao = shelters_from_files([NANAO_CSV, KANAZAWA_CSV], city_code="172022")
+    others = [n for n in for_nanao.notes if n.kind == "other-municipality"]
+    assert len(others) == 3 and "172014, not 172022" in others[0].message
+    assert any(
+        line.startswith("records of another municipality") for line in for_nanao.warning_report()
+    )
 
 
 def test_capacity_text_readings() -> None:

@@ -100,6 +100,7 @@ NOTE_KINDS = {
     "capacity-text": "想定収容人数 read from text (屋内 N人 taken; the rest kept as a note)",
     "capacity-unreadable": "想定収容人数 has no number to take (left empty; the text kept)",
     "possible-duplicate": "possible duplicate sites",
+    "other-municipality": "records of another municipality (imported; check the file)",
 }
 
 
@@ -154,7 +155,9 @@ class ShelterImport:
 # -- public API -------------------------------------------------------------------------------
 
 
-def shelters_from_files(paths: Iterable[Path | str]) -> ShelterImport:
+def shelters_from_files(
+    paths: Iterable[Path | str], *, city_code: str | None = None
+) -> ShelterImport:
     """Read GSI/standard shelter files and merge them into one master of sites.
 
     Parameters
@@ -162,6 +165,9 @@ def shelters_from_files(paths: Iterable[Path | str]) -> ShelterImport:
     paths
         GeoJSON or CSV files in any of the supported formats; typically the city's
         指定避難所 file and its 指定緊急避難場所 file.
+    city_code
+        The city the master is for: records of another municipality (a prefecture-wide file,
+        a neighbour's site) are imported but counted as warnings, so nobody misses them.
 
     Raises
     ------
@@ -188,6 +194,16 @@ def shelters_from_files(paths: Iterable[Path | str]) -> ShelterImport:
     shelters, merge_warnings = merge_records(records)
     log.info("read %d records from %d files into %d sites", len(records), len(files), len(shelters))
     notes = [note for record in records for note in record.notes]
+    if city_code:
+        notes.extend(
+            ImportNote(
+                "other-municipality",
+                r.where,
+                f"{r.name}: 全国地方公共団体コード {r.municipality_code}, not {city_code}",
+            )
+            for r in records
+            if r.municipality_code and r.municipality_code != city_code
+        )
     notes.extend(ImportNote("possible-duplicate", "sites", w) for w in merge_warnings)
     return ShelterImport(shelters, files, [str(n) for n in notes], notes)
 
