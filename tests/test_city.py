@@ -11,6 +11,7 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -372,3 +373,17 @@ def _bounds(geometry: dict) -> tuple[float, float, float, float]:
     from shapely.geometry import shape
 
     return tuple(shapely.bounds(shape(geometry)))  # type: ignore[return-value]
+
+
+def test_staff_pages_name_the_recorded_city(make_app: Any, app_settings: Settings) -> None:
+    app = make_app(app_settings.with_overrides(city_code="172022"))
+    client = app.server.test_client()
+    login = client.get("/login").get_data(as_text=True)
+    assert "七尾市 災害対策本部 職員ログイン" in login and not NANKOKU_WORDS.search(login)
+    english = client.get("/login?lang=en").get_data(as_text=True)
+    assert "Nanao City disaster HQ — staff login" in english
+    overview = client.get("/overview").get_data(as_text=True)
+    assert "<title>七尾市 避難所マップ</title>" in overview
+    # Another city's code on a database recorded for 七尾市 is refused at start.
+    with pytest.raises(DisasterDxError, match="serves 石川県七尾市"):
+        make_app(app_settings.with_overrides(city_code="392049"))
