@@ -101,7 +101,8 @@ def ensure_initialised(
     nankoku = city.code == NANKOKU_CODE
     if not store.areas():
         areas = areas_from_geojson(BUNDLED_AREAS) if nankoku else [_whole_city(city)]
-        store.replace_areas(areas, source=BUNDLED_AREAS.name if nankoku else "init", actor=actor)
+        source = BUNDLED_AREAS.name if nankoku else "init"
+        store.replace_areas(areas, source=source, actor=actor, if_empty=True)
     if nankoku and store.city_outline() is None:
         import_boundary_file(store, CITY_OUTLINE, actor=actor)
     report = None

@@ -1061,6 +1061,9 @@ class Store:
             reports belong to that city).
         """
         with self._write() as conn:
+            if self.dialect == "postgresql":
+                # Workers starting together: one records the city, the others then read it.
+                conn.exec_driver_sql("LOCK TABLE city IN SHARE ROW EXCLUSIVE MODE")
             row = conn.execute(select(city_table)).first()
             if row is None:
                 conn.execute(
@@ -1095,11 +1098,15 @@ class Store:
             raise DisasterDxError("no city recorded yet: run `disaster-dx init --city CODE` first")
         self.audit(actor, "city.outline", target=self.city().code, detail={"source": source})
 
-    def replace_areas(self, areas: Sequence[Area], *, source: str, actor: str) -> int:
+    def replace_areas(
+        self, areas: Sequence[Area], *, source: str, actor: str, if_empty: bool = False
+    ) -> int:
         """Make ``areas`` the city's areas for 避難情報, in one transaction; returns the count.
 
         The whole list is replaced (a city's own 地区 file replaces the bundled 全域-only
-        list); 避難情報 already issued keep the area ids they named.
+        list); 避難情報 already issued keep the area ids they named. ``if_empty``: only when
+        there are none yet (first start of several workers at once: one writes; returns 0
+        for the others).
         """
         ids = [a.area_id for a in areas]
         if len(set(ids)) != len(ids):
@@ -1107,6 +1114,10 @@ class Store:
         if not areas:
             raise DisasterDxError("an area list needs at least one area")
         with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE areas IN SHARE ROW EXCLUSIVE MODE")
+            if if_empty and conn.execute(select(areas_table.c.area_id).limit(1)).first():
+                return 0
             inserted = conn.execute(
                 insert(imports).values(
                     kind="areas",

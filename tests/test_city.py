@@ -387,3 +387,28 @@ def test_staff_pages_name_the_recorded_city(make_app: Any, app_settings: Setting
     # Another city's code on a database recorded for 七尾市 is refused at start.
     with pytest.raises(DisasterDxError, match="serves 石川県七尾市"):
         make_app(app_settings.with_overrides(city_code="392049"))
+
+
+def test_workers_starting_together_record_one_city_and_one_area(store: Store) -> None:
+    """Gunicorn workers run first-start set-up at once: nobody collides on the city or 全域."""
+    import threading
+
+    nanao = city_for_code("172022")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            ensure_initialised(store, actor="worker", city=nanao)
+        except BaseException as exc:  # collected and re-raised by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert store.recorded_city_code() == "172022"
+    assert [a.name for a in store.areas()] == ["七尾市全域"]
