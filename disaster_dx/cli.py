@@ -14,10 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from disaster_dx import auth, cli_history, cli_incident
-from disaster_dx.bundled import BUNDLED_SHELTER_FILES, ensure_initialised
+from disaster_dx.bundled import (
+    BUNDLED_SHELTER_FILES,
+    ensure_initialised,
+    import_boundary_file,
+    refresh_shelter_file_areas,
+)
+from disaster_dx.city import MUNICIPALITY_LIST_SOURCE, NANKOKU_CODE, city_for_code
 from disaster_dx.cli_db import add_db_commands
 from disaster_dx.cli_tokens import add_token_commands
 from disaster_dx.cli_users import add_user_commands
@@ -89,15 +95,27 @@ def _open_store(args: argparse.Namespace, settings: Settings) -> Store:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    """Create the schema, load the bundled Nankoku shelters, optionally a first admin."""
+    """Create the schema, record the city (by code), load Nankoku's bundled data for 392049."""
     store = _open_store(args, settings)
     _say(f"database: {_redact(settings.database_url)}")
     _say(store.create_schema().summary())  # created, upgraded (keeping every row) or current
-    report = ensure_initialised(store, actor="init")
-    if report is None:
-        _say(f"already initialised: {len(store.shelters())} shelters in the master (unchanged)")
-    else:
+    code = args.city or settings.city_code or store.recorded_city_code() or NANKOKU_CODE
+    city = city_for_code(code, name_en=args.city_name_en or settings.city_name_en)
+    report = ensure_initialised(store, actor="init", city=city)
+    _say(f"city: {city.full_name} ({city.code}, {city.name_en}; {MUNICIPALITY_LIST_SOURCE})")
+    shelters = store.shelters()
+    if report is not None:
         _say(f"loaded the bundled Nankoku shelter master: {report.summary()}")
+    elif shelters:
+        _say(f"already initialised: {len(shelters)} shelters in the master (unchanged)")
+    else:
+        _say(
+            f"no shelters yet: {city.name}'s own data is imported with\n"
+            "  disaster-dx import-shelters FILE…   (自治体標準オープンデータセット 指定緊急避難場所"
+            "一覧 CSV, or 国土地理院 指定避難所・指定緊急避難場所 GeoJSON/CSV)\n"
+            "  disaster-dx import-boundary FILE    (国土数値情報 行政区域データ N03 GeoJSON of "
+            f"{city.prefecture} or of {city.name})"
+        )
     incident = store.live_incident(actor="init")
     _say(f"live incident: {incident.incident_id} ({incident.title})")
 
@@ -139,15 +157,18 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
             paths.append(path)
     for path in paths:
         _say(f"reading {path.name} …")
-    result = shelters_from_files(paths)
-    for warning in result.warnings:
-        _say(f"warning: {warning}")
+    store = _open_store(args, settings)
+    if not args.dry_run:
+        store.create_schema()
+    result = shelters_from_files(paths, city_code=_recorded_city_code(store, settings))
+    if result.notes:
+        _say(f"{len(result.notes)} warning(s), by kind (imported as read; check these rows):")
+        for line in result.warning_report():
+            _say(f"  {line}")
     _say(f"{len(result.shelters)} sites in the new master")
     if args.dry_run:
         _say("dry run: nothing written")
         return 0
-    store = _open_store(args, settings)
-    store.create_schema()
     report = store.replace_shelters(
         result.shelters,
         source=", ".join(args.sources),
@@ -156,6 +177,9 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
         notes=result.warnings,
     )
     _say(f"imported: {report.summary()}")
+    named = refresh_shelter_file_areas(store, actor=args.actor)
+    if named:
+        _say(f"areas for 避難情報 from the file's 地区・町会・自治会: {named}")
     for label, ids in (
         ("added", report.added),
         ("changed", report.changed),
@@ -166,6 +190,25 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
     # The public page and the live plans both list shelters: bring them up to date now.
     _republish(store, settings)
     _refresh_live_plans(store, settings)
+    return 0
+
+
+def _recorded_city_code(store: Store, settings: Settings) -> str | None:
+    """The city the database serves (or ``CITY_CODE`` before any is recorded)."""
+    try:
+        return store.recorded_city_code() or settings.city_code or None
+    except SQLAlchemyError:  # a dry run on a database without the schema yet
+        return settings.city_code or None
+
+
+def cmd_import_boundary(args: argparse.Namespace, settings: Settings) -> int:
+    """Store the city's outline (its features of an N03 file); maps and 全域 then use it."""
+    store = _open_store(args, settings)
+    store.create_schema()
+    city = store.city()
+    import_boundary_file(store, Path(args.file), actor=args.actor)
+    _say(f"outline of {city.full_name} ({city.code}) imported from {Path(args.file).name}")
+    _republish(store, settings)
     return 0
 
 
@@ -966,7 +1009,22 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--admin-password-file", help="file holding the admin password (or DX_ADMIN_PASSWORD)"
     )
+    init.add_argument(
+        "--city",
+        metavar="CODE",
+        help="全国地方公共団体コード (or CITY_CODE); 392049 (南国市) loads the bundled data",
+    )
+    init.add_argument(
+        "--city-name-en", help="the city's own English name (default: its romanised reading)"
+    )
     init.set_defaults(handler=cmd_init)
+
+    bnd = commands.add_parser(
+        "import-boundary", help="the city's outline from a 国土数値情報 N03 GeoJSON file"
+    )
+    bnd.add_argument("file", help="N03 GeoJSON of the prefecture or the city")
+    bnd.add_argument("--actor", default="import", help="name recorded as the importer")
+    bnd.set_defaults(handler=cmd_import_boundary)
     cli_incident.register(commands, _open_store, republish=_republish)
     cli_history.register(commands, _open_store)
 

@@ -10,7 +10,7 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 | ``DATABASE_URL`` | SQLite file in ``DATA_DIR`` | SQLAlchemy URL (``postgresql+psycopg://…``) |
 | ``PUBLIC_DIR`` | ``<DATA_DIR>/public`` | where public snapshots are written |
 | ``SECRET_KEY`` | random per process (development only) | signs session cookies |
-| ``CITY_CODE`` | ``392049`` | 全国地方公共団体コード of the city |
+| ``CITY_CODE`` | (recorded) | 全国地方公共団体コード; 392049 on a new database |
 | ``CROWDING_THRESHOLDS`` | ``30,60,80`` | % occupancy for やや混雑, 混雑, 満員 |
 | ``STALE_REPORT_MINUTES`` | ``60`` | open shelters silent longer than this are flagged |
 | ``URGENT_NEED_HOURS`` | ``6`` | an urgent need expires unless re-confirmed |
@@ -70,7 +70,9 @@ class Settings:
     database_url: str = ""
     public_dir: Path = Path("var/public")
     secret_key: str = field(default="", repr=False)
-    city_code: str = "392049"
+    #: The city asked for by ``CITY_CODE`` ("" = the one the database recorded at init).
+    city_code: str = ""
+    city_name_en: str = ""
     crowding: CrowdingThresholds = field(default_factory=CrowdingThresholds)
     stale_report_minutes: int = 60
     urgent_need_hours: int = 6
@@ -137,7 +139,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         public_dir=public_dir,
         secret_key=secret_key,
-        city_code=env.get("CITY_CODE", "392049"),
+        city_code=env.get("CITY_CODE", "").strip(),
+        city_name_en=env.get("CITY_NAME_EN", "").strip(),
         crowding=_thresholds(env.get("CROWDING_THRESHOLDS", "30,60,80")),
         stale_report_minutes=_positive_int(env, "STALE_REPORT_MINUTES", 60),
         urgent_need_hours=_positive_int(env, "URGENT_NEED_HOURS", 6),

@@ -50,7 +50,7 @@ from disaster_dx.store import Incident, Store
 from disaster_dx.web.context import current
 from disaster_dx.web.security import csrf_token, page_user, requires, signed_in_user
 from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
-from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control
+from layers.basemaps import basemap_control, map_view
 from layers.shelters import shelter_features, shelter_layer, status_legend
 
 log = logging.getLogger(__name__)
@@ -746,8 +746,7 @@ def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
                                         dl.ScaleControl(position="bottomleft", imperial=False),
                                     ],
                                     id=REPLAY_MAP,
-                                    center=NANKOKU_CENTER,
-                                    zoom=NANKOKU_ZOOM,
+                                    **map_view(snap["features"]),
                                     style={"height": "60vh", "minHeight": "380px"},
                                 ),
                                 className="dx-hq-map",

@@ -7,7 +7,6 @@ and re-render only when the event log moved.
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +33,7 @@ from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.shelter_form import parse_count
 from disaster_dx.web.staff import TABLE_CELL, TABLE_FONT, TABLE_HEADER, refusal, staff_header
-from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, bounds_of
+from layers.basemaps import basemap_control, map_view
 from layers.cameras import camera_overlay
 from layers.hazards import hazard_legend, hazard_overlays
 from layers.plans import flagged_markers, flagged_overlay
@@ -252,9 +251,9 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                 user,
                 lang=lang,
                 # A drill's title is on its banner just above; the header says 訓練 only.
-                title_ja="南国市 災害対策本部｜"
+                title_ja=f"{context.store.city().hq_title}｜"
                 + ("訓練" if incident.is_drill else display_name(incident, "ja")),
-                title_en="Nankoku HQ | "
+                title_en=f"{context.store.city().name_en} HQ | "
                 + ("Drill" if incident.is_drill else display_name(incident, "en")),
             ),
             hq_alerts.panel(
@@ -369,16 +368,7 @@ def _flagged_plans(
 
 def _view(features: dict[str, Any]) -> dict[str, Any]:
     """Centre the map on the shelters (dash-leaflet needs a centre; bounds alone fail)."""
-    bounds = bounds_of(features)
-    if bounds is None:
-        return {"center": NANKOKU_CENTER, "zoom": NANKOKU_ZOOM}
-    (south, west), (north, east) = bounds
-    # Zoom that fits the span into the ~600 × 420 px map (Web Mercator, 256 px tiles).
-    mid_lat = math.radians((south + north) / 2)
-    fit_lon = math.log2(600 * 360 / (256 * max(east - west, 1e-6)))
-    fit_lat = math.log2(420 * 360 * math.cos(mid_lat) / (256 * max(north - south, 1e-6)))
-    zoom = math.floor(4 * min(fit_lon, fit_lat, 16)) / 4
-    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": zoom, "zoomSnap": 0.25}
+    return map_view(features)
 
 
 def _board(rows: list[dict[str, Any]], lang: str) -> dash_table.DataTable:
@@ -987,8 +977,11 @@ def _lang_from_search(search: str | None) -> str:
     return lang_of("en" if search and "lang=en" in search else "ja")
 
 
+def _page_title(**_path: Any) -> str:
+    """The browser tab's title, naming the city this app serves."""
+    return current().store.city().hq_title
+
+
 def register_page() -> None:
     """Register ``/hq`` with Dash pages."""
-    dash.register_page(
-        "hq", path="/hq", name="災害対策本部", title="南国市 災害対策本部", layout=layout
-    )
+    dash.register_page("hq", path="/hq", name="災害対策本部", title=_page_title, layout=layout)

@@ -570,7 +570,10 @@ def register(app: Dash) -> None:
         """Show exactly what will be sent (the footer with the public link is added)."""
         if not text or not text.strip():
             return ""
-        return notify.announcement_text(text, public_url=current().settings.public_base_url)
+        context = current()
+        return notify.announcement_text(
+            text, public_url=context.settings.public_base_url, city=context.store.city()
+        )
 
     @app.callback(
         Output(LINE_ANNOUNCE_RESULT, "children"),

@@ -255,7 +255,7 @@ def _touches_staff_component() -> bool:
 _LOGIN_TEXT = {
     "ja": {
         "title": "職員ログイン",
-        "heading": "南国市 災害対策本部 職員ログイン",
+        "heading": "{hq} 職員ログイン",
         "username": "ユーザー名",
         "password": "パスワード",
         "submit": "ログイン",
@@ -273,7 +273,7 @@ _LOGIN_TEXT = {
     },
     "en": {
         "title": "Staff login",
-        "heading": "Nankoku City disaster HQ — staff login",
+        "heading": "{city} disaster HQ — staff login",
         "username": "User name",
         "password": "Password",
         "submit": "Log in",
@@ -345,7 +345,11 @@ def _csrf_token() -> str:
 
 def _login() -> Any:
     lang = lang_of(request.args.get("lang"))
-    texts = _LOGIN_TEXT[lang]
+    city = current().store.city()
+    texts = {
+        key: value.replace("{hq}", city.hq_title).replace("{city}", city.name_en)
+        for key, value in _LOGIN_TEXT[lang].items()
+    }
     next_path = _safe_next(request.values.get("next"))
     error = ""
     help_text = ""
