@@ -456,7 +456,8 @@ def test_board_poll_ignores_camera_frames_but_not_reports(app, store) -> None:
     update = poll(seen, plans)
     assert update[ids.HQ_SEQ]["data"] == store.last_seq(live) == seen + 4
     assert any(
-        row["id"] == SCHOOL and "開設" in row["open_state"] for row in update[ids.HQ_BOARD]["data"]
+        row["id"] == SCHOOL and "開設" in row["open_state"]
+        for row in update[ids.HQ_BOARD]["rowData"]
     )
     # The event log leaves the frames out unless asked; the CSV follows the same choice.
     quiet = client.get("/hq/export/log.csv").get_data().decode("utf-8-sig")
@@ -513,7 +514,7 @@ def test_area_reports_carry_the_version_shown_and_conflict_per_field(app, store)
             (ids.HQ_AREA_NAME, "value"): " 前浜 ",
             (ids.HQ_AREA_HOME, "value"): home,
             (ids.HQ_AREA_CAR, "value"): car,
-            (ids.HQ_AREA_TABLE, "data"): shown,
+            (ids.HQ_AREA_TABLE, "rowData"): shown,
             (ids.HQ_FORCE, "data"): 0,
             ("_pages_location", "search"): "",
         }

@@ -13,7 +13,7 @@ from typing import Any
 
 import dash
 import dash_leaflet as dl
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from disaster_dx import auth
 from disaster_dx import hq as hq_core
@@ -342,6 +342,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                 className="dx-hq-panels",
             ),
             dcc.Store(id=ids.HQ_SEQ, data=snap["seq"]),
+            dcc.Store(id=ids.HQ_SIDE_SHOWN, data=False),
             dcc.Store(id=ids.HQ_SEEN, data=snap["seen"]),
             dcc.Store(id=ids.HQ_FORCE, data=0),
             dcc.Store(id=ids.HQ_PLANS, data=plans["seen"]),
@@ -752,6 +753,13 @@ def register(app: Dash) -> None:
         hideout["selected"] = selected
         shown = detail(selected, rows or [], _lang_from_search(search))
         return hideout, rows_out, scroll, shown, viewport
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="dx_hq", function_name="showSide"),
+        Output(ids.HQ_SIDE_SHOWN, "data"),
+        Input(ids.HQ_DETAIL, "children"),
+        prevent_initial_call=True,
+    )
 
     register_failure_output(app, ids.HQ_BULK_RESULT, "children")
     register_failure_output(app, ids.HQ_AREA_RESULT, "children")

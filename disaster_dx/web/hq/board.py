@@ -106,20 +106,7 @@ def detail(shelter_id: str | None, rows: list[dict[str, Any]], lang: str) -> Any
     )
     return html.Div(
         [
-            html.Div(
-                [
-                    html.H2(row["name"], id="hq-detail-name"),
-                    html.Button(
-                        "×",
-                        id=ids.HQ_DETAIL_CLOSE,
-                        type="button",
-                        className="dx-detail-close",
-                        title="Close" if en else "閉じる",
-                        **{"aria-label": "Close details" if en else "詳細を閉じる"},
-                    ),
-                ],
-                className="dx-detail-head",
-            ),
+            html.H2(row["name"], id="hq-detail-name"),
             html.Dl(
                 [
                     item
