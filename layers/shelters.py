@@ -59,7 +59,7 @@ LABEL_ZOOM_RANGE = (13, 18)
 #: tens of metres apart (a school's gym and its ground), and those part only at street zoom.
 LABEL_OVERLAP_SHARE = 0.2
 #: Radius (px) within which shelters are drawn as one cluster below the label zoom.
-CLUSTER_RADIUS_PX = 80
+CLUSTER_RADIUS_PX = 100
 
 
 def minutes_ago(moment: datetime | None, now: datetime) -> int | None:
