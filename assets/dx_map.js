@@ -101,8 +101,10 @@
                     box.appendChild(part);
                     words.push(state.label + " " + n);
                 });
-                const title = words.join("・") +
-                    (hideout.clusterHint ? "（" + hideout.clusterHint + "）" : "");
+                const en = hideout.lang === "en";
+                const title = words.join(en ? ", " : "・") + (hideout.clusterHint
+                    ? (en ? " (" + hideout.clusterHint + ")" : "（" + hideout.clusterHint + "）")
+                    : "");
                 box.setAttribute("title", title);
                 box.setAttribute("role", "img");
                 box.setAttribute("aria-label", title);

@@ -164,12 +164,18 @@ def state_words(lang: str) -> list[dict[str, str]]:
 
 
 def shelter_layer(
-    features: dict[str, Any], *, component_id: str, lang: str = "ja", hazard: Hazard | None = None
+    features: dict[str, Any],
+    *,
+    component_id: str,
+    lang: str = "ja",
+    hazard: Hazard | None = None,
+    cluster: bool = True,
 ) -> dl.GeoJSON:
     """The shelters layer; the marker and cluster look lives in ``assets/dx_map.js``.
 
     Clustered until markers stop overlapping (a click on a cluster zooms into it), then every
-    shelter is its own marker, with its name from :func:`label_zoom` on.
+    shelter is its own marker, with its name from :func:`label_zoom` on. ``cluster=False``
+    draws every shelter's marker at every zoom (names still only from the label zoom).
     """
     zoom = label_zoom(features)
     separate = min(label_zoom(features, box=MARKER_BOX_PX), zoom)
@@ -179,7 +185,7 @@ def shelter_layer(
         pointToLayer={"variable": "dx.map.shelterMarker"},
         onEachFeature={"variable": "dx.map.shelterTooltip"},
         filter={"variable": "dx.map.shelterFilter"},
-        cluster=True,
+        cluster=cluster,
         clusterToLayer={"variable": "dx.map.shelterCluster"},
         zoomToBoundsOnClick=True,
         superClusterOptions={"radius": CLUSTER_RADIUS_PX, "maxZoom": separate - 1},

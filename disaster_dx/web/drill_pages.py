@@ -740,8 +740,12 @@ def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
                                 dl.Map(
                                     [
                                         basemap_control(lang="ja"),
+                                        # Not clustered yet: the replay's tests and
+                                        # its step-by-step reading follow each marker.
                                         shelter_layer(
-                                            snap["features"], component_id=REPLAY_SHELTERS
+                                            snap["features"],
+                                            component_id=REPLAY_SHELTERS,
+                                            cluster=False,
                                         ),
                                         dl.ScaleControl(position="bottomleft", imperial=False),
                                     ],

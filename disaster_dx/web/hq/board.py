@@ -20,10 +20,10 @@ from disaster_dx.web.staff import grid
 #: (field, Japanese header, English header, header tooltip ja, en, min width px, flex)
 _COLUMNS: tuple[tuple[str, str, str, str, str, int, int], ...] = (
     ("name", "避難所名", "Shelter", "", "", 140, 3),
-    ("open_state", "開設状況", "Open state", "", "", 64, 1),
-    ("crowding", "混雑", "Crowding", "混雑状況", "", 64, 1),
-    ("evacuees_capacity", "避難者／収容", "People / capacity", "", "", 84, 1),
-    ("stale", "報告遅れ", "Overdue", "報告が予定より遅れている避難所", "Report overdue", 64, 1),
+    ("open_state", "開設状況", "State", "", "Open state", 64, 1),
+    ("crowding", "混雑", "Crowd", "混雑状況", "Crowding", 60, 1),
+    ("evacuees_capacity", "避難者／収容", "People / cap.", "", "People / capacity", 84, 1),
+    ("stale", "報告遅れ", "Overdue", "報告が予定より遅れている避難所", "Report overdue", 70, 1),
     ("reported", "最終報告", "Last report", "", "", 64, 1),
     ("reported_by", "報告者", "By", "", "", 70, 1),
     ("needs", "要望", "Needs", "要望（!は緊急）", "Needs (! urgent)", 76, 2),
