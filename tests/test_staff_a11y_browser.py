@@ -63,7 +63,7 @@ def test_staff_pages_have_no_serious_accessibility_problem_of_ours(dash_duo, mak
         "/hq/cameras": "#hq-cameras-wall",
         "/hq/line": "#hq-line-queue",
         "/hq/incidents": "#hq-inc-records",
-        "/plans": "#plans-table td",
+        "/plans": "#plans-table .ag-row",
         "/drill": "#drill-speed",
         "/overview": "main, .dx-overview, #_pages_content",
     }
