@@ -24,11 +24,6 @@ _NAV: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
 )
 
 
-#: DataTable looks of the staff pages not yet on AG Grid (cell font; the header band).
-TABLE_FONT = {"fontFamily": "inherit", "fontSize": "13px", "textAlign": "left"}
-TABLE_CELL = {**TABLE_FONT, "whiteSpace": "normal", "height": "auto"}
-TABLE_HEADER = {"fontWeight": "bold", "backgroundColor": "#e8eef3"}
-
 #: Grid texts AG Grid shows itself, in Japanese (English is its default).
 _GRID_TEXT_JA = {
     "noRowsToShow": "表示する行がありません",
