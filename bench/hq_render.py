@@ -117,7 +117,7 @@ def _floor_app(features: dict[str, Any]) -> dash.Dash:
                 shelter_layer(features, component_id="floor-shelters", lang="ja"),
             ],
             center=[33.57, 133.64],
-            zoom=12,
+            zoom=11,  # every shelter in view: clusters are drawn only for the view
             style={"height": "90vh"},
         )
     )
