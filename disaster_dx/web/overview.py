@@ -1,8 +1,10 @@
 """The overview page (``/overview``): Nankoku's shelters on a Dash map with their live status.
 
-Read-only and public: it shows only public fields. Citizens get the static public page at
-``/`` (:mod:`disaster_dx.publish`), which needs no Dash bundle; this page is the staff-free demo
-of the whole path import → store → state → layers → Dash UI, and reads the store directly.
+Staff only (any signed-in role), read-only, public fields only: a wall map without HQ's
+controls. Citizens get the static public page at ``/`` (:mod:`disaster_dx.publish`), which
+shows the same shelters without the ~1 MB of Dash bundles a slow phone would otherwise load
+for one map; an anonymous visitor to ``/overview`` is sent there
+(:data:`disaster_dx.web.security.STAFF_PAGES_WITH_PUBLIC_TWIN`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dash import html
 from disaster_dx.web import ids
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of, t
+from disaster_dx.web.security import signed_in_user
+from disaster_dx.web.staff import refusal
 from layers.basemaps import basemap_control, map_view, outline_layer
 from layers.shelters import shelter_features, shelter_layer, status_legend
 
@@ -25,6 +29,8 @@ PATH = "/overview"
 def layout(lang: str | None = None, **_query: Any) -> html.Div:
     """Build the page from the live incident's current state."""
     lang = lang_of(lang)
+    if signed_in_user() is None:  # the request guard redirects first; this is the second check
+        return refusal(lang=lang)
     context = current()
     store = context.store
     shelters = store.shelters()

@@ -44,6 +44,9 @@ R = TypeVar("R")
 #: Path prefixes only staff may open, and the component-id prefixes of their callbacks.
 STAFF_PATHS = ("/hq", "/plans", "/drill")
 STAFF_ID_PREFIXES = ("hq-", "plans-", "drill-")
+#: Staff-only pages whose public counterpart an anonymous visitor is sent to instead of the
+#: login page: a citizen following an old link to the Dash map lands on the light public map.
+STAFF_PAGES_WITH_PUBLIC_TWIN = {"/overview": "/"}
 
 #: Session keys: the user's session generation at login, login time, last request time
 #: (POSIX seconds), and why the last session ended (shown once on the login page).
@@ -216,6 +219,9 @@ def _guard() -> Any:
     path = request.path
     if any(path == p or path.startswith(p + "/") for p in STAFF_PATHS):
         return redirect(f"/login?next={path}")
+    if path in STAFF_PAGES_WITH_PUBLIC_TWIN:
+        lang = "?lang=en" if request.args.get("lang") == "en" else ""
+        return redirect(STAFF_PAGES_WITH_PUBLIC_TWIN[path] + lang)
     if path.endswith("/_dash-update-component") and _touches_staff_component():
         return jsonify(error="login required"), 401
     return None
@@ -246,6 +252,8 @@ def _touches_staff_component() -> bool:
         if isinstance(item, dict) and item.get("property") == "pathname":
             value = str(item.get("value") or "")
             if any(value == p or value.startswith(p + "/") for p in STAFF_PATHS):
+                return True
+            if value in STAFF_PAGES_WITH_PUBLIC_TWIN:
                 return True
     return False
 
