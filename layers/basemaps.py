@@ -84,8 +84,10 @@ def map_view(features: dict[str, Any], *, width: int = 600, height: int = 420) -
     mid_lat = math.radians((south + north) / 2)
     fit_lon = math.log2(width * 360 / (256 * max(east - west, 1e-6)))
     fit_lat = math.log2(height * 360 * math.cos(mid_lat) / (256 * max(north - south, 1e-6)))
-    zoom = math.floor(4 * min(fit_lon, fit_lat, 16)) / 4
-    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": zoom, "zoomSnap": 0.25}
+    # Whole zoom levels: tiles stay sharp, and the marker clusters (one level per split) and
+    # the zoom from which names show (layers.shelters.label_zoom) are whole levels too.
+    zoom = math.floor(min(fit_lon, fit_lat, 16))
+    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": zoom}
 
 
 def basemap_control(

@@ -15,7 +15,7 @@ from disaster_dx.events import NewEvent
 from disaster_dx.web import ids, overview
 from disaster_dx.web.context import EXTENSION_KEY
 from tests.conftest import add_staff_user
-from tests.webtools import login_browser, map_counts, zoom_into_clusters
+from tests.webtools import centre_on, login_browser, map_counts, zoom_into_clusters
 
 OPEN = 64
 
@@ -74,6 +74,7 @@ def test_city_zoom_clusters_count_every_shelter_by_open_state(
     )
     shelter_id = marker.get_attribute("data-shelter-id")
     assert shelter_id in opened
+    centre_on(driver, ids.OVERVIEW_MAP, marker)
     plus = driver.find_element(By.CSS_SELECTOR, f"#{ids.OVERVIEW_MAP} .leaflet-control-zoom-in")
     named = f"#{ids.OVERVIEW_MAP}.dx-show-names, #{ids.OVERVIEW_MAP} .dx-show-names"
     for _ in range(6):

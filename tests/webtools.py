@@ -153,6 +153,35 @@ def zoom_into_clusters(driver: Any, map_id: str, marker: str, *, cluster: str) -
     raise AssertionError(f"{marker} never appeared after zooming into {cluster}")
 
 
+def centre_on(driver: Any, map_id: str, element: Any) -> None:
+    """Drag the map so ``element``'s point sits in its centre, as a person does before zooming.
+
+    The zoom buttons zoom around the centre: a marker near the edge leaves the view after a
+    few steps (where the map starts depends on the city's shelters).
+    """
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    offset = driver.execute_script(
+        """
+        // A marker's point is its symbol (the icon's anchor), not the middle of its label.
+        const mark = arguments[0].querySelector(".dx-marker-symbol") || arguments[0];
+        const box = mark.getBoundingClientRect();
+        const map = document.getElementById(arguments[1]).getBoundingClientRect();
+        return [Math.round(map.left + map.width / 2 - (box.left + box.width / 2)),
+                Math.round(map.top + map.height / 2 - (box.top + box.height / 2))];
+        """,
+        element,
+        map_id,
+    )
+    # From the map's centre (the map pane itself has no size), in small steps as a hand moves.
+    container = driver.find_element(By.ID, map_id)
+    steps = ActionChains(driver).move_to_element(container).click_and_hold()
+    for _ in range(4):
+        steps = steps.move_by_offset(offset[0] // 4, offset[1] // 4)
+    steps.move_by_offset(offset[0] - 3 * (offset[0] // 4) - offset[0] // 4, 0)
+    steps.move_by_offset(0, offset[1] - 4 * (offset[1] // 4)).release().perform()
+
+
 def in_view(driver: Any, element: Any, container: Any | None = None, *, axis: str = "xy") -> bool:
     """Whether ``element`` lies inside ``container``'s box (default: the browser window).
 
