@@ -98,6 +98,7 @@ def all_metadata() -> list[MetaData]:
         notify,
         plans,
         projection,
+        refusals,
         store,
     )
 
@@ -111,6 +112,7 @@ def all_metadata() -> list[MetaData]:
         notify.notify_metadata,
         api_tokens.token_metadata,
         idempotency.idempotency_metadata,
+        refusals.refusal_metadata,
     ]
 
 
