@@ -13,9 +13,9 @@ from sqlalchemy import create_engine
 from disaster_dx import api_tokens, auth, errors, hq
 from disaster_dx.cli import main
 from disaster_dx.drills import DRILL_SESSION_KEY
-from disaster_dx.refusals import refusal_counts
 from disaster_dx.events import STATUS_FIELDS, validate_payload
 from disaster_dx.model import IncidentKind
+from disaster_dx.refusals import refusal_counts
 from disaster_dx.web.api_problems import translate
 from disaster_dx.web.context import EXTENSION_KEY
 from tests.conftest import add_staff_user

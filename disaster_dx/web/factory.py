@@ -15,7 +15,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.config import Settings, settings_from_env
+from disaster_dx.errors import ConfigError
 from disaster_dx.refusals import create_refusal_tables
+from disaster_dx.secret_keys import development_key
 from disaster_dx.store import Store
 from disaster_dx.web import (
     drill_pages,
@@ -35,6 +37,7 @@ from disaster_dx.web.exports import init_exports
 from disaster_dx.web.failures import init_failures
 from disaster_dx.web.limits import BodyLimit
 from disaster_dx.web.line_routes import init_line
+from disaster_dx.web.paths import init_paths
 from disaster_dx.web.phone import init_phone
 from disaster_dx.web.public_routes import init_public
 from disaster_dx.web.security import init_security
@@ -64,9 +67,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     ensure_initialised(store, actor="app")
     create_refusal_tables(store)  # refused anonymous requests, counted per client and minute
 
+    secret_key = settings.secret_key
+    if not secret_key:
+        if settings.production:
+            raise ConfigError("production mode needs SECRET_KEY")
+        secret_key = development_key(settings.data_dir)  # one key for every worker
     server = Flask("disaster_dx")
     server.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
@@ -75,6 +83,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
     init_compression(server)  # first, so that it runs after every other after_request
     init_security(server)
+    init_paths(server)  # robots.txt; unknown paths 404 (after the login guard)
     init_failures(server, store, settings)  # /healthz; a failing database answers in words
     init_exports(server)
     init_api(server)  # /api/v1 (before Dash, whose page router would answer its GETs)

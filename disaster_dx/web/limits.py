@@ -34,7 +34,7 @@ class CappedInput(io.RawIOBase):
         """A body is read, never written."""
         return True
 
-    def readinto(self, buffer: Any) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         """Fill ``buffer`` from the body; 413 once the body proves longer than the limit."""
         remaining = self._limit - self._read
         if remaining <= 0:

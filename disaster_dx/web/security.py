@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from flask import Flask, abort, jsonify, redirect, render_template_string, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
@@ -28,6 +28,7 @@ from disaster_dx.auth import Role, User
 from disaster_dx.errors import NotFoundError
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.paths import canonical, under
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +157,9 @@ def _guard() -> Any:
     if signed_in_user() is not None:
         return None
     path = request.path
-    if any(path == p or path.startswith(p + "/") for p in STAFF_PATHS):
-        return redirect(f"/login?next={path}")
+    # The normal form: ``//hq``, ``/hq/../hq``, ``/%68q`` and ``/HQ`` are guarded as ``/hq``.
+    if under(path, STAFF_PATHS):
+        return redirect(f"/login?next={quote(canonical(path))}")
     if path.endswith("/_dash-update-component") and _touches_staff_component():
         return jsonify(error="login required"), 401
     return None
@@ -187,7 +189,7 @@ def _touches_staff_component() -> bool:
     for item in body.get("inputs") or []:
         if isinstance(item, dict) and item.get("property") == "pathname":
             value = str(item.get("value") or "")
-            if any(value == p or value.startswith(p + "/") for p in STAFF_PATHS):
+            if under(value, STAFF_PATHS):
                 return True
     return False
 
