@@ -145,8 +145,8 @@ def _robots() -> Response:
 def _only_real_pages() -> Any:
     """A request only Dash's catch-all matched: a page, its normal form, or 404."""
     rule = request.url_rule
-    if rule is None or rule.endpoint != DASH_CATCH_ALL:
-        return None
+    if request.method not in ("GET", "HEAD") or rule is None or rule.endpoint != DASH_CATCH_ALL:
+        return None  # OPTIONS and the rest: their own handlers (the API answers 405)
     if is_page(request.path):
         return None
     target = canonical(request.path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 
 import pytest
 
@@ -82,3 +83,12 @@ def test_login_starts_a_new_session(app) -> None:
     )
     assert answer.status_code == 302
     assert _csrf(client) != before
+
+
+def test_production_cookies_are_secure_http_only_and_same_site(make_app, app_settings) -> None:
+    app = make_app(app_settings.with_overrides(env="production", secret_key=secrets.token_hex(32)))
+    client = app.server.test_client()
+    client.get("/login")  # sets the session (its CSRF token)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    assert cookie.secure and cookie.http_only and cookie.same_site == "Lax"
