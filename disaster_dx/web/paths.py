@@ -106,13 +106,14 @@ _NOT_FOUND_PAGE = """<!DOCTYPE html>
 <body class="dx-login-body">
 <main class="dx-login">
 {% for lang in order %}
+{% set h = "h1" if loop.first else "h2" %}
 <section lang="{{ lang }}">
 {% if lang == "ja" %}
-<h1>ページが見つかりません（404）</h1>
+<{{ h }}>ページが見つかりません（404）</{{ h }}>
 <p>このアドレスのページはありません。アドレスをもう一度確かめてください。</p>
 <p><a href="/">避難所の情報（トップページ）へ</a></p>
 {% else %}
-<h1>Page not found (404)</h1>
+<{{ h }}>Page not found (404)</{{ h }}>
 <p>There is no page at this address. Please check the address.</p>
 <p><a href="/">Shelter information (home page)</a></p>
 {% endif %}
