@@ -73,7 +73,19 @@ def gunicorn(database_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
     env.pop("SECRET_KEY", None)
     log = (tmp_path / "gunicorn.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:server"],
+        # A long boot timeout: on a loaded CI machine building the app may take a while.
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "--timeout",
+            "180",
+            "-b",
+            f"127.0.0.1:{port}",
+            "app:server",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -81,7 +93,7 @@ def gunicorn(database_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
     )
     server = Gunicorn(f"http://127.0.0.1:{port}", port, process)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240
         while True:
             try:
                 with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=5):
