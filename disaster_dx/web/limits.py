@@ -57,8 +57,16 @@ class BodyLimit:
         self.limit = limit
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        """Wrap the body stream of a request that did not say its length."""
-        if not environ.get("CONTENT_LENGTH") and "wsgi.input" in environ:
+        """Wrap the body of a chunked request (no length said); others pass untouched.
+
+        Without ``Content-Length`` and ``Transfer-Encoding`` HTTP/1.1 has no body, so the
+        common GET costs nothing here.
+        """
+        if (
+            not environ.get("CONTENT_LENGTH")
+            and environ.get("HTTP_TRANSFER_ENCODING")
+            and "wsgi.input" in environ
+        ):
             environ["wsgi.input"] = io.BufferedReader(
                 CappedInput(environ["wsgi.input"], self.limit), 64 * 1024
             )

@@ -111,12 +111,15 @@ def gunicorn(database_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
         log.close()
 
 
-def test_a_300_mb_chunked_body_is_refused_without_growing_a_worker(gunicorn: Gunicorn) -> None:
+@pytest.mark.parametrize("path", ["/line/webhook", "/_dash-update-component"])
+def test_a_300_mb_chunked_body_is_refused_without_growing_a_worker(
+    gunicorn: Gunicorn, path: str
+) -> None:
     before = gunicorn.worker_rss_mb()
     connection = socket.create_connection(("127.0.0.1", gunicorn.port))
     connection.sendall(
-        b"POST /line/webhook HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n"
-        b"Content-Type: application/json\r\nX-Line-Signature: c2lnbmF0dXJl\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n".encode()
+        + b"Content-Type: application/json\r\nX-Line-Signature: c2lnbmF0dXJl\r\n\r\n"
     )
     sent, chunk = 0, b" " * CHUNK
     try:
