@@ -9,7 +9,7 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 | ``DATA_DIR`` | ``./var`` | working data: SQLite file, camera frames |
 | ``DATABASE_URL`` | SQLite file in ``DATA_DIR`` | SQLAlchemy URL (``postgresql+psycopg://…``) |
 | ``PUBLIC_DIR`` | ``<DATA_DIR>/public`` | where public snapshots are written |
-| ``SECRET_KEY`` | random per process (development only) | signs session cookies |
+| ``SECRET_KEY`` | made once into ``DATA_DIR`` (development only) | signs session cookies |
 | ``CITY_CODE`` | (recorded) | 全国地方公共団体コード; 392049 on a new database |
 | ``CROWDING_THRESHOLDS`` | ``30,60,80`` | % occupancy for やや混雑, 混雑, 満員 |
 | ``STALE_REPORT_MINUTES`` | ``60`` | open shelters silent longer than this are flagged |
@@ -34,7 +34,6 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,6 +42,7 @@ from urllib.parse import urlparse
 
 from disaster_dx.errors import ConfigError
 from disaster_dx.model import CrowdingThresholds
+from disaster_dx.secret_keys import check_production_key
 
 #: The repository's bundled data folder (Nankoku shelter master, city outline).
 BUNDLED_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -57,8 +57,6 @@ DEFAULT_LOGIN_HELP_EN = (
     "If you need to log in now, contact the system administrator (the disaster HQ's IT "
     "contact): they can lift the wait at once."
 )
-
-_WEAK_SECRETS = {"", "change-me", "changeme", "secret", "dev", "development"}
 
 
 @dataclass(frozen=True)
@@ -124,14 +122,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
     secret_key = env.get("SECRET_KEY", "")
     if mode == "production":
-        if secret_key.strip().lower() in _WEAK_SECRETS or len(secret_key) < 32:
-            raise ConfigError(
-                "production mode needs SECRET_KEY set to a random value of at least 32 "
-                "characters (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
-            )
-    elif not secret_key:
-        # Development only: sessions simply do not survive a restart.
-        secret_key = secrets.token_hex(32)
+        check_production_key(secret_key)  # an estimated 128 bits at least, no known example
+    # Development without SECRET_KEY: the web app makes one key once into DATA_DIR, which
+    # every worker reads (:func:`disaster_dx.secret_keys.development_key`).
 
     return Settings(
         env=mode,

@@ -15,6 +15,7 @@ from disaster_dx.cli import main
 from disaster_dx.drills import DRILL_SESSION_KEY
 from disaster_dx.events import STATUS_FIELDS, validate_payload
 from disaster_dx.model import IncidentKind
+from disaster_dx.refusals import refusal_counts
 from disaster_dx.web.api_problems import translate
 from disaster_dx.web.context import EXTENSION_KEY
 from tests.conftest import add_staff_user
@@ -95,7 +96,7 @@ def test_refusals_are_problems_and_audited(app, store, staff) -> None:
 
     bad = client.get("/api/v1/shelters", headers={"Authorization": "Bearer dxt_forged"})
     assert bad.status_code == 401
-    assert store.audit_log(action="api.token_refused")
+    assert refusal_counts(store, action="api.token_refused")[0]["count"] == 1
 
     other = client.get(f"/api/v1/shelters/{OTHER}", headers=staff)
     assert other.status_code == 403 and "担当避難所ではありません" in other.json["detail"]

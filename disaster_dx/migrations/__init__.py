@@ -99,6 +99,7 @@ def all_metadata() -> list[MetaData]:
         notify,
         plans,
         projection,
+        refusals,
         store,
     )
 
@@ -113,6 +114,7 @@ def all_metadata() -> list[MetaData]:
         api_tokens.token_metadata,
         idempotency.idempotency_metadata,
         login_throttle.throttle_metadata,
+        refusals.refusal_metadata,
     ]
 
 

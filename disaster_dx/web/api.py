@@ -38,6 +38,7 @@ from disaster_dx.auth import Role, User, list_users
 from disaster_dx.errors import ConflictError, NotFoundError, ValidationError
 from disaster_dx.events import STATUS_FIELDS, Event, ShelterStatus, State
 from disaster_dx.model import Shelter
+from disaster_dx.refusals import record_refusal
 from disaster_dx.store import Incident
 from disaster_dx.web.api_openapi import openapi_document
 from disaster_dx.web.api_problems import (
@@ -222,7 +223,9 @@ def _caller(roles: tuple[Role, ...]) -> tuple[User, str]:
         if scheme.lower() == "bearer":
             user = api_tokens.user_for_token(store, credentials.strip())
         if user is None:
-            store.audit(
+            # Anonymous: counted per client and minute, not one audit row per request.
+            record_refusal(
+                store,
                 f"ip:{request.remote_addr or 'unknown'}",
                 "api.token_refused",
                 target=request.path[:200],

@@ -16,6 +16,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.city import city_for_code
 from disaster_dx.config import Settings, settings_from_env
+from disaster_dx.errors import ConfigError
+from disaster_dx.refusals import create_refusal_tables
+from disaster_dx.secret_keys import development_key
 from disaster_dx.store import Store
 from disaster_dx.web import (
     drill_pages,
@@ -33,7 +36,10 @@ from disaster_dx.web.compression import init_compression
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from disaster_dx.web.exports import init_exports
 from disaster_dx.web.failures import init_failures
+from disaster_dx.web.headers import init_headers
+from disaster_dx.web.limits import BodyLimit
 from disaster_dx.web.line_routes import init_line
+from disaster_dx.web.paths import init_paths
 from disaster_dx.web.phone import init_phone
 from disaster_dx.web.public_routes import init_public
 from disaster_dx.web.security import init_security
@@ -41,6 +47,11 @@ from disaster_dx.web.security import init_security
 log = logging.getLogger(__name__)
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+#: The largest request body any route reads (Flask ``MAX_CONTENT_LENGTH``). The biggest real
+#: one is a drill scenario upload (1 MB, base64 in a Dash callback); a longer body, chunked or
+#: not, is cut off with 413 after this many bytes instead of being held in the worker. Routes
+#: with smaller bodies lower it for themselves (the LINE webhook: 1 MB).
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> dash.Dash:
@@ -62,17 +73,26 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     ensure_initialised(store, actor="app", city=wanted)
     city = store.city()
+    create_refusal_tables(store)  # refused anonymous requests, counted per client and minute
 
+    secret_key = settings.secret_key
+    if not secret_key:
+        if settings.production:
+            raise ConfigError("production mode needs SECRET_KEY")
+        secret_key = development_key(settings.data_dir)  # one key for every worker
     server = Flask("disaster_dx")
     server.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
     init_compression(server)  # first, so that it runs after every other after_request
+    init_headers(server)  # framing, sniffing, referrer: for every answer lacking its own
     init_security(server)
+    init_paths(server)  # robots.txt; unknown paths 404 (after the login guard)
     init_failures(server, store, settings)  # /healthz; a failing database answers in words
     init_exports(server)
     init_api(server)  # /api/v1 (before Dash, whose page router would answer its GETs)
@@ -115,6 +135,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     init_cameras(server, app)  # camera routes, /hq/cameras, the HQ map's camera layer
     plans_pages.register(app)
 
+    # Chunked bodies (no Content-Length) stop with 413 past the limit, never cut off silently.
+    server.wsgi_app = BodyLimit(server.wsgi_app, MAX_REQUEST_BYTES)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # Outermost, so every layer (public files, login throttling, logs) sees the client.
         n = settings.trusted_proxies

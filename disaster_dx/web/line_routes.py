@@ -26,11 +26,13 @@ from urllib.parse import urlparse
 import dash
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from disaster_dx import auth, line_bot, notify
 from disaster_dx._time import jst_minute, jst_second
 from disaster_dx.auth import Role
 from disaster_dx.errors import DisasterDxError
+from disaster_dx.refusals import record_refusal
 from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
@@ -44,6 +46,10 @@ WEBHOOK_PATH = "/line/webhook"
 SENDER_KEY = "disaster_dx.line_sender"
 #: LINE's webhook bodies are small; anything much larger is not from LINE.
 MAX_WEBHOOK_BYTES = 1 << 20
+#: Events answered per webhook request. LINE batches a few events (a user's quick messages,
+#: a follow); a signed request with more is answered for its first 20, the rest are skipped
+#: with a warning and an audit entry (each event costs writes and a reply call).
+MAX_WEBHOOK_EVENTS = 20
 POLL_MS = 5000
 #: Message text as LINE shows it: line breaks kept, long URLs wrapped.
 _PRE_STYLE = {"whiteSpace": "pre-wrap", "overflowWrap": "anywhere", "maxWidth": "40rem"}
@@ -112,16 +118,23 @@ def stop_sender(server: Flask) -> None:
 def _webhook() -> Any:
     context = current()
     store, settings = context.store, context.settings
+    sent = request.headers.get("X-Line-Signature")
+    # Refusals that need no body read none of it: an unsigned stranger costs nothing.
+    if not settings.line_channel_secret:
+        return _refuse("channel secret not configured", 0)
+    if not sent:
+        return _refuse("missing signature", 0)
     if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
-        return _refuse("too large", 0, status=413)
-    body = request.get_data(cache=False)
+        return _refuse("too large", request.content_length or 0, status=413)
+    # A chunked body has no Content-Length: the stream itself stops one byte past the limit,
+    # so a 300 MB body costs one megabyte read, never 300 MB held in the worker.
+    request.max_content_length = MAX_WEBHOOK_BYTES + 1
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return _refuse("too large", MAX_WEBHOOK_BYTES, status=413)
     if len(body) > MAX_WEBHOOK_BYTES:
         return _refuse("too large", len(body), status=413)
-    sent = request.headers.get("X-Line-Signature")
-    if not settings.line_channel_secret:
-        return _refuse("channel secret not configured", len(body))
-    if not sent:
-        return _refuse("missing signature", len(body))
     if not line_bot.verify_signature(settings.line_channel_secret, body, sent):
         return _refuse("bad signature", len(body))
     try:
@@ -130,6 +143,7 @@ def _webhook() -> Any:
         return jsonify(error="body is not JSON"), 400
     if not isinstance(payload, dict):
         return jsonify(error="body is not a JSON object"), 400
+    payload = _capped(payload)
     bot = line_bot.LineBot(store, settings, clock=context.now)
     replies = bot.replies(payload)
     if replies and not settings.line_channel_access_token:
@@ -159,15 +173,47 @@ def _webhook() -> Any:
     return jsonify(ok=True)
 
 
-def _refuse(reason: str, size: int, *, status: int = 401) -> Any:
-    """Refuse a webhook request; audit-log why (never its body)."""
-    current().store.audit(
-        "anonymous",
-        "line.webhook_refused",
-        target=WEBHOOK_PATH,
-        detail={"reason": reason, "bytes": size, "address": request.remote_addr or ""},
+def _capped(payload: dict[str, Any]) -> dict[str, Any]:
+    """At most :data:`MAX_WEBHOOK_EVENTS` events; the rest are skipped, said in log and audit.
+
+    LINE sends a few events per request; hundreds can only come from a leaked channel secret
+    or a fault, and each costs database writes and a reply call. The first ones are answered
+    (their reply tokens are valid only briefly), the count of skipped ones is recorded.
+    """
+    events = payload.get("events")
+    if not isinstance(events, list) or len(events) <= MAX_WEBHOOK_EVENTS:
+        return payload
+    skipped = len(events) - MAX_WEBHOOK_EVENTS
+    log.warning(
+        "LINE webhook: %d events in one request, answered the first %d and skipped %d "
+        "(more than MAX_WEBHOOK_EVENTS)",
+        len(events),
+        MAX_WEBHOOK_EVENTS,
+        skipped,
     )
-    log.warning("LINE webhook refused: %s", reason)
+    current().store.audit(
+        "line",
+        "line.webhook_events_skipped",
+        target=WEBHOOK_PATH,
+        detail={"events": len(events), "answered": MAX_WEBHOOK_EVENTS, "skipped": skipped},
+    )
+    return {**payload, "events": events[:MAX_WEBHOOK_EVENTS]}
+
+
+def _refuse(reason: str, size: int, *, status: int = 401) -> Any:
+    """Refuse a webhook request; count it per client and minute (never its body).
+
+    Anonymous: one row per client, minute and reason however many arrive
+    (:mod:`disaster_dx.refusals`), so a flood cannot turn into an audit-log flood.
+    """
+    record_refusal(
+        current().store,
+        f"ip:{request.remote_addr or 'unknown'}",
+        "line.webhook_refused",
+        reason=reason,
+        target=WEBHOOK_PATH,
+    )
+    log.warning("LINE webhook refused: %s (%d bytes read)", reason, size)
     return jsonify(error="invalid signature" if status == 401 else reason), status
 
 

@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from flask import Flask, abort, jsonify, redirect, render_template_string, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
@@ -35,6 +35,7 @@ from disaster_dx.auth import Role, User
 from disaster_dx.errors import NotFoundError
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.paths import canonical, normalised, under
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +218,13 @@ def _guard() -> Any:
     if signed_in_user() is not None:
         return None
     path = request.path
-    if any(path == p or path.startswith(p + "/") for p in STAFF_PATHS):
-        return redirect(f"/login?next={path}")
-    if path in STAFF_PAGES_WITH_PUBLIC_TWIN:
+    # The normal form: ``//hq``, ``/hq/../hq``, ``/%68q`` and ``/HQ`` are guarded as ``/hq``.
+    if under(path, STAFF_PATHS):
+        return redirect(f"/login?next={quote(canonical(path))}")
+    twin = STAFF_PAGES_WITH_PUBLIC_TWIN.get(normalised(path))
+    if twin is not None:
         lang = "?lang=en" if request.args.get("lang") == "en" else ""
-        return redirect(STAFF_PAGES_WITH_PUBLIC_TWIN[path] + lang)
+        return redirect(twin + lang)
     if path.endswith("/_dash-update-component") and _touches_staff_component():
         return jsonify(error="login required"), 401
     return None
@@ -251,7 +254,7 @@ def _touches_staff_component() -> bool:
     for item in body.get("inputs") or []:
         if isinstance(item, dict) and item.get("property") == "pathname":
             value = str(item.get("value") or "")
-            if any(value == p or value.startswith(p + "/") for p in STAFF_PATHS):
+            if under(value, STAFF_PATHS):
                 return True
             if value in STAFF_PAGES_WITH_PUBLIC_TWIN:
                 return True
