@@ -79,6 +79,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from disaster_dx import leases
+from disaster_dx._parsing import check_bytes, compose_yaml, read_limited
 from disaster_dx.camera_frames import (
     CAMERA_FRAME,
     CAMERA_ID,
@@ -93,7 +94,13 @@ from disaster_dx.camera_frames import (  # every camera table, created by create
     camera_metadata as camera_metadata,
 )
 from disaster_dx.config import BUNDLED_DATA_DIR
-from disaster_dx.errors import ConfigError, DisasterDxError, Problem, ValidationError
+from disaster_dx.errors import (
+    ConfigError,
+    DisasterDxError,
+    ImportFileError,
+    Problem,
+    ValidationError,
+)
 from disaster_dx.events import EventSchema, NewEvent, register_event_type, utcnow
 from disaster_dx.model import IncidentKind
 from disaster_dx.store import Store, UTCDateTime
@@ -517,7 +524,10 @@ def registry_from_yaml(text: str, *, source: str = "cameras.yaml") -> CameraRegi
     """
     problems: list[Problem] = []
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        check_bytes(text, source, "yaml")
+        root = compose_yaml(text)  # no aliases, bounded depth and size: see disaster_dx._parsing
+    except ImportFileError as exc:
+        raise CameraRegistryError(source, exc.problems) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark is not None else "file"
@@ -592,10 +602,12 @@ def load_registry(path: Path | str | None = None) -> CameraRegistry:
         The file is missing, unreadable or invalid (every problem listed).
     """
     path = Path(path) if path is not None else BUNDLED_REGISTRY
+    if not path.exists():
+        raise CameraRegistryError(str(path), [Problem("file", "does not exist")])
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CameraRegistryError(str(path), [Problem("file", "does not exist")]) from None
+        text = read_limited(path, "yaml").decode("utf-8")
+    except ImportFileError as exc:
+        raise CameraRegistryError(str(path), exc.problems) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CameraRegistryError(
             str(path), [Problem("file", f"cannot be read as UTF-8 text ({type(exc).__name__})")]

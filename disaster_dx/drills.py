@@ -73,10 +73,12 @@ from sqlalchemy import (
 )
 
 from disaster_dx import leases
+from disaster_dx._parsing import check_bytes, compose_yaml
 from disaster_dx._time import JST, to_jst
 from disaster_dx.config import BUNDLED_DATA_DIR
 from disaster_dx.errors import (
     DisasterDxError,
+    ImportFileError,
     NotFoundError,
     PayloadError,
     Problem,
@@ -604,7 +606,7 @@ def _compose(text: str, marks: _Marks, problems: list[ScenarioProblem]) -> Any:
     PyYAML reads YAML 1.1, where ``9:00`` is the number 540 and ``2025-04-01`` a date; here
     such scalars stay text, which is what a scenario author meant.
     """
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = compose_yaml(text)  # no aliases, bounded depth and size: see disaster_dx._parsing
     if node is None:
         return None
 
@@ -778,6 +780,12 @@ class _ScenarioChecker:
         return ScenarioError(self.source, ordered)
 
     def check(self, raw: str | bytes) -> Scenario:
+        try:
+            check_bytes(raw, self.source, "yaml")
+        except ImportFileError as exc:
+            message = exc.problems[0].message
+            self.problems.append(ScenarioProblem("line 1", message, line=1, column=1))
+            raise self.fail() from None
         text = self._decode(raw)
         if text is None:
             raise self.fail()

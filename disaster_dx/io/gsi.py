@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import logging
 import math
 import re
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from disaster_dx._files import decode_utf8
+from disaster_dx._parsing import load_json, read_limited
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.model import GSI_HAZARD_COLUMNS, Hazard, Shelter, ShelterKind
 
@@ -148,9 +148,9 @@ def read_shelter_file(path: Path) -> tuple[list[SourceRecord], SourceFile]:
     """Read one file, choosing the reader from its extension and header."""
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(path.name, "no such file")])
-    raw = path.read_bytes()
-    text = decode_utf8(raw, path.name)
     suffix = path.suffix.lower()
+    raw = read_limited(path, "json" if suffix in {".geojson", ".json"} else "csv")
+    text = decode_utf8(raw, path.name)
     reader: Callable[[str, str], tuple[list[SourceRecord], str, ShelterKind]]
     if suffix in {".geojson", ".json"}:
         reader = _records_from_geojson
@@ -194,12 +194,7 @@ def merge_records(records: Sequence[SourceRecord]) -> tuple[list[Shelter], list[
 
 
 def _records_from_geojson(text: str, name: str) -> tuple[list[SourceRecord], str, ShelterKind]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(
-            name, [Problem(f"{name} line {exc.lineno} column {exc.colno}", f"bad JSON: {exc.msg}")]
-        ) from None
+    document = load_json(text, name)  # syntax and nesting depth refused with their line
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise ImportFileError(name, [Problem(name, "not a GeoJSON FeatureCollection")])
     features = document.get("features")

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from disaster_dx._parsing import check_size
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.io.plateau import RANK_UPPER_M, STRUCTURE_TYPES
 
@@ -167,6 +168,7 @@ def _read_layer(source: Path | str | gpd.GeoDataFrame, layer: str | None) -> gpd
         name = path.name
         if not path.is_file():
             raise ImportFileError(str(path), [Problem(name, "no such file")])
+        check_size(path, "gis")
         try:
             frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
         except Exception as exc:  # pyogrio raises several types; all mean "cannot read"

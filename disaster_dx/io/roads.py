@@ -38,6 +38,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
+from disaster_dx._parsing import check_size
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.routing import RoadGraph, graph_from_arrays, project, to_lonlat
 
@@ -109,6 +110,7 @@ def graph_from_graphml(path: Path | str) -> RoadGraph:
     name = path.name
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(name, "no such file")])
+    check_size(path, "xml")
     keys: dict[str, tuple[str, str, str | None]] = {}  # id -> (for, attr.name, default)
     graph_attrs: dict[str, str] = {}
     nodes: list[tuple[str, dict[str, str], int]] = []
@@ -362,6 +364,7 @@ def graph_from_lines(
 def _read_frame(path: Path, layer: str | None) -> geopandas.GeoDataFrame:
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(path.name, "no such file")])
+    check_size(path, "gis")
     try:
         import geopandas
     except ImportError as exc:  # pragma: no cover - geopandas is a core dependency
