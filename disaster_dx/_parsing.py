@@ -242,7 +242,7 @@ def _too_deep_at(text: str, max_depth: int) -> tuple[int, int]:
     return 1, 1
 
 
-def _depth_exceeds(value: Any, max_depth: int) -> bool:
+def nested_deeper_than(value: Any, max_depth: int) -> bool:
     """Whether parsed JSON nests deeper than ``max_depth`` (iterative, no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -274,7 +274,7 @@ def load_json(text: str, name: str, *, limits: FileLimits | None = None) -> Any:
         document = None
         too_deep = True
     else:
-        too_deep = isinstance(document, dict | list) and _depth_exceeds(document, max_depth)
+        too_deep = isinstance(document, dict | list) and nested_deeper_than(document, max_depth)
     if too_deep:
         line, column = _too_deep_at(text, max_depth)
         raise ImportFileError(

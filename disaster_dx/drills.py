@@ -73,7 +73,7 @@ from sqlalchemy import (
 )
 
 from disaster_dx import leases
-from disaster_dx._parsing import check_bytes, compose_yaml
+from disaster_dx._parsing import check_bytes, compose_yaml, read_limited
 from disaster_dx._time import JST, to_jst
 from disaster_dx.config import BUNDLED_DATA_DIR
 from disaster_dx.errors import (
@@ -536,9 +536,10 @@ def load_scenario(
     """Read and validate a scenario file (see :func:`parse_scenario`)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DisasterDxError(f"cannot read scenario {path}: {exc.strerror}") from None
+        data = read_limited(path, "yaml")
+    except ImportFileError as exc:
+        problems = [ScenarioProblem(p.where, p.message, line=1, column=1) for p in exc.problems]
+        raise ScenarioError(path.name, problems) from None
     return parse_scenario(
         data, shelters=shelters, source=path.name, base_dir=path.parent, camera_ids=camera_ids
     )

@@ -38,9 +38,9 @@ def safe_cell(value: Any) -> Any:
 
 
 def guard_text(text: str) -> str:
-    """The formula guard made reversible: an apostrophe in front of a formula start *or* of
-    text that already starts with an apostrophe.
+    """The formula guard made reversible, for CSVs the project reads back.
 
+    An apostrophe goes in front of a formula start *or* of text already starting with one.
     Guarding the apostrophe too is what makes :func:`unguard_text` exact: ``'=x`` typed by a
     person is written ``''=x`` and read back as ``'=x``, never confused with a guarded ``=x``.
     """
@@ -48,9 +48,11 @@ def guard_text(text: str) -> str:
 
 
 def unguard_text(text: str) -> str:
-    """Inverse of :func:`guard_text`: one leading apostrophe is dropped when the next character
-    is a formula start or an apostrophe (what the guard adds); any other text is unchanged, so
-    a hand-made file's ``'Brien`` stays as typed.
+    """Inverse of :func:`guard_text`.
+
+    One leading apostrophe is dropped when the next character is a formula start or an
+    apostrophe (what the guard adds); any other text is unchanged, so a hand-made file's
+    ``'Brien`` stays as typed.
     """
     if len(text) >= 2 and text[0] == "'" and text[1] in (*FORMULA_START, "'"):
         return text[1:]
