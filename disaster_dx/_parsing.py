@@ -162,6 +162,14 @@ class YamlLimitError(yaml.MarkedYAMLError):  # type: ignore[misc]
     """A YAML document uses an alias, nests too deeply or has too many nodes (with its mark)."""
 
 
+class YamlTextError(yaml.MarkedYAMLError):  # type: ignore[misc]
+    """A character YAML does not allow (NUL, other control characters), with its mark.
+
+    PyYAML reports these as a ``ReaderError`` carrying only an offset, which callers that
+    handle ``MarkedYAMLError`` would miss (found by fuzzing: a NUL byte crashed the CLI).
+    """
+
+
 class _LimitedLoader(yaml.SafeLoader):  # type: ignore[misc]
     """PyYAML's safe loader, composing without aliases and within depth and node limits.
 
@@ -213,12 +221,25 @@ def compose_yaml(text: str, *, limits: FileLimits | None = None) -> yaml.Node | 
         the mark of where it was.
     """
     limits = limits or file_limits()
-    loader = _LimitedLoader(text, max_depth=limits.max_depth, max_nodes=limits.yaml_nodes)
+    loader: _LimitedLoader | None = None
     try:
+        # The reader checks every character when built, so building it is inside the try.
+        loader = _LimitedLoader(text, max_depth=limits.max_depth, max_nodes=limits.yaml_nodes)
         node: yaml.Node | None = loader.get_single_node()
         return node
+    except yaml.reader.ReaderError as exc:
+        offset = min(int(exc.position), len(text))
+        line = text.count("\n", 0, offset)
+        column = offset - (text.rfind("\n", 0, offset) + 1)
+        mark = yaml.Mark("<input>", offset, line, column, None, None)
+        raise YamlTextError(
+            problem=f"character {exc.character!r} is not allowed in YAML "
+            "(使えない制御文字が含まれています)",
+            problem_mark=mark,
+        ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # -- JSON -----------------------------------------------------------------------------------------

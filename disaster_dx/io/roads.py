@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -372,7 +373,11 @@ def _read_frame(path: Path, layer: str | None) -> geopandas.GeoDataFrame:
             str(path), [Problem(path.name, f"reading line layers needs geopandas ({exc})")]
         ) from exc
     try:
-        return geopandas.read_file(path, layer=layer, engine="pyogrio")
+        with warnings.catch_warnings():
+            # GDAL warns (e.g. "unsupported geometry … NULL geometry assigned") from its error
+            # handler, where an exception is lost; every such feature is reported by number below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return geopandas.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:  # the I/O engines raise many types; all mean "unreadable"
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImportFileError(
