@@ -26,6 +26,7 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 | ``LINE_MAX_NAMES`` | ``10`` | an opening notification names at most this many sites |
 | ``LINE_RATE_LIMIT`` | ``10`` | bot answers per user per minute |
 | ``LINE_WORKER`` | ``app`` | ``app``: the web app sends; ``off``: ``disaster-dx line run`` does |
+| ``MAX_YAML_MB`` … | see :class:`~disaster_dx._parsing.FileLimits` | file size and nesting limits |
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from disaster_dx._parsing import file_limits
 from disaster_dx.errors import ConfigError
 from disaster_dx.model import CrowdingThresholds
 
@@ -111,6 +113,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     elif not secret_key:
         # Development only: sessions simply do not survive a restart.
         secret_key = secrets.token_hex(32)
+    file_limits(env)  # a malformed MAX_* is refused at start-up, not at the first import
 
     return Settings(
         env=mode,
