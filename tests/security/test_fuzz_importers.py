@@ -160,6 +160,27 @@ AREAS = (BUNDLED_DATA_DIR / "areas.geojson").read_bytes()
 ROADS_LINES = feature_collection(*PLUS).encode()
 
 
+def _polygons(properties: list[dict]) -> bytes:
+    """Small squares near Nankoku City Hall, one per properties dict."""
+    features = []
+    for i, props in enumerate(properties):
+        x, y = 133.6413 + i * 0.001, 33.5757
+        ring = [[x, y], [x + 0.0005, y], [x + 0.0005, y + 0.0004], [x, y + 0.0004], [x, y]]
+        geometry = {"type": "Polygon", "coordinates": [ring]}
+        features.append({"type": "Feature", "properties": props, "geometry": geometry})
+    collection = {"type": "FeatureCollection", "features": features}
+    return json.dumps(collection, ensure_ascii=False, indent=1).encode()
+
+
+BUILDINGS = _polygons(
+    [
+        {"id": "b1", "name": "庁舎", "height": 15.2, "building:levels": 4, "building": "civic"},
+        {"id": "b2", "name": "倉庫", "height": "7", "structure": "木造"},
+    ]
+)
+ZONES = _polygons([{"A40_003": "0.3m以上 1m未満"}, {"A40_003": "5～10m"}])
+
+
 # -- the harness --------------------------------------------------------------------------------
 
 
@@ -206,6 +227,30 @@ def run_cli(store: Store, path: Path, data: bytes, argv: list[str]) -> tuple[int
 
 # -- the importers through the CLI -------------------------------------------------------------
 
+SEEDS = {
+    "shelters.geojson": (GSI_GEOJSON, ["import-shelters"]),
+    "shelters.csv": (GSI_CSV, ["import-shelters"]),
+    "standard.csv": (STANDARD_CSV, ["import-shelters"]),
+    "tile_bldg.gml": (CITYGML, ["import-buildings"]),
+    "buildings.geojson": (BUILDINGS, ["import-buildings"]),
+    "residents.csv": (RESIDENTS_CSV.encode("utf-8-sig"), ["import-residents"]),
+    "roads.graphml": (OSMNX_GRAPHML.encode(), ["import-roads"]),
+    "roads.geojson": (ROADS_LINES, ["import-roads"]),
+    "areas.geojson": (AREAS, ["import-areas"]),
+    "scenario.yaml": (SCENARIO_YAML, ["drill", "validate"]),
+    "scenario.json": (SCENARIO_JSON, ["drill", "validate"]),
+}
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_every_sample_imports(city: Store, tmp_path: Path, name: str) -> None:
+    """The fuzzing starts from files that import: mutations then probe every later check."""
+    data, command = SEEDS[name]
+    path = tmp_path / name
+    extra = ["--user", "planner1"] if name == "residents.csv" else []
+    code, said = run_cli(city, path, data, [*command, str(path), *extra])
+    assert code == 0, said
+
 
 @FUZZ
 @given(data=inputs(GSI_GEOJSON))
@@ -233,6 +278,22 @@ def test_fuzz_standard_dataset_csv(city: Store, tmp_path: Path, data: bytes) -> 
 def test_fuzz_citygml(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "tile_bldg.gml"
     run_cli(city, path, data, ["import-buildings", str(path)])
+
+
+@FUZZ
+@given(data=inputs(BUILDINGS))
+def test_fuzz_building_polygons(city: Store, tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "buildings.geojson"
+    run_cli(city, path, data, ["import-buildings", str(path)])
+
+
+@FUZZ
+@given(data=inputs(ZONES))
+def test_fuzz_hazard_zones(city: Store, tmp_path: Path, data: bytes) -> None:
+    buildings = tmp_path / "buildings.geojson"
+    buildings.write_bytes(BUILDINGS)
+    path = tmp_path / "zones.geojson"
+    run_cli(city, path, data, ["import-buildings", str(buildings), "--zones", str(path)])
 
 
 @FUZZ

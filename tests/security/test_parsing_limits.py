@@ -130,6 +130,39 @@ def test_deep_citygml_is_a_located_error(tmp_path: Path) -> None:
     assert error.value.problems[0].where == "deep_bldg.gml line 3"
 
 
+def _citygml_with(tmp_path: Path, dtd: str, name: str) -> Path:
+    fixture = ROOT / "tests" / "fixtures" / "plateau" / "iur30_nankoku.gml"
+    body = fixture.read_text(encoding="utf-8").split("\n", 1)[1]
+    path = tmp_path / "entities_bldg.gml"
+    path.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{dtd}\n{body.replace("南国市テスト庁舎", name)}',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_citygml_neither_reads_external_entities_nor_expands_an_entity_bomb(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET", encoding="utf-8")
+    xxe = f'<!DOCTYPE core:CityModel [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+    found = buildings_from_citygml(_citygml_with(tmp_path, xxe, "&xxe;"))
+    assert "TOPSECRET" not in found.buildings.to_string()
+
+    levels = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    bomb = f'<!DOCTYPE core:CityModel [<!ENTITY l0 "lollollol">{levels}]>'
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImportFileError) as error:
+            buildings_from_citygml(_citygml_with(tmp_path, bomb, "&l9;"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024
+    assert error.value.problems[0].where.startswith("entities_bldg.gml line ")
+
+
 def test_files_over_their_kinds_limit_are_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
