@@ -14,6 +14,7 @@ databases. Crashes found by fuzzing are kept as explicit regression examples (``
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -116,9 +117,73 @@ def mutated(draw: st.DrawFn, seed: bytes) -> bytes:
     return bytes(data)
 
 
-def inputs(seed: bytes) -> st.SearchStrategy[bytes]:
-    """Mostly mutations of a valid sample, sometimes the sample itself or plain random bytes."""
-    return st.one_of(mutated(seed), st.just(seed), st.binary(max_size=64))
+#: Values of the wrong type or range, for field-level mutation of parsed JSON/YAML/CSV.
+AWKWARD_VALUES: list[object] = [
+    None,
+    True,
+    0,
+    -1,
+    10**30,
+    1e308,
+    -0.0,
+    "",
+    " ",
+    "\x00",
+    "=1+2",
+    "南国市" * 200,
+    [],
+    {},
+    [[[1]]],
+    {"type": "Point", "coordinates": [133.6, 33.5]},
+    [133.6, 33.5],
+    "+00:00:00",
+    "E3920400072111",
+]
+
+
+def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
+    """Every path to a value inside parsed JSON/YAML (mappings and lists)."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_paths(item, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_paths(item, (*prefix, index)))
+    return found
+
+
+@st.composite
+def field_mutated(draw: st.DrawFn, seed: bytes, kind: str) -> bytes:
+    """``seed`` parsed, one to three values replaced by awkward ones, and written again."""
+    if kind == "csv":
+        rows = list(csv.reader(io.StringIO(seed.decode("utf-8-sig"), newline="")))
+        for _ in range(draw(st.integers(1, 3))):
+            row = draw(st.integers(0, len(rows) - 1))
+            column = draw(st.integers(0, max(len(rows[row]) - 1, 0)))
+            value = draw(st.sampled_from(AWKWARD_VALUES) | st.text(max_size=8))
+            if rows[row]:
+                rows[row][column] = value if isinstance(value, str) else json.dumps(value)
+        buffer = io.StringIO(newline="")
+        csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+        return buffer.getvalue().encode("utf-8-sig")
+    document = json.loads(seed) if kind == "json" else yaml.safe_load(seed)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(document)[1:]))
+        parent = document
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = draw(st.sampled_from(AWKWARD_VALUES) | st.text(max_size=8))
+    if kind == "json":
+        return json.dumps(document, ensure_ascii=False).encode()
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False).encode()
+
+
+def inputs(seed: bytes, kind: str | None = None) -> st.SearchStrategy[bytes]:
+    """Mutations of a valid sample (bytes, and fields when ``kind`` says how to parse it),
+    sometimes the sample itself or plain random bytes."""
+    fields = [field_mutated(seed, kind)] * 2 if kind else []
+    return st.one_of(mutated(seed), *fields, st.just(seed), st.binary(max_size=64))
 
 
 # -- samples ------------------------------------------------------------------------------------
@@ -253,21 +318,21 @@ def test_every_sample_imports(city: Store, tmp_path: Path, name: str) -> None:
 
 
 @FUZZ
-@given(data=inputs(GSI_GEOJSON))
+@given(data=inputs(GSI_GEOJSON, "json"))
 def test_fuzz_gsi_geojson(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "shelters.geojson"
     run_cli(city, path, data, ["import-shelters", str(path)])
 
 
 @FUZZ
-@given(data=inputs(GSI_CSV))
+@given(data=inputs(GSI_CSV, "csv"))
 def test_fuzz_gsi_csv(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "shelters.csv"
     run_cli(city, path, data, ["import-shelters", str(path)])
 
 
 @FUZZ
-@given(data=inputs(STANDARD_CSV))
+@given(data=inputs(STANDARD_CSV, "csv"))
 def test_fuzz_standard_dataset_csv(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "standard.csv"
     run_cli(city, path, data, ["import-shelters", str(path)])
@@ -281,14 +346,14 @@ def test_fuzz_citygml(city: Store, tmp_path: Path, data: bytes) -> None:
 
 
 @FUZZ
-@given(data=inputs(BUILDINGS))
+@given(data=inputs(BUILDINGS, "json"))
 def test_fuzz_building_polygons(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "buildings.geojson"
     run_cli(city, path, data, ["import-buildings", str(path)])
 
 
 @FUZZ
-@given(data=inputs(ZONES))
+@given(data=inputs(ZONES, "json"))
 def test_fuzz_hazard_zones(city: Store, tmp_path: Path, data: bytes) -> None:
     buildings = tmp_path / "buildings.geojson"
     buildings.write_bytes(BUILDINGS)
@@ -297,7 +362,7 @@ def test_fuzz_hazard_zones(city: Store, tmp_path: Path, data: bytes) -> None:
 
 
 @FUZZ
-@given(data=inputs(RESIDENTS_CSV.encode("utf-8-sig")))
+@given(data=inputs(RESIDENTS_CSV.encode("utf-8-sig"), "csv"))
 def test_fuzz_residents_csv(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "residents.csv"
     run_cli(city, path, data, ["import-residents", str(path), "--user", "planner1"])
@@ -311,21 +376,21 @@ def test_fuzz_roads_graphml(city: Store, tmp_path: Path, data: bytes) -> None:
 
 
 @FUZZ
-@given(data=inputs(ROADS_LINES))
+@given(data=inputs(ROADS_LINES, "json"))
 def test_fuzz_roads_lines(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "roads.geojson"
     run_cli(city, path, data, ["import-roads", str(path)])
 
 
 @FUZZ
-@given(data=inputs(AREAS))
+@given(data=inputs(AREAS, "json"))
 def test_fuzz_areas(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "areas.geojson"
     run_cli(city, path, data, ["import-areas", str(path)])
 
 
 @FUZZ
-@given(data=inputs(SCENARIO_YAML) | inputs(SCENARIO_JSON))
+@given(data=inputs(SCENARIO_YAML, "yaml") | inputs(SCENARIO_JSON, "json"))
 @example(data=b"version: 1\x00\n")  # found by fuzzing: yaml's ReaderError escaped as a crash
 def test_fuzz_scenario_files(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "scenario.yaml"
@@ -336,7 +401,7 @@ def test_fuzz_scenario_files(city: Store, tmp_path: Path, data: bytes) -> None:
 
 
 @FUZZ
-@given(data=inputs(REGISTRY))
+@given(data=inputs(REGISTRY, "yaml"))
 @example(data=b"version: 1\x00\n")  # a ReaderError, not a MarkedYAMLError
 def test_fuzz_camera_registry(city: Store, data: bytes) -> None:
     cameras.create_camera_tables(city)
@@ -354,7 +419,7 @@ def test_fuzz_camera_registry(city: Store, data: bytes) -> None:
 
 
 @FUZZ
-@given(data=inputs(SCENARIO_YAML))
+@given(data=inputs(SCENARIO_YAML, "yaml"))
 def test_fuzz_scenario_upload(city: Store, data: bytes) -> None:
     shelters = city.shelters()
     parse: Callable[[], object] = lambda: drills.parse_scenario(  # noqa: E731
