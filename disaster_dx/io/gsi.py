@@ -162,8 +162,43 @@ def read_shelter_file(path: Path) -> tuple[list[SourceRecord], SourceFile]:
             [Problem(path.name, f"unsupported file type {suffix!r}; use .geojson or .csv")],
         )
     records, fmt, kind = reader(text, path.name)
+    storable = _storable_problems(records)
+    if storable:
+        raise ImportFileError(path.name, storable)
     digest = hashlib.sha256(raw).hexdigest()
     return records, SourceFile(path, fmt, kind, len(records), digest)
+
+
+#: Longest values the shelter master stores (``store.shelters_table``), with room for the id.
+_MAX_STORED = {"record_id": 56, "name": 300, "address": 500}
+_MAX_CAPACITY = 2**31 - 1  # an SQL INTEGER
+
+
+def _storable_problems(records: Iterable[SourceRecord]) -> list[Problem]:
+    """Values every reader accepted but a database cannot hold (found by fuzzing on PostgreSQL).
+
+    A NUL character, an over-long id or name, a 全国地方公共団体コード that is not 5–6 digits or
+    a capacity past an SQL integer made the store write fail after validation, with a
+    traceback; each is a located problem here, before anything is written.
+    """
+    problems: list[Problem] = []
+    for record in records:
+        for name, limit in _MAX_STORED.items():
+            value = getattr(record, name)
+            if len(value) > limit:
+                problems.append(Problem(record.where, f"{name} is longer than {limit} characters"))
+            if any(ord(c) < 32 for c in value):
+                problems.append(Problem(record.where, f"{name} contains control characters"))
+        code = record.municipality_code
+        if code and not (code.isascii() and code.isdigit() and len(code) <= 6):
+            problems.append(
+                Problem(record.where, "全国地方公共団体コード must be 6 digits (e.g. 392049)")
+            )
+        if record.capacity is not None and record.capacity > _MAX_CAPACITY:
+            problems.append(Problem(record.where, f"capacity {record.capacity} is too large"))
+        if any("\x00" in str(value) for value in record.fields.values()):
+            problems.append(Problem(record.where, "a field contains a NUL character"))
+    return problems
 
 
 def merge_records(records: Sequence[SourceRecord]) -> tuple[list[Shelter], list[str]]:

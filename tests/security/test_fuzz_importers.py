@@ -331,8 +331,27 @@ def test_fuzz_gsi_csv(city: Store, tmp_path: Path, data: bytes) -> None:
     run_cli(city, path, data, ["import-shelters", str(path)])
 
 
+#: Found by fuzzing on PostgreSQL: each passed validation, then broke the database write.
+UNSTORABLE_STANDARD_CSV = [
+    STANDARD_CSV.replace(b"\n392049,1,", b"\n\x00,1,"),  # NUL (PostgreSQL refuses it)
+    STANDARD_CSV.replace(b"\n392049,1,", b"\n" + b"1" * 31 + b",1,"),  # code past String(8)
+    STANDARD_CSV.replace(b'"1,200"', b"9" * 40),  # capacity past an SQL INTEGER
+]
+
+
+@pytest.mark.parametrize("data", UNSTORABLE_STANDARD_CSV)
+def test_values_a_database_cannot_hold_are_refused_with_their_row(
+    city: Store, tmp_path: Path, data: bytes
+) -> None:
+    path = tmp_path / "standard.csv"
+    code, said = run_cli(city, path, data, ["import-shelters", str(path)])
+    assert code == 1 and "standard.csv row 1 (line 2)" in said
+
+
 @FUZZ
 @given(data=inputs(STANDARD_CSV, "csv"))
+@example(data=UNSTORABLE_STANDARD_CSV[0])
+@example(data=UNSTORABLE_STANDARD_CSV[1])
 def test_fuzz_standard_dataset_csv(city: Store, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "standard.csv"
     run_cli(city, path, data, ["import-shelters", str(path)])
