@@ -14,6 +14,7 @@ databases. Crashes found by fuzzing are kept as explicit regression examples (``
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import json
@@ -173,7 +174,9 @@ def field_mutated(draw: st.DrawFn, seed: bytes, kind: str) -> bytes:
         parent = document
         for step in path[:-1]:
             parent = parent[step]
-        parent[path[-1]] = draw(st.sampled_from(AWKWARD_VALUES) | st.text(max_size=8))
+        # A copy: the shared lists and mappings must never end up inside themselves.
+        value = copy.deepcopy(draw(st.sampled_from(AWKWARD_VALUES) | st.text(max_size=8)))
+        parent[path[-1]] = value
     if kind == "json":
         return json.dumps(document, ensure_ascii=False).encode()
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False).encode()
