@@ -61,6 +61,11 @@
         const link = el("a", "dx-camera-wall-link",
                         p.lang === "en" ? "Open the camera wall" : "カメラ一覧で見る");
         link.href = p.wall_url;
+        const large = el("a", "dx-camera-large-link",
+                         p.lang === "en" ? "Open large (last hour)" : "大きく表示（この1時間の記録）");
+        large.href = "/hq/cameras/" + encodeURIComponent(p.camera_id) +
+            (p.lang === "en" ? "?lang=en" : "");
+        box.appendChild(large);
         box.appendChild(link);
         return box;
     }

@@ -73,8 +73,8 @@ from sqlalchemy import create_engine, text
 
 from disaster_dx import auth, drills, hq, line_bot
 from disaster_dx.auth import Role
-from disaster_dx.camera_frames import frame_record, write_frame_row
 from disaster_dx.cameras import load_registry
+from disaster_dx.cameras.frames import frame_record, write_frame_row
 from disaster_dx.config import Settings
 from disaster_dx.events import (
     AREA_OUTSIDE_REPORTED,

@@ -15,6 +15,7 @@ at once with the feature's number; then nothing is imported.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -72,6 +73,39 @@ def whole_city_area(city_name: str, *, city_name_en: str = "", city_name_easy: s
         name_easy=f"{city_name_easy or city_name} ぜんぶ",
         whole_city=True,
     )
+
+
+#: Prefix of the ids of areas taken from the shelter file's 地区 / 町会・自治会 columns.
+SHELTER_FILE_AREA_PREFIX = "from-shelters:"
+
+
+def areas_from_shelters(shelters: Iterable[Shelter]) -> list[Area]:
+    """One area per 地区 / 町会・自治会 the city's shelter file names, with its shelters.
+
+    The areas are listed sets of shelters (no boundary is invented): 避難情報 for 「○○地区」
+    reaches exactly the shelters the city's own file puts there.
+    """
+    members: dict[str, list[str]] = {}
+    for shelter in shelters:
+        for name in shelter.areas:
+            members.setdefault(name, []).append(shelter.shelter_id)
+    return [
+        Area(
+            area_id=_shelter_file_area_id(name),
+            name=name,
+            shelter_ids=tuple(ids),
+            source="避難所一覧の地区・町会・自治会",
+        )
+        for name, ids in members.items()
+    ]
+
+
+def _shelter_file_area_id(name: str) -> str:
+    """A stable id within the 64 characters the table allows (long names hashed)."""
+    area_id = f"{SHELTER_FILE_AREA_PREFIX}{name}"
+    if len(area_id) <= 64:
+        return area_id
+    return f"{SHELTER_FILE_AREA_PREFIX}{hashlib.sha256(name.encode()).hexdigest()[:24]}"
 
 
 def shelters_in_areas(

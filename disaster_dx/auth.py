@@ -2,6 +2,11 @@
 
 Passwords are stored only as salted hashes (werkzeug's scrypt). Every change to a user is
 written to the audit log with the actor who made it; passwords never reach a log or message.
+
+Sessions are checked on the server: each user has a *session generation*, copied into the
+session when they log in and compared on every request. Logging out, a new password, new roles
+or disabling the account raise it, which ends every session of that user at once, wherever the
+cookie went. Idle and absolute lifetimes (:class:`SessionLimits`) end forgotten sessions.
 """
 
 from __future__ import annotations
@@ -9,20 +14,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from disaster_dx import login_throttle
 from disaster_dx.errors import DisasterDxError, NotFoundError, Problem, ValidationError
+from disaster_dx.login_throttle import DEFAULT_POLICY, ThrottlePolicy
 from disaster_dx.store import Store, users_table
 
 MIN_PASSWORD_LENGTH = 10
-#: Login throttling: failures counted over this window, per account and per address.
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_ADDRESS = 20
+#: Login throttling: free failures per (account, client) and per client, then back-off.
+MAX_FAILURES_PER_ACCOUNT = DEFAULT_POLICY.free_per_account_client
+MAX_FAILURES_PER_ADDRESS = DEFAULT_POLICY.free_per_client
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 # Checked against when the user is unknown, so a login takes as long either way.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
@@ -47,6 +53,8 @@ class User:
     roles: frozenset[Role]
     shelter_ids: frozenset[str]
     disabled: bool
+    #: Sessions started under an older generation are over (see the module docstring).
+    session_generation: int = 0
 
     def has(self, *roles: Role) -> bool:
         """Whether the user holds any of ``roles`` (admin holds them all)."""
@@ -159,9 +167,46 @@ def display_names(store: Store) -> dict[str, str]:
 
 
 def set_disabled(store: Store, username: str, disabled: bool, *, actor: str) -> None:
-    """Disable (or re-enable) an account; disabled users cannot log in or write."""
-    _update(store, username, {"disabled": disabled})
+    """Disable (or re-enable) an account; disabled users cannot log in or write.
+
+    Either way every session of the user ends (a re-enabled user logs in afresh).
+    """
+    _update(store, username, {"disabled": disabled, **_NEXT_GENERATION})
     store.audit(actor, "user.disabled" if disabled else "user.enabled", target=username)
+
+
+def set_roles(store: Store, username: str, roles: Iterable[Role], *, actor: str) -> None:
+    """Replace a user's roles; their sessions end, so nobody keeps a page of a lost role open."""
+    roles = frozenset(roles)
+    if not roles:
+        raise ValidationError(f"user {username!r}", [Problem("roles", "give at least one role")])
+    _update(store, username, {"roles": sorted(r.value for r in roles), **_NEXT_GENERATION})
+    store.audit(
+        actor,
+        "user.roles_changed",
+        target=username,
+        detail={"roles": sorted(r.value for r in roles)},
+    )
+
+
+def end_sessions(store: Store, username: str) -> None:
+    """End every session of ``username`` now (callers audit why: logout, CLI, …)."""
+    _update(store, username, dict(_NEXT_GENERATION))
+
+
+def unlock(store: Store, username: str, *, actor: str, client: str | None = None) -> int:
+    """Forget the failed logins counted against ``username`` (and ``client``'s, if given).
+
+    For a staff member slowed down by their own typing, or by someone guessing from the same
+    address; returns how many counters were cleared.
+    """
+    get_user(store, username)  # a typo in the name is an error, not a silent no-op
+    cleared = login_throttle.clear_account(store, username, client=client)
+    detail: dict[str, object] = {"cleared": cleared}
+    if client is not None:
+        detail["client"] = client
+    store.audit(actor, "user.unlocked", target=username, detail=detail)
+    return cleared
 
 
 def assign_shelters(store: Store, username: str, shelter_ids: Sequence[str], *, actor: str) -> None:
@@ -182,7 +227,9 @@ def set_password(store: Store, username: str, password: str, *, actor: str) -> N
             f"user {username!r}",
             [Problem("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")],
         )
-    _update(store, username, {"password_hash": generate_password_hash(password)})
+    _update(
+        store, username, {"password_hash": generate_password_hash(password), **_NEXT_GENERATION}
+    )
     store.audit(actor, "user.password_changed", target=username)
 
 
@@ -198,6 +245,11 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
     if not check_password_hash(row.password_hash, password) or row.disabled:
         return None
     return _user(row._mapping)
+
+
+#: Update values that end every session of a user (evaluated in the UPDATE, so two changes at
+#: once both count).
+_NEXT_GENERATION = {"session_generation": users_table.c.session_generation + 1}
 
 
 def _update(store: Store, username: str, values: dict[str, object]) -> None:
@@ -228,6 +280,7 @@ def _user(row: object) -> User:
         roles=frozenset(Role(r) for r in mapping["roles"]),
         shelter_ids=frozenset(mapping["shelter_ids"]),
         disabled=bool(mapping["disabled"]),
+        session_generation=int(mapping.get("session_generation") or 0),
     )
 
 
@@ -258,39 +311,82 @@ def hq_writer(
 class LoginRefused(DisasterDxError):
     """A login attempt was refused; ``throttled`` tells "wait" from "wrong password"."""
 
-    def __init__(self, message: str, *, throttled: bool = False) -> None:
+    def __init__(self, message: str, *, throttled: login_throttle.Throttled | None = None) -> None:
         self.throttled = throttled
         super().__init__(message)
 
 
-def login(store: Store, username: str, password: str, *, address: str) -> User:
-    """Check a login attempt, throttled per account and per client address.
+def login(
+    store: Store,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    policy: ThrottlePolicy = DEFAULT_POLICY,
+) -> User:
+    """Check a login attempt, throttled per (account, client) and per client.
 
-    Failures and throttled attempts are audit-logged (never the password). The counts live in
-    the database, so every app worker sees the same limits.
+    The check is reserved first (:func:`disaster_dx.login_throttle.reserve_check`), so
+    concurrent attempts get exactly as many password checks as the limits allow. Failures and
+    throttled attempts are audit-logged (never the password).
 
     Raises
     ------
     LoginRefused
         Wrong name or password (one message for both, so names cannot be probed), a disabled
-        account, or too many recent failures.
+        account, or an attempt that must wait (``throttled`` says how long).
     """
-    since = store.clock() - LOGIN_WINDOW
     by_address = f"ip:{address}"
-    recent_for_account = store.count_audit("login.failed", since=since, target=username)
-    recent_for_address = store.count_audit("login.failed", since=since, actor=by_address)
-    if (
-        recent_for_account >= MAX_FAILURES_PER_ACCOUNT
-        or recent_for_address >= MAX_FAILURES_PER_ADDRESS
-    ):
-        store.audit(by_address, "login.throttled", target=username[:200])
-        minutes = int(LOGIN_WINDOW.total_seconds() // 60)
+    waiting = login_throttle.reserve_check(store, username, address, policy=policy)
+    if waiting is not None:
+        store.audit(
+            by_address,
+            "login.throttled",
+            target=username[:200],
+            detail={
+                "scope": waiting.scope,
+                "retry_after_s": int(waiting.retry_after.total_seconds()),
+            },
+        )
         raise LoginRefused(
-            f"too many failed attempts; try again in {minutes} minutes", throttled=True
+            f"too many failed attempts; try again in {waiting.minutes} minutes", throttled=waiting
         )
     user = authenticate(store, username, password)
     if user is None:
         store.audit(by_address, "login.failed", target=username[:200])
         raise LoginRefused("wrong user name or password")
+    login_throttle.record_success(store, username, address)
     store.audit(user.username, "login.ok", detail={"address": address})
     return user
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """How long a session lives: ``idle`` since its last request, ``absolute`` since login."""
+
+    idle: timedelta
+    absolute: timedelta
+
+
+def session_end_reason(
+    user: User,
+    *,
+    generation: object,
+    started_at: datetime | None,
+    seen_at: datetime | None,
+    now: datetime,
+    limits: SessionLimits,
+) -> str | None:
+    """Why a session of ``user`` is over (``"ended"`` or ``"expired"``), ``None`` if it is not.
+
+    ``"ended"``: the account was disabled, or the session's generation is not the user's
+    (logout, new password, new roles; sessions from before generations existed too).
+    ``"expired"``: idle or absolute lifetime passed, or the session lacks its times.
+    """
+    if user.disabled or generation != user.session_generation:
+        return "ended"
+    if started_at is None or seen_at is None:
+        return "expired"
+    if now - started_at >= limits.absolute or now - seen_at >= limits.idle:
+        return "expired"
+    return None

@@ -57,6 +57,7 @@ class SimMode(StrEnum):
     DRIP = "drip"
     HANG = "hang"
     REDIRECT = "redirect"
+    FROZEN = "frozen"  # answers on time, always with the same picture (a hung encoder)
 
 
 @dataclass
@@ -81,6 +82,7 @@ class SimCamera:
     auth: tuple[str, str, str] | None = field(default=None, repr=False)
     redirect_to: str = ""
     frames_served: int = 0
+    still: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -215,8 +217,12 @@ class CameraSimulator:
     def frame(self, name: str) -> bytes:
         """A JPEG frame of camera ``name`` showing the time (JST) and a frame counter."""
         camera = self.camera(name)
+        if camera.mode is SimMode.FROZEN and camera.still is not None:
+            return camera.still
         camera.frames_served += 1
-        return render_frame(name, self.clock(), camera.frames_served, size=self.size)
+        picture = render_frame(name, self.clock(), camera.frames_served, size=self.size)
+        camera.still = picture  # what a frozen camera keeps sending
+        return picture
 
     def _record(self, name: str, path: str, user_agent: str, authorised: bool) -> None:
         with self._lock:

@@ -14,12 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from disaster_dx import auth, cli_incident
-from disaster_dx.bundled import BUNDLED_SHELTER_FILES, ensure_initialised
+from disaster_dx import auth, cli_history, cli_incident
+from disaster_dx.bundled import (
+    BUNDLED_SHELTER_FILES,
+    ensure_initialised,
+    import_boundary_file,
+    refresh_shelter_file_areas,
+)
+from disaster_dx.city import MUNICIPALITY_LIST_SOURCE, NANKOKU_CODE, city_for_code
 from disaster_dx.cli_db import add_db_commands
 from disaster_dx.cli_tokens import add_token_commands
+from disaster_dx.cli_users import add_user_commands
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.io.export import FORMATS, export_shelters
@@ -88,15 +95,27 @@ def _open_store(args: argparse.Namespace, settings: Settings) -> Store:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    """Create the schema, load the bundled Nankoku shelters, optionally a first admin."""
+    """Create the schema, record the city (by code), load Nankoku's bundled data for 392049."""
     store = _open_store(args, settings)
     _say(f"database: {_redact(settings.database_url)}")
     _say(store.create_schema().summary())  # created, upgraded (keeping every row) or current
-    report = ensure_initialised(store, actor="init")
-    if report is None:
-        _say(f"already initialised: {len(store.shelters())} shelters in the master (unchanged)")
-    else:
+    code = args.city or settings.city_code or store.recorded_city_code() or NANKOKU_CODE
+    city = city_for_code(code, name_en=args.city_name_en or settings.city_name_en)
+    report = ensure_initialised(store, actor="init", city=city)
+    _say(f"city: {city.full_name} ({city.code}, {city.name_en}; {MUNICIPALITY_LIST_SOURCE})")
+    shelters = store.shelters()
+    if report is not None:
         _say(f"loaded the bundled Nankoku shelter master: {report.summary()}")
+    elif shelters:
+        _say(f"already initialised: {len(shelters)} shelters in the master (unchanged)")
+    else:
+        _say(
+            f"no shelters yet: {city.name}'s own data is imported with\n"
+            "  disaster-dx import-shelters FILE…   (自治体標準オープンデータセット 指定緊急避難場所"
+            "一覧 CSV, or 国土地理院 指定避難所・指定緊急避難場所 GeoJSON/CSV)\n"
+            "  disaster-dx import-boundary FILE    (国土数値情報 行政区域データ N03 GeoJSON of "
+            f"{city.prefecture} or of {city.name})"
+        )
     incident = store.live_incident(actor="init")
     _say(f"live incident: {incident.incident_id} ({incident.title})")
 
@@ -138,15 +157,18 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
             paths.append(path)
     for path in paths:
         _say(f"reading {path.name} …")
-    result = shelters_from_files(paths)
-    for warning in result.warnings:
-        _say(f"warning: {warning}")
+    store = _open_store(args, settings)
+    if not args.dry_run:
+        store.create_schema()
+    result = shelters_from_files(paths, city_code=_recorded_city_code(store, settings))
+    if result.notes:
+        _say(f"{len(result.notes)} warning(s), by kind (imported as read; check these rows):")
+        for line in result.warning_report():
+            _say(f"  {line}")
     _say(f"{len(result.shelters)} sites in the new master")
     if args.dry_run:
         _say("dry run: nothing written")
         return 0
-    store = _open_store(args, settings)
-    store.create_schema()
     report = store.replace_shelters(
         result.shelters,
         source=", ".join(args.sources),
@@ -155,6 +177,9 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
         notes=result.warnings,
     )
     _say(f"imported: {report.summary()}")
+    named = refresh_shelter_file_areas(store, actor=args.actor)
+    if named:
+        _say(f"areas for 避難情報 from the file's 地区・町会・自治会: {named}")
     for label, ids in (
         ("added", report.added),
         ("changed", report.changed),
@@ -165,6 +190,25 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
     # The public page and the live plans both list shelters: bring them up to date now.
     _republish(store, settings)
     _refresh_live_plans(store, settings)
+    return 0
+
+
+def _recorded_city_code(store: Store, settings: Settings) -> str | None:
+    """The city the database serves (or ``CITY_CODE`` before any is recorded)."""
+    try:
+        return store.recorded_city_code() or settings.city_code or None
+    except SQLAlchemyError:  # a dry run on a database without the schema yet
+        return settings.city_code or None
+
+
+def cmd_import_boundary(args: argparse.Namespace, settings: Settings) -> int:
+    """Store the city's outline (its features of an N03 file); maps and 全域 then use it."""
+    store = _open_store(args, settings)
+    store.create_schema()
+    city = store.city()
+    import_boundary_file(store, Path(args.file), actor=args.actor)
+    _say(f"outline of {city.full_name} ({city.code}) imported from {Path(args.file).name}")
+    _republish(store, settings)
     return 0
 
 
@@ -253,52 +297,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     _say(f"serving on http://{host}:{port}/ (Ctrl+C to stop)")
     app.run(host=host, port=port, debug=False)
     return 0
-
-
-def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
-    """Manage staff accounts."""
-    store = _open_store(args, settings)
-    store.create_schema()
-    if args.user_command == "add":
-        password = _password_from(args)
-        user = auth.add_user(
-            store,
-            args.username,
-            password,
-            auth.parse_roles(args.roles),
-            actor=args.actor,
-            display_name=args.display_name or "",
-            shelter_ids=args.shelter or [],
-        )
-        _say(f"added {user.username} ({', '.join(sorted(user.roles))})")
-    elif args.user_command == "list":
-        for user in auth.list_users(store):
-            state = "disabled" if user.disabled else "active"
-            shelters = ",".join(sorted(user.shelter_ids)) or "-"
-            print(f"{user.username}\t{','.join(sorted(user.roles))}\t{state}\t{shelters}")
-    elif args.user_command in ("disable", "enable"):
-        auth.set_disabled(store, args.username, args.user_command == "disable", actor=args.actor)
-        _say(f"{args.username}: {args.user_command}d")
-    elif args.user_command == "assign":
-        auth.assign_shelters(store, args.username, args.shelter, actor=args.actor)
-        _say(f"{args.username}: may update {', '.join(args.shelter)}")
-    elif args.user_command == "passwd":
-        auth.set_password(store, args.username, _password_from(args), actor=args.actor)
-        _say(f"{args.username}: password changed")
-    return 0
-
-
-def _password_from(args: argparse.Namespace) -> str:
-    if args.password_file:
-        return Path(args.password_file).read_text(encoding="utf-8").strip()
-    password = os.environ.get("DX_USER_PASSWORD", "")
-    if password:
-        return password
-    if sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass("password: ")
-    raise DisasterDxError("give the password with --password-file FILE or DX_USER_PASSWORD")
 
 
 # -- evacuation plans (個別避難計画) --------------------------------------------------------------
@@ -572,7 +570,7 @@ def _add_plan_commands(commands: argparse._SubParsersAction) -> None:  # type: i
 def cmd_cameras(args: argparse.Namespace, settings: Settings) -> int:
     """Tower cameras: check the registry, run the poller, or serve the simulator."""
     from disaster_dx import cameras  # requests, Pillow, pyproj: only these commands need them
-    from disaster_dx.camera_frames import FrameStore
+    from disaster_dx.cameras.frames import FrameStore
 
     camera_settings = cameras.camera_settings_from_env()
     registry_file = Path(args.registry) if getattr(args, "registry", None) else None
@@ -724,7 +722,17 @@ def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
         _say(f"{run.incident_id}: {drills.STATUS_LABELS[run.status]}, {run.speed:g}x")
         return 0
     if action == "export":
-        text = drills.scenario_from_incident(store, args.incident, title=args.title)
+        try:
+            until = drills.parse_offset(args.until) if args.until else None
+        except ValueError as exc:
+            raise DisasterDxError(f"--until: {exc}") from None
+        text = drills.scenario_from_incident(
+            store,
+            args.incident,
+            title=args.title,
+            hazard=cli_incident._hazard(args.hazard) if args.hazard else None,
+            until=until,
+        )
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")
             _say(f"wrote the scenario to {args.output}")
@@ -825,6 +833,10 @@ def _add_drill_commands(commands: argparse._SubParsersAction) -> None:  # type: 
     export = actions.add_parser("export", help="write an incident's record as a new scenario")
     export.add_argument("incident")
     export.add_argument("--title", help="title of the new scenario")
+    export.add_argument("--hazard", help="the scenario's hazard when the record names none")
+    export.add_argument(
+        "--until", metavar="+HH:MM:SS", help="only the record up to this time (long records)"
+    )
     export.add_argument("-o", "--output", help="YAML file (default stdout)")
     report = actions.add_parser("report", help="write the after-action report (HTML)")
     report.add_argument("incident")
@@ -997,8 +1009,24 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--admin-password-file", help="file holding the admin password (or DX_ADMIN_PASSWORD)"
     )
+    init.add_argument(
+        "--city",
+        metavar="CODE",
+        help="全国地方公共団体コード (or CITY_CODE); 392049 (南国市) loads the bundled data",
+    )
+    init.add_argument(
+        "--city-name-en", help="the city's own English name (default: its romanised reading)"
+    )
     init.set_defaults(handler=cmd_init)
+
+    bnd = commands.add_parser(
+        "import-boundary", help="the city's outline from a 国土数値情報 N03 GeoJSON file"
+    )
+    bnd.add_argument("file", help="N03 GeoJSON of the prefecture or the city")
+    bnd.add_argument("--actor", default="import", help="name recorded as the importer")
+    bnd.set_defaults(handler=cmd_import_boundary)
     cli_incident.register(commands, _open_store, republish=_republish)
+    cli_history.register(commands, _open_store)
 
     imp = commands.add_parser(
         "import-shelters", help="import GSI shelter files (GeoJSON/CSV) or URLs as the master"
@@ -1083,36 +1111,7 @@ def _parser() -> argparse.ArgumentParser:
     add_db_commands(commands)
     add_token_commands(commands)
 
-    user = commands.add_parser("user", help="manage staff accounts")
-    user.set_defaults(handler=cmd_user)
-    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    add = user_commands.add_parser("add", help="add a user")
-    add.add_argument("username")
-    add.add_argument(
-        "--roles",
-        action="append",
-        required=True,
-        help="admin, hq, shelter_staff, planner, drill (comma-separated)",
-    )
-    add.add_argument("--shelter", action="append", help="shelter id (shelter_staff), repeatable")
-    add.add_argument("--display-name")
-    add.add_argument("--password-file", help="file holding the password (or DX_USER_PASSWORD)")
-    user_commands.add_parser("list", help="list users")
-    for action in ("disable", "enable"):
-        sub = user_commands.add_parser(action, help=f"{action} a user")
-        sub.add_argument("username")
-    assign = user_commands.add_parser("assign", help="set the shelters a user may update")
-    assign.add_argument("username")
-    assign.add_argument("--shelter", action="append", required=True)
-    passwd = user_commands.add_parser("passwd", help="change a password")
-    passwd.add_argument("username")
-    passwd.add_argument("--password-file")
-    for sub in user_commands.choices.values():
-        sub.add_argument(
-            "--actor",
-            default=os.environ.get("USER", "cli"),
-            help="who is making the change (audit log)",
-        )
+    add_user_commands(commands)
     return parser
 
 

@@ -207,7 +207,12 @@ def cmd_lalert(args: argparse.Namespace, settings: Settings, open_store: OpenSto
         body = (
             lalert.evacuation_csv(records)
             if args.format == "csv"
-            else lalert.evacuation_xml(records, disaster_name=incident.title, issued_at=now)
+            else lalert.evacuation_xml(
+                records,
+                disaster_name=incident.title,
+                issued_at=now,
+                municipality=store.city().full_name,
+            )
         )
     else:
         records = lalert.lalert_records(
@@ -216,7 +221,12 @@ def cmd_lalert(args: argparse.Namespace, settings: Settings, open_store: OpenSto
         body = (
             lalert.lalert_csv(records)
             if args.format == "csv"
-            else lalert.lalert_xml(records, issued_at=now, disaster_name=incident.title)
+            else lalert.lalert_xml(
+                records,
+                issued_at=now,
+                disaster_name=incident.title,
+                municipality=store.city().full_name,
+            )
         )
     if args.output in (None, "-"):
         sys.stdout.buffer.write(body)

@@ -10,10 +10,13 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 | ``DATABASE_URL`` | SQLite file in ``DATA_DIR`` | SQLAlchemy URL (``postgresql+psycopg://…``) |
 | ``PUBLIC_DIR`` | ``<DATA_DIR>/public`` | where public snapshots are written |
 | ``SECRET_KEY`` | random per process (development only) | signs session cookies |
-| ``CITY_CODE`` | ``392049`` | 全国地方公共団体コード of the city |
+| ``CITY_CODE`` | (recorded) | 全国地方公共団体コード; 392049 on a new database |
 | ``CROWDING_THRESHOLDS`` | ``30,60,80`` | % occupancy for やや混雑, 混雑, 満員 |
 | ``STALE_REPORT_MINUTES`` | ``60`` | open shelters silent longer than this are flagged |
 | ``URGENT_NEED_HOURS`` | ``6`` | an urgent need expires unless re-confirmed |
+| ``SESSION_IDLE_MINUTES`` | ``480`` | a staff session ends after this long without a request |
+| ``SESSION_MAX_HOURS`` | ``16`` | a staff session ends this long after login, active or not |
+| ``LOGIN_HELP_JA`` / ``_EN`` | (generic) | whom to call, shown when logins must wait |
 | ``HOST`` / ``PORT`` | ``127.0.0.1`` / ``8050`` | where ``python app.py`` listens |
 | ``PUBLIC_BASE_URL`` | ``http://127.0.0.1:8050/`` | the public page's address (links in LINE) |
 | ``LINE_CHANNEL_ACCESS_TOKEN`` | (none) | LINE Messaging API token; without it nothing is sent |
@@ -46,6 +49,17 @@ from disaster_dx.model import CrowdingThresholds
 #: The repository's bundled data folder (Nankoku shelter master, city outline).
 BUNDLED_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
+#: Shown on the login page when attempts must wait: whom to call. Each city puts its own
+#: contact here (LOGIN_HELP_JA / LOGIN_HELP_EN), e.g. the 危機管理課's extension.
+DEFAULT_LOGIN_HELP_JA = (
+    "急いでログインが必要なときは、システム管理者（災害対策本部の情報担当）に連絡してください。"
+    "管理者はすぐに解除できます。"
+)
+DEFAULT_LOGIN_HELP_EN = (
+    "If you need to log in now, contact the system administrator (the disaster HQ's IT "
+    "contact): they can lift the wait at once."
+)
+
 _WEAK_SECRETS = {"", "change-me", "changeme", "secret", "dev", "development"}
 
 
@@ -58,7 +72,9 @@ class Settings:
     database_url: str = ""
     public_dir: Path = Path("var/public")
     secret_key: str = field(default="", repr=False)
-    city_code: str = "392049"
+    #: The city asked for by ``CITY_CODE`` ("" = the one the database recorded at init).
+    city_code: str = ""
+    city_name_en: str = ""
     crowding: CrowdingThresholds = field(default_factory=CrowdingThresholds)
     stale_report_minutes: int = 60
     urgent_need_hours: int = 6
@@ -76,6 +92,11 @@ class Settings:
     line_rate_limit: int = 10
     line_worker: str = "app"
     trusted_proxies: int = 0
+    #: Staff sessions: an HQ shift is up to 12 h plus handover; see the README.
+    session_idle_minutes: int = 8 * 60
+    session_max_hours: int = 16
+    login_help_ja: str = DEFAULT_LOGIN_HELP_JA
+    login_help_en: str = DEFAULT_LOGIN_HELP_EN
 
     @property
     def production(self) -> bool:
@@ -121,15 +142,33 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         public_dir=public_dir,
         secret_key=secret_key,
-        city_code=env.get("CITY_CODE", "392049"),
+        city_code=env.get("CITY_CODE", "").strip(),
+        city_name_en=env.get("CITY_NAME_EN", "").strip(),
         crowding=_thresholds(env.get("CROWDING_THRESHOLDS", "30,60,80")),
         stale_report_minutes=_positive_int(env, "STALE_REPORT_MINUTES", 60),
         urgent_need_hours=_positive_int(env, "URGENT_NEED_HOURS", 6),
         host=env.get("HOST", "127.0.0.1"),
         port=_positive_int(env, "PORT", 8050),
         trusted_proxies=_proxies(env.get("TRUSTED_PROXIES", "")),
+        **_session_settings(env),
         **_line_settings(env, mode),
     )
+
+
+def _session_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Staff session lifetimes and the login page's whom-to-call text."""
+    idle = _positive_int(env, "SESSION_IDLE_MINUTES", 8 * 60)
+    most = _positive_int(env, "SESSION_MAX_HOURS", 16)
+    if idle > most * 60:
+        raise ConfigError(
+            f"SESSION_IDLE_MINUTES ({idle}) must not exceed SESSION_MAX_HOURS ({most}) in minutes"
+        )
+    return {
+        "session_idle_minutes": idle,
+        "session_max_hours": most,
+        "login_help_ja": (env.get("LOGIN_HELP_JA") or "").strip() or DEFAULT_LOGIN_HELP_JA,
+        "login_help_en": (env.get("LOGIN_HELP_EN") or "").strip() or DEFAULT_LOGIN_HELP_EN,
+    }
 
 
 def _proxies(raw: str) -> int:

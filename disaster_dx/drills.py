@@ -75,7 +75,12 @@ from sqlalchemy import (
 from disaster_dx import leases
 from disaster_dx._parsing import check_bytes, compose_yaml, read_limited
 from disaster_dx._time import JST, to_jst
-from disaster_dx.config import BUNDLED_DATA_DIR
+from disaster_dx.cameras.scripted import (  # what a drill's camera injects show
+    CAMERA_SCRIPTED,
+    SCENARIO_DIR,
+    ScriptedCamera,
+    scripted_cameras,
+)
 from disaster_dx.errors import (
     DisasterDxError,
     ImportFileError,
@@ -104,8 +109,6 @@ from disaster_dx.store import Incident, Store, UTCDateTime, events_table
 
 log = logging.getLogger(__name__)
 
-#: The folder of bundled scenarios (南海トラフ地震・津波, 台風による河川洪水).
-SCENARIO_DIR = BUNDLED_DATA_DIR / "scenarios"
 #: The only scenario format version so far.
 SCENARIO_VERSION = 1
 #: Every scenario says what it is, so a file can never be mistaken for live data.
@@ -128,10 +131,6 @@ Clock = Callable[[], datetime]
 
 DRILL_INJECT = "drill.inject"
 DRILL_CONTROL = "drill.control"
-#: A scripted camera state (switch to a drill image, go offline, come back). Generic on
-#: purpose: the camera module decides how to show it; replay and reports read it from the log.
-CAMERA_SCRIPTED = "camera.scripted"
-
 INJECT_KINDS = ("hazard", "hazard_cleared", "shelter", "area", "message", "camera")
 CAMERA_ACTIONS = ("image", "offline", "online")
 CONTROL_ACTIONS = ("start", "pause", "resume", "speed", "stop")
@@ -488,6 +487,10 @@ class Scenario:
         """Scenario length: ``duration`` if given, else the last inject's offset."""
         last = self.injects[-1].offset if self.injects else timedelta(0)
         return max(self.duration or timedelta(0), last)
+
+
+#: The latest scenario time an inject can have (``+999:59:59``, :data:`OFFSET_PATTERN`).
+MAX_OFFSET = timedelta(hours=999, minutes=59, seconds=59)
 
 
 def format_offset(offset: timedelta) -> str:
@@ -1857,8 +1860,14 @@ def scenario_from_incident(
     *,
     title: str | None = None,
     hazard: Hazard | None = None,
+    until: timedelta | None = None,
 ) -> str:
     """An incident's event log as a new scenario file (YAML text, validated before return).
+
+    ``until`` keeps only what happened up to that scenario time (the first days of a record
+    of months: a scenario holds at most :data:`MAX_OFFSET`); what is left out is counted in
+    the file's header. The hazard is ``hazard``, else the drill's, else the live incident's
+    own (``--hazard`` of a history import), else the first announced.
 
     Every status report, correction, area count, warning, message and camera state becomes an
     inject at its scenario time, so running the exported scenario reproduces the incident's
@@ -1886,8 +1895,18 @@ def scenario_from_incident(
     injects: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     announced: list[Hazard] = []
+    beyond = 0
     for event in events:
-        offset = format_offset(clock(event.at))
+        elapsed = clock(event.at)
+        if until is not None and elapsed > until:
+            beyond += 1
+            continue
+        if elapsed > MAX_OFFSET:
+            raise DisasterDxError(
+                f"incident {incident_id} lasts longer than a scenario can ({format_offset(elapsed)}"
+                f" > {format_offset(MAX_OFFSET)}): export a part of it, e.g. until +72:00:00"
+            )
+        offset = format_offset(elapsed)
         payload = event.payload
         item: dict[str, Any] = {"at": offset}
         if event.type in (SHELTER_STATUS_REPORTED, SHELTER_CORRECTION):
@@ -1943,6 +1962,8 @@ def scenario_from_incident(
     main = hazard
     if main is None and start_payload.get("hazard"):
         main = Hazard(start_payload["hazard"])
+    if main is None and incident.hazard is not None:
+        main = incident.hazard
     if main is None and announced:
         main = announced[0]
     if main is None:
@@ -1971,6 +1992,10 @@ def scenario_from_incident(
         f"# 元の記録: {incident.incident_id} — {len(events)} 件の記録から"
         f" {len(injects)} 件の状況付与",
     ]
+    if beyond:
+        header.append(
+            f"# 記録の {format_offset(until or timedelta(0))} より後の {beyond} 件は含めていません"
+        )
     if skipped:
         listed = "、".join(f"{k} {v}件" for k, v in sorted(skipped.items()))
         header.append(f"# シナリオにできない記録は省きました: {listed}")
@@ -2011,61 +2036,6 @@ def drill_timeline(run: DrillRun) -> list[tuple[Inject, str]]:
     hour, minute = (int(p) for p in run.start_time.split(":"))
     base = datetime(2000, 1, 1, hour, minute, tzinfo=JST)
     return [(i, (base + i.offset).strftime("%H:%M:%S")) for i in run.injects]
-
-
-# ---------------------------------------------------------------------------------------------
-# Scripted cameras: what a drill's script shows instead of a camera's live picture
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScriptedCamera:
-    """A camera the drill's script has taken over: a drill picture, or an outage.
-
-    ``action`` is ``"image"`` (show :attr:`image`, a scenario file) or ``"offline"`` (show no
-    picture and 停止). An ``"online"`` inject ends it: the live picture shows again.
-    """
-
-    camera_id: str
-    action: str
-    caption: str
-    at: datetime
-    image: str | None = None
-
-    def image_path(self) -> Path | None:
-        """The picture's file in :data:`SCENARIO_DIR`, or ``None`` (never outside that folder)."""
-        if self.action != "image" or not self.image:
-            return None
-        root = SCENARIO_DIR.resolve()
-        path = (root / self.image).resolve()
-        if not path.is_relative_to(root) or path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-            return None
-        return path if path.is_file() else None
-
-
-def scripted_cameras(
-    store: Store, incident_id: str, *, until: datetime | None = None
-) -> dict[str, ScriptedCamera]:
-    """Cameras the drill's script shows as a drill picture or as out of order, by id.
-
-    Read from the incident's ``camera.scripted`` events (up to ``until`` for replay), the
-    latest per camera winning; a live incident has none.
-    """
-    scripted: dict[str, ScriptedCamera] = {}
-    for event in store.iter_events(incident_id, until=until, types=[CAMERA_SCRIPTED]):
-        payload = event.payload
-        camera_id = str(payload["camera_id"])
-        if payload["action"] == "online":
-            scripted.pop(camera_id, None)
-            continue
-        scripted[camera_id] = ScriptedCamera(
-            camera_id=camera_id,
-            action=str(payload["action"]),
-            caption=str(payload.get("caption") or ""),
-            at=event.at,
-            image=payload.get("image"),
-        )
-    return scripted
 
 
 __all__ = [

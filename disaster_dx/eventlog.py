@@ -401,9 +401,20 @@ def _other_detail(event: Event, lang: str = "ja") -> str:
         if action in ("start", "speed") and payload.get("speed") is not None:
             word += f" ({payload['speed']:g}×)" if en else f"（{payload['speed']:g}倍速）"
         parts.append(word)
-    for key, prefix in (("summary", ""), ("caption", ""), ("error_kind", f"{_w('原因', lang)}: ")):
+    for key in ("summary", "caption"):
         if payload.get(key):
-            parts.append(f"{prefix}{payload[key]}")
+            parts.append(str(payload[key]))
+    if payload.get("error_kind"):
+        # A camera's failure category in words; the technical detail stays in the server log.
+        from disaster_dx.cameras.vocabulary import FeedErrorKind
+
+        kind = str(payload["error_kind"])
+        known = FeedErrorKind._value2member_map_.get(kind)
+        word = known.label(lang) if isinstance(known, FeedErrorKind) else kind
+        parts.append(f"{_w('原因', lang)}: {word}")
+    if "polls" in payload:
+        polls = payload["polls"]
+        parts.append(f"the same picture {polls} times" if en else f"同じ画像が{polls}回")
     if "failures" in payload:
         failures = payload["failures"]
         parts.append(f"after {failures} failures" if en else f"失敗 {failures} 回の後")

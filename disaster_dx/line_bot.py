@@ -36,8 +36,10 @@ from sqlalchemy.exc import IntegrityError
 
 from disaster_dx._time import minutes_ago
 from disaster_dx.areas import Area
+from disaster_dx.city import City
 from disaster_dx.config import Settings
 from disaster_dx.events import EvacuationAlert, ShelterStatus, State
+from disaster_dx.line_text import DEFAULT_CITY
 from disaster_dx.model import Crowding, CrowdingThresholds, Hazard, Shelter
 from disaster_dx.notify import hash_user_id, line_rate, line_webhook_seen
 from disaster_dx.store import Store
@@ -208,6 +210,7 @@ def location_reply(
     public_url: str,
     lang: str = "ja",
     notice: str = "",
+    city: City = DEFAULT_CITY,
 ) -> list[dict[str, Any]]:
     """The reply to a location: one text listing the shelters, then a map pin for each.
 
@@ -256,9 +259,9 @@ def location_reply(
     if nearby[0].distance_m > OUTSIDE_CITY_METRES:
         lines += [
             "",
-            "You seem to be outside Nankoku City; please also check your own municipality."
+            f"You seem to be outside {city.name_en}; please also check your own municipality."
             if en
-            else "南国市の外にいらっしゃるようです。お住まいの市町村の情報もご確認ください。",
+            else f"{city.name}の外にいらっしゃるようです。お住まいの市町村の情報もご確認ください。",
         ]
     if hazard is None:
         lines += [
@@ -306,11 +309,13 @@ def how_to_send_location(lang: str = "ja") -> list[dict[str, Any]]:
     return [{"type": "text", "text": text, "quickReply": _LOCATION_BUTTON}]
 
 
-def help_reply(*, public_url: str, lang: str = "ja") -> list[dict[str, Any]]:
+def help_reply(
+    *, public_url: str, lang: str = "ja", city: City = DEFAULT_CITY
+) -> list[dict[str, Any]]:
     """The reply to anything else: what this account can do, in a few lines."""
     if lang == "en":
         text = (
-            "Nankoku City shelter guide.\n"
+            f"{city.name_en} shelter guide.\n"
             "・Send your location: the 3 nearest open shelters.\n"
             "・Send “shelter”: how to send your location.\n"
             f"Shelter status: {public_url}\n"
@@ -319,7 +324,7 @@ def help_reply(*, public_url: str, lang: str = "ja") -> list[dict[str, Any]]:
         )
         return [{"type": "text", "text": text, "quickReply": _LOCATION_BUTTON_EN}]
     text = (
-        "南国市の避難所案内です。\n"
+        f"{city.name}の避難所案内です。\n"
         "・位置情報を送ると、近くの開設中の避難所を3か所お知らせします。\n"
         "・「避難所」と送ると、位置情報の送り方をご案内します。\n"
         f"避難所の開設状況：{public_url}\n"
@@ -477,7 +482,10 @@ class LineBot:
         self, event: Mapping[str, Any], message: Mapping[str, Any], lang: str
     ) -> tuple[str, list[dict[str, Any]]]:
         """What to answer: a location → shelters; 「避難所」 → how to; anything else → help."""
-        help_ = ("help", help_reply(public_url=self.settings.public_base_url, lang=lang))
+        help_ = (
+            "help",
+            help_reply(public_url=self.settings.public_base_url, lang=lang, city=self.store.city()),
+        )
         if event.get("type") != "message":
             return help_  # follow: say what the account can do
         if message.get("type") == "location":
@@ -533,6 +541,7 @@ class LineBot:
             public_url=self.settings.public_base_url,
             lang=lang,
             notice=notice,
+            city=self.store.city(),
         )
 
 

@@ -20,13 +20,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from disaster_dx._time import to_jst
+from disaster_dx.city import NANKOKU_CODE, City, city_for_code
 from disaster_dx.model import AlertLevel, Hazard, OpenState, ShelterKind
 
 #: LINE refuses text messages longer than this, and more than this many messages per request.
 MAX_TEXT = 5000
 MAX_MESSAGES = 5
-CITY = "南国市"
-CITY_EN = "Nankoku City"
+#: The city messages are sent for when a caller names none (tests of the wording); the
+#: app always passes the city its database serves (``Store.city``).
+DEFAULT_CITY = city_for_code(NANKOKU_CODE)
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _KINDS = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
@@ -110,6 +112,7 @@ def status_message_text(
     at: datetime,
     hazard: Hazard | None = None,
     max_names: int = 10,
+    city: City = DEFAULT_CITY,
 ) -> str:
     """The LINE text for a batch of openings and closings: a summary first, then some names.
 
@@ -117,7 +120,7 @@ def status_message_text(
     """
     opened = [i["shelter_id"] for i in items if OpenState(i["after"]).is_open]
     closed = [i["shelter_id"] for i in items if not OpenState(i["after"]).is_open]
-    lines = [f"【{CITY}】避難所の開設状況のお知らせ"]
+    lines = [f"【{city.name}】避難所の開設状況のお知らせ"]
     if opened:
         suitable = sum(1 for i in opened if hazard and hazard in sites.get(i, Site(i)).hazards)
         if hazard is None:
@@ -149,7 +152,11 @@ def status_message_text(
 
 
 def alert_message_text(
-    item: Mapping[str, Any], *, public_url: str, replaced: Mapping[str, Any] | None = None
+    item: Mapping[str, Any],
+    *,
+    public_url: str,
+    replaced: Mapping[str, Any] | None = None,
+    city: City = DEFAULT_CITY,
 ) -> str:
     """The LINE text for one 避難情報 issued or lifted (``item`` as the outbox stores it).
 
@@ -165,7 +172,7 @@ def alert_message_text(
     name_en = f"Alert level {level.number} ({level.en})"
     if item["action"] == "issued":
         lines = [
-            f"【{CITY}】{name}を発令しました",
+            f"【{city.name}】{name}を発令しました",
             f"対象地区：{areas}",
             f"災害：{hazard.ja}",
             _ACTION_JA[level],
@@ -179,12 +186,12 @@ def alert_message_text(
             "開設した避難所・混雑状況はこちら：",
             public_url,
             "",
-            f"{CITY_EN} issued {name_en} for {areas_en} ({hazard.en.lower()}). "
+            f"{city.name_en} issued {name_en} for {areas_en} ({hazard.en.lower()}). "
             f"{_ACTION_EN[level]} {with_lang(public_url, 'en')}",
         ]
         return "\n".join(lines)
     lines = [
-        f"【{CITY}】{name}を解除しました",
+        f"【{city.name}】{name}を解除しました",
         f"対象地区：{areas}",
         f"災害：{hazard.ja}",
         f"（{jst_text(at)} 解除）",
@@ -193,15 +200,15 @@ def alert_message_text(
         "避難所の開設状況はこちら：",
         public_url,
         "",
-        f"{CITY_EN} lifted {name_en} for {areas_en} ({hazard.en.lower()}), "
+        f"{city.name_en} lifted {name_en} for {areas_en} ({hazard.en.lower()}), "
         f"{jst_text_en(at)}. {with_lang(public_url, 'en')}",
     ]
     return "\n".join(lines)
 
 
-def announcement_text(text: str, *, public_url: str) -> str:
+def announcement_text(text: str, *, public_url: str, city: City = DEFAULT_CITY) -> str:
     """An HQ announcement with the sender and the public link below it."""
-    return f"{text.strip()}\n\n（{CITY} 災害対策本部）\n避難所の開設状況：{public_url}"
+    return f"{text.strip()}\n\n（{city.hq_title}）\n避難所の開設状況：{public_url}"
 
 
 def split_text(text: str, *, limit: int = MAX_TEXT) -> list[str]:
@@ -224,7 +231,7 @@ def split_text(text: str, *, limit: int = MAX_TEXT) -> list[str]:
     if current or not pieces:
         pieces.append(current)
     if len(pieces) > MAX_MESSAGES:
-        pieces = [*pieces[: MAX_MESSAGES - 1], "（続きは南国市の避難所情報ページをご覧ください）"]
+        pieces = [*pieces[: MAX_MESSAGES - 1], "（続きは市の避難所情報ページをご覧ください）"]
     return pieces
 
 

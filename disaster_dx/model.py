@@ -7,6 +7,7 @@ labels, and :mod:`disaster_dx.vocab` maps them to each outside vocabulary.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Self
@@ -297,3 +298,66 @@ class Shelter:
     def suits(self, hazard: Hazard) -> bool:
         """Whether the site is designated for ``hazard`` (never suggest it otherwise)."""
         return hazard in self.hazards
+
+    def _source_text(self, *columns: str) -> str:
+        """The first non-empty value of ``columns`` over the source records (sorted by id)."""
+        for record_id in sorted(self.source):
+            record = self.source[record_id]
+            for column in columns:
+                value = record.get(column)
+                if value is not None and str(value).strip():
+                    return str(value).strip()
+        return ""
+
+    @property
+    def name_kana(self) -> str:
+        """名称_カナ as the city published it (shown as ふりがな; never guessed)."""
+        return self._source_text("名称_カナ", "名称（カナ）", "名称カナ")
+
+    @property
+    def name_en(self) -> str:
+        """名称_英字 as the city published it (the English name; never machine-translated)."""
+        return self._source_text("名称_英字", "名称（英字）", "名称英字")
+
+    @property
+    def capacity_note(self) -> str:
+        """想定収容人数 as written when it was text (「屋内480人／屋外3,350人」): the 屋外 part."""
+        raw = self._source_text("想定収容人数")
+        plain = raw.replace(",", "").removesuffix("人").removesuffix(".0")
+        return "" if not raw or plain.isdigit() else raw
+
+    @property
+    def phone(self) -> str:
+        """電話番号 of the facility, as published."""
+        return self._source_text("電話番号")
+
+    @property
+    def elevation_m(self) -> float | None:
+        """標高 in metres, as published (``None`` where blank or not a number)."""
+        raw = self._source_text("標高").replace("m", "").replace("ｍ", "").strip()
+        try:
+            return float(raw) if raw else None
+        except ValueError:
+            return None
+
+    @property
+    def areas(self) -> tuple[str, ...]:
+        """The 地区 and 町会・自治会 the city's own file says the site serves (in file order)."""
+        names: list[str] = []
+        for record_id in sorted(self.source):
+            record = self.source[record_id]
+            for column in SHELTER_AREA_COLUMNS:
+                for name in split_area_names(str(record.get(column) or "")):
+                    if name not in names:
+                        names.append(name)
+        return tuple(names)
+
+
+#: Columns of the 自治体標準オープンデータセット that name the areas a shelter serves.
+SHELTER_AREA_COLUMNS = ("地区", "対象となる町会・自治会")
+_AREA_SEPARATORS = re.compile(r"[、,，;；/／\n]+")
+
+
+def split_area_names(text: str) -> list[str]:
+    """「東町、西町／北町」 → the names; 「・」 stays (it is part of many names)."""
+    return [n.strip().strip("　") for n in _AREA_SEPARATORS.split(text) if n.strip().strip("　")]

@@ -109,6 +109,7 @@ from disaster_dx.store import (
     event_from_row,
     events_table,
     incidents,
+    read_city,
     shelters_table,
 )
 
@@ -283,6 +284,7 @@ def _queue_changes(
         at=changes[-1].at,
         hazard=hazard,
         max_names=settings.line_max_names,
+        city=read_city(conn),
     )
     if open_batch is not None:
         # Conditional: the sender may have claimed it meanwhile (then start a new batch).
@@ -304,6 +306,7 @@ def _queue_changes(
             at=changes[-1].at,
             hazard=hazard,
             max_names=settings.line_max_names,
+            city=read_city(conn),
         )
     conn.execute(
         insert(line_messages).values(
@@ -585,7 +588,9 @@ def announce(
                     incident_id=None,
                     status=QUEUED,
                     items=[],
-                    text=announcement_text(body, public_url=settings.public_base_url),
+                    text=announcement_text(
+                        body, public_url=settings.public_base_url, city=read_city(conn)
+                    ),
                     created_at=now,
                     created_by=user.username,
                     due_at=now,

@@ -19,7 +19,7 @@ from disaster_dx.areas import area_from_row
 from disaster_dx.config import Settings
 from disaster_dx.events import ALERT_ISSUED, ALERT_LIFTED, Event, State
 from disaster_dx.line_text import alert_message_text
-from disaster_dx.store import Store, UTCDateTime, areas_table
+from disaster_dx.store import Store, UTCDateTime, areas_table, read_city
 
 # Message states. ``queued`` and ``held`` still collect changes; ``sending`` is claimed.
 QUEUED, HELD, SENDING, SENT, FAILED, CANCELLED, EXPIRED, SKIPPED = (
@@ -215,7 +215,12 @@ def _insert_alert(
             incident_id=incident_id,
             status=QUEUED,
             items=items,
-            text=alert_message_text(item, public_url=settings.public_base_url, replaced=replaced),
+            text=alert_message_text(
+                item,
+                public_url=settings.public_base_url,
+                replaced=replaced,
+                city=read_city(conn),
+            ),
             created_at=now,
             created_by="system",
             due_at=now,

@@ -12,8 +12,9 @@ sentences, words split by spaces, hiragana instead of difficult kanji, and one i
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from disaster_dx.city import City
 from disaster_dx.model import AlertLevel, Crowding, Hazard, OpenState, ShelterKind
 
 #: UI languages: code → value of the page's ``lang`` attribute.
@@ -39,15 +40,16 @@ CROWDING_SYMBOL: dict[Crowding, str] = {
 # One row per key: (日本語, English, やさしい日本語).
 _ROWS: dict[str, tuple[str, str, str]] = {
     # -- page ---------------------------------------------------------------------------------
+    # {city} is the city's name in each language (``city_texts``), never a constant.
     "page_title": (
-        "南国市 避難所の開設状況",
-        "Nankoku City: shelter status",
-        "なんこくし ひなんじょ の じょうほう",
+        "{city} 避難所の開設状況",
+        "{city}: shelter status",
+        "{city} ひなんじょ の じょうほう",
     ),
     "page_description": (
-        "南国市の避難所・避難場所の開設状況と混雑状況です。",
-        "Which shelters in Nankoku City are open, and how crowded they are.",
-        "なんこくし の ひなんじょ が あいているか、こんでいるか が わかります。",
+        "{city}の避難所・避難場所の開設状況と混雑状況です。",
+        "Which shelters in {city} are open, and how crowded they are.",
+        "{city} の ひなんじょ が あいているか、こんでいるか が わかります。",
     ),
     "skip_to_list": ("避難所の一覧へ移動", "Skip to the shelter list", "ひなんじょ の リスト へ"),
     "lang_switch": ("表示する言語", "Language", "ことば"),
@@ -267,7 +269,13 @@ _ROWS: dict[str, tuple[str, str, str]] = {
     "address": ("住所", "Address", "じゅうしょ"),
     "kinds": ("種別", "Type", "しゅるい"),
     "hazards": ("使える災害", "Designated for", "つかえる さいがい"),
-    "hazards_none": ("指定なし", "None listed", "ありません"),
+    # A 指定避難所 (a place to stay) has no hazard flags in GSI's list: say so, not 「なし」,
+    # which reads as "usable for nothing".
+    "hazards_none": (
+        "災害の種類の指定はありません（指定避難所）",
+        "Not designated for a particular type of disaster (designated shelter)",
+        "さいがい の しゅるい の してい は ありません（ひなんじょ）",
+    ),
     "open_state": ("開設状況", "Status", "あいているか"),
     "crowding": ("混雑状況", "Crowding", "こみぐあい"),
     "crowding_unknown": ("混雑状況不明", "Crowding unknown", "こみぐあい は わかりません"),
@@ -298,10 +306,21 @@ _ROWS: dict[str, tuple[str, str, str]] = {
         "ちず の データ（GeoJSON）",
     ),
     "download_map": ("共有用の地図ページ", "Shareable map page", "みんな に おくれる ちず"),
+    # {sources}: the sources of the shelter master actually published (``city_texts``).
     "credit": (
-        "出典：国土地理院 指定緊急避難場所データ・指定避難所データ。地図：地理院タイル。",
-        "Sources: GSI designated evacuation site and shelter data. Map: GSI tiles.",
-        "しりょう：こくどちりいん の ひなんじょ の データ。ちず：ちりいん タイル。",
+        "出典：{sources}。地図：地理院タイル。",
+        "Sources: {sources}. Map: GSI tiles.",
+        "しりょう：{sources}。ちず：ちりいん タイル。",
+    ),
+    "source.gsi": (
+        "国土地理院 指定緊急避難場所データ・指定避難所データ",
+        "GSI designated evacuation site and shelter data",
+        "こくどちりいん の ひなんじょ の データ",
+    ),
+    "source.city": (
+        "{city}のオープンデータ（指定緊急避難場所一覧）",
+        "{city} open data (designated emergency evacuation sites)",
+        "{city} の オープンデータ",
     ),
 }
 
@@ -401,10 +420,37 @@ def _table() -> dict[str, dict[str, str]]:
 PUBLIC_TEXT: dict[str, dict[str, str]] = _table()
 
 
-def texts_for(lang: str) -> dict[str, str]:
-    """Every text in ``lang`` (unknown languages get Japanese)."""
+#: Where the published shelter data came from: ``gsi`` (国土地理院), ``city`` (its own file).
+DATA_SOURCES = ("gsi", "city")
+
+
+def city_texts(city: City, sources: Sequence[str] = ("gsi",)) -> dict[str, dict[str, str]]:
+    """The table with ``{city}`` and ``{sources}`` filled in each language.
+
+    やさしい日本語 names the city by its reading; ``sources`` (:data:`DATA_SOURCES`) are the
+    origins of the published shelters, so the credit never names a source the data lacks.
+    """
+    names = {lang: city.label("easy" if lang == "easy-ja" else lang) for lang in LANGS}
+    joiner = {"ja": "、", "en": "; ", "easy-ja": "、"}
+    table = {
+        key: {lang: value.replace("{city}", names[lang]) for lang, value in row.items()}
+        for key, row in PUBLIC_TEXT.items()
+    }
+    chosen = [s for s in DATA_SOURCES if s in sources] or ["gsi"]
+    credit = {lang: joiner[lang].join(table[f"source.{s}"][lang] for s in chosen) for lang in LANGS}
+    table["credit"] = {
+        lang: value.replace("{sources}", credit[lang]) for lang, value in table["credit"].items()
+    }
+    return table
+
+
+def texts_for(
+    lang: str, city: City | None = None, sources: Sequence[str] = ("gsi",)
+) -> dict[str, str]:
+    """Every text in ``lang`` (unknown languages get Japanese), for ``city`` where given."""
     code = lang if lang in LANGS else DEFAULT_LANG
-    return {key: row[code] for key, row in PUBLIC_TEXT.items()}
+    table = PUBLIC_TEXT if city is None else city_texts(city, sources)
+    return {key: row[code] for key, row in table.items()}
 
 
 def text(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:

@@ -27,6 +27,7 @@ import hashlib
 import html
 import json
 import logging
+import math
 import re
 import sys
 import time
@@ -40,6 +41,7 @@ from typing import Any
 from disaster_dx._files import write_atomic
 from disaster_dx._time import to_jst
 from disaster_dx.areas import Area
+from disaster_dx.city import City, city_for_code
 from disaster_dx.config import Settings
 from disaster_dx.events import (
     ALERT_ISSUED,
@@ -69,11 +71,12 @@ from disaster_dx.public_alerts import (
 )
 from disaster_dx.public_text import (
     CROWDING_SYMBOL,
+    DATA_SOURCES,
     DEFAULT_LANG,
     HAZARD_ORDER,
     LANGS,
     OPEN_STATE_SYMBOL,
-    PUBLIC_TEXT,
+    city_texts,
     text,
     texts_for,
 )
@@ -93,6 +96,8 @@ SNAPSHOT_FILES = ("index.html", "shelters.geojson", "shelters.csv", "map.html")
 PUBLIC_PROPERTIES = (
     "shelter_id",
     "name",
+    "name_kana",
+    "name_en",
     "address",
     "kinds",
     "hazards",
@@ -119,9 +124,9 @@ PUBLIC_EVENT_TYPES = frozenset(
     }
 )
 
-#: Map frame of the public page (the centre of Nankoku's outline) and its background tiles.
-MAP_CENTER = (33.59, 133.64)
-MAP_ZOOM = 12
+#: Map frame when the city has no shelters yet (all of Japan); otherwise it fits the shelters.
+MAP_CENTER = (36.2, 138.25)
+MAP_ZOOM = 5
 TILES = {
     "url": "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png",
     # The credit GSI asks for, with a link to its tile list (our constant: Leaflet shows it as
@@ -130,6 +135,7 @@ TILES = {
 }
 
 _KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
+_GSI_RECORD = re.compile(r"^[A-Z]\d{13}$")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)(?::([\w./-]+))?\}\}")
 
 #: ``(collection, Japanese texts) → HTML`` for ``map.html``; ``layers.public_map`` has one.
@@ -177,6 +183,10 @@ def public_feature(
     properties = {
         "shelter_id": shelter.shelter_id,
         "name": shelter.name,
+        # As the city published them (名称_カナ, 名称_英字); empty where it did not: the page
+        # then shows the name as it is, never a machine-made reading or translation.
+        "name_kana": shelter.name_kana,
+        "name_en": shelter.name_en,
         "address": shelter.address,
         "kinds": [k.value for k in _KIND_ORDER if k in shelter.kinds],
         "hazards": [h.value for h in HAZARD_ORDER if h in shelter.hazards],
@@ -207,6 +217,7 @@ def public_collection(
     updated_at: datetime,
     drill_notice: bool = False,
     areas: Sequence[Area] = (),
+    city: City | None = None,
 ) -> dict[str, Any]:
     """The public FeatureCollection as of ``updated_at`` (the last change to public data).
 
@@ -218,6 +229,8 @@ def public_collection(
     drill data).
     """
     hazard = state.current_hazard
+    city = city or city_for_code(city_code)
+    sources = data_sources(shelters)
     return {
         "type": "FeatureCollection",
         "updated_at": _iso(updated_at),
@@ -225,7 +238,9 @@ def public_collection(
         "alerts": public_alerts(state, areas),
         "drill_notice": drill_notice,
         "city_code": city_code,
-        "attribution": "出典：国土地理院 指定緊急避難場所データ・指定避難所データ",
+        "city": _city_names(city),
+        "attribution": _attribution(sources, city),
+        "sources": sources,
         "features": [public_feature(s, state, thresholds=thresholds) for s in shelters],
     }
 
@@ -254,15 +269,55 @@ def _script_json(value: Any) -> str:
     )
 
 
-def _page_config() -> dict[str, Any]:
+def data_sources(shelters: Sequence[Shelter]) -> list[str]:
+    """Which kinds of source the master holds: 国土地理院's lists, the city's own file, or both."""
+    found = set()
+    for shelter in shelters:
+        for record_id in shelter.source:
+            found.add("gsi" if _GSI_RECORD.match(record_id) else "city")
+    return [s for s in DATA_SOURCES if s in found]
+
+
+def _attribution(sources: Sequence[str], city: City) -> str:
+    """The credit line for the data's users (Japanese, as 国土地理院's terms word it)."""
+    table = city_texts(city, sources)
+    return "出典：" + "、".join(table[f"source.{s}"]["ja"] for s in sources) if sources else ""
+
+
+def _city_names(city: City) -> dict[str, str]:
+    return {"code": city.code, "name": city.name, "name_en": city.name_en, "kana": city.kana}
+
+
+def _city_of(collection: Mapping[str, Any]) -> City:
+    """The city a collection was published for (names as recorded, English name included)."""
+    names = collection.get("city") or {}
+    code = str(names.get("code") or collection.get("city_code") or "")
+    return city_for_code(code, name_en=str(names.get("name_en") or ""))
+
+
+def map_frame(collection: Mapping[str, Any]) -> tuple[tuple[float, float], int]:
+    """Centre (lat, lon) and zoom that fit the city's shelters on a phone-to-desktop map."""
+    points = [f["geometry"]["coordinates"] for f in collection.get("features", [])]
+    if not points:
+        return MAP_CENTER, MAP_ZOOM
+    lons = [float(p[0]) for p in points]
+    lats = [float(p[1]) for p in points]
+    span = max(max(lons) - min(lons), (max(lats) - min(lats)) * 1.25, 0.005)
+    # At zoom z a 256-px tile spans 360/2^z degrees: fit the span into about 600 px.
+    zoom = max(5, min(15, math.floor(math.log2(600 * 360 / (256 * span)))))
+    return ((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2), zoom
+
+
+def _page_config(collection: Mapping[str, Any]) -> dict[str, Any]:
+    center, zoom = map_frame(collection)
     return {
         "langs": LANGS,
-        "text": PUBLIC_TEXT,
+        "text": city_texts(_city_of(collection), collection.get("sources") or ["gsi"]),
         "hazards": [h.value for h in HAZARD_ORDER],
         "open_symbols": {s.value: OPEN_STATE_SYMBOL[s] for s in OpenState},
         "crowding_symbols": {c.value: CROWDING_SYMBOL[c] for c in Crowding},
-        "center": list(MAP_CENTER),
-        "zoom": MAP_ZOOM,
+        "center": list(center),
+        "zoom": zoom,
         "tiles": TILES,
         "lifted_shown_hours": LIFTED_SHOWN_HOURS,
     }
@@ -292,7 +347,7 @@ def render_index(
     cache them for long without anyone seeing an old script with new data.
     """
     template = (SITE_SOURCE / "index.html").read_text(encoding="utf-8")
-    texts = texts_for(lang)
+    texts = texts_for(lang, _city_of(collection), collection.get("sources") or ["gsi"])
     updated = datetime.fromisoformat(str(collection["updated_at"]))
 
     def fill(match: re.Match[str]) -> str:
@@ -302,7 +357,7 @@ def render_index(
         if kind == "v" and arg in assets:
             return _version(assets[arg])
         if kind == "text_json" and arg is None:
-            return _script_json(_page_config())
+            return _script_json(_page_config(collection))
         if kind == "data_json" and arg is None:
             return _script_json(collection)
         if kind == "drill_notice_hidden" and arg is None:
@@ -379,6 +434,7 @@ def write_snapshot(
     render_map: MapRenderer | None = None,
     drill_notice: bool = False,
     areas: Sequence[Area] = (),
+    city: City | None = None,
 ) -> list[str]:
     """Write every public file that changed; returns their names.
 
@@ -394,6 +450,7 @@ def write_snapshot(
         updated_at=updated_at,
         drill_notice=drill_notice,
         areas=areas,
+        city=city,
     )
     assets = asset_files()
     written = [name for name, data in assets.items() if _write_if_changed(public_dir / name, data)]
@@ -410,7 +467,8 @@ def write_snapshot(
         written.append("shelters.csv")
     map_path = public_dir / "map.html"
     if render_map is not None and (map_changed or not map_path.exists()):
-        page = render_map(collection, texts_for("ja")).encode("utf-8")
+        texts = texts_for("ja", _city_of(collection), collection.get("sources") or ["gsi"])
+        page = render_map(collection, texts).encode("utf-8")
         if _write_if_changed(map_path, page):
             written.append("map.html")
     if _write_if_changed(public_dir / "index.html", render_index(collection, assets)):
@@ -462,7 +520,8 @@ def publish(
             state,
             public_dir,
             thresholds=settings.crowding,
-            city_code=settings.city_code,
+            city_code=store.city().code,
+            city=store.city(),
             updated_at=updated_at,
             render_map=render_map,
             areas=store.areas(),

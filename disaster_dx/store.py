@@ -46,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 from disaster_dx.areas import Area, area_from_row, area_to_row
+from disaster_dx.city import NANKOKU_CODE, City, city_for_code
 from disaster_dx.errors import ConflictError, DisasterDxError, NotFoundError
 from disaster_dx.events import (
     ROUTINE_TYPES,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INCIDENT_TITLE = "南国市 災害対策本部"
+#: The title of a live incident before HQ names it is ``City.hq_title`` (「七尾市 災害対策本部」).
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -185,6 +186,8 @@ users_table = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(64), nullable=False),
+    # Raised to end every session of the user at once (logout, password, roles, disable).
+    Column("session_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 areas_table = Table(
@@ -200,6 +203,20 @@ areas_table = Table(
     Column("shelter_ids", JSON, nullable=False),
     Column("source", Text, nullable=False, default=""),
     Column("import_id", Integer, ForeignKey("imports.import_id"), nullable=False),
+)
+
+# The city this database serves (one row), recorded by ``disaster-dx init --city CODE`` so every
+# worker and command names the same city; names come from the bundled official list.
+city_table = Table(
+    "city",
+    metadata,
+    Column("code", String(6), primary_key=True),
+    Column("name_en", String(200), nullable=False, default=""),
+    # The city's outline (国土数値情報 N03 GeoJSON geometry, lon/lat) once imported.
+    Column("outline", JSON),
+    Column("outline_source", Text, nullable=False, default=""),
+    Column("set_at", UTCDateTime, nullable=False),
+    Column("set_by", String(64), nullable=False),
 )
 
 audit_table = Table(
@@ -292,6 +309,7 @@ class Store:
         from disaster_dx.projection import StateProjection
 
         self.projection = StateProjection(self)
+        self._city: City | None = None
 
     def add_listener(self, listener: AppendListener) -> None:
         """Call ``listener(incident_id, events)`` after each committed append in this process.
@@ -443,7 +461,7 @@ class Store:
                     insert(incidents).values(
                         incident_id=new_id,
                         kind=IncidentKind.LIVE.value,
-                        title=DEFAULT_INCIDENT_TITLE,
+                        title=self.city().hq_title,
                         created_at=now,
                         created_by=actor,
                         last_seq=0,
@@ -996,6 +1014,48 @@ class Store:
         log.info("shelter import %s from %s by %s: %s", import_id, source, actor, report.summary())
         return report
 
+    def add_past_shelters(
+        self, shelters: Sequence[Shelter], *, source: str, actor: str, notes: Sequence[str] = ()
+    ) -> ImportReport:
+        """Add sites known only from a past record (a history import), as *inactive* sites.
+
+        Events of the record may name them and its replay finds them, but they never appear
+        on today's maps, public page or LINE answers: a site a city published during a past
+        disaster is not a designated shelter now. Refused whole if any id exists already.
+        """
+        with self._write() as conn:
+            ids = [s.shelter_id for s in shelters]
+            taken = sorted(
+                conn.execute(
+                    select(shelters_table.c.shelter_id).where(shelters_table.c.shelter_id.in_(ids))
+                ).scalars()
+            )
+            if taken or len(set(ids)) != len(ids):
+                clash = taken or sorted({i for i in ids if ids.count(i) > 1})
+                raise DisasterDxError(f"shelter ids already in use: {', '.join(clash)}")
+            inserted = conn.execute(
+                insert(imports).values(
+                    kind="shelters",
+                    source=source,
+                    sha256="",
+                    imported_at=self.clock(),
+                    actor=actor,
+                    added=len(shelters),
+                    changed=0,
+                    removed=0,
+                    notes=list(notes),
+                )
+            ).inserted_primary_key
+            assert inserted is not None  # every INSERT of a row with an id returns it
+            import_id = inserted[0]
+            for shelter in shelters:
+                row = {**_shelter_row(shelter, shelter.shelter_id), "active": False}
+                conn.execute(insert(shelters_table).values(**row, import_id=import_id))
+                _history(conn, import_id, shelter.shelter_id, "added", None, row)
+        report = ImportReport(int(import_id), ids, [], [], 0)
+        log.info("past sites added from %s by %s: %s", source, actor, report.summary())
+        return report
+
     def shelters(self, *, include_inactive: bool = False) -> list[Shelter]:
         """The shelter master, ordered by id."""
         query = select(shelters_table).order_by(shelters_table.c.shelter_id)
@@ -1014,11 +1074,83 @@ class Store:
             raise NotFoundError(f"no shelter {shelter_id!r}")
         return _shelter(row._mapping)
 
-    def replace_areas(self, areas: Sequence[Area], *, source: str, actor: str) -> int:
+    def city(self) -> City:
+        """The city this database serves (recorded at ``init``).
+
+        南国市 for a database from before cities were recorded, which were all Nankoku's.
+        """
+        if self._city is None:
+            with self._read() as conn:
+                row = conn.execute(select(city_table)).first()
+            self._city = (
+                city_for_code(row.code, name_en=row.name_en)
+                if row is not None
+                else city_for_code(NANKOKU_CODE)
+            )
+        return self._city
+
+    def recorded_city_code(self) -> str | None:
+        """The code ``init`` recorded, or ``None`` for a database that has none yet."""
+        with self._read() as conn:
+            row = conn.execute(select(city_table.c.code)).first()
+        return None if row is None else str(row.code)
+
+    def set_city(self, city: City, *, actor: str) -> None:
+        """Record the city once; a database set up for another city is refused, never renamed.
+
+        Raises
+        ------
+        DisasterDxError
+            When the database already serves a different city (its events, shelters and
+            reports belong to that city).
+        """
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                # Workers starting together: one records the city, the others then read it.
+                conn.exec_driver_sql("LOCK TABLE city IN SHARE ROW EXCLUSIVE MODE")
+            row = conn.execute(select(city_table)).first()
+            if row is None:
+                conn.execute(
+                    insert(city_table).values(
+                        code=city.code, name_en=city.name_en, set_at=self.clock(), set_by=actor
+                    )
+                )
+                log.info("city %s %s recorded by %s", city.code, city.name, actor)
+            elif row.code != city.code:
+                recorded = city_for_code(row.code)
+                raise DisasterDxError(
+                    f"this database serves {recorded.full_name} ({recorded.code}), not "
+                    f"{city.full_name} ({city.code}): use another DATABASE_URL for another city"
+                )
+            elif row.name_en != city.name_en:
+                conn.execute(update(city_table).values(name_en=city.name_en))
+        self._city = city
+
+    def city_outline(self) -> dict[str, Any] | None:
+        """The city's outline geometry (GeoJSON), or ``None`` until one is imported."""
+        with self._read() as conn:
+            row = conn.execute(select(city_table.c.outline)).first()
+        return None if row is None or row.outline is None else dict(row.outline)
+
+    def set_city_outline(self, geometry: Mapping[str, Any], *, source: str, actor: str) -> None:
+        """Store the city's outline (``import-boundary``); the city must be recorded first."""
+        with self._write() as conn:
+            done = conn.execute(
+                update(city_table).values(outline=dict(geometry), outline_source=source)
+            ).rowcount
+        if not done:
+            raise DisasterDxError("no city recorded yet: run `disaster-dx init --city CODE` first")
+        self.audit(actor, "city.outline", target=self.city().code, detail={"source": source})
+
+    def replace_areas(
+        self, areas: Sequence[Area], *, source: str, actor: str, if_empty: bool = False
+    ) -> int:
         """Make ``areas`` the city's areas for 避難情報, in one transaction; returns the count.
 
         The whole list is replaced (a city's own 地区 file replaces the bundled 全域-only
-        list); 避難情報 already issued keep the area ids they named.
+        list); 避難情報 already issued keep the area ids they named. ``if_empty``: only when
+        there are none yet (first start of several workers at once: one writes; returns 0
+        for the others).
         """
         ids = [a.area_id for a in areas]
         if len(set(ids)) != len(ids):
@@ -1026,6 +1158,10 @@ class Store:
         if not areas:
             raise DisasterDxError("an area list needs at least one area")
         with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE areas IN SHARE ROW EXCLUSIVE MODE")
+            if if_empty and conn.execute(select(areas_table.c.area_id).limit(1)).first():
+                return 0
             inserted = conn.execute(
                 insert(imports).values(
                     kind="areas",
@@ -1064,6 +1200,14 @@ class Store:
                 select(imports).where(imports.c.kind == kind).order_by(imports.c.import_id.desc())
             )
             return [dict(r._mapping) for r in rows]
+
+
+def read_city(conn: Connection) -> City:
+    """The recorded city, read on a connection already open (inside another transaction)."""
+    row = conn.execute(select(city_table)).first()
+    if row is None:
+        return city_for_code(NANKOKU_CODE)
+    return city_for_code(row.code, name_en=row.name_en)
 
 
 def _shelter_row(shelter: Shelter, shelter_id: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ here fetches them (tests and offline machines simply show no background).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,9 +66,26 @@ BASEMAPS: tuple[Basemap, ...] = (
 )
 BASEMAPS_BY_KEY = {b.key: b for b in BASEMAPS}
 
-#: Nankoku City as seen on opening the map (centre of the outline's bounding box).
-NANKOKU_CENTER = (33.59, 133.64)
-NANKOKU_ZOOM = 12
+#: The frame of a map with no shelters yet (all of Japan): never another city's.
+JAPAN_CENTER = (36.2, 138.25)
+JAPAN_ZOOM = 5
+
+
+def map_view(features: dict[str, Any], *, width: int = 600, height: int = 420) -> dict[str, Any]:
+    """Centre and zoom that fit the shelters into a ``width`` × ``height`` px map.
+
+    dash-leaflet needs a centre (bounds alone fail); Web Mercator, 256 px tiles. With no
+    shelters, all of Japan.
+    """
+    bounds = bounds_of(features)
+    if bounds is None:
+        return {"center": list(JAPAN_CENTER), "zoom": JAPAN_ZOOM}
+    (south, west), (north, east) = bounds
+    mid_lat = math.radians((south + north) / 2)
+    fit_lon = math.log2(width * 360 / (256 * max(east - west, 1e-6)))
+    fit_lat = math.log2(height * 360 * math.cos(mid_lat) / (256 * max(north - south, 1e-6)))
+    zoom = math.floor(4 * min(fit_lon, fit_lat, 16)) / 4
+    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": zoom, "zoomSnap": 0.25}
 
 
 def basemap_control(

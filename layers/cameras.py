@@ -3,8 +3,8 @@
 Each camera becomes two GeoJSON features — the cone (what it sees, from heading, field of view
 and range, built in EPSG:6672 by :func:`disaster_dx.cameras.camera_cone`) and the tower icon —
 with every label already translated. ``assets/dx_cameras.js`` only draws them: the cone's
-colour *and* line pattern say the health, the icon carries the health in words (正常 / 遅延 /
-停止 / 未確認), and clicking either opens a popup that fetches the newest frame and its age
+colour *and* line pattern say the health, the icon carries the health in words (正常 / 映像が静止 /
+遅延 / 停止 / 未確認), and clicking either opens a popup that fetches the newest frame and its age
 from ``/cameras/<id>/status.json`` while it is open. Keeping the fast-changing parts (frame,
 age) out of the layer's data means the layer is redrawn only when a camera's health changes,
 so an open popup is not closed by every refresh.
@@ -20,6 +20,7 @@ import dash_leaflet as dl
 from dash import html
 from shapely.geometry import mapping
 
+from disaster_dx._time import to_jst
 from disaster_dx.cameras import (
     Camera,
     CameraStatus,
@@ -28,7 +29,7 @@ from disaster_dx.cameras import (
     camera_cone,
     health_of,
 )
-from disaster_dx.drills import ScriptedCamera
+from disaster_dx.cameras.scripted import ScriptedCamera
 
 #: Component id of the camera layer on the HQ map (``hq-`` so the staff guard covers it).
 CAMERA_LAYER_ID = "hq-cameras"
@@ -36,6 +37,7 @@ CAMERA_LAYER_ID = "hq-cameras"
 #: Symbol, colour (Okabe–Ito, colour-blind safe) and cone line pattern per health.
 HEALTH_STYLE: dict[Health, tuple[str, str, str]] = {
     Health.ONLINE: ("●", "#009E73", ""),
+    Health.FROZEN: ("■", "#CC79A7", "2 4 8 4"),
     Health.STALE: ("▲", "#E69F00", "10 6"),
     Health.OFFLINE: ("×", "#D55E00", "3 6"),
     Health.UNKNOWN: ("？", "#6b6b6b", "1 6"),
@@ -107,15 +109,27 @@ def public_label(camera: Camera, lang: str = "ja") -> str:
 
 
 def error_label(status: CameraStatus | None, lang: str = "ja") -> str:
-    """The last error in words (category, then the technical detail), or ``""``."""
-    if status is None or status.failures == 0 or status.last_error_kind is None:
+    """Why the camera is not well, in plain words for staff (no technical detail), or ``""``.
+
+    The technical detail (status codes, bytes, exception names) stays in the server log.
+    """
+    if status is None:
+        return ""
+    en = lang == "en"
+    if status.condition == "frozen" and status.failures == 0:
+        since = f"{to_jst(status.same_since):%H:%M}" if status.same_since else ""
+        if en:
+            return f"The same picture {status.same_count} times in a row" + (
+                f" (since {since})" if since else ""
+            )
+        return f"同じ画像が{status.same_count}回続いています" + (
+            f"（{since}から）" if since else ""
+        )
+    if status.failures == 0 or status.last_error_kind is None:
         return ""
     kind = status.last_error_kind
     label = kind.label(lang) if isinstance(kind, FeedErrorKind) else str(kind)
-    prefix = "Last error" if lang == "en" else "直近のエラー"
-    if status.last_error:
-        return f"{prefix}: {label}（{status.last_error}）"
-    return f"{prefix}: {label}"
+    return f"{'Last error' if en else '直近のエラー'}: {label}"
 
 
 def scripted_health(
@@ -241,6 +255,10 @@ def camera_legend(*, lang: str = "ja") -> html.Div:
     """The legend in words: each health symbol, pattern and meaning (never colour alone)."""
     meaning = {
         Health.ONLINE: ("新しい画像が届いています", "frames arriving"),
+        Health.FROZEN: (
+            "同じ画像が続いています（カメラの故障の疑い）",
+            "the same picture again and again",
+        ),
         Health.STALE: ("画像が遅れています", "frames late"),
         Health.OFFLINE: ("長く画像が届いていません", "no frames for a long time"),
         Health.UNKNOWN: ("まだ画像を受信していません", "no frame received yet"),

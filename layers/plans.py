@@ -260,9 +260,27 @@ def plans_legend(*, lang: str = "ja") -> dhtml.Div:
 # -- HQ -------------------------------------------------------------------------------------------
 
 
-def flagged_markers(flagged: Sequence[FlaggedResident], *, lang: str = "ja") -> list[dl.DivMarker]:
-    """Markers of residents who cannot reach safety in time: id and shortfall, no name."""
+#: HQ's mark for a resident who cannot reach safety in time: a person (head and shoulders) in
+#: a ring, so it cannot be read as a shelter's 閉鎖 ×, which shares HQ's map.
+PERSON_MARK_HTML = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="22" height="22" viewBox="0 0 22 22" '
+    'aria-hidden="true"><circle cx="11" cy="11" r="10" fill="#fff" stroke="#D55E00" '
+    'stroke-width="2"/><circle cx="11" cy="8" r="3.2" fill="#D55E00"/>'
+    '<path d="M5 17.5c0-3.4 2.7-5.6 6-5.6s6 2.2 6 5.6z" fill="#D55E00"/></svg>'
+)
+
+
+def flagged_markers(
+    flagged: Sequence[FlaggedResident], *, lang: str = "ja", person: bool = False
+) -> list[dl.DivMarker]:
+    """Markers of residents who cannot reach safety in time: id and shortfall, no name.
+
+    ``person`` draws :data:`PERSON_MARK_HTML` (HQ's map, where ✕ also means 閉鎖) instead of
+    the plans page's ✕ status symbol.
+    """
     symbol, colour = STATUS_STYLE[PlanStatus.LATE]
+    mark = PERSON_MARK_HTML if person else _marker_html(symbol, colour)
+    size = 22 if person else 18
     markers = []
     for person in flagged:
         if lang == "en":
@@ -283,10 +301,10 @@ def flagged_markers(flagged: Sequence[FlaggedResident], *, lang: str = "ja") -> 
             dl.DivMarker(
                 position=[person.lat, person.lon],
                 iconOptions={
-                    "html": _marker_html(symbol, colour),
+                    "html": mark,
                     "className": "plans-flagged-marker",
-                    "iconSize": [18, 18],
-                    "iconAnchor": [9, 9],
+                    "iconSize": [size, size],
+                    "iconAnchor": [size // 2, size // 2],
                 },
                 children=dl.Tooltip(text),
                 title=text,
@@ -303,23 +321,28 @@ def flagged_overlay(
     lang: str = "ja",
     component_id: str = "hq-plans-flagged",
     checked: bool = True,
+    person: bool = False,
+    overlay_id: str | None = None,
 ) -> dl.Overlay:
     """HQ's overlay of flagged residents (for ``basemap_control(overlays=[...])``).
 
     The markers live in a ``dl.LayerGroup`` with ``component_id``, so a callback can refresh
-    them by returning :func:`flagged_markers` as its ``children``.
+    them by returning :func:`flagged_markers` as its ``children``; ``overlay_id`` lets a
+    callback switch the overlay on (``checked``).
     """
     # No count in the name: a layer control keeps the name it was created with, so a count
     # here would go stale; HQ shows the count in its summary tiles instead.
+    mark = ("person mark" if lang == "en" else "人の記号") if person else "✕"
     name = (
-        "Residents who cannot reach safety in time (✕)"
+        f"Residents who cannot reach safety in time ({mark})"
         if lang == "en"
-        else "避難が間に合わない要支援者（✕）"
+        else f"避難が間に合わない要支援者（{mark}）"
     )
     return dl.Overlay(
-        dl.LayerGroup(flagged_markers(flagged, lang=lang), id=component_id),
+        dl.LayerGroup(flagged_markers(flagged, lang=lang, person=person), id=component_id),
         name=name,
         checked=checked,
+        **({"id": overlay_id} if overlay_id else {}),
     )
 
 

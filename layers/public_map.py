@@ -23,7 +23,7 @@ from disaster_dx._time import to_jst
 from disaster_dx.model import Crowding, OpenState
 from disaster_dx.public_alerts import banner_html
 from disaster_dx.public_text import OPEN_STATE_SYMBOL
-from layers.basemaps import BASEMAPS_BY_KEY, NANKOKU_CENTER, NANKOKU_ZOOM
+from layers.basemaps import BASEMAPS_BY_KEY, map_view
 
 #: Where the page's assets live, relative to ``map.html`` (``PUBLIC_DIR/site``).
 ASSETS = "site"
@@ -96,8 +96,9 @@ def shelter_map_html(collection: Mapping[str, Any], texts: Mapping[str, str]) ->
         The public page's texts in one language (``disaster_dx.public_text.texts_for``).
     """
     basemap = BASEMAPS_BY_KEY["gsi_pale"]
+    view = map_view(dict(collection))
     fmap = folium.Map(
-        location=NANKOKU_CENTER, zoom_start=NANKOKU_ZOOM, tiles=None, control_scale=True
+        location=view["center"], zoom_start=view["zoom"], tiles=None, control_scale=True
     )
     # Local copies instead of folium's CDN defaults; nothing else is needed (no jQuery,
     # Bootstrap or icon fonts: markers are plain divs).

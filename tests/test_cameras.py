@@ -183,7 +183,8 @@ def test_registry_lists_every_problem_with_its_line_and_never_repeats_a_secret()
     assert "line 18 (camera 'river', name)" in where  # name.en missing
     assert "line 24 (camera 'river', password)" in where
     assert "secrets must not be written in the registry" in texts
-    assert "feed.type 'rtsp'" in texts and "http:// or https://" in texts
+    # rtsp is a feed type now; its address must be rtsp:// (an ftp:// one is refused).
+    assert "feed.url of a rtsp feed must start with rtsp:// or rtsps://, not ftp:" in texts
     assert "feed.auth.password" in texts
     assert any(w.startswith("line 29 (camera 'river')") for w in where)  # second 'river'
     assert "already used by the camera on line" in texts or "looks like a secret" in texts
@@ -670,7 +671,7 @@ def test_health_and_age_wording() -> None:
     assert health_of(camera, never, T0 + timedelta(seconds=40)) is Health.STALE
     assert [age_label(s) for s in (5, 185, 7300, 90000)] == ["5秒前", "3分前", "2時間前", "1日前"]
     assert age_label(185, "en") == "3 min ago"
-    assert [h.ja for h in Health] == ["正常", "遅延", "停止", "未確認"]
+    assert [h.ja for h in Health] == ["正常", "映像が静止", "遅延", "停止", "未確認"]
 
 
 # -- registry copy and leases in the database -------------------------------------------------

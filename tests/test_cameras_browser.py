@@ -134,7 +134,7 @@ def test_hq_map_cones_popup_and_camera_wall_scrubber(dash_duo, make_app, screens
         assert _frame_of(driver, camera_id) == frame_key(taken)
     assert _text_of(driver, TIME_LABEL).startswith("ライブ表示")
     town = _text_of(driver, "hq-camera-card-town")
-    assert "現在の状態：停止" in town and "直近のエラー: カメラがエラーを返しました" in town
+    assert "現在の状態：停止" in town and "直近のエラー: カメラが画像を返しませんでした" in town
     screenshot(driver, "cameras_wall_live")
 
     handle = driver.find_element(By.CSS_SELECTOR, f"#{SCRUBBER} [role='slider']")

@@ -19,12 +19,14 @@ def app(make_app):
 
 
 def _bundle_urls(client) -> list[str]:
-    page = client.get("/overview").get_data(as_text=True)
+    page = client.get("/overview").get_data(as_text=True)  # a Dash page (staff only)
     return re.findall(r'src="(/_dash-component-suites/[^"]+)"', page)
 
 
 def test_dash_bundles_are_compressed_once_and_answer_their_own_etag(app) -> None:
     client = app.server.test_client()
+    store = app.server.extensions[EXTENSION_KEY].store
+    login_client(client, "viewer", add_staff_user(store, "viewer", "shelter_staff"))
     urls = _bundle_urls(client)
     assert len(urls) > 5
     plain_total = packed_total = 0

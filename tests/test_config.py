@@ -66,3 +66,24 @@ def test_production_with_strong_secret() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         settings_from_env(env)
+
+
+def test_session_lifetimes_and_login_help() -> None:
+    defaults = settings_from_env({})
+    assert (defaults.session_idle_minutes, defaults.session_max_hours) == (480, 16)
+    assert "システム管理者" in defaults.login_help_ja and "administrator" in defaults.login_help_en
+    settings = settings_from_env(
+        {
+            "SESSION_IDLE_MINUTES": "30",
+            "SESSION_MAX_HOURS": "12",
+            "LOGIN_HELP_JA": "危機管理課（内線 2345）へ",
+            "LOGIN_HELP_EN": "Call ext. 2345",
+        }
+    )
+    assert (settings.session_idle_minutes, settings.session_max_hours) == (30, 12)
+    assert settings.login_help_ja == "危機管理課（内線 2345）へ"
+    assert settings.login_help_en == "Call ext. 2345"
+    with pytest.raises(ConfigError, match="SESSION_IDLE_MINUTES"):
+        settings_from_env({"SESSION_IDLE_MINUTES": "900", "SESSION_MAX_HOURS": "8"})
+    with pytest.raises(ConfigError, match="SESSION_MAX_HOURS"):
+        settings_from_env({"SESSION_MAX_HOURS": "0"})

@@ -36,7 +36,7 @@ def _leave(driver) -> None:
 
 
 def _board_row(dash_duo, name: str) -> str:
-    rows = dash_duo.find_elements(f"#{pages.REPLAY_BOARD} tr")
+    rows = dash_duo.find_elements(f"#{pages.REPLAY_BOARD} .ag-row")
     return next(r.text for r in rows if name in r.text)
 
 

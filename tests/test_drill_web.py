@@ -159,10 +159,10 @@ def test_operator_validates_starts_controls_and_sees_the_log(app, store) -> None
         {(pages.RUN, "value"): incident_id},
         f"{pages.INTERVAL}.n_intervals",
     ).json["response"]
-    fired = refresh[pages.FIRED]["data"]
+    fired = refresh[pages.FIRED]["rowData"]
     assert [row["index"] for row in fired] == [3, 2, 1]  # newest first
     assert fired[-1]["summary"].startswith("地震：南海トラフ地震")
-    upcoming = refresh[pages.UPCOMING]["data"]
+    upcoming = refresh[pages.UPCOMING]["rowData"]
     assert upcoming[0]["offset"] == "+00:05:00" and upcoming[0]["clock"] == "09:05:00"
     assert upcoming[0]["eta"] == "0分01秒"
     status = json.dumps(refresh[pages.STATUS]["children"], ensure_ascii=False)

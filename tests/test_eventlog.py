@@ -168,7 +168,8 @@ def test_other_modules_types_have_words_and_camera_frames_can_be_left_out() -> N
         "カメラ映像の復旧",
         "状況報告",
     ]
-    assert rows[2].detail == "原因: timeout" and rows[2].subject_label == "カメラ: c"
+    assert rows[2].detail == "原因: カメラから時間内に応答がありません"
+    assert rows[2].subject_label == "カメラ: c"
     assert rows[3].detail == "開始（60倍速）"
     assert rows[4].detail == "給水車の手配"
     assert rows[5].detail == "失敗 3 回の後" and rows[5].subject_label == "カメラ: coast"

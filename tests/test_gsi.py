@@ -304,7 +304,7 @@ def test_non_numeric_coordinate_and_bad_flag(tmp_path: Path) -> None:
     message = _problems([path])
     where = "row 1 (line 2) (共通ID E3920400090201)"
     assert f"{where}: latitude 緯度 '北緯33' is not a number" in message
-    assert "津波 is 'はい'; expected 1 or blank" in message
+    assert "津波 is 'はい'; expected 1 (1.0, ○, TRUE) or blank" in message
 
 
 def test_duplicate_ids_within_and_across_files(tmp_path: Path) -> None:

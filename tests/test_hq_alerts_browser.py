@@ -23,7 +23,7 @@ def test_issue_from_the_panel_shows_the_banner_and_the_areas(
     driver = dash_duo.driver
     driver.set_window_size(1366, 768)
     login_browser(driver, dash_duo.server.url, "hq1", password, "/hq")
-    dash_duo.wait_for_element(f"#{ids.HQ_MAP} .dx-marker", timeout=20)
+    dash_duo.wait_for_element(f"#{ids.HQ_MAP} .dx-cluster", timeout=20)
     assert "発令中の避難情報はありません" in dash_duo.find_element(f"#{ids.HQ_SIT_ALERTS}").text
 
     driver.find_element(By.CSS_SELECTOR, f"#{ids.HQ_SIT_ACTIONS} > summary").click()
@@ -62,7 +62,7 @@ def test_issue_from_the_panel_shows_the_banner_and_the_areas(
     banner = dash_duo.find_element(f"#{ids.HQ_SIT_ALERTS} .dx-sit-alert")
     assert "Level 4 Evacuation instruction" in banner.text and "All of Nankoku City" in banner.text
     assert "Needs opening" in dash_duo.find_element(f"#{ids.HQ_SIT}").text
-    dash_duo.wait_for_element(f"#{ids.HQ_MAP} .dx-marker", timeout=20)
+    dash_duo.wait_for_element(f"#{ids.HQ_MAP} .dx-cluster", timeout=20)
     screenshot(driver, "hq_alert_banner_en_1366x768")
 
     driver.get(f"{dash_duo.server.url}/hq/incidents")

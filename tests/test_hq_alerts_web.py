@@ -297,7 +297,7 @@ def test_staffed_choice_from_the_detail_changes_the_board_and_tiles(app, store) 
     def board() -> tuple[dict, dict]:
         values = {(ids.HQ_SEQ, "data"): 0, ("_pages_location", "search"): ""}
         reply = _call(client, app, ids.HQ_BOARD, values, f"{ids.HQ_FORCE}.data").json["response"]
-        rows = {r["id"]: r for r in reply[ids.HQ_BOARD]["data"]}
+        rows = {r["id"]: r for r in reply[ids.HQ_BOARD]["rowData"]}
         return rows, reply[ids.HQ_TILES]
 
     rows, tiles = board()

@@ -225,6 +225,7 @@ def test_csv_with_nothing_open_still_has_its_header() -> None:
 
 
 def _xml(shelters: list[Shelter], log: list[Event], **options: Any) -> etree._Element:
+    options.setdefault("municipality", "高知県南国市")
     data = lalert_xml(
         records_for(shelters, log),
         issued_at=T0 + timedelta(minutes=30),
@@ -327,11 +328,11 @@ def test_xml_escapes_names_and_addresses(hostile: str) -> None:
 
 def test_xml_refuses_a_naive_issue_time() -> None:
     with pytest.raises(ValueError, match="naive"):
-        lalert_xml([], issued_at=datetime(2026, 9, 1, 12, 0))
+        lalert_xml([], issued_at=datetime(2026, 9, 1, 12, 0), municipality="高知県南国市")
 
 
 def test_xml_of_an_empty_list_is_still_well_formed() -> None:
-    root = etree.fromstring(lalert_xml([], issued_at=T0))
+    root = etree.fromstring(lalert_xml([], issued_at=T0, municipality="高知県南国市"))
     assert root.findtext("Shelter/TotalNumberOfShelter") == "0"
     assert root.find("Shelter/Informations") is not None
 
@@ -439,6 +440,7 @@ def test_evacuation_xml_follows_the_evacuation_order_body_and_escapes_names() ->
         evacuation_records(fold(log), AREAS, disaster_name=hostile),
         disaster_name=hostile,
         issued_at=T0 + timedelta(hours=1),
+        municipality="高知県南国市",
     )
     assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
     assert b"<script>" not in data and b'"><img' not in data

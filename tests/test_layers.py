@@ -105,3 +105,66 @@ def test_bounds_cover_every_point() -> None:
     (south, west), (north, east) = bounds_of(features, pad=0)
     assert (south, west, north, east) == (33.53, 133.64, 33.57, 133.65)
     assert bounds_of({"features": []}) is None
+
+
+def _points(*lon_lat: tuple[float, float]) -> dict:
+    return {
+        "features": [
+            {"geometry": {"type": "Point", "coordinates": [lon, lat]}} for lon, lat in lon_lat
+        ]
+    }
+
+
+def test_label_zoom_is_where_names_stop_overlapping() -> None:
+    from layers.shelters import LABEL_ZOOM_RANGE, MARKER_BOX_PX, label_zoom
+
+    low, high = LABEL_ZOOM_RANGE
+    # 150 px names: 0.01° of longitude (~930 m) is 150 px a little above zoom 14.
+    apart = _points((133.60, 33.57), (133.61, 33.57))
+    assert label_zoom(apart) == 15
+    # Closer sites need a closer zoom; a lone site is labelled at once.
+    assert label_zoom(_points((133.60, 33.57), (133.6025, 33.57))) == 17
+    assert label_zoom(_points((133.60, 33.57))) == low
+    # Smaller labels (markers without names) part sooner; sites that never part cap the zoom.
+    assert label_zoom(apart, box=MARKER_BOX_PX) < label_zoom(apart)
+    assert label_zoom(_points((133.60, 33.57), (133.60, 33.57))) == high
+
+
+def test_shelter_layer_clusters_below_the_label_zoom_and_sends_every_state() -> None:
+    from layers.shelters import label_zoom
+
+    state = fold([])
+    features = shelter_features(
+        [SCHOOL, TOWER], state, thresholds=CrowdingThresholds(), now=T0, lang="en"
+    )
+    layer = shelter_layer(features, component_id="x", lang="en")
+    assert layer.cluster is True
+    assert layer.clusterToLayer == {"variable": "dx.map.shelterCluster"}
+    assert layer.superClusterOptions["maxZoom"] < layer.hideout["labelZoom"]
+    assert layer.hideout["labelZoom"] == label_zoom(features)
+    assert [s["state"] for s in layer.hideout["states"]] == [s.value for s in OPEN_STATE_STYLE]
+    assert {s["label"] for s in layer.hideout["states"]} >= {"Open", "Not open", "Closed"}
+    # dash-leaflet keeps markers between zooms by properties.id.
+    assert all(f["properties"]["id"] == f["id"] for f in features["features"])
+    assert shelter_layer(features, component_id="x", cluster=False).cluster is False
+
+
+def test_legend_names_unknown_crowding_and_the_cluster_mark() -> None:
+    text = str(status_legend(lang="ja"))
+    assert "不明" in text and "近くの避難所の数" in text
+    assert "Unknown" in str(status_legend(lang="en"))
+
+
+def test_hq_flagged_residents_are_a_person_mark_not_the_closed_cross() -> None:
+    from disaster_dx.plans import FlaggedResident
+    from layers.plans import PERSON_MARK_HTML, flagged_markers, flagged_overlay
+
+    person = FlaggedResident(
+        resident_id="R1", hazard=Hazard.TSUNAMI, lon=133.6, lat=33.57, margin_min=-5.0,
+        has_route=True,
+    )  # fmt: skip
+    [marker] = flagged_markers([person], lang="ja", person=True)
+    assert marker.iconOptions["html"] == PERSON_MARK_HTML and "✕" not in PERSON_MARK_HTML
+    assert "✕" in flagged_markers([person], lang="ja")[0].iconOptions["html"]  # /plans keeps ✕
+    overlay = flagged_overlay([person], lang="ja", person=True, checked=False, overlay_id="o")
+    assert overlay.checked is False and "人の記号" in overlay.name and overlay.id == "o"

@@ -547,15 +547,18 @@ def check_upgraded(store: Store, before: dict[str, list[dict[str, Any]]]) -> Non
     """Everything the upgrade promises, checked on ``store``."""
     # Every event, user, audit, plan, camera and LINE row, each column as it was (later
     # revisions may add columns: those are compared by the schema check below). Only
-    # `imports` may gain a row: `init` loads the bundled areas into a database that had none.
+    # `imports` may gain a row: `init` loads the bundled areas into a database that had none;
+    # and `audit_log` one: `init` stores the city's bundled outline (audited `city.outline`).
     after = dump_rows(store)
     assert {
         name: [{k: row[k] for k in old} for row, old in zip(rows, before[name], strict=False)]
         for name, rows in after.items()
     } == before
     grown = {name for name, rows in after.items() if len(rows) != len(before[name])}
-    assert grown <= {"imports"}
+    assert grown <= {"imports", "audit_log"}
     assert len(after["imports"]) - len(before["imports"]) <= 1
+    added_audit = after["audit_log"][len(before["audit_log"]) :]
+    assert [row["action"] for row in added_audit] in ([], ["city.outline"])
     assert sum(len(rows) for rows in before.values()) > 540
     tables = set(inspect(store.engine).get_table_names())
     assert not tables & UNUSED_TABLES

@@ -25,14 +25,16 @@ def test_planner_page_and_printable_sheet(dash_duo, make_app, screenshot) -> Non
     driver.set_window_size(1366, 900)
     login_browser(driver, dash_duo.server.url, "plan1", password, "/plans")
 
-    dash_duo.wait_for_element(f"#{plans_pages.TABLE} td", timeout=20)
+    dash_duo.wait_for_element(f"#{plans_pages.TABLE} .ag-row", timeout=20)
     assert "サンプル・架空データ" in dash_duo.find_element("#plans-synthetic").text
     late = dash_duo.find_element("#plans-count-late").text
     assert "✕ 避難が間に合わない" in late
     markers = dash_duo.find_elements(".plans-marker")
     assert len(markers) == sum(r.located for r in district.residents)
     # The first rows are the flagged ones; choosing one shows its plan and route.
-    first = dash_duo.find_elements(f"#{plans_pages.TABLE} input[type=radio]")[0]
+    first = dash_duo.find_elements(
+        f"#{plans_pages.TABLE} .ag-center-cols-container .ag-row[row-index='0'] .ag-cell"
+    )[0]
     first.click()
     dash_duo.wait_for_element("#plans-detail-name", timeout=10)
     assert "避難が間に合わない" in dash_duo.find_element(f"#{plans_pages.DETAIL}").text
@@ -63,7 +65,8 @@ def test_planner_page_and_printable_sheet(dash_duo, make_app, screenshot) -> Non
 
 
 def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) -> None:
-    from disaster_dx.model import Hazard
+    from disaster_dx import alerts
+    from disaster_dx.model import AlertLevel, Hazard
     from disaster_dx.plans import flagged_residents, stored_fingerprints
 
     app = make_app()
@@ -80,9 +83,29 @@ def test_hq_sees_flagged_residents_on_the_map(dash_duo, make_app, screenshot) ->
     driver.set_window_size(1366, 768)
     login_browser(driver, dash_duo.server.url, "hq1", hq_password, "/hq")
 
+    # No 避難情報 in force: the tile counts them (live, said in words) but the map is quiet.
     dash_duo.wait_for_element("#hq-tile-flagged", timeout=20)
-    assert "避難が間に合わない要支援者" in dash_duo.find_element("#hq-tile-flagged").text
-    assert len(dash_duo.find_elements(".plans-flagged-marker")) == len(before)
+    tile = dash_duo.find_element("#hq-tile-flagged").text
+    assert "避難が間に合わない要支援者" in tile and "現況" in tile and "発令なし" in tile
+    assert "dx-tile-alert" not in dash_duo.find_element("#hq-tile-flagged").get_attribute("class")
+    assert dash_duo.find_elements(".plans-flagged-marker") == []
+
+    # Once an order is in force, the overlay is on from the start.
+    alerts.issue_alert(
+        store,
+        store.live_incident().incident_id,
+        hq_user,
+        level=AlertLevel.EVACUATE,
+        hazard=Hazard.TSUNAMI,
+        areas=[store.areas()[0].area_id],
+    )
+    replanned(app)
+    before = flagged_residents(store, hq_user)
+    driver.refresh()
+    WebDriverWait(driver, 20).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".plans-flagged-marker")) == len(before)
+    )
+    assert "発令なし" not in dash_duo.find_element("#hq-tile-flagged").text
     screenshot(driver, "hq_flagged")
 
     # Closing the shelters in use re-plans live; HQ's map follows on its next poll.

@@ -135,7 +135,7 @@ def test_planner_views_are_audited_by_id(app, store, planner, district) -> None:
     assert SECRETS[0] in page and SYNTHETIC_LABEL in page  # planners see names; demo is labelled
     response = client.post("/_dash-update-component", json=_recompute(app, arrival=25))
     assert response.status_code == 200
-    rows = response.json["response"][plans_pages.TABLE]["data"]
+    rows = response.json["response"][plans_pages.TABLE]["rowData"]
     assert {r["resident_id"] for r in rows} >= {"S-1", "S-2"}
     assert all(r["status"][0] in "○△✕◇？" for r in rows)  # a symbol with every status word
 
@@ -150,12 +150,11 @@ def test_planner_views_are_audited_by_id(app, store, planner, district) -> None:
         app,
         _duplicate_output(app, plans_pages.DETAIL),
         {
-            (plans_pages.TABLE, "selected_rows"): [0],
-            (plans_pages.TABLE, "derived_virtual_data"): [{"id": "S-2"}],
+            (plans_pages.TABLE, "selectedRows"): [{"id": "S-2"}],
             (plans_pages.HAZARD, "value"): "tsunami",
             (plans_pages.MODE, "value"): "designated",
         },
-        f"{plans_pages.TABLE}.selected_rows",
+        f"{plans_pages.TABLE}.selectedRows",
     )
     detail = client.post("/_dash-update-component", json=select)
     assert SECRETS[1] in detail.get_data(as_text=True)

@@ -55,6 +55,7 @@ def render(shelters: Any, log: list[Event], **options: Any) -> str:
         "thresholds": CrowdingThresholds(),
         "now": NOW,
         "incident_title": "令和8年台風第10号",
+        "municipality": "高知県南国市",
         **options,
     }
     return printable_shelter_list(list(shelters), fold(log), **values)

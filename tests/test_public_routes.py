@@ -14,6 +14,8 @@ from disaster_dx.publish import asset_files
 from disaster_dx.store import Store
 from disaster_dx.web.context import EXTENSION_KEY
 from disaster_dx.web.public_routes import PUBLIC_KEY, SnapshotFiles
+from tests.conftest import add_staff_user
+from tests.webtools import login_client
 
 SCHOOL = "E3920400009111"  # 稲生ふれあい館
 
@@ -171,7 +173,26 @@ def test_app_start_publishes_and_registers_the_listener(app, app_settings) -> No
     assert (app_settings.public_dir / "shelters.geojson").is_file()
 
 
-def test_the_dash_overview_moved_to_overview(client) -> None:
+def test_the_dash_overview_is_for_staff_and_sends_citizens_to_the_public_page(app, client) -> None:
+    # Anonymous (a citizen with an old link): the light public map, in their language.
+    assert client.get("/overview").headers["Location"] == "/"
+    assert client.get("/overview?lang=en").headers["Location"] == "/?lang=en"
+    router = {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": "/overview"},
+            {"id": "_pages_location", "property": "search", "value": ""},
+        ],
+        "state": [],
+        "changedPropIds": ["_pages_location.pathname"],
+    }
+    assert client.post("/_dash-update-component", json=router).status_code == 401
+    # Any signed-in staff member gets the Dash map.
+    login_client(client, "viewer", add_staff_user(_store(app), "viewer", "shelter_staff"))
     page = client.get("/overview")
     assert page.status_code == 200
     assert 'id="react-entry-point"' in page.get_data(as_text=True)

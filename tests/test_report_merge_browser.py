@@ -128,7 +128,7 @@ def test_bulk_open_from_a_stale_screen_skips_the_changed_shelter_and_names_it(
     driver = dash_duo.driver
     driver.set_window_size(1366, 768)
     login_browser(driver, dash_duo.server.url, "hq1", passwords["hq1"], "/hq")
-    dash_duo.wait_for_element(f"#{ids.HQ_MAP} .dx-marker", timeout=15)
+    dash_duo.wait_for_element(f"#{ids.HQ_MAP} .dx-cluster", timeout=15)
 
     driver.find_element(By.ID, ids.HQ_BULK_OPEN).click()
     alert = WebDriverWait(driver, 5).until(until.alert_is_present())

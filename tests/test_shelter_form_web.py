@@ -347,7 +347,7 @@ def test_people_are_shown_by_display_name_and_csv_keeps_the_login_id(app, store)
     assert log.splitlines()[0].startswith("番号,日時,操作者,操作者名,") and ",hq1,本部 佐藤," in log
     body = callback_request(app, "hq-log-table", {}, "hq-log-shelter.value")
     rows = client.post("/_dash-update-component", json=body).json["response"]["hq-log-table"]
-    assert rows["data"][0]["actor"] == "本部 佐藤"
+    assert rows["rowData"][0]["actor"] == "本部 佐藤"
     from disaster_dx.io.after_action import after_action
 
     report = after_action(store, _live(store))

@@ -57,13 +57,13 @@ def test_staff_pages_have_no_serious_accessibility_problem_of_ours(dash_duo, mak
     driver.set_window_size(1366, 900)
     login_browser(driver, dash_duo.server.url, "admin1", password, "/hq")
     pages = {
-        "/hq": "#hq-board td",
+        "/hq": "#hq-board .ag-row",
         f"/hq/shelter/{SCHOOL}": "#hq-form-open-state",
         "/hq/log": "#hq-log-table",
         "/hq/cameras": "#hq-cameras-wall",
         "/hq/line": "#hq-line-queue",
         "/hq/incidents": "#hq-inc-records",
-        "/plans": "#plans-table td",
+        "/plans": "#plans-table .ag-row",
         "/drill": "#drill-speed",
         "/overview": "main, .dx-overview, #_pages_content",
     }

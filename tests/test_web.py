@@ -6,13 +6,24 @@ import json
 
 from plotly.utils import PlotlyJSONEncoder
 
+from disaster_dx import auth
 from disaster_dx.config import Settings
 from disaster_dx.web import overview
+from disaster_dx.web.context import EXTENSION_KEY
+from tests.conftest import add_staff_user
 
 
 def _layout_json(app, lang: str | None = None) -> str:
-    """The overview page as the browser receives it (layout called like Dash does)."""
+    """The overview page as a signed-in staff member's browser receives it (staff only)."""
+    from flask_login import login_user
+
+    from disaster_dx.web.security import WebUser
+
+    store = app.server.extensions[EXTENSION_KEY].store
+    if not any(u.username == "viewer" for u in auth.list_users(store)):
+        add_staff_user(store, "viewer", "shelter_staff")
     with app.server.test_request_context(overview.PATH):
+        login_user(WebUser(auth.get_user(store, "viewer")))
         component = overview.layout(lang=lang)
     return json.dumps(component, cls=PlotlyJSONEncoder, ensure_ascii=False)
 
@@ -34,9 +45,8 @@ def test_first_start_creates_the_database_with_the_bundled_shelters(
     assert page.status_code == 200
     assert '<html lang="ja">' in page.get_data(as_text=True)
     assert (app_settings.public_dir / "index.html").read_bytes() == page.get_data()
-    overview_page = client.get("/overview")  # the Dash overview map
-    assert overview_page.status_code == 200
-    assert 'id="react-entry-point"' in overview_page.get_data(as_text=True)
+    # The Dash overview map is for staff: a citizen is sent to the public page.
+    assert client.get("/overview").headers["Location"] == "/"
     # A second app on the same database (another worker) changes nothing.
     again = make_app()
     assert again.server.test_client().get("/healthz").json["shelters"] == 139

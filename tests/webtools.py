@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
 
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
@@ -94,3 +96,80 @@ def axe_violations(driver: Any) -> list[dict[str, Any]]:
         """
     )
     return [v for v in json.loads(found) if v["impact"] in ("serious", "critical")]
+
+
+def map_counts(driver: Any, map_id: str) -> dict[str, int]:
+    """Shelters a map shows, per open state and in total, over clusters and single markers.
+
+    Clusters carry ``data-total`` and ``data-state-<state>`` (dx_map.js); single markers the
+    class ``dx-state-<state>``.
+    """
+    counts: dict[str, int] = driver.execute_script(
+        """
+        const root = document.getElementById(arguments[0]);
+        const out = {total: 0, clusters: 0, markers: 0};
+        root.querySelectorAll('.dx-cluster').forEach(function (c) {
+            out.total += Number(c.getAttribute('data-total'));
+            out.clusters += 1;
+            c.getAttributeNames().forEach(function (name) {
+                if (name.indexOf('data-state-') === 0) {
+                    const state = name.slice('data-state-'.length);
+                    out[state] = (out[state] || 0) + Number(c.getAttribute(name));
+                }
+            });
+        });
+        root.querySelectorAll('.dx-marker').forEach(function (m) {
+            const state = Array.from(m.classList).find(function (k) {
+                return k.indexOf('dx-state-') === 0;
+            }).slice('dx-state-'.length);
+            out[state] = (out[state] || 0) + 1;
+            out.total += 1;
+            out.markers += 1;
+        });
+        return out;
+        """,
+        map_id,
+    )
+    return counts
+
+
+def zoom_into_clusters(driver: Any, map_id: str, marker: str, *, cluster: str) -> Any:
+    """Click the cluster matching ``cluster`` (a CSS selector) until ``marker`` is drawn.
+
+    As a person does: a click on a cluster zooms to where it splits.
+    """
+    wait = WebDriverWait(driver, 5)
+    for _ in range(8):
+        found = driver.find_elements(By.CSS_SELECTOR, f"#{map_id} {marker}")
+        if found:
+            return found[0]
+        target = wait.until(
+            until.presence_of_element_located((By.CSS_SELECTOR, f"#{map_id} {cluster}"))
+        )
+        driver.execute_script("arguments[0].click()", target)
+        # The layer redraws after the zoom (spiderfied in place: the next round looks again).
+        with contextlib.suppress(TimeoutException):
+            wait.until(until.staleness_of(target))
+    raise AssertionError(f"{marker} never appeared after zooming into {cluster}")
+
+
+def in_view(driver: Any, element: Any, container: Any | None = None, *, axis: str = "xy") -> bool:
+    """Whether ``element`` lies inside ``container``'s box (default: the browser window).
+
+    ``axis="y"`` checks top and bottom only (a table row wider than its scrolled viewport).
+    """
+    return bool(
+        driver.execute_script(
+            """
+            const box = arguments[0].getBoundingClientRect();
+            const outer = arguments[1] ? arguments[1].getBoundingClientRect()
+                : {top: 0, left: 0, bottom: window.innerHeight, right: window.innerWidth};
+            const fitsY = box.top >= outer.top - 1 && box.bottom <= outer.bottom + 1;
+            const fitsX = box.left >= outer.left - 1 && box.right <= outer.right + 1;
+            return box.height > 0 && fitsY && (arguments[2] === "y" || fitsX);
+            """,
+            element,
+            container,
+            axis,
+        )
+    )

@@ -55,6 +55,7 @@ from disaster_dx.events import (
     State,
     fold,
 )
+from disaster_dx.history import is_history_actor
 from disaster_dx.hq import IncidentClock, expects_reports, is_stale
 from disaster_dx.incidents import display_name
 from disaster_dx.model import AlertLevel, Hazard, OpenState, Shelter
@@ -174,6 +175,8 @@ class AfterAction:
     stale_after: timedelta
     speeds: tuple[float, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)
+    #: Publications of a record imported from published snapshots (0: reported live).
+    publications: int = 0
 
     def stale_at(self, elapsed: timedelta) -> int:
         """How many shelters were 報告遅れ at drill time ``elapsed`` (the board's tile then).
@@ -285,6 +288,14 @@ def after_action(
     )
     walker.finish(end_elapsed)
 
+    # A record imported from published snapshots: its gaps are the publication cadence, not
+    # late reports, so 報告遅れ is not computed for it.
+    imported = [e.at for e in events if e.type in _SHELTER_TYPES]
+    publications = (
+        len(set(imported))
+        if imported and all(is_history_actor(e.actor) for e in events if e.type in _SHELTER_TYPES)
+        else 0
+    )
     responses = _responses(events, prompts, clock, names)
     needed = [
         Opening(sid, names.get(sid, sid), *walker.first_open.get(sid, (None, "")))
@@ -312,11 +323,12 @@ def after_action(
         busiest=(names.get(busiest[0], busiest[0]), busiest[1]) if busiest else None,
         responses=responses,
         needed=needed,
-        stale=sorted(walker.stale, key=lambda p: (p.start, p.shelter_name)),
+        stale=[] if publications else sorted(walker.stale, key=lambda p: (p.start, p.shelter_name)),
         timeline=timeline,
         stale_after=stale_after,
         speeds=tuple(dict.fromkeys(speeds)),
         names=names,
+        publications=publications,
     )
 
 
@@ -776,7 +788,11 @@ def report_html(report: AfterAction, *, plotly_js: str = "inline") -> str:
             False,
         ),
         ("対応のなかった状況付与", f"{unanswered}件", unanswered > 0),
-        ("報告遅れ", f"{len(report.stale)}件", bool(report.stale)),
+        (
+            "報告遅れ",
+            "—（公表資料）" if report.publications else f"{len(report.stale)}件",
+            bool(report.stale),
+        ),
     ]
     card_html = "".join(
         f'<div class="card{" alert" if alert else ""}"><div class="label">{_e(label)}</div>'
@@ -822,12 +838,15 @@ def report_html(report: AfterAction, *, plotly_js: str = "inline") -> str:
         "<h2>必要な避難所の開設</h2>",
         _needed_table(report),
         "<h2>報告遅れ</h2>",
-        f'<p class="note">職員が常駐する開設中の避難所から'
+        f'<p class="note">公表された避難所一覧 {report.publications} 回分から取り込んだ記録です。'
+        "各避難所の状況は公表の時点ごとにしか分からないため、報告遅れは算出していません。</p>"
+        if report.publications
+        else f'<p class="note">職員が常駐する開設中の避難所から'
         f"{int(report.stale_after.total_seconds() // 60)}分"
         + ("（訓練経過時間）" if report.is_drill else "")
         + "を超えて報告がなかった期間です。無人の避難場所・津波避難タワーなど"
         "（指定緊急避難場所のみの施設）は、本部が「常駐」にしたものだけが対象です。</p>",
-        _stale_table(report),
+        "" if report.publications else _stale_table(report),
         "<h2>時系列</h2>",
         f'<div class="plot">{plots[plot_index]}</div>',
         _timeline_table(report),

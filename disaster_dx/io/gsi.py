@@ -29,6 +29,7 @@ import io
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +50,12 @@ DUPLICATE_WARN_DISTANCE_M = 5.0
 #: A generous box around Japan's territory (lon, lat); anything outside is a data error.
 JAPAN_BOUNDS = (122.0, 20.0, 154.5, 46.0)
 
-_FLAG_TRUE = {"1", "１", "○", "◯", "〇", "true", "True", "TRUE"}
-_FLAG_FALSE = {"", "0", "０", "-", "false", "False", "FALSE"}
+# Spellings of "designated for this hazard" found in real files: GSI's ``1``, a spreadsheet or
+# pandas export's ``1.0``, ``○``, ``TRUE``. Compared after NFKC and lower-casing.
+_FLAG_TRUE = {"1", "1.0", "○", "◯", "〇", "true"}
+_FLAG_FALSE = {"", "0", "0.0", "-", "−", "ー", "×", "✕", "false", "nan"}
+#: How many example rows the grouped warning report shows per kind.
+WARNING_EXAMPLES = 3
 _GSI_ID = re.compile(r"^[A-Z]\d{13}$")
 _STANDARD_HAZARD_COLUMNS = {h: f"災害種別_{c}" for h, c in GSI_HAZARD_COLUMNS.items()}
 
@@ -70,11 +75,47 @@ class SourceRecord:
     municipality_code: str
     where: str
     fields: dict[str, object] = field(compare=False, hash=False)
+    notes: tuple[ImportNote, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def facility_key(self) -> str:
         """The facility number that GSI's two lists share (first 11 characters of 共通ID)."""
         return self.record_id[:11] if _GSI_ID.match(self.record_id) else self.record_id
+
+
+@dataclass(frozen=True)
+class ImportNote:
+    """Something read in a way a person should check (imported anyway, never silently)."""
+
+    kind: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+#: Words for each kind of warning in the grouped report.
+NOTE_KINDS = {
+    "capacity-text": "想定収容人数 read from text (屋内 N人 taken; the rest kept as a note)",
+    "capacity-unreadable": "想定収容人数 has no number to take (left empty; the text kept)",
+    "possible-duplicate": "possible duplicate sites",
+    "other-municipality": "records of another municipality (imported; check the file)",
+}
+
+
+def group_notes(notes: Sequence[ImportNote], *, examples: int = WARNING_EXAMPLES) -> list[str]:
+    """``["想定収容人数 read from text: 12 rows", "  row 3: …", …]`` in first-seen order."""
+    groups: dict[str, list[ImportNote]] = {}
+    for note in notes:
+        groups.setdefault(note.kind, []).append(note)
+    lines = []
+    for kind, members in groups.items():
+        lines.append(f"{NOTE_KINDS.get(kind, kind)}: {len(members)}")
+        lines.extend(f"  {note}" for note in members[:examples])
+        if len(members) > examples:
+            lines.append(f"  … and {len(members) - examples} more")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -95,6 +136,12 @@ class ShelterImport:
     shelters: list[Shelter]
     files: list[SourceFile]
     warnings: list[str]
+    #: The same warnings with their kind and row, for :meth:`warning_report`.
+    notes: list[ImportNote] = field(default_factory=list)
+
+    def warning_report(self, *, examples: int = WARNING_EXAMPLES) -> list[str]:
+        """Warnings grouped by kind: one line per kind with its count, then its first rows."""
+        return group_notes(self.notes, examples=examples)
 
     @property
     def sha256(self) -> str:
@@ -108,7 +155,9 @@ class ShelterImport:
 # -- public API -------------------------------------------------------------------------------
 
 
-def shelters_from_files(paths: Iterable[Path | str]) -> ShelterImport:
+def shelters_from_files(
+    paths: Iterable[Path | str], *, city_code: str | None = None
+) -> ShelterImport:
     """Read GSI/standard shelter files and merge them into one master of sites.
 
     Parameters
@@ -116,6 +165,9 @@ def shelters_from_files(paths: Iterable[Path | str]) -> ShelterImport:
     paths
         GeoJSON or CSV files in any of the supported formats; typically the city's
         指定避難所 file and its 指定緊急避難場所 file.
+    city_code
+        The city the master is for: records of another municipality (a prefecture-wide file,
+        a neighbour's site) are imported but counted as warnings, so nobody misses them.
 
     Raises
     ------
@@ -139,9 +191,21 @@ def shelters_from_files(paths: Iterable[Path | str]) -> ShelterImport:
         raise ImportFileError("shelter import failed, nothing was imported", problems)
     if not records:
         raise ImportFileError("shelter import failed", [Problem("input", "no shelter records")])
-    shelters, warnings = merge_records(records)
+    shelters, merge_warnings = merge_records(records)
     log.info("read %d records from %d files into %d sites", len(records), len(files), len(shelters))
-    return ShelterImport(shelters, files, warnings)
+    notes = [note for record in records for note in record.notes]
+    if city_code:
+        notes.extend(
+            ImportNote(
+                "other-municipality",
+                r.where,
+                f"{r.name}: 全国地方公共団体コード {r.municipality_code}, not {city_code}",
+            )
+            for r in records
+            if r.municipality_code and r.municipality_code != city_code
+        )
+    notes.extend(ImportNote("possible-duplicate", "sites", w) for w in merge_warnings)
+    return ShelterImport(shelters, files, [str(n) for n in notes], notes)
 
 
 def read_shelter_file(path: Path) -> tuple[list[SourceRecord], SourceFile]:
@@ -405,16 +469,8 @@ def _standard_record(
         problems.append(Problem(where, "名称 is empty"))
     lon, lat = _lon_lat(coords, where, problems)
     hazards = _hazards(row, _STANDARD_HAZARD_COLUMNS, where, problems)
-    capacity: int | None = None
-    raw_capacity = _text(row.get("想定収容人数")).replace(",", "")
-    if raw_capacity:
-        try:
-            capacity = int(raw_capacity)
-        except ValueError:
-            problems.append(Problem(where, f"想定収容人数 {raw_capacity!r} is not a whole number"))
-        else:
-            if capacity < 0:
-                problems.append(Problem(where, f"想定収容人数 {capacity} is negative"))
+    capacity, note = capacity_from_text(_text(row.get("想定収容人数")))
+    notes = () if note is None else (ImportNote(note[0], where, note[1]),)
     if len(problems) > count:
         return None
     address = _text(row.get("所在地_連結表記") or row.get("住所"))
@@ -430,7 +486,44 @@ def _standard_record(
         municipality_code=code.zfill(6) if code.isdigit() else code,
         where=where,
         fields=dict(row),
+        notes=notes,
     )
+
+
+_PLAIN_NUMBER = re.compile(r"^(\d+)(?:\.0+)?\s*人?$")
+_INDOOR = re.compile(r"屋内[^\d]{0,6}?(\d[\d,]*)\s*人?")
+_OUTDOOR = re.compile(r"屋外")
+_ANY_NUMBER = re.compile(r"(\d+)\s*人")
+
+
+def capacity_from_text(raw: str) -> tuple[int | None, tuple[str, str] | None]:
+    """The capacity in 想定収容人数 and, when it had to be read from text, a note about it.
+
+    ``480``, ``480.0``, ``3,350人`` and full-width digits are plain numbers. Text such as
+    ``屋内480人／屋外3,350人(面積の1/2)`` gives the 屋内 number (people stay indoors in a
+    shelter); the whole text stays in the record's source fields. Text with only an outdoor
+    figure or no number gives no capacity. Both readings are returned as notes to count.
+    """
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if text in ("", "-", "−", "ー", "nan", "不明", "なし"):
+        return None, None
+    compact = text.replace(",", "")
+    plain = _PLAIN_NUMBER.match(compact)
+    if plain:
+        return int(plain.group(1)), None
+    indoor = _INDOOR.search(text)
+    if indoor:
+        number = int(indoor.group(1).replace(",", ""))
+        rest = (text[: indoor.start()] + text[indoor.end() :]).strip(" /・、,")
+        kept = f" ({rest} kept as a note)" if rest else ""
+        return number, ("capacity-text", f"想定収容人数 {raw!r} → {number}{kept}")
+    numbers = _ANY_NUMBER.findall(compact)
+    if len(numbers) == 1 and not _OUTDOOR.search(compact):
+        return int(numbers[0]), (
+            "capacity-text",
+            f"想定収容人数 {raw!r} → {numbers[0]}",
+        )
+    return None, ("capacity-unreadable", f"想定収容人数 {raw!r}: no indoor number, left empty")
 
 
 def _text(value: Any) -> str:
@@ -465,11 +558,14 @@ def _hazards(
 ) -> frozenset[Hazard]:
     flagged = set()
     for hazard, column in columns.items():
-        value = _text(row.get(column))
+        raw = _text(row.get(column))
+        value = unicodedata.normalize("NFKC", raw).lower()
         if value in _FLAG_TRUE:
             flagged.add(hazard)
         elif value not in _FLAG_FALSE:
-            problems.append(Problem(where, f"{column} is {value!r}; expected 1 or blank"))
+            problems.append(
+                Problem(where, f"{column} is {raw!r}; expected 1 (1.0, ○, TRUE) or blank (0, ×)")
+            )
     return frozenset(flagged)
 
 
@@ -478,9 +574,7 @@ def _code_with_check_digit(code5: str) -> str:
     if len(code5) != 5 or not code5.isdigit():
         return code5
     total = sum(int(d) * w for d, w in zip(code5, (6, 5, 4, 3, 2), strict=True))
-    remainder = total % 11
-    check = (11 - remainder) % 10 if remainder else 0
-    return f"{code5}{check}"
+    return f"{code5}{(11 - total % 11) % 10}"
 
 
 def _duplicate_id_problems(records: Sequence[SourceRecord]) -> list[Problem]:

@@ -28,7 +28,7 @@ with ``Sort`` (発令区分), ``IssueOrLift`` (発令/解除) and ``Areas/Area/L
 the 2021 reform (高齢者等避難・避難指示・緊急安全確保, which replaced 避難準備・避難勧告・避難指示)
 are not confirmed from the official specification: the words are the current legal names, and
 the operator should check them against the sender's form. 災害名 is the live incident's name;
-an incident not named yet gives its HQ title (「南国市 災害対策本部」).
+an incident not named yet gives its HQ title (「七尾市 災害対策本部」: the city recorded at init).
 
 The export shows *state*, not events: a ``shelter.correction`` changes the corrected value but
 never 確認日時 (``reported_at`` moves only with status reports), so fixing a typo never looks
@@ -164,7 +164,7 @@ def lalert_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
 def lalert_xml(
     records: Sequence[Mapping[str, Any]],
     *,
-    municipality: str = "高知県南国市",
+    municipality: str,
     issued_at: datetime,
     disaster_name: str = "",
 ) -> bytes:
@@ -343,7 +343,7 @@ def evacuation_xml(
     records: Sequence[Mapping[str, Any]],
     *,
     disaster_name: str,
-    municipality: str = "高知県南国市",
+    municipality: str,
     issued_at: datetime,
 ) -> bytes:
     """避難情報 as XML in the shape public L-Alert senders build the body (see the module doc).

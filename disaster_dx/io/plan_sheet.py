@@ -250,7 +250,7 @@ def _sheet(
     parts.append(
         f"<footer><span>作成日時 {_e(jst_minute(made_at))}</span>"
         f"<span>判定 {_e(status.symbol)} {_e(status.ja)}</span>"
-        "<span>南国市 個別避難計画（disaster_dx）</span></footer>"
+        "<span>個別避難計画（disaster_dx）</span></footer>"
     )
     parts.append("</section>")
     return "\n".join(parts)

@@ -164,7 +164,7 @@ def printable_shelter_list(
     incident_title: str,
     include_internal: bool = False,
     lang: str = "ja",
-    municipality: str = "高知県南国市",
+    municipality: str,
     include_unopened: bool = False,
     drill: bool = False,
     urgent_expire_after: timedelta = DEFAULT_URGENT_EXPIRY,

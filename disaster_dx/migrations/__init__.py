@@ -95,6 +95,7 @@ def all_metadata() -> list[MetaData]:
         drills,
         idempotency,
         leases,
+        login_throttle,
         notify,
         plans,
         projection,
@@ -111,6 +112,7 @@ def all_metadata() -> list[MetaData]:
         notify.notify_metadata,
         api_tokens.token_metadata,
         idempotency.idempotency_metadata,
+        login_throttle.throttle_metadata,
     ]
 
 
@@ -267,7 +269,7 @@ def rebuild_derived(store: Store) -> None:
     after the schema transaction commits; ``disaster-dx db upgrade --rebuild-derived`` runs it
     again by hand.
     """
-    from disaster_dx.camera_frames import backfill_frames_from_events
+    from disaster_dx.cameras.frames import backfill_frames_from_events
 
     for incident in store.incidents():
         store.projection.build_snapshots(incident.incident_id)

@@ -17,6 +17,7 @@ Access: HQ staff (and admins) see every camera; anyone may see a camera the regi
 | ``/cameras/<id>/frames/<key>.jpg`` | a stored frame by its capture-time key (immutable) |
 | ``/cameras/<id>/status.json`` | health, newest frame and its age, for the map popup |
 | ``/hq/cameras`` | every camera's image, auto-refreshing, with a time scrubber over history |
+| ``/hq/cameras/<id>`` | one camera large, the last hour as a strip (:mod:`.camera_view`) |
 """
 
 from __future__ import annotations
@@ -37,15 +38,6 @@ from flask import Flask, Response, abort, jsonify, request
 
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role
-from disaster_dx.camera_frames import (
-    CAMERA_ID,
-    FrameRecord,
-    FrameRef,
-    FrameStore,
-    frame_at,
-    frame_times,
-    frames_at,
-)
 from disaster_dx.cameras import (
     Camera,
     CameraRegistry,
@@ -63,10 +55,19 @@ from disaster_dx.cameras import (
     registered_cameras,
     sync_registry,
 )
-from disaster_dx.drills import ScriptedCamera, scripted_cameras
+from disaster_dx.cameras.frames import (
+    CAMERA_ID,
+    FrameRecord,
+    FrameRef,
+    FrameStore,
+    frame_at,
+    frame_times,
+    frames_at,
+)
+from disaster_dx.cameras.scripted import ScriptedCamera, scripted_cameras
 from disaster_dx.errors import NotFoundError
 from disaster_dx.store import Incident, Store
-from disaster_dx.web import ids
+from disaster_dx.web import camera_view, ids
 from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
@@ -160,6 +161,8 @@ def init_cameras(server: Flask, app: Dash, *, settings: CameraSettings | None = 
     server.add_url_rule("/cameras/<camera_id>/drill-image", "camera_drill_image", _drill_image)
     register_page()
     register(app)
+    camera_view.register_page()
+    camera_view.register(app)
 
 
 def start_poller(
@@ -241,7 +244,13 @@ def _frame(camera_id: str, key: str) -> Response:
     ref = camera_web().frames.get(camera.camera_id, key)
     if ref is None:
         abort(404)
-    return _image_response(ref, hq=hq, immutable=True)
+    response = _image_response(ref, hq=hq, immutable=True)
+    if request.args.get("download") == "1":  # "save": the file is named by its capture time
+        record = frame_at(current().store, camera.camera_id, ref.captured_at)
+        if record is not None and record.key == ref.key:
+            name = camera_view.download_name(record)
+            response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 def _scripted(until: datetime | None = None) -> dict[str, ScriptedCamera]:
@@ -417,11 +426,16 @@ def _card(
     if scripted is not None:
         picture = _scripted_picture(camera, scripted, lang, incident_id)
     elif ref is not None:
-        picture: Any = html.Img(
-            src=_frame_url(ref),
-            alt=f"{camera.name(lang)} {frame_label(ref, now, lang)}",
-            id=f"hq-camera-img-{camera.camera_id}",
-            className="dx-camera-frame",
+        picture: Any = dcc.Link(
+            html.Img(
+                src=_frame_url(ref),
+                alt=f"{camera.name(lang)} {frame_label(ref, now, lang)}",
+                id=f"hq-camera-img-{camera.camera_id}",
+                className="dx-camera-frame",
+            ),
+            href=f"/hq/cameras/{camera.camera_id}" + ("?lang=en" if en else ""),
+            title="Open large, with the last hour" if en else "大きく表示（この1時間の記録つき）",
+            className="dx-camera-open",
         )
     else:
         empty = (

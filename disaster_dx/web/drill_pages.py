@@ -33,7 +33,7 @@ from typing import Any
 
 import dash
 import dash_leaflet as dl
-from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import Flask, Response, abort, redirect, render_template_string, request, session
 from plotly.offline import get_plotlyjs
 
@@ -41,7 +41,7 @@ from disaster_dx import auth, drills
 from disaster_dx import hq as hq_core
 from disaster_dx._time import JST, to_jst
 from disaster_dx.auth import Role, User
-from disaster_dx.camera_frames import frame_span
+from disaster_dx.cameras.frames import frame_span
 from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.events import Event
 from disaster_dx.io.after_action import after_action, report_html
@@ -49,8 +49,8 @@ from disaster_dx.situation import incident_time
 from disaster_dx.store import Incident, Store
 from disaster_dx.web.context import current
 from disaster_dx.web.security import csrf_token, page_user, requires, signed_in_user
-from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
-from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control
+from disaster_dx.web.staff import grid, refusal, staff_header
+from layers.basemaps import basemap_control, map_view
 from layers.shelters import shelter_features, shelter_layer, status_legend
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,22 @@ _BOARD_COLUMNS = (
     ("stale", "報告遅れ"),
     ("staffed_label", "職員"),
 )
+
+
+def _columns(*fields: tuple[str, str] | tuple[str, str, int]) -> list[dict[str, Any]]:
+    """Grid columns from ``(field, header[, flex])``; long texts wrap."""
+    return [
+        {
+            "field": field[0],
+            "headerName": field[1],
+            "flex": field[2] if len(field) > 2 else 1,  # type: ignore[misc]
+            "minWidth": 70,
+            "wrapText": True,
+            "autoHeight": True,
+        }
+        for field in fields
+    ]
+
 
 # -- look (inline: the shared stylesheet belongs to the HQ pages) ------------------------------
 _STRIPES = "repeating-linear-gradient(135deg, #ffcc00 0 22px, #1a1a1a 22px 44px)"
@@ -384,32 +400,30 @@ def operator_layout(**_query: Any) -> html.Div:
                             html.P(id=RESULT, role="status", **{"aria-live": "polite"}),
                             html.Div(id=LINKS),
                             html.H3("これからの状況付与"),
-                            dash_table.DataTable(
-                                id=UPCOMING,
-                                columns=[
-                                    {"name": "予定（経過時間）", "id": "offset"},
-                                    {"name": "想定時刻", "id": "clock"},
-                                    {"name": "あと", "id": "eta"},
-                                    {"name": "内容", "id": "summary"},
-                                ],
-                                data=[],
-                                style_cell=TABLE_CELL,
-                                style_header=TABLE_HEADER,
-                                page_size=10,
+                            grid(
+                                UPCOMING,
+                                _columns(
+                                    ("offset", "予定（経過時間）"),
+                                    ("clock", "想定時刻"),
+                                    ("eta", "あと"),
+                                    ("summary", "内容", 3),
+                                ),
+                                [],
+                                lang="ja",
+                                options={"pagination": True, "paginationPageSize": 10},
                             ),
                             html.H3("実施した状況付与（記録）"),
-                            dash_table.DataTable(
-                                id=FIRED,
-                                columns=[
-                                    {"name": "番号", "id": "index"},
-                                    {"name": "経過時間", "id": "offset"},
-                                    {"name": "実施時刻", "id": "at"},
-                                    {"name": "内容", "id": "summary"},
-                                ],
-                                data=[],
-                                style_cell=TABLE_CELL,
-                                style_header=TABLE_HEADER,
-                                page_size=15,
+                            grid(
+                                FIRED,
+                                _columns(
+                                    ("index", "番号"),
+                                    ("offset", "経過時間"),
+                                    ("at", "実施時刻"),
+                                    ("summary", "内容", 3),
+                                ),
+                                [],
+                                lang="ja",
+                                options={"pagination": True, "paginationPageSize": 15},
                             ),
                         ],
                         style=_PANEL,
@@ -740,41 +754,40 @@ def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
                                 dl.Map(
                                     [
                                         basemap_control(lang="ja"),
+                                        # Not clustered yet: the replay's tests and
+                                        # its step-by-step reading follow each marker.
                                         shelter_layer(
-                                            snap["features"], component_id=REPLAY_SHELTERS
+                                            snap["features"],
+                                            component_id=REPLAY_SHELTERS,
+                                            cluster=False,
                                         ),
                                         dl.ScaleControl(position="bottomleft", imperial=False),
                                     ],
                                     id=REPLAY_MAP,
-                                    center=NANKOKU_CENTER,
-                                    zoom=NANKOKU_ZOOM,
+                                    **map_view(snap["features"]),
                                     style={"height": "60vh", "minHeight": "380px"},
                                 ),
                                 className="dx-hq-map",
                             ),
                             html.Section(
                                 [
-                                    dash_table.DataTable(
-                                        id=REPLAY_BOARD,
-                                        columns=[{"name": n, "id": k} for k, n in _BOARD_COLUMNS],
-                                        data=snap["rows"],
-                                        sort_action="native",
-                                        filter_action="native",
-                                        page_action="none",
-                                        fixed_rows={"headers": True},
-                                        style_table={"height": "52vh", "overflowY": "auto"},
-                                        style_cell={**TABLE_CELL, "maxWidth": "14rem"},
-                                        style_header=TABLE_HEADER,
-                                        style_data_conditional=[
-                                            {
-                                                "if": {"filter_query": '{stale} != ""'},
-                                                "backgroundColor": "#fff1e0",
-                                            },
-                                            {
-                                                "if": {"filter_query": '{crowding_code} = "full"'},
-                                                "fontWeight": "bold",
-                                            },
-                                        ],
+                                    # Every row drawn (139 shelters): the replay is read
+                                    # and compared row by row, and searched with the browser.
+                                    grid(
+                                        REPLAY_BOARD,
+                                        _columns(*_BOARD_COLUMNS),
+                                        snap["rows"],
+                                        lang="ja",
+                                        height="52vh",
+                                        row_id="id",
+                                        options={
+                                            "suppressRowVirtualisation": True,
+                                            "suppressColumnVirtualisation": True,
+                                        },
+                                        rowClassRules={
+                                            "dx-row-stale": "params.data.stale !== ''",
+                                            "dx-row-full": "params.data.crowding_code === 'full'",
+                                        },
                                     ),
                                     html.H3(
                                         "発表中の警報等・本部への連絡", style={"fontSize": "1rem"}
@@ -1104,8 +1117,8 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output(STATUS, "children"),
-        Output(UPCOMING, "data"),
-        Output(FIRED, "data"),
+        Output(UPCOMING, "rowData"),
+        Output(FIRED, "rowData"),
         Output(LINKS, "children"),
         Output(RUN, "options"),
         Input(INTERVAL, "n_intervals"),
@@ -1147,7 +1160,7 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output(REPLAY_SHELTERS, "data"),
-        Output(REPLAY_BOARD, "data"),
+        Output(REPLAY_BOARD, "rowData"),
         Output(REPLAY_TILES, "children"),
         Output(REPLAY_FEED, "children"),
         Output(REPLAY_CLOCK, "children"),

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dash
-from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from disaster_dx._time import to_jst
 from disaster_dx.auth import Role, display_names, list_users
@@ -23,7 +23,7 @@ from disaster_dx.web.context import current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires
-from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
+from disaster_dx.web.staff import grid, refusal, staff_header
 
 LOG_SHELTER = "hq-log-shelter"
 LOG_ACTOR = "hq-log-actor"
@@ -169,24 +169,42 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                     html.P(id=LOG_COUNT, children=_count_text(page, lang)),
                     dcc.Store(id=LOG_CURSORS, data=_cursors(page)),
                     _page_buttons(page, lang),
-                    dash_table.DataTable(
-                        id=LOG_TABLE,
-                        columns=[
-                            {"name": "番号" if not en else "#", "id": "seq"},
-                            {"name": "日時" if not en else "Time (JST)", "id": "at"},
-                            {"name": "担当者" if not en else "User", "id": "actor"},
-                            {"name": "種類" if not en else "Event", "id": "type"},
-                            {"name": "対象" if not en else "Subject", "id": "subject"},
+                    grid(
+                        LOG_TABLE,
+                        [
+                            {"field": "seq", "headerName": "番号" if not en else "#", "width": 80},
                             {
-                                "name": "変更内容（前 → 後）" if not en else "Changes",
-                                "id": "changes",
+                                "field": "at",
+                                "headerName": "日時" if not en else "Time (JST)",
+                                "width": 150,
+                            },
+                            {
+                                "field": "actor",
+                                "headerName": "担当者" if not en else "User",
+                                "width": 110,
+                            },
+                            {
+                                "field": "type",
+                                "headerName": "種類" if not en else "Event",
+                                "flex": 1,
+                            },
+                            {
+                                "field": "subject",
+                                "headerName": "対象" if not en else "Subject",
+                                "flex": 1,
+                            },
+                            {
+                                "field": "changes",
+                                "headerName": "変更内容（前 → 後）" if not en else "Changes",
+                                "flex": 2,
+                                # One change per line, as the log writes them.
+                                "wrapText": True,
+                                "autoHeight": True,
+                                "cellStyle": {"whiteSpace": "pre-line", "lineHeight": "1.4"},
                             },
                         ],
-                        data=_table_rows(page.rows),
-                        page_action="none",
-                        sort_action="native",
-                        style_cell={**TABLE_CELL, "whiteSpace": "pre-line"},
-                        style_header=TABLE_HEADER,
+                        _table_rows(page.rows),
+                        lang=lang,
                     ),
                 ],
                 className="dx-log",
@@ -242,7 +260,7 @@ def register(app: Dash) -> None:
     """Attach the filter and paging callback."""
 
     @app.callback(
-        Output(LOG_TABLE, "data"),
+        Output(LOG_TABLE, "rowData"),
         Output(LOG_CSV, "href"),
         Output(LOG_COUNT, "children"),
         Output(LOG_CURSORS, "data"),

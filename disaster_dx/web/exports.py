@@ -109,7 +109,12 @@ def _export(name: str) -> Response:
         body = (
             evacuation_csv(records)
             if name.endswith("csv")
-            else evacuation_xml(records, disaster_name=incident.title, issued_at=now)
+            else evacuation_xml(
+                records,
+                disaster_name=incident.title,
+                issued_at=now,
+                municipality=store.city().full_name,
+            )
         )
     elif name.startswith("lalert"):
         records = lalert_records(
@@ -121,7 +126,12 @@ def _export(name: str) -> Response:
         body = (
             lalert_csv(records)
             if name.endswith("csv")
-            else lalert_xml(records, issued_at=now, disaster_name=incident.title)
+            else lalert_xml(
+                records,
+                issued_at=now,
+                disaster_name=incident.title,
+                municipality=store.city().full_name,
+            )
         )
     elif name == "print":
         body = printable_shelter_list(
@@ -130,6 +140,7 @@ def _export(name: str) -> Response:
             thresholds=settings.crowding,
             now=now,
             incident_title=display_name(incident),
+            municipality=store.city().full_name,
             include_internal=request.args.get("internal") == "1",
             urgent_expire_after=timedelta(hours=settings.urgent_need_hours),
             names=auth.display_names(store),

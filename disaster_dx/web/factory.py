@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from disaster_dx.bundled import ensure_initialised
+from disaster_dx.city import city_for_code
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.store import Store
 from disaster_dx.web import (
@@ -55,7 +56,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    ensure_initialised(store, actor="app")
+    wanted = (
+        city_for_code(settings.city_code, name_en=settings.city_name_en)
+        if settings.city_code
+        else None
+    )
+    ensure_initialised(store, actor="app", city=wanted)
+    city = store.city()
 
     server = Flask("disaster_dx")
     server.config.update(
@@ -80,7 +87,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         use_pages=True,
         pages_folder="",
         assets_folder=str(ASSETS_DIR),
-        title="南国市 避難所マップ",
+        title=f"{city.name} 避難所マップ",
         update_title=None,
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
@@ -90,7 +97,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         "overview",
         path=overview.PATH,
         name="避難所マップ",
-        title="南国市 避難所マップ",
+        title=f"{city.name} 避難所マップ",
         layout=overview.layout,
     )
     hq.register_page()

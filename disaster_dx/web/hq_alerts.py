@@ -30,7 +30,6 @@ from disaster_dx import alerts, auth
 from disaster_dx import hq as hq_core
 from disaster_dx.areas import Area
 from disaster_dx.auth import Role, User
-from disaster_dx.bundled import CITY_OUTLINE
 from disaster_dx.drills import DRILL_ACTOR
 from disaster_dx.errors import ConflictError, DisasterDxError, NotFoundError
 from disaster_dx.events import EvacuationAlert, HazardAnnouncement
@@ -231,12 +230,14 @@ def _needed_items(names: Sequence[str], lang: str) -> list[Any]:
 
 
 def _city_outline() -> dict[str, Any] | None:
-    """The bundled city outline standing for 全域 (simplified; None if it cannot be read)."""
+    """The city's imported outline standing for 全域 (simplified; None until imported)."""
+    outline = current().store.city_outline()
+    if outline is None:
+        return None
     try:
-        data = json.loads(CITY_OUTLINE.read_text(encoding="utf-8"))
-        geometry = shapely.union_all([shape(f["geometry"]) for f in data["features"]])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("city outline %s not drawn: %s", CITY_OUTLINE, exc)
+        geometry = shape(outline)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("city outline not drawn: %s", exc)
         return None
     simple = geometry.simplify(OUTLINE_TOLERANCE_DEG, preserve_topology=True)
     result: dict[str, Any] = json.loads(shapely.to_geojson(simple))

@@ -5,11 +5,11 @@ from __future__ import annotations
 LANGS = ("ja", "en")
 
 _TEXT: dict[str, tuple[str, str]] = {
-    "app_title": ("南国市 避難所マップ", "Nankoku City shelter map"),
+    "app_title": ("{city} 避難所マップ", "{city} shelter map"),
     "site_count": ("指定避難所・指定緊急避難場所", "Designated shelters and evacuation sites"),
     "sites": ("か所", "sites"),
     "open_count": ("（開設中 {}）", " (open now: {})"),
-    "map_label": ("南国市の避難所の地図", "Map of shelters in Nankoku City"),
+    "map_label": ("{city}の避難所の地図", "Map of shelters in {city}"),
     "switch_lang": ("English", "日本語"),
     "data_credit": (
         "出典：国土地理院 指定緊急避難場所データ・指定避難所データ、"

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import dash
-from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import Flask, jsonify, request
 
 from disaster_dx import auth, line_bot, notify
@@ -34,7 +34,7 @@ from disaster_dx.errors import DisasterDxError
 from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
-from disaster_dx.web.staff import TABLE_FONT, refusal, staff_header
+from disaster_dx.web.staff import grid, refusal, staff_header
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,6 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     store = context.store
     pending = _pending(store)
     selected = pending[0].message_key if pending else None
-    en = lang == "en"
     return html.Div(
         [
             staff_header(user, lang=lang, title_ja="LINE配信", title_en="LINE messages"),
@@ -422,19 +421,20 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                     html.Section(
                         [
                             html.H2(_t(lang, "最近のメッセージ", "Recent messages")),
-                            dash_table.DataTable(
-                                id=LINE_OUTBOX,
-                                columns=[
-                                    {"name": "作成" if not en else "Created", "id": "created"},
-                                    {"name": "種類" if not en else "Kind", "id": "kind"},
-                                    {"name": "状態" if not en else "Status", "id": "status"},
-                                    {"name": "操作者" if not en else "By", "id": "by"},
-                                    {"name": "送信" if not en else "Sent", "id": "sent"},
-                                    {"name": "内容" if not en else "Text", "id": "first_line"},
-                                ],
-                                data=_outbox_rows(notify.outbox(store, limit=30), lang),
-                                page_size=10,
-                                style_cell=TABLE_FONT,
+                            grid(
+                                LINE_OUTBOX,
+                                _columns(
+                                    lang,
+                                    ("created", "作成", "Created"),
+                                    ("kind", "種類", "Kind"),
+                                    ("status", "状態", "Status"),
+                                    ("by", "操作者", "By"),
+                                    ("sent", "送信", "Sent"),
+                                    ("first_line", "内容", "Text"),
+                                ),
+                                _outbox_rows(notify.outbox(store, limit=30), lang),
+                                lang=lang,
+                                options={"pagination": True, "paginationPageSize": 10},
                             ),
                             html.H2(_t(lang, "配信ログ", "Delivery log")),
                             html.P(
@@ -444,25 +444,23 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                     "Users are shown as hashes, never their LINE ids.",
                                 )
                             ),
-                            dash_table.DataTable(
-                                id=LINE_LOG,
-                                columns=[
-                                    {"name": "日時" if not en else "Time (JST)", "id": "at"},
-                                    {"name": "種類" if not en else "Kind", "id": "kind"},
-                                    {
-                                        "name": "メッセージ" if not en else "Message",
-                                        "id": "message",
-                                    },
-                                    {"name": "送信先" if not en else "Target", "id": "target"},
-                                    {"name": "回" if not en else "Try", "id": "attempt"},
-                                    {"name": "結果" if not en else "Outcome", "id": "outcome"},
-                                    {"name": "HTTP", "id": "status"},
-                                    {"name": "利用者" if not en else "User", "id": "user"},
-                                    {"name": "詳細" if not en else "Detail", "id": "detail"},
-                                ],
-                                data=_log_rows(notify.delivery_log(store, limit=100)),
-                                page_size=20,
-                                style_cell=TABLE_FONT,
+                            grid(
+                                LINE_LOG,
+                                _columns(
+                                    lang,
+                                    ("at", "日時", "Time (JST)"),
+                                    ("kind", "種類", "Kind"),
+                                    ("message", "メッセージ", "Message"),
+                                    ("target", "送信先", "Target"),
+                                    ("attempt", "回", "Try"),
+                                    ("outcome", "結果", "Outcome"),
+                                    ("status", "HTTP", "HTTP"),
+                                    ("user", "利用者", "User"),
+                                    ("detail", "詳細", "Detail"),
+                                ),
+                                _log_rows(notify.delivery_log(store, limit=100)),
+                                lang=lang,
+                                options={"pagination": True, "paginationPageSize": 20},
                             ),
                         ],
                         className="dx-panel",
@@ -481,6 +479,14 @@ def _lang_from_search(search: str | None) -> str:
     return lang_of("en" if search and "lang=en" in search else "ja")
 
 
+def _columns(lang: str, *fields: tuple[str, str, str]) -> list[dict[str, Any]]:
+    """Grid columns from ``(field, Japanese header, English header)``."""
+    return [
+        {"field": field, "headerName": en if lang == "en" else ja, "flex": 1, "minWidth": 70}
+        for field, ja, en in fields
+    ]
+
+
 def register(app: Dash) -> None:
     """Attach this page's callbacks to ``app``."""
 
@@ -488,8 +494,8 @@ def register(app: Dash) -> None:
         Output(LINE_QUEUE, "options"),
         Output(LINE_QUEUE, "value"),
         Output(LINE_PREVIEW, "children"),
-        Output(LINE_OUTBOX, "data"),
-        Output(LINE_LOG, "data"),
+        Output(LINE_OUTBOX, "rowData"),
+        Output(LINE_LOG, "rowData"),
         Input(LINE_INTERVAL, "n_intervals"),
         Input(LINE_FORCE, "data"),
         Input(LINE_QUEUE, "value"),
@@ -570,7 +576,10 @@ def register(app: Dash) -> None:
         """Show exactly what will be sent (the footer with the public link is added)."""
         if not text or not text.strip():
             return ""
-        return notify.announcement_text(text, public_url=current().settings.public_base_url)
+        context = current()
+        return notify.announcement_text(
+            text, public_url=context.settings.public_base_url, city=context.store.city()
+        )
 
     @app.callback(
         Output(LINE_ANNOUNCE_RESULT, "children"),

@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import dash
+import dash_ag_grid as dag
 import dash_leaflet as dl
-from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import Flask, Response, abort, current_app, request
 
 from disaster_dx.auth import Role, User
@@ -46,7 +47,7 @@ from disaster_dx.plans import (
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
-from disaster_dx.web.staff import TABLE_CELL, TABLE_HEADER, refusal, staff_header
+from disaster_dx.web.staff import grid, refusal, staff_header
 from layers.basemaps import basemap_control
 from layers.plans import (
     BUILDING_MIN_ZOOM,
@@ -417,26 +418,30 @@ def layout(lang: str | None = None, **query: Any) -> html.Div:
     )
 
 
-def _table(rows: list[dict[str, Any]]) -> dash_table.DataTable:
-    return dash_table.DataTable(
-        id=TABLE,
-        columns=[{"name": label, "id": key} for key, label in _COLUMNS],
-        data=rows,
-        row_selectable="single",
-        selected_rows=[],
-        sort_action="native",
-        filter_action="native",
-        filter_options={"case": "insensitive", "placeholder_text": "絞込…"},
-        page_action="none",
-        fixed_rows={"headers": True},
-        style_table={"height": "58vh", "overflowY": "auto"},
-        style_cell={**TABLE_CELL, "minWidth": "3.5rem", "maxWidth": "12rem"},
-        style_header=TABLE_HEADER,
-        style_data_conditional=[
-            {"if": {"filter_query": '{status_code} = "late"'}, "fontWeight": "bold"},
-            {"if": {"filter_query": '{status_code} = "late"'}, "backgroundColor": "#fde4d4"},
-            {"if": {"state": "selected"}, "backgroundColor": "#d6e9f8"},
-        ],
+def _table(rows: list[dict[str, Any]]) -> dag.AgGrid:
+    """Every resident's plan, flagged ones first and tinted; one row selectable at a time."""
+    columns: list[dict[str, Any]] = [
+        {"field": key, "headerName": label, "minWidth": 70, "flex": 1, "filter": True}
+        for key, label in _COLUMNS
+    ]
+    columns[1].update({"floatingFilter": True, "filter": "agTextColumnFilter", "minWidth": 110})
+    return grid(
+        TABLE,
+        columns,
+        rows,
+        lang="ja",
+        height="58vh",
+        row_id="id",
+        options={
+            "rowSelection": {
+                "mode": "singleRow",
+                "checkboxes": False,
+                "enableClickSelection": True,
+            },
+            "rowHeight": 30,
+        },
+        rowClassRules={"dx-row-late": "params.data.status_code === 'late'"},
+        selectedRows=[],
     )
 
 
@@ -497,8 +502,8 @@ def register(app: Dash) -> None:
     server.add_url_rule("/plans/export/<name>", "plans_export", _export)
 
     @app.callback(
-        Output(TABLE, "data"),
-        Output(TABLE, "selected_rows"),
+        Output(TABLE, "rowData"),
+        Output(TABLE, "selectedRows"),
         Output(SUMMARY, "children"),
         Output(ROUTES, "data"),
         Output(RESIDENTS, "children"),
@@ -567,9 +572,7 @@ def register(app: Dash) -> None:
     @app.callback(
         Output(DETAIL, "children", allow_duplicate=True),
         Output(SELECTED, "positions", allow_duplicate=True),
-        Input(TABLE, "selected_rows"),
-        Input(TABLE, "active_cell"),
-        State(TABLE, "derived_virtual_data"),
+        Input(TABLE, "selectedRows"),
         State(HAZARD, "value"),
         State(MODE, "value"),
         State(ARRIVAL, "value"),
@@ -578,8 +581,6 @@ def register(app: Dash) -> None:
     @requires(*PLANS_ROLES)
     def select(
         selected_rows: Any,
-        active_cell: Any,
-        rows: Any,
         hazard: Any,
         mode: Any,
         arrival: Any,
@@ -587,15 +588,8 @@ def register(app: Dash) -> None:
         """Show one resident's plan and route (the view is audit-logged with their id)."""
         user = signed_in_user()
         assert user is not None
-        rid = None
-        if ctx.triggered_prop_ids and any(
-            p.endswith("active_cell") for p in ctx.triggered_prop_ids
-        ):
-            rid = (active_cell or {}).get("row_id")
-        elif selected_rows and isinstance(rows, list):
-            index = selected_rows[0]
-            if isinstance(index, int) and 0 <= index < len(rows):
-                rid = rows[index].get("id")
+        chosen = [r for r in selected_rows or [] if isinstance(r, dict)]
+        rid = chosen[0].get("id") if chosen else None
         if not isinstance(rid, str):
             return no_update, no_update
         params = _params(hazard, mode, arrival)

@@ -8,6 +8,11 @@ Three layers, so hiding a button is never the only check:
 2. Staff page layouts call :func:`page_user` and render a refusal instead of data.
 3. Staff callbacks are wrapped with :func:`requires`, which checks the role again and aborts
    with 403 (audit-logged) — a hand-crafted callback request gets nothing.
+
+Every request re-reads the user and checks the session against the server
+(:func:`disaster_dx.auth.session_end_reason`): a cookie whose session was ended (logout, new
+password or roles, disabled account) or that outlived its idle or absolute lifetime is cleared
+and the request treated as anonymous, wherever that cookie was copied to.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import math
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlparse
 
@@ -37,6 +44,18 @@ R = TypeVar("R")
 #: Path prefixes only staff may open, and the component-id prefixes of their callbacks.
 STAFF_PATHS = ("/hq", "/plans", "/drill")
 STAFF_ID_PREFIXES = ("hq-", "plans-", "drill-")
+#: Staff-only pages whose public counterpart an anonymous visitor is sent to instead of the
+#: login page: a citizen following an old link to the Dash map lands on the light public map.
+STAFF_PAGES_WITH_PUBLIC_TWIN = {"/overview": "/"}
+
+#: Session keys: the user's session generation at login, login time, last request time
+#: (POSIX seconds), and why the last session ended (shown once on the login page).
+_GENERATION = "dx_generation"
+_STARTED = "dx_started"
+_SEEN = "dx_seen"
+_NOTICE = "dx_notice"
+#: The last-request time is rewritten at most this often (each rewrite re-sends the cookie).
+_SEEN_EVERY = timedelta(minutes=1)
 
 
 class WebUser(UserMixin):  # type: ignore[misc]
@@ -62,11 +81,53 @@ def init_security(server: Flask) -> None:
             user = auth.get_user(current().store, username)
         except NotFoundError:
             return None
-        return None if user.disabled else WebUser(user)
+        now = current().now()
+        ended = auth.session_end_reason(
+            user,
+            generation=session.get(_GENERATION),
+            started_at=_time(session.get(_STARTED)),
+            seen_at=_time(session.get(_SEEN)),
+            now=now,
+            limits=session_limits(),
+        )
+        if ended is not None:
+            session.clear()
+            session[_NOTICE] = ended
+            return None
+        seen = _time(session.get(_SEEN))
+        if seen is None or now - seen >= _SEEN_EVERY:
+            session[_SEEN] = now.timestamp()
+        return WebUser(user)
 
     server.before_request(_guard)
     server.add_url_rule("/login", "login", _login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "logout", _logout, methods=["POST"])
+
+
+def session_limits() -> auth.SessionLimits:
+    """Idle and absolute session lifetimes of the app serving this request (settings)."""
+    settings = current().settings
+    return auth.SessionLimits(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_max_hours),
+    )
+
+
+def _time(value: object) -> datetime | None:
+    if isinstance(value, int | float) and math.isfinite(value):
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def _start_session(user: User) -> None:
+    """A fresh session for ``user``: new cookie contents, their generation, its clock."""
+    now = current().now().timestamp()
+    session.clear()
+    login_user(WebUser(user))
+    session[_GENERATION] = user.session_generation
+    session[_STARTED] = now
+    session[_SEEN] = now
+    _csrf_token()
 
 
 def signed_in_user() -> User | None:
@@ -158,6 +219,9 @@ def _guard() -> Any:
     path = request.path
     if any(path == p or path.startswith(p + "/") for p in STAFF_PATHS):
         return redirect(f"/login?next={path}")
+    if path in STAFF_PAGES_WITH_PUBLIC_TWIN:
+        lang = "?lang=en" if request.args.get("lang") == "en" else ""
+        return redirect(STAFF_PAGES_WITH_PUBLIC_TWIN[path] + lang)
     if path.endswith("/_dash-update-component") and _touches_staff_component():
         return jsonify(error="login required"), 401
     return None
@@ -189,6 +253,8 @@ def _touches_staff_component() -> bool:
             value = str(item.get("value") or "")
             if any(value == p or value.startswith(p + "/") for p in STAFF_PATHS):
                 return True
+            if value in STAFF_PAGES_WITH_PUBLIC_TWIN:
+                return True
     return False
 
 
@@ -197,25 +263,37 @@ def _touches_staff_component() -> bool:
 _LOGIN_TEXT = {
     "ja": {
         "title": "職員ログイン",
-        "heading": "南国市 災害対策本部 職員ログイン",
+        "heading": "{hq} 職員ログイン",
         "username": "ユーザー名",
         "password": "パスワード",
         "submit": "ログイン",
         "wrong": "ユーザー名またはパスワードが違います。",
-        "throttled": "ログインの失敗が続いたため、しばらく受け付けません。15分後にお試しください。",
+        "throttled": "ログインの失敗が続いたため、あと{minutes}分はログインできません。",
+        "throttled_client": "この端末（アドレス {address}）からのログインの失敗が続いたため、"
+        "あと{minutes}分はどのアカウントでもログインできません。管理者に連絡するときは、"
+        "このアドレスを伝えてください。",
         "expired": "画面の有効期限が切れました。もう一度入力してください。",
+        "session_ended": "ログインが終了しました（ログアウト、パスワードや権限の変更など）。"
+        "もう一度ログインしてください。",
+        "session_expired": "ログインの有効期限が切れました。もう一度ログインしてください。",
         "other": "English",
         "public": "市民向けの避難所マップはこちら",
     },
     "en": {
         "title": "Staff login",
-        "heading": "Nankoku City disaster HQ — staff login",
+        "heading": "{city} disaster HQ — staff login",
         "username": "User name",
         "password": "Password",
         "submit": "Log in",
         "wrong": "Wrong user name or password.",
-        "throttled": "Too many failed attempts. Please try again in 15 minutes.",
+        "throttled": "Too many failed attempts: please wait {minutes} minute(s) and try again.",
+        "throttled_client": "Too many failed attempts from this device (address {address}): "
+        "no account can log in from it for {minutes} minute(s). Give this address to the "
+        "administrator when you call.",
         "expired": "The form expired. Please enter your details again.",
+        "session_ended": "Your session was ended (logout, a new password or role change). "
+        "Please log in again.",
+        "session_expired": "Your session expired. Please log in again.",
         "other": "日本語",
         "public": "Public shelter map",
     },
@@ -235,7 +313,9 @@ _LOGIN_PAGE = """<!DOCTYPE html>
  lang="{{ other }}">{{ t.other }}</a>
 </header>
 <main class="dx-login">
+{% if notice %}<p class="dx-notice" role="status">{{ notice }}</p>{% endif %}
 {% if error %}<p class="dx-error" role="alert">{{ error }}</p>{% endif %}
+{% if help %}<p class="dx-login-help" id="login-help">{{ help }}</p>{% endif %}
 <form method="post" action="/login?lang={{ lang }}">
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <input type="hidden" name="next" value="{{ next_path }}">
@@ -273,31 +353,47 @@ def _csrf_token() -> str:
 
 def _login() -> Any:
     lang = lang_of(request.args.get("lang"))
-    texts = _LOGIN_TEXT[lang]
+    city = current().store.city()
+    texts = {
+        key: value.replace("{hq}", city.hq_title).replace("{city}", city.name_en)
+        for key, value in _LOGIN_TEXT[lang].items()
+    }
     next_path = _safe_next(request.values.get("next"))
     error = ""
+    help_text = ""
+    notice = ""
+    ended = session.pop(_NOTICE, None)
+    if ended in ("ended", "expired") and request.method == "GET":
+        notice = texts[f"session_{ended}"]
     username = ""
     status = 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()[:64]
         sent = request.form.get("csrf_token") or ""
+        address = request.remote_addr or "unknown"
         if not hmac.compare_digest(sent, session.get("csrf_token") or "-"):
             error, status = texts["expired"], 400
         else:
             try:
                 user = auth.login(
-                    current().store,
-                    username,
-                    request.form.get("password") or "",
-                    address=request.remote_addr or "unknown",
+                    current().store, username, request.form.get("password") or "", address=address
                 )
             except auth.LoginRefused as refused:
-                error = texts["throttled"] if refused.throttled else texts["wrong"]
-                status = 429 if refused.throttled else 401
+                if refused.throttled is None:
+                    error, status = texts["wrong"], 401
+                else:
+                    key = (
+                        "throttled" if refused.throttled.scope == "account" else "throttled_client"
+                    )
+                    error = texts[key].format(minutes=refused.throttled.minutes, address=address)
+                    settings = current().settings
+                    help_text = settings.login_help_en if lang == "en" else settings.login_help_ja
+                    status = 429
+                    seconds = math.ceil(refused.throttled.retry_after.total_seconds())
+                    headers["Retry-After"] = str(max(1, seconds))
             else:
-                session.clear()
-                login_user(WebUser(user))
-                _csrf_token()
+                _start_session(user)
                 log.info("login %s", user.username)
                 # The page asked for if this user may open it, else where their role works.
                 if next_path and may_open(user, next_path):
@@ -309,11 +405,13 @@ def _login() -> Any:
         other="en" if lang == "ja" else "ja",
         t=texts,
         error=error,
+        help=help_text,
+        notice=notice,
         username=username,
         next_path=next_path,
         csrf_token=_csrf_token(),
     )
-    return page, status
+    return page, status, headers
 
 
 def _logout() -> Any:
@@ -322,6 +420,9 @@ def _logout() -> Any:
         abort(400)
     user = signed_in_user()
     if user is not None:
+        # Every session of this user ends, not just this browser's: a copied cookie (or a
+        # session left open on another screen) is refused from now on.
+        auth.end_sessions(current().store, user.username)
         current().store.audit(user.username, "logout")
     logout_user()
     session.clear()

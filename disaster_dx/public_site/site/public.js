@@ -68,6 +68,15 @@
         });
     }
 
+    // A shelter's name for the reader: the city's own English name (名称_英字) in English, its
+    // reading (名称_カナ) beside the name in やさしい日本語; the name as it is where the city's
+    // list has neither (never a machine-made reading or translation).
+    function displayName(p) {
+        if (ui.lang === "en" && p.name_en) { return p.name_en; }
+        if (ui.lang === "easy-ja" && p.name_kana) { return p.name + "（" + p.name_kana + "）"; }
+        return p.name;
+    }
+
     function el(tag, className, text) {
         var node = document.createElement(tag);
         if (className) { node.className = className; }
@@ -190,7 +199,7 @@
         var li = el("li", "dx-item" + (ui.focusId === p.shelter_id ? " dx-focus" : ""));
         li.id = "s-" + p.shelter_id;
         li.setAttribute("tabindex", "-1");
-        li.appendChild(el("h3", null, p.name));
+        li.appendChild(el("h3", null, displayName(p)));
         var line = el("p", "dx-badges");
         line.appendChild(openBadge(p));
         if (s.open) { line.appendChild(crowdingBadge(p)); }
@@ -263,7 +272,7 @@
         for (var j = 0; j < best.length; j++) {
             var s = best[j];
             var li = el("li");
-            var link = el("a", null, s.p.name);
+            var link = el("a", null, displayName(s.p));
             link.href = "#s-" + s.p.shelter_id;
             link.setAttribute("data-shelter-id", s.p.shelter_id);
             link.addEventListener("click", focusFromLink);
@@ -447,7 +456,7 @@
         none.value = "";
         select.appendChild(none);
         for (var i = 0; i < list.length; i++) {
-            var option = el("option", null, list[i].p.name);
+            var option = el("option", null, displayName(list[i].p));
             option.value = list[i].p.shelter_id;
             select.appendChild(option);
         }
@@ -566,7 +575,7 @@
     function popup(s) {
         var p = s.p;
         var box = el("div", "dx-popup");
-        box.appendChild(el("strong", null, p.name));
+        box.appendChild(el("strong", null, displayName(p)));
         var line = el("div");
         line.appendChild(openBadge(p));
         if (s.open) { line.appendChild(crowdingBadge(p)); }
@@ -588,8 +597,8 @@
             if (!visible(s)) { continue; }
             var marker = window.L.marker([s.lat, s.lon], {
                 icon: pin(s.p, s.open),
-                title: s.p.name + " " + t("open_state." + s.p.open_state),
-                alt: s.p.name,
+                title: displayName(s.p) + " " + t("open_state." + s.p.open_state),
+                alt: displayName(s.p),
                 keyboard: true,
                 zIndexOffset: s.open ? 1000 : 0
             });

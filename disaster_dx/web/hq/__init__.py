@@ -7,14 +7,12 @@ and re-render only when the event log moved.
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
 import dash
 import dash_leaflet as dl
-import plotly.graph_objects as go
-from dash import ALL, Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from disaster_dx import auth
 from disaster_dx import hq as hq_core
@@ -30,31 +28,22 @@ from disaster_dx.web.conflict_view import conflict_view, display_value, field_la
 from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.failures import register_failure_output
+from disaster_dx.web.hq.board import board, detail
+from disaster_dx.web.hq.chart import history_alt, history_image, history_src
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.shelter_form import parse_count
-from disaster_dx.web.staff import TABLE_CELL, TABLE_FONT, TABLE_HEADER, refusal, staff_header
-from layers.basemaps import NANKOKU_CENTER, NANKOKU_ZOOM, basemap_control, bounds_of
+from disaster_dx.web.staff import grid, refusal, staff_header
+from layers.basemaps import basemap_control, map_view
 from layers.cameras import camera_overlay
 from layers.hazards import hazard_legend, hazard_overlays
 from layers.plans import flagged_markers, flagged_overlay
 from layers.shelters import shelter_features, shelter_layer, status_legend
 
+__all__ = ["layout", "register", "register_page"]
+
 POLL_MS = 3000
 HQ_ROLES = (Role.HQ,)
-
-_BOARD_COLUMNS = (
-    ("name", "避難所名", "Shelter"),
-    ("kind", "種別", "Kind"),
-    ("open_state", "開設状況", "Open state"),
-    ("crowding", "混雑状況", "Crowding"),
-    ("evacuees_capacity", "避難者／収容", "Evacuees / capacity"),
-    ("needs", "要望（!は緊急）", "Needs (! urgent)"),
-    ("reported", "最終報告", "Last report"),
-    ("reported_by", "報告者", "By"),
-    ("stale", "報告遅れ", "Overdue"),
-    ("staffed_label", "職員", "Staff"),
-)
 
 
 def _zoom_button(lang: str) -> html.Button:
@@ -68,7 +57,10 @@ def _zoom_button(lang: str) -> html.Button:
 
 
 def _snapshot(
-    context: AppContext, lang: str, hazard: str | None, flagged: int | None
+    context: AppContext,
+    lang: str,
+    hazard: str | None,
+    flagged: int | None,
 ) -> dict[str, Any]:
     """Everything the page shows, from one read of the incident (``flagged``: see _tiles)."""
     store = context.store
@@ -111,11 +103,11 @@ def _snapshot(
     )
     history = context.outside_history.points(store, incident.incident_id)
     return {
-        "history": _history_figure(history, lang),
+        "history": history,
         "seq": seq,
         "features": features,
         "rows": rows,
-        "tiles": _tiles(totals, lang, flagged),
+        "tiles": _tiles(totals, lang, flagged, alerted=bool(state.alerts_in_force)),
         "areas": [
             {
                 "area": a.area,
@@ -135,50 +127,16 @@ def _snapshot(
     }
 
 
-def _history_figure(history: list[tuple[Any, int, int]], lang: str) -> go.Figure:
-    """在宅避難・車中泊 totals over time (empty axes until the first area report)."""
-    en = lang == "en"
-    times = [to_jst(at) for at, _, _ in history]
-    figure = go.Figure(
-        [
-            go.Scatter(
-                x=times,
-                y=[home for _, home, _ in history],
-                name="在宅避難" if not en else "At home",
-                mode="lines+markers",
-                line={"shape": "hv", "color": "#0072B2"},
-                marker={"symbol": "circle"},
-            ),
-            go.Scatter(
-                x=times,
-                y=[car for _, _, car in history],
-                name="車中泊" if not en else "In cars",
-                mode="lines+markers",
-                line={"shape": "hv", "color": "#D55E00", "dash": "dash"},
-                marker={"symbol": "square"},
-            ),
-        ]
-    )
-    figure.update_layout(
-        height=200,
-        margin={"l": 40, "r": 10, "t": 10, "b": 30},
-        legend={"orientation": "h", "y": -0.25},
-        yaxis={"title": "人" if not en else "people", "rangemode": "tozero"},
-        xaxis={"tickformat": "%H:%M"},
-        font={"size": 11},
-    )
-    if len(times) == 1:  # one report: show the hour around it, not a millisecond
-        figure.update_xaxes(
-            range=[times[0] - timedelta(minutes=30), times[0] + timedelta(minutes=30)]
-        )
-    return figure
-
-
-def _tiles(totals: hq_core.Summary, lang: str, flagged: int | None) -> list[html.Div]:
+def _tiles(
+    totals: hq_core.Summary, lang: str, flagged: int | None, *, alerted: bool
+) -> list[html.Div]:
     """Summary tiles, with the count of residents who cannot reach safety in time.
 
     ``flagged`` comes from the stored live plans; ``None`` in a drill, whose state no plan
-    follows (the tile is left out rather than showing live numbers as the drill's).
+    follows (the tile is left out rather than showing live numbers as the drill's). Those plans
+    are computed against the shelters open now, not the peacetime plan, and the tile says so:
+    before anything is open every resident counts, which is true but not an emergency while
+    no 避難情報 is in force (``alerted``), so the tile is not raised as an alert then.
     """
     en = lang == "en"
     items: tuple[tuple[str, str, str, str, str, str], ...] = (
@@ -199,8 +157,8 @@ def _tiles(totals: hq_core.Summary, lang: str, flagged: int | None) -> list[html
         items += (
             (
                 "flagged",
-                "避難が間に合わない要支援者（地図の✕）",
-                "Cannot reach safety in time (✕ on the map)",
+                "避難が間に合わない要支援者（地図の人の記号）",
+                "Cannot reach safety in time (person marks)",
                 f"{flagged:,}",
                 "人",
                 "people",
@@ -218,13 +176,40 @@ def _tiles(totals: hq_core.Summary, lang: str, flagged: int | None) -> list[html
                         _zoom_button(lang) if key == "flagged" and value != "0" else None,
                     ],
                 ),
+                _flagged_basis(lang, alerted) if key == "flagged" else None,
             ],
             className=f"dx-tile dx-tile-{key}"
-            + (" dx-tile-alert" if key in ("full", "stale", "flagged") and value != "0" else ""),
+            + (
+                " dx-tile-alert"
+                if key in ("full", "stale", "flagged")
+                and value != "0"
+                and (key != "flagged" or alerted)
+                else ""
+            ),
             id=f"hq-tile-{key}",
         )
         for key, label_ja, label_en, value, unit_ja, unit_en in items
     ]
+
+
+def _flagged_basis(lang: str, alerted: bool) -> html.Div:
+    """What the flagged count is computed against: live (shelters open now), not planning."""
+    en = lang == "en"
+    short = "Live (shelters open now)" if en else "現況（いま開設中の避難所）で算出"
+    full = (
+        "Counted against the shelters open now (live), not the peacetime plan."
+        if en
+        else "いま開設中の避難所を目的地として算出した人数です（平時の計画ではありません）。"
+    )
+    if not alerted:
+        short += "; off the map (no order)" if en else "・発令なしのため地図に非表示"
+        full += (
+            " No evacuation order is in force, so the map does not show them until the layer"
+            " is switched on."
+            if en
+            else "避難情報の発令がないため、レイヤーで表示するまで地図には出しません。"
+        )
+    return html.Div(short, title=full, className="dx-tile-basis", id="hq-tile-flagged-basis")
 
 
 def layout(lang: str | None = None, **_query: Any) -> html.Div:
@@ -241,6 +226,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     snap = _snapshot(context, lang, None, plans["count"])
     incident = current_incident()
     situation = hq_alerts.situation(context, incident, lang)
+    alerted = bool(context.store.state(incident.incident_id).alerts_in_force)
     en = lang == "en"
     hazard_options = [{"label": "すべて" if not en else "All", "value": ""}] + [
         {"label": h.label(lang), "value": h.value} for h in Hazard
@@ -252,9 +238,9 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                 user,
                 lang=lang,
                 # A drill's title is on its banner just above; the header says 訓練 only.
-                title_ja="南国市 災害対策本部｜"
+                title_ja=f"{context.store.city().hq_title}｜"
                 + ("訓練" if incident.is_drill else display_name(incident, "ja")),
-                title_en="Nankoku HQ | "
+                title_en=f"{context.store.city().name_en} HQ | "
                 + ("Drill" if incident.is_drill else display_name(incident, "en")),
             ),
             hq_alerts.panel(
@@ -277,10 +263,15 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                         overlays=[
                                             *hazard_overlays(lang=lang),
                                             camera_overlay(lang),
+                                            # Off in peacetime: before an order every
+                                            # resident is "late" against nothing open.
                                             flagged_overlay(
                                                 plans["flagged"],
                                                 lang=lang,
                                                 component_id=ids.HQ_FLAGGED,
+                                                checked=alerted,
+                                                person=True,
+                                                overlay_id=ids.HQ_FLAGGED_OVERLAY,
                                             ),
                                         ],
                                     ),
@@ -292,7 +283,25 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 ],
                                 id=ids.HQ_MAP,
                                 **_view(snap["features"]),
-                                style={"height": "100%", "minHeight": "420px"},
+                                style={"height": "100%", "minHeight": "320px"},
+                            ),
+                            # The selected shelter, over the map's right edge: always in view.
+                            html.Aside(
+                                [
+                                    html.Button(
+                                        "×",
+                                        id=ids.HQ_DETAIL_CLOSE,
+                                        type="button",
+                                        className="dx-detail-close",
+                                        title="Close" if en else "閉じる",
+                                        **{"aria-label": "Close" if en else "詳細を閉じる"},
+                                    ),
+                                    html.Div(id=ids.HQ_DETAIL, className="dx-detail"),
+                                    hq_alerts.staffed_box(lang),
+                                ],
+                                id=ids.HQ_SIDE,
+                                className="dx-hq-side",
+                                **{"aria-label": "Selected shelter" if en else "選んだ避難所"},
                             ),
                         ],
                         className="dx-hq-map",
@@ -315,9 +324,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                 ],
                                 className="dx-filter",
                             ),
-                            _board(snap["rows"], lang),
-                            html.Div(id=ids.HQ_DETAIL, className="dx-detail"),
-                            hq_alerts.staffed_box(lang),
+                            html.Div(board(snap["rows"], lang), className="dx-hq-grid"),
                         ],
                         className="dx-hq-board",
                     ),
@@ -334,6 +341,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                 className="dx-hq-panels",
             ),
             dcc.Store(id=ids.HQ_SEQ, data=snap["seq"]),
+            dcc.Store(id=ids.HQ_SIDE_SHOWN, data=False),
             dcc.Store(id=ids.HQ_SEEN, data=snap["seen"]),
             dcc.Store(id=ids.HQ_FORCE, data=0),
             dcc.Store(id=ids.HQ_PLANS, data=plans["seen"]),
@@ -369,53 +377,7 @@ def _flagged_plans(
 
 def _view(features: dict[str, Any]) -> dict[str, Any]:
     """Centre the map on the shelters (dash-leaflet needs a centre; bounds alone fail)."""
-    bounds = bounds_of(features)
-    if bounds is None:
-        return {"center": NANKOKU_CENTER, "zoom": NANKOKU_ZOOM}
-    (south, west), (north, east) = bounds
-    # Zoom that fits the span into the ~600 × 420 px map (Web Mercator, 256 px tiles).
-    mid_lat = math.radians((south + north) / 2)
-    fit_lon = math.log2(600 * 360 / (256 * max(east - west, 1e-6)))
-    fit_lat = math.log2(420 * 360 * math.cos(mid_lat) / (256 * max(north - south, 1e-6)))
-    zoom = math.floor(4 * min(fit_lon, fit_lat, 16)) / 4
-    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": zoom, "zoomSnap": 0.25}
-
-
-def _board(rows: list[dict[str, Any]], lang: str) -> dash_table.DataTable:
-    en = lang == "en"
-    return dash_table.DataTable(
-        id=ids.HQ_BOARD,
-        columns=[{"name": en_ if en else ja, "id": key} for key, ja, en_ in _BOARD_COLUMNS],
-        data=rows,
-        row_selectable="single",
-        selected_rows=[],
-        sort_action="native",
-        filter_action="native",
-        filter_options={
-            "case": "insensitive",
-            "placeholder_text": "絞込…" if not en else "filter…",
-        },
-        page_action="none",
-        fixed_rows={"headers": True},
-        style_table={"height": "52vh", "overflowY": "auto"},
-        style_cell={**TABLE_CELL, "minWidth": "3.5rem", "maxWidth": "14rem"},
-        style_header=TABLE_HEADER,
-        style_cell_conditional=[
-            {"if": {"column_id": "name"}, "minWidth": "10rem"},
-            {"if": {"column_id": "kind"}, "maxWidth": "7rem"},
-        ],
-        style_data_conditional=[
-            {"if": {"filter_query": '{stale} != ""'}, "backgroundColor": "#fff1e0"},
-            {"if": {"filter_query": '{crowding_code} = "full"'}, "fontWeight": "bold"},
-            {
-                "if": {"state": "selected"},
-                "backgroundColor": "#d6e9f8",
-                "border": "1px solid #0072B2",
-            },
-        ],
-        tooltip_delay=0,
-        tooltip_duration=None,
-    )
+    return map_view(features)
 
 
 def _bulk_panel(lang: str) -> html.Section:
@@ -462,7 +424,7 @@ def _bulk_panel(lang: str) -> html.Section:
     )
 
 
-def _area_panel(areas: list[dict[str, Any]], history: go.Figure, lang: str) -> html.Section:
+def _area_panel(areas: list[dict[str, Any]], history: list[Any], lang: str) -> html.Section:
     en = lang == "en"
     return html.Section(
         [
@@ -499,23 +461,19 @@ def _area_panel(areas: list[dict[str, Any]], history: go.Figure, lang: str) -> h
             html.Button("記録する" if not en else "Record", id=ids.HQ_AREA_SAVE),
             html.Div(id=ids.HQ_AREA_RESULT, role="status"),
             html.Div(id=ids.HQ_AREA_CONFLICT),
-            dash_table.DataTable(
-                id=ids.HQ_AREA_TABLE,
-                columns=[
-                    {"name": "地区" if not en else "Area", "id": "area"},
-                    {"name": "在宅" if not en else "At home", "id": "at_home"},
-                    {"name": "車中泊" if not en else "In cars", "id": "in_car"},
-                    {"name": "報告者" if not en else "By", "id": "reported_by"},
+            grid(
+                ids.HQ_AREA_TABLE,
+                [
+                    {"field": "area", "headerName": "地区" if not en else "Area", "flex": 2},
+                    {"field": "at_home", "headerName": "在宅" if not en else "At home", "flex": 1},
+                    {"field": "in_car", "headerName": "車中泊" if not en else "In cars", "flex": 1},
+                    {"field": "reported_by", "headerName": "報告者" if not en else "By", "flex": 1},
                 ],
-                data=areas,
-                style_cell=TABLE_FONT,
+                areas,
+                lang=lang,
+                row_id="area",
             ),
-            dcc.Graph(
-                id=ids.HQ_AREA_HISTORY,
-                figure=history,
-                config={"displayModeBar": False},
-                style={"height": "200px"},
-            ),
+            history_image(history, lang, id=ids.HQ_AREA_HISTORY, className="dx-chart"),
         ],
         className="dx-panel",
     )
@@ -638,10 +596,11 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output(ids.HQ_SHELTERS, "data"),
-        Output(ids.HQ_BOARD, "data"),
+        Output(ids.HQ_BOARD, "rowData"),
         Output(ids.HQ_TILES, "children"),
-        Output(ids.HQ_AREA_TABLE, "data"),
-        Output(ids.HQ_AREA_HISTORY, "figure"),
+        Output(ids.HQ_AREA_TABLE, "rowData"),
+        Output(ids.HQ_AREA_HISTORY, "src"),
+        Output(ids.HQ_AREA_HISTORY, "alt"),
         Output(ids.HQ_SEQ, "data"),
         Output(ids.HQ_FLAGGED, "children"),
         Output(ids.HQ_PLANS, "data"),
@@ -678,17 +637,18 @@ def register(app: Dash) -> None:
             and plans["flagged"] is None
             and context.store.last_seq(incident.incident_id, skip_routine=True) == (seen or 0)
         ):
-            return (no_update,) * 9
+            return (no_update,) * 10
         lang = _lang_from_search(search)
         snap = _snapshot(context, lang, hazard or None, plans["count"])
         flagged = plans["flagged"]
-        markers = no_update if flagged is None else flagged_markers(flagged, lang=lang)
+        markers = no_update if flagged is None else flagged_markers(flagged, lang=lang, person=True)
         return (
             snap["features"],
             snap["rows"],
             snap["tiles"],
             snap["areas"],
-            snap["history"],
+            history_src(snap["history"], lang),
+            history_alt(snap["history"], lang),
             snap["seq"],
             markers,
             plans["seen"],
@@ -697,38 +657,46 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output(ids.HQ_MAP, "viewport"),
+        Output(ids.HQ_FLAGGED_OVERLAY, "checked"),
         Input(ids.HQ_FLAGGED_ZOOM, "n_clicks"),
         State(ids.HQ_FLAGGED, "children"),
         prevent_initial_call=True,
     )
     @requires(*HQ_ROLES)
     def show_flagged(clicks: int | None, markers: Any) -> Any:
-        """Fit the map to the flagged residents' markers the page already holds (no new read)."""
+        """Fit the map to the flagged residents' markers the page already holds (no new read).
+
+        The overlay is switched on too: it is off in peacetime, and a button that flies to
+        markers nobody can see would be a lie.
+        """
         positions = [
             m["props"]["position"]
             for m in (markers if isinstance(markers, list) else [])
             if isinstance(m, dict) and isinstance(m.get("props", {}).get("position"), list)
         ]
         if not clicks or not positions:
-            return no_update
+            return no_update, no_update
         lats = [float(p[0]) for p in positions]
         lons = [float(p[1]) for p in positions]
         pad = 0.002  # ~200 m, so markers on the edge stay visible
         return {
             "bounds": [[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]],
             "transition": "flyToBounds",
-        }
+        }, True
 
     @app.callback(
         Output(ids.HQ_SHELTERS, "hideout"),
-        Output(ids.HQ_BOARD, "selected_rows"),
+        Output(ids.HQ_BOARD, "selectedRows"),
+        Output(ids.HQ_BOARD, "scrollTo"),
         Output(ids.HQ_DETAIL, "children"),
+        Output(ids.HQ_MAP, "viewport", allow_duplicate=True),
         Input(ids.HQ_HAZARD, "value"),
         Input(ids.HQ_SHELTERS, "clickData"),
-        Input(ids.HQ_BOARD, "selected_rows"),
-        Input(ids.HQ_BOARD, "active_cell"),
+        Input(ids.HQ_BOARD, "selectedRows"),
+        Input(ids.HQ_DETAIL_CLOSE, "n_clicks"),
         State(ids.HQ_SHELTERS, "hideout"),
-        State(ids.HQ_BOARD, "data"),
+        State(ids.HQ_BOARD, "rowData"),
+        State(ids.HQ_MAP, "zoom"),
         State("_pages_location", "search"),
         prevent_initial_call=True,
     )
@@ -736,31 +704,52 @@ def register(app: Dash) -> None:
     def select(
         hazard: str | None,
         click: dict[str, Any] | None,
-        selected_rows: list[int] | None,
-        active_cell: dict[str, Any] | None,
+        selected_rows: list[dict[str, Any]] | None,
+        _close: int | None,
         hideout: dict[str, Any] | None,
         rows: list[dict[str, Any]] | None,
+        zoom: float | None,
         search: str,
     ) -> tuple[Any, ...]:
-        """Map click selects the board row and the other way round; one selection for both."""
+        """Map click selects the board row and the other way round; one selection for both.
+
+        A marker click selects the row and scrolls the board to it; a row chosen on the board
+        marks the marker and brings the map to it, zoomed in far enough to show its name.
+        """
         hideout = dict(hideout or {})
         hideout["hazard"] = hazard or None
         trigger = ctx.triggered_id
         selected = hideout.get("selected")
+        rows_out: Any = no_update
+        scroll: Any = no_update
+        viewport: Any = no_update
         if trigger == ids.HQ_SHELTERS and click:
-            selected = click.get("properties", {}).get("shelter_id") or click.get("id")
-        elif trigger == ids.HQ_BOARD and ctx.triggered_prop_ids:
-            prop = next(iter(ctx.triggered_prop_ids))
-            if prop.endswith("active_cell") and active_cell:
-                selected = active_cell.get("row_id")
-            elif prop.endswith("selected_rows") and selected_rows:
-                index = selected_rows[0]
-                if rows and 0 <= index < len(rows):
-                    selected = rows[index]["id"]
+            properties = click.get("properties") or {}
+            if properties.get("cluster"):  # a cluster click zooms in; it selects nothing
+                return (no_update,) * 5
+            selected = properties.get("shelter_id") or click.get("id")
+            rows_out = {"ids": [selected]} if selected else []
+            scroll = {"rowId": selected, "rowPosition": "middle"} if selected else no_update
+        elif trigger == ids.HQ_BOARD:
+            # The grid already shows this selection: answering with it again would loop.
+            chosen = [r for r in selected_rows or [] if isinstance(r, dict) and r.get("id")]
+            if not chosen or chosen[0]["id"] == selected:
+                return (no_update,) * 5
+            selected = chosen[0]["id"]
+            viewport = _fly_to(selected, zoom, int(hideout.get("labelZoom") or 17))
+        elif trigger == ids.HQ_DETAIL_CLOSE:
+            selected = None
+            rows_out = []
         hideout["selected"] = selected
-        detail = _detail(selected, rows or [], _lang_from_search(search))
-        positions = [i for i, row in enumerate(rows or []) if row["id"] == selected]
-        return hideout, positions[:1], detail
+        shown = detail(selected, rows or [], _lang_from_search(search))
+        return hideout, rows_out, scroll, shown, viewport
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="dx_hq", function_name="showSide"),
+        Output(ids.HQ_SIDE_SHOWN, "data"),
+        Input(ids.HQ_DETAIL, "children"),
+        prevent_initial_call=True,
+    )
 
     register_failure_output(app, ids.HQ_BULK_RESULT, "children")
     register_failure_output(app, ids.HQ_AREA_RESULT, "children")
@@ -798,7 +787,7 @@ def register(app: Dash) -> None:
         State(ids.HQ_AREA_NAME, "value"),
         State(ids.HQ_AREA_HOME, "value"),
         State(ids.HQ_AREA_CAR, "value"),
-        State(ids.HQ_AREA_TABLE, "data"),
+        State(ids.HQ_AREA_TABLE, "rowData"),
         State(ids.HQ_FORCE, "data"),
         State("_pages_location", "search"),
         prevent_initial_call=True,
@@ -944,51 +933,27 @@ def _problem_text(exc: DisasterDxError, lang: str) -> str:
     return str(exc) if lang == "en" else f"記録できませんでした：{exc}"
 
 
-def _detail(shelter_id: str | None, rows: list[dict[str, Any]], lang: str) -> Any:
-    if not shelter_id:
-        return html.P(
-            "地図の記号か表の行を選ぶと、ここに詳細が出ます。"
-            if lang != "en"
-            else "Select a shelter on the map or in the table."
-        )
-    row = next((r for r in rows if r["id"] == shelter_id), None)
-    if row is None:
-        return html.P(shelter_id)
-    en = lang == "en"
-    pairs = (
-        ("開設状況", "Open state", row["open_state"]),
-        ("混雑状況", "Crowding", row["crowding"]),
-        ("避難者／収容", "Evacuees / capacity", row["evacuees_capacity"]),
-        ("要望", "Needs", row["needs"] or "—"),
-        ("最終報告", "Last report", f"{row['reported']} {row['reported_by']}".strip()),
-        ("内部メモ", "Internal note", row["internal_note"] or "—"),
-    )
-    return html.Div(
-        [
-            html.H2(row["name"], id="hq-detail-name"),
-            html.Dl(
-                [
-                    item
-                    for ja, en_, value in pairs
-                    for item in (html.Dt(en_ if en else ja), html.Dd(value))
-                ]
-            ),
-            html.A(
-                "この避難所の状況を更新する" if not en else "Update this shelter",
-                href=f"/hq/shelter/{shelter_id}" + ("?lang=en" if en else ""),
-                className="dx-button-link",
-                id="hq-detail-update",
-            ),
-        ]
-    )
+def _fly_to(shelter_id: str, zoom: float | None, names_from: int) -> Any:
+    """The map viewport that shows ``shelter_id`` with its name (no zoom out if closer)."""
+    shelter = next((s for s in current().store.shelters() if s.shelter_id == shelter_id), None)
+    if shelter is None:
+        return no_update
+    return {
+        "center": [shelter.lat, shelter.lon],
+        "zoom": max(float(zoom or 0), float(names_from)),
+        "transition": "flyTo",
+    }
 
 
 def _lang_from_search(search: str | None) -> str:
     return lang_of("en" if search and "lang=en" in search else "ja")
 
 
+def _page_title(**_path: Any) -> str:
+    """The browser tab's title, naming the city this app serves."""
+    return current().store.city().hq_title
+
+
 def register_page() -> None:
     """Register ``/hq`` with Dash pages."""
-    dash.register_page(
-        "hq", path="/hq", name="災害対策本部", title="南国市 災害対策本部", layout=layout
-    )
+    dash.register_page("hq", path="/hq", name="災害対策本部", title=_page_title, layout=layout)
