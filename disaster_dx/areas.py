@@ -16,15 +16,15 @@ at once with the feature's number; then nothing is imported.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import shapely
 from shapely.geometry import shape
 
+from disaster_dx._parsing import file_limits, load_json, read_limited
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.io.gsi import JAPAN_BOUNDS
 from disaster_dx.model import Shelter
@@ -120,20 +120,14 @@ def shelters_in_areas(
 def areas_from_geojson(path: Path) -> list[Area]:
     """Read an area file; every problem reported at once, nothing returned half-checked."""
     what = path.name
+    limits = file_limits()
+    limits = replace(limits, json_bytes=min(limits.json_bytes, MAX_AREA_FILE_BYTES))
+    raw = read_limited(path, "json", limits=limits)
     try:
-        if path.stat().st_size > MAX_AREA_FILE_BYTES:
-            raise ImportFileError(
-                what, [Problem("file", f"is larger than {MAX_AREA_FILE_BYTES:,} bytes")]
-            )
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileError(what, [Problem("file", f"is not UTF-8 ({exc.reason})")]) from exc
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(
-            what, [Problem(f"line {exc.lineno}", f"is not valid JSON: {exc.msg}")]
-        ) from exc
-    except RecursionError as exc:
-        raise ImportFileError(what, [Problem("file", "is nested too deeply")]) from exc
+    data = load_json(text, what, limits=limits)  # syntax and nesting depth, with the line
     return areas_from_mapping(data, what=what)
 
 

@@ -29,6 +29,7 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 | ``LINE_MAX_NAMES`` | ``10`` | an opening notification names at most this many sites |
 | ``LINE_RATE_LIMIT`` | ``10`` | bot answers per user per minute |
 | ``LINE_WORKER`` | ``app`` | ``app``: the web app sends; ``off``: ``disaster-dx line run`` does |
+| ``MAX_YAML_MB`` … | see :class:`~disaster_dx._parsing.FileLimits` | file size and nesting limits |
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from disaster_dx._parsing import file_limits
 from disaster_dx.errors import ConfigError
 from disaster_dx.model import CrowdingThresholds
 from disaster_dx.secret_keys import check_production_key
@@ -125,6 +127,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         check_production_key(secret_key)  # an estimated 128 bits at least, no known example
     # Development without SECRET_KEY: the web app makes one key once into DATA_DIR, which
     # every worker reads (:func:`disaster_dx.secret_keys.development_key`).
+    file_limits(env)  # a malformed MAX_* is refused at start-up, not at the first import
 
     return Settings(
         env=mode,

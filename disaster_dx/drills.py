@@ -73,6 +73,7 @@ from sqlalchemy import (
 )
 
 from disaster_dx import leases
+from disaster_dx._parsing import check_bytes, compose_yaml, read_limited
 from disaster_dx._time import JST, to_jst
 from disaster_dx.cameras.scripted import (  # what a drill's camera injects show
     CAMERA_SCRIPTED,
@@ -82,6 +83,7 @@ from disaster_dx.cameras.scripted import (  # what a drill's camera injects show
 )
 from disaster_dx.errors import (
     DisasterDxError,
+    ImportFileError,
     NotFoundError,
     PayloadError,
     Problem,
@@ -537,9 +539,10 @@ def load_scenario(
     """Read and validate a scenario file (see :func:`parse_scenario`)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DisasterDxError(f"cannot read scenario {path}: {exc.strerror}") from None
+        data = read_limited(path, "yaml")
+    except ImportFileError as exc:
+        problems = [ScenarioProblem(p.where, p.message, line=1, column=1) for p in exc.problems]
+        raise ScenarioError(path.name, problems) from None
     return parse_scenario(
         data, shelters=shelters, source=path.name, base_dir=path.parent, camera_ids=camera_ids
     )
@@ -607,7 +610,7 @@ def _compose(text: str, marks: _Marks, problems: list[ScenarioProblem]) -> Any:
     PyYAML reads YAML 1.1, where ``9:00`` is the number 540 and ``2025-04-01`` a date; here
     such scalars stay text, which is what a scenario author meant.
     """
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = compose_yaml(text)  # no aliases, bounded depth and size: see disaster_dx._parsing
     if node is None:
         return None
 
@@ -781,6 +784,12 @@ class _ScenarioChecker:
         return ScenarioError(self.source, ordered)
 
     def check(self, raw: str | bytes) -> Scenario:
+        try:
+            check_bytes(raw, self.source, "yaml")
+        except ImportFileError as exc:
+            message = exc.problems[0].message
+            self.problems.append(ScenarioProblem("line 1", message, line=1, column=1))
+            raise self.fail() from None
         text = self._decode(raw)
         if text is None:
             raise self.fail()

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from disaster_dx._parsing import check_bytes, compose_yaml, read_limited
 from disaster_dx.cameras.frames import (  # every camera table, created by create_camera_tables
     CAMERA_ID,
 )
@@ -25,7 +26,7 @@ from disaster_dx.cameras.vocabulary import (
     FeedError,
     FeedErrorKind,
 )
-from disaster_dx.errors import Problem
+from disaster_dx.errors import ImportFileError, Problem
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -228,7 +229,10 @@ def registry_from_yaml(text: str, *, source: str = "cameras.yaml") -> CameraRegi
     """
     problems: list[Problem] = []
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        check_bytes(text, source, "yaml")
+        root = compose_yaml(text)  # no aliases, bounded depth and size: see disaster_dx._parsing
+    except ImportFileError as exc:
+        raise CameraRegistryError(source, exc.problems) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark is not None else "file"
@@ -303,10 +307,12 @@ def load_registry(path: Path | str | None = None) -> CameraRegistry:
         The file is missing, unreadable or invalid (every problem listed).
     """
     path = Path(path) if path is not None else BUNDLED_REGISTRY
+    if not path.exists():
+        raise CameraRegistryError(str(path), [Problem("file", "does not exist")])
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CameraRegistryError(str(path), [Problem("file", "does not exist")]) from None
+        text = read_limited(path, "yaml").decode("utf-8")
+    except ImportFileError as exc:
+        raise CameraRegistryError(str(path), exc.problems) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CameraRegistryError(
             str(path), [Problem("file", f"cannot be read as UTF-8 text ({type(exc).__name__})")]

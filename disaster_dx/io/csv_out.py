@@ -8,6 +8,10 @@ Every text cell therefore goes through :func:`safe_cell`, which puts an apostrop
 (Excel shows the text as typed and never evaluates it). Numbers the project computes are
 written as numbers. Files are UTF-8 with a BOM and CRLF line ends, which Excel on Japanese
 Windows opens correctly.
+
+A CSV the project also *reads back* (the 要支援者 list, :mod:`disaster_dx.io.residents`) uses the
+reversible pair :func:`guard_text` / :func:`unguard_text` instead, so a name or note typed as
+``=1+2`` comes back exactly as typed after export and re-import.
 """
 
 from __future__ import annotations
@@ -31,6 +35,28 @@ def safe_cell(value: Any) -> Any:
         return value
     text = str(value)
     return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
+def guard_text(text: str) -> str:
+    """The formula guard made reversible, for CSVs the project reads back.
+
+    An apostrophe goes in front of a formula start *or* of text already starting with one.
+    Guarding the apostrophe too is what makes :func:`unguard_text` exact: ``'=x`` typed by a
+    person is written ``''=x`` and read back as ``'=x``, never confused with a guarded ``=x``.
+    """
+    return f"'{text}" if text.startswith((*FORMULA_START, "'")) else text
+
+
+def unguard_text(text: str) -> str:
+    """Inverse of :func:`guard_text`.
+
+    One leading apostrophe is dropped when the next character is a formula start or an
+    apostrophe (what the guard adds); any other text is unchanged, so a hand-made file's
+    ``'Brien`` stays as typed.
+    """
+    if len(text) >= 2 and text[0] == "'" and text[1] in (*FORMULA_START, "'"):
+        return text[1:]
+    return text
 
 
 def csv_document(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:

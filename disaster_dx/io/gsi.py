@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import logging
 import math
 import re
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from disaster_dx._files import decode_utf8
+from disaster_dx._parsing import load_json, read_limited
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.model import GSI_HAZARD_COLUMNS, Hazard, Shelter, ShelterKind
 
@@ -212,9 +212,9 @@ def read_shelter_file(path: Path) -> tuple[list[SourceRecord], SourceFile]:
     """Read one file, choosing the reader from its extension and header."""
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(path.name, "no such file")])
-    raw = path.read_bytes()
-    text = decode_utf8(raw, path.name)
     suffix = path.suffix.lower()
+    raw = read_limited(path, "json" if suffix in {".geojson", ".json"} else "csv")
+    text = decode_utf8(raw, path.name)
     reader: Callable[[str, str], tuple[list[SourceRecord], str, ShelterKind]]
     if suffix in {".geojson", ".json"}:
         reader = _records_from_geojson
@@ -226,8 +226,43 @@ def read_shelter_file(path: Path) -> tuple[list[SourceRecord], SourceFile]:
             [Problem(path.name, f"unsupported file type {suffix!r}; use .geojson or .csv")],
         )
     records, fmt, kind = reader(text, path.name)
+    storable = _storable_problems(records)
+    if storable:
+        raise ImportFileError(path.name, storable)
     digest = hashlib.sha256(raw).hexdigest()
     return records, SourceFile(path, fmt, kind, len(records), digest)
+
+
+#: Longest values the shelter master stores (``store.shelters_table``), with room for the id.
+_MAX_STORED = {"record_id": 56, "name": 300, "address": 500}
+_MAX_CAPACITY = 2**31 - 1  # an SQL INTEGER
+
+
+def _storable_problems(records: Iterable[SourceRecord]) -> list[Problem]:
+    """Values every reader accepted but a database cannot hold (found by fuzzing on PostgreSQL).
+
+    A NUL character, an over-long id or name, a 全国地方公共団体コード that is not 5–6 digits or
+    a capacity past an SQL integer made the store write fail after validation, with a
+    traceback; each is a located problem here, before anything is written.
+    """
+    problems: list[Problem] = []
+    for record in records:
+        for name, limit in _MAX_STORED.items():
+            value = getattr(record, name)
+            if len(value) > limit:
+                problems.append(Problem(record.where, f"{name} is longer than {limit} characters"))
+            if any(ord(c) < 32 and c not in "\n\r\t" for c in value):  # GSI names may wrap
+                problems.append(Problem(record.where, f"{name} contains control characters"))
+        code = record.municipality_code
+        if code and not (code.isascii() and code.isdigit() and len(code) <= 6):
+            problems.append(
+                Problem(record.where, "全国地方公共団体コード must be 6 digits (e.g. 392049)")
+            )
+        if record.capacity is not None and record.capacity > _MAX_CAPACITY:
+            problems.append(Problem(record.where, f"capacity {record.capacity} is too large"))
+        if any("\x00" in str(value) for value in record.fields.values()):
+            problems.append(Problem(record.where, "a field contains a NUL character"))
+    return problems
 
 
 def merge_records(records: Sequence[SourceRecord]) -> tuple[list[Shelter], list[str]]:
@@ -258,12 +293,7 @@ def merge_records(records: Sequence[SourceRecord]) -> tuple[list[Shelter], list[
 
 
 def _records_from_geojson(text: str, name: str) -> tuple[list[SourceRecord], str, ShelterKind]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(
-            name, [Problem(f"{name} line {exc.lineno} column {exc.colno}", f"bad JSON: {exc.msg}")]
-        ) from None
+    document = load_json(text, name)  # syntax and nesting depth refused with their line
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise ImportFileError(name, [Problem(name, "not a GeoJSON FeatureCollection")])
     features = document.get("features")

@@ -41,6 +41,7 @@ import logging
 import math
 import re
 import unicodedata
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from disaster_dx._parsing import check_size
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.io.plateau import RANK_UPPER_M, STRUCTURE_TYPES
 
@@ -167,8 +169,13 @@ def _read_layer(source: Path | str | gpd.GeoDataFrame, layer: str | None) -> gpd
         name = path.name
         if not path.is_file():
             raise ImportFileError(str(path), [Problem(name, "no such file")])
+        check_size(path, "gis")
         try:
-            frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+            with warnings.catch_warnings():
+                # GDAL warns from its error handler (an exception there is lost); a feature it
+                # could not read has no geometry, which the callers report by feature number.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
         except Exception as exc:  # pyogrio raises several types; all mean "cannot read"
             raise ImportFileError(
                 str(path), [Problem(name, f"cannot read as a GIS layer: {exc}")]

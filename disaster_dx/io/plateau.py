@@ -84,6 +84,7 @@ import pandas as pd
 import shapely
 from lxml import etree
 
+from disaster_dx._parsing import check_size, file_limits
 from disaster_dx.errors import ImportFileError, Problem
 
 log = logging.getLogger(__name__)
@@ -341,7 +342,8 @@ def buildings_from_citygml(
         names the file and line, and nothing is imported.
     """
     files = _expand(paths)
-    total = sum(path.stat().st_size for path in files)
+    limits = file_limits()
+    total = sum(check_size(path, "xml", limits=limits) for path in files)
     # Column-wise, so no per-building row dict outlives its building (memory on big cities).
     columns: dict[str, list[Any]] = {column: [] for column in (*COLUMNS, "geometry")}
     problems: list[Problem] = []

@@ -47,7 +47,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from disaster_dx._files import decode_utf8
+from disaster_dx._parsing import read_limited
 from disaster_dx.errors import ImportFileError, Problem
+from disaster_dx.io.csv_out import guard_text, unguard_text
 from disaster_dx.io.gsi import JAPAN_BOUNDS
 
 log = logging.getLogger(__name__)
@@ -207,7 +209,7 @@ def residents_from_csv(path: Path | str) -> ResidentImport:
     path = Path(path)
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(path.name, "no such file")])
-    raw = path.read_bytes()
+    raw = read_limited(path, "csv")
     return residents_from_text(decode_utf8(raw, path.name), source=path.name, sha256=_digest(raw))
 
 
@@ -220,6 +222,8 @@ def residents_from_text(
         header = next(reader)
     except StopIteration:
         raise ImportFileError(source, [Problem(f"{source} line 1", "the file is empty")]) from None
+    except csv.Error as exc:
+        raise ImportFileError(source, [Problem(f"{source} line 1", f"bad CSV: {exc}")]) from None
     columns = _columns(header)
     missing = [name for name in _REQUIRED if name not in columns]
     if "address" not in columns and not ("lon" in columns and "lat" in columns):
@@ -241,11 +245,19 @@ def residents_from_text(
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
     line = reader.line_num
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a cell over the csv module's field size limit
+            problems.append(Problem(f"{source} line {line + 1}", f"bad CSV: {exc}"))
+            break
         start, line = line + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        values = {key: (row[i] if i < len(row) else "") for key, i in columns.items()}
+        # Cells this module wrote carry the reversible formula guard (see residents_to_csv).
+        values = {key: unguard_text(row[i]) if i < len(row) else "" for key, i in columns.items()}
         resident, row_problems = _resident(values, start, source)
         if resident is not None and resident.resident_id in first_line:
             row_problems.append(
@@ -371,7 +383,12 @@ def _digest(raw: bytes) -> str:
 
 
 def residents_to_csv(residents: Iterable[Resident]) -> bytes:
-    """The residents as CSV in this module's own format (UTF-8 with BOM, for Excel)."""
+    """The residents as CSV in this module's own format (UTF-8 with BOM, for Excel).
+
+    Every cell goes through :func:`~disaster_dx.io.csv_out.guard_text`: a name or note typed
+    as ``=HYPERLINK(…)`` stays text in a spreadsheet, and :func:`residents_from_csv` removes
+    exactly the apostrophes the guard added, so export → import gives the same residents.
+    """
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(
@@ -391,22 +408,21 @@ def residents_to_csv(residents: Iterable[Resident]) -> bytes:
         ]
     )
     for r in residents:
-        writer.writerow(
-            [
-                r.resident_id,
-                r.name,
-                r.address,
-                "" if r.lon is None else f"{r.lon:.7f}",
-                "" if r.lat is None else f"{r.lat:.7f}",
-                r.mobility.value,
-                "、".join(r.needs),
-                r.supporter_name,
-                r.supporter_contact,
-                "1" if r.consent else "0",
-                r.building_id or "",
-                r.note,
-            ]
-        )
+        cells = [
+            r.resident_id,
+            r.name,
+            r.address,
+            "" if r.lon is None else repr(r.lon),  # shortest text that reads back exactly
+            "" if r.lat is None else repr(r.lat),
+            r.mobility.value,
+            "、".join(r.needs),
+            r.supporter_name,
+            r.supporter_contact,
+            "1" if r.consent else "0",
+            r.building_id or "",
+            r.note,
+        ]
+        writer.writerow([guard_text(cell) for cell in cells])
     return buffer.getvalue().encode("utf-8-sig")
 
 

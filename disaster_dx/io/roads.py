@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
+from disaster_dx._parsing import check_size
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.routing import RoadGraph, graph_from_arrays, project, to_lonlat
 
@@ -109,6 +111,7 @@ def graph_from_graphml(path: Path | str) -> RoadGraph:
     name = path.name
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(name, "no such file")])
+    check_size(path, "xml")
     keys: dict[str, tuple[str, str, str | None]] = {}  # id -> (for, attr.name, default)
     graph_attrs: dict[str, str] = {}
     nodes: list[tuple[str, dict[str, str], int]] = []
@@ -362,6 +365,7 @@ def graph_from_lines(
 def _read_frame(path: Path, layer: str | None) -> geopandas.GeoDataFrame:
     if not path.is_file():
         raise ImportFileError(str(path), [Problem(path.name, "no such file")])
+    check_size(path, "gis")
     try:
         import geopandas
     except ImportError as exc:  # pragma: no cover - geopandas is a core dependency
@@ -369,7 +373,11 @@ def _read_frame(path: Path, layer: str | None) -> geopandas.GeoDataFrame:
             str(path), [Problem(path.name, f"reading line layers needs geopandas ({exc})")]
         ) from exc
     try:
-        return geopandas.read_file(path, layer=layer, engine="pyogrio")
+        with warnings.catch_warnings():
+            # GDAL warns (e.g. "unsupported geometry … NULL geometry assigned") from its error
+            # handler, where an exception is lost; every such feature is reported by number below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return geopandas.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:  # the I/O engines raise many types; all mean "unreadable"
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImportFileError(

@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from flask import Blueprint, Flask, Response, request, session
+from flask import Blueprint, Flask, Response, current_app, request, session
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -603,7 +603,8 @@ def _json_body() -> Any:
     if not request.is_json:
         _refuse("unsupported-media-type", 415)
     try:
-        return json.loads(request.get_data(cache=True) or b"null")
+        # The app's provider (web/json_limits) refuses deep nesting as a ValueError.
+        return current_app.json.loads(request.get_data(cache=True) or b"null")
     except (ValueError, UnicodeDecodeError):
         _refuse("bad-request", 400, detail=_words("bad_json"))
 

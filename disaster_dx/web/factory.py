@@ -37,6 +37,7 @@ from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from disaster_dx.web.exports import init_exports
 from disaster_dx.web.failures import init_failures
 from disaster_dx.web.headers import init_headers
+from disaster_dx.web.json_limits import init_json_limits
 from disaster_dx.web.limits import BodyLimit
 from disaster_dx.web.line_routes import init_line
 from disaster_dx.web.paths import init_paths
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
     init_compression(server)  # first, so that it runs after every other after_request
     init_headers(server)  # framing, sniffing, referrer: for every answer lacking its own
+    init_json_limits(server)  # deep JSON bodies are a 400, not a RecursionError (500)
     init_security(server)
     init_paths(server)  # robots.txt; unknown paths 404 (after the login guard)
     init_failures(server, store, settings)  # /healthz; a failing database answers in words
