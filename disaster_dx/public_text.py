@@ -229,8 +229,8 @@ _ROWS: dict[str, tuple[str, str, str]] = {
     "distance_km": ("約{n}km", "about {n} km", "やく {n}キロメートル"),
     "directions": ("道順", "Directions", "いきかた"),
     "directions_app": ("地図アプリ", "Map app", "ちず の アプリ"),
-    "directions_google": ("Googleマップ", "Google Maps", "グーグル マップ"),
-    "directions_apple": ("Appleマップ", "Apple Maps", "アップル マップ"),
+    "directions_google": ("Google", "Google", "グーグル"),
+    "directions_apple": ("Apple", "Apple", "アップル"),
     "directions_to": (
         "{name}への道順（{app}）",
         "Directions to {name} ({app})",

@@ -340,6 +340,9 @@ def render_index(
             return html.escape(str(collection["updated_at"]))
         if kind == "updated_text" and arg is None:
             return html.escape(text("updated_at", lang, time=_jst_text(updated, lang)))
+        if kind == "current" and arg in LANGS:
+            # The page's own language link is marked (bold) before the first paint too.
+            return ' aria-current="true"' if arg == lang else ""
         if kind == "html_lang" and arg is None:
             return LANGS.get(lang, DEFAULT_LANG)
         if kind == "lang" and arg is None:

@@ -53,11 +53,8 @@ _DRAW = """
         var name = document.createElement("strong");
         name.textContent = p.name;
         pop.appendChild(name);
-        var lines = [
-            labels.open_state[p.open_state] +
-                (open ? "・" + (p.crowding ? labels.crowding[p.crowding] : labels.crowding_unknown) : ""),
-            p.address
-        ];
+        var crowd = p.crowding ? labels.crowding[p.crowding] : labels.crowding_unknown;
+        var lines = [labels.open_state[p.open_state] + (open ? "・" + crowd : ""), p.address];
         if (p.reported_at) { lines.push(labels.reported_at + "：" + jst(p.reported_at)); }
         if (p.public_note) { lines.push(labels.public_note + "：" + p.public_note); }
         for (var i = 0; i < lines.length; i++) {
@@ -71,8 +68,8 @@ _DRAW = """
         symbols: labels.open_symbols,
         stateWord: function (state) { return labels.open_state[state]; },
         crowding: function (p) {
-            return p.crowding ? {symbol: labels.crowding_symbols[p.crowding], word: labels.crowding[p.crowding]}
-                : {symbol: "?", word: labels.crowding_unknown};
+            if (!p.crowding) { return {symbol: "?", word: labels.crowding_unknown}; }
+            return {symbol: labels.crowding_symbols[p.crowding], word: labels.crowding[p.crowding]};
         },
         clusterTitle: function (total, parts) {
             var words = [];
@@ -91,9 +88,7 @@ _DRAW = """
 class _ShelterLayer(MacroElement):  # type: ignore[misc]
     """The shared clustering layer (``site/shelter_layer.js``) on folium's map, after it exists."""
 
-    _template = Template(
-        "{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}"
-    )
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
 
     def __init__(self, code: str) -> None:
         super().__init__()
@@ -117,7 +112,9 @@ _TITLE = """
     font-size: .9rem;
 }
 .dx-share-legend summary { min-height: 44px; line-height: 44px; cursor: pointer; font-weight: 700; }
-.dx-share-legend ul { list-style: none; padding: 0; margin: 0 0 .3rem; display: flex; flex-wrap: wrap; gap: .3rem; }
+.dx-share-legend ul {
+    list-style: none; padding: 0; margin: 0 0 .3rem; display: flex; flex-wrap: wrap; gap: .3rem;
+}
 .dx-share-legend p { margin: .3rem 0 .1rem; }
 .dx-share-title {
     position: absolute; z-index: 1000; top: .5rem; left: 3.5rem; right: .5rem; max-width: 30rem;

@@ -37,7 +37,7 @@ def test_root_is_the_static_public_page_not_dash(app, client, app_settings) -> N
     assert page.status_code == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     body = page.get_data(as_text=True)
-    assert '<html lang="ja">' in body and "南国市 避難所の開設状況" in body
+    assert '<html lang="ja" data-lang="ja">' in body and "南国市 避難所の開設状況" in body
     assert "_dash" not in body and "react" not in body.lower()  # no Dash bundle for citizens
     assert page.get_data() == (app_settings.public_dir / "index.html").read_bytes()
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]

@@ -165,7 +165,8 @@ class SnapshotFiles:
         packed = None
         if suffix in _COMPRESSIBLE and len(body) > 1024:
             # ``/`` is chosen by Accept-Language too (:func:`index_for`): caches must keep both.
-            common.append(("Vary", "Accept-Encoding, Accept-Language" if page else "Accept-Encoding"))
+            vary = "Accept-Encoding, Accept-Language" if page else "Accept-Encoding"
+            common.append(("Vary", vary))
             etag = f'"{digest}-gz"'
             packed = Variant(
                 gzip.compress(body, compresslevel=6, mtime=0),

@@ -242,15 +242,29 @@
         details.appendChild(onMap);
     }
 
-    function renderList(list) {
+    var listRun = 0;    // a newer render cancels the rest of an older one
+
+    function renderList(list, done) {
+        // The first screenful at once; on the first view the rest follows in small steps, so
+        // a slow phone never freezes for the whole list (the count below is final at once).
         var ul = byId("dx-list");
         clear(ul);
-        var shown = 0;
-        for (var i = 0; i < list.length; i++) {
-            if (!visible(list[i])) { continue; }
-            ul.appendChild(listItem(list[i]));
-            shown++;
+        var items = [];
+        for (var i = 0; i < list.length; i++) { if (visible(list[i])) { items.push(list[i]); } }
+        var shown = items.length;
+        var run = ++listRun;
+        var next = 0;
+        function more(n) {
+            if (run !== listRun) { if (done) { done(); } return; }
+            var fragment = document.createDocumentFragment();
+            for (var stop = Math.min(items.length, next + n); next < stop; next++) {
+                fragment.appendChild(listItem(items[next]));
+            }
+            ul.appendChild(fragment);
+            if (next < items.length) { window.setTimeout(function () { more(30); }, 0); }
+            else if (done) { done(); }
         }
+        more(done ? 12 : items.length);
         var count = t("list_count", {shown: shown, total: list.length});
         if (ui.hazard) { count += " " + t("filtered_by", {hazard: t("hazard." + ui.hazard)}); }
         byId("dx-count").textContent = count;
@@ -564,7 +578,7 @@
         renderLegend();
     }
 
-    function render() {
+    function render(done) {
         var list = withDistances(shelters());
         byId("dx-drill-notice").hidden = !data.drill_notice;
         renderUpdated();
@@ -573,7 +587,7 @@
         renderSummary(list);
         renderOrigin();
         renderNearest(list);
-        renderList(list);
+        renderList(list, done);
         renderMarkers(list);
     }
 
@@ -617,7 +631,7 @@
             for (var i = 0; i < entries.length; i++) {
                 if (entries[i].isIntersecting) { watcher.disconnect(); ensureMap(); return; }
             }
-        }, {rootMargin: "200px 0px"});
+        });
         watcher.observe(byId("dx-map"));
     }
 
@@ -679,7 +693,9 @@
         for (var i = 0; i < list.length; i++) {
             if (visible(list[i])) { shown.push({id: list[i].p.shelter_id, lat: list[i].lat, lon: list[i].lon, p: list[i].p, s: list[i]}); }
         }
-        shelterLayer.setItems(shown);
+        var best = nearestUsable(list), featured = [];
+        for (var j = 0; j < best.length; j++) { featured.push(best[j].p.shelter_id); }
+        shelterLayer.setItems(shown, featured);
         if (originMarker) { map.removeLayer(originMarker); originMarker = null; }
         if (ui.origin) {
             var word = t(ui.origin.kind === "here" ? "origin_here_marker" : "origin_marker");
@@ -703,7 +719,8 @@
             map.setView(points[0], Math.max(map.getZoom(), 14));
             return;
         }
-        map.fitBounds(window.L.latLngBounds(points), {padding: [48, 48], maxZoom: 16, animate: false});
+        // Room for the labels, which are centred on their points and about 200 px wide.
+        map.fitBounds(window.L.latLngBounds(points), {padding: [100, 40], maxZoom: 16, animate: false});
     }
 
     function showOnMap(id) {
@@ -805,7 +822,7 @@
         if (queryParam("lang")) { store("dx-lang", ui.lang); }
         followAnnouncedHazard();
         applyTexts();
-        render();
+        render(function () { document.documentElement.setAttribute("data-dx-ready", "1"); });
         byId("dx-hazard").addEventListener("change", function () {
             ui.hazard = this.value;
             ui.hazardChosen = true;
@@ -836,7 +853,6 @@
         document.addEventListener("visibilitychange", function () {
             if (document.visibilityState === "visible") { poll(); }
         });
-        document.documentElement.setAttribute("data-dx-ready", "1");
     }
 
     start();

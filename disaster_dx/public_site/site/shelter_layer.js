@@ -38,10 +38,12 @@
     function DxShelterLayer(map, options) {
         var L = window.L;
         var group = L.layerGroup().addTo(map);
+        var featuredGroup = L.layerGroup().addTo(map);
         var index = null;
         var items = {};
         var markers = {};
-        var drawn = {};     // key → marker now on the map
+        var drawn = {};
+        var featuredMarkers = {};     // key → marker now on the map
 
         function counts(p) {
             var out = {};
@@ -50,12 +52,32 @@
             return out;
         }
 
-        function setItems(list) {
+        /* list: every site to draw; featured: ids of the suggested ones, in order. Those are
+         * never hidden in a cluster: each is drawn with its number (as in the list) and name. */
+        function setItems(list, featured) {
             items = {};
             var features = [];
+            var rank = {};
+            featured = featured || [];
+            for (var f = 0; f < featured.length; f++) { rank[featured[f]] = f + 1; }
+            featuredGroup.clearLayers();
+            featuredMarkers = {};
             for (var i = 0; i < list.length; i++) {
                 var item = list[i];
                 items[item.id] = item;
+                if (rank[item.id]) {
+                    var star = L.marker([item.lat, item.lon], {
+                        icon: pinIcon(item, true, rank[item.id]),
+                        title: rank[item.id] + ". " + item.p.name + " " +
+                            options.stateWord(item.p.open_state),
+                        keyboard: true,
+                        zIndexOffset: 2500
+                    });
+                    star.bindPopup(popupFor(item));
+                    star.addTo(featuredGroup);
+                    featuredMarkers[item.id] = star;
+                    continue;
+                }
                 features.push({
                     type: "Feature",
                     geometry: {type: "Point", coordinates: [item.lon, item.lat]},
@@ -101,12 +123,18 @@
             };
         }
 
-        function pinIcon(item, named) {
+        function pinIcon(item, named, rank) {
             var p = item.p;
             var box = el("span", "dx-pin-box dx-st-" + p.open_state +
-                (p.crowding ? " dx-cr-" + p.crowding : ""));
+                (p.crowding ? " dx-cr-" + p.crowding : "") + (rank ? " dx-pin-featured" : ""));
             box.setAttribute("data-shelter-id", p.shelter_id);
-            if (named) { box.appendChild(el("span", "dx-pin-name", p.name)); }
+            if (rank) {
+                box.setAttribute("data-rank", String(rank));
+                var head = el("span", "dx-pin-name");
+                head.appendChild(el("span", "dx-pin-rank", String(rank)));
+                head.appendChild(document.createTextNode(p.name));
+                box.appendChild(head);
+            } else if (named) { box.appendChild(el("span", "dx-pin-name", p.name)); }
             var line = el("span", "dx-pin-line");
             line.appendChild(el("span", "dx-pin-state",
                 options.symbols[p.open_state] + " " + options.stateWord(p.open_state)));
@@ -131,6 +159,9 @@
             var named = zoom >= LABEL_ZOOM;
             var next = {};
             markers = {};
+            for (var id in featuredMarkers) {
+                if (featuredMarkers.hasOwnProperty(id)) { markers[id] = featuredMarkers[id]; }
+            }
             for (var i = 0; i < found.length; i++) {
                 var f = found[i];
                 var key = f.properties.cluster ? "c" + zoom + ":" + f.properties.cluster_id
