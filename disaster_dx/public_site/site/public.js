@@ -502,9 +502,10 @@
     function renderLandmarks() {
         var select = byId("dx-landmark");
         var current = select.value;
-        var list = shelters().slice().sort(function (a, b) {
-            return a.p.name.localeCompare(b.p.name, "ja");
-        });
+        // One collator for the whole sort: localeCompare builds one per call (slow on phones).
+        var order = window.Intl && window.Intl.Collator ? new window.Intl.Collator("ja").compare
+            : function (a, b) { return a.localeCompare(b, "ja"); };
+        var list = shelters().slice().sort(function (a, b) { return order(a.p.name, b.p.name); });
         clear(select);
         var none = el("option", null, t("landmark_none"));
         none.value = "";
@@ -574,7 +575,8 @@
         byId("dx-list-only").checked = ui.listOnly;
         byId("dx-pick").setAttribute("aria-pressed", ui.picking ? "true" : "false");
         renderHazardOptions();
-        renderLandmarks();
+        // 139 options nobody sees before touching the box: built right after the first paint.
+        window.setTimeout(renderLandmarks, 0);
         renderLegend();
     }
 
@@ -719,8 +721,8 @@
             map.setView(points[0], Math.max(map.getZoom(), 14));
             return;
         }
-        // Room for the labels, which are centred on their points and about 200 px wide.
-        map.fitBounds(window.L.latLngBounds(points), {padding: [100, 40], maxZoom: 16, animate: false});
+        // Room for the pins, which are centred on their points (about 100 px wide).
+        map.fitBounds(window.L.latLngBounds(points), {padding: [56, 40], maxZoom: 16, animate: false});
     }
 
     function showOnMap(id) {

@@ -42,8 +42,10 @@
         var index = null;
         var items = {};
         var markers = {};
-        var drawn = {};
-        var featuredMarkers = {};     // key → marker now on the map
+        var drawn = {};               // key → marker now on the map (clusters, single sites)
+        var featuredMarkers = {};     // id → marker of a suggested site (never clustered)
+        var featuredIds = [];
+        var featuredNamed = null;
 
         function counts(p) {
             var out = {};
@@ -52,32 +54,39 @@
             return out;
         }
 
+        function named() { return Math.round(map.getZoom()) >= LABEL_ZOOM; }
+
+        function redrawFeatured() {
+            featuredGroup.clearLayers();
+            featuredMarkers = {};
+            featuredNamed = named();
+            for (var i = 0; i < featuredIds.length; i++) {
+                var item = items[featuredIds[i]];
+                if (!item) { continue; }
+                var marker = L.marker([item.lat, item.lon], {
+                    icon: pinIcon(item, featuredNamed, i + 1),
+                    title: (i + 1) + ". " + item.p.name + " " + options.stateWord(item.p.open_state),
+                    keyboard: true,
+                    zIndexOffset: 2500
+                });
+                marker.bindPopup(popupFor(item));
+                marker.addTo(featuredGroup);
+                featuredMarkers[item.id] = marker;
+            }
+        }
+
         /* list: every site to draw; featured: ids of the suggested ones, in order. Those are
-         * never hidden in a cluster: each is drawn with its number (as in the list) and name. */
+         * never hidden in a cluster: each is drawn on its own with its number in the list. */
         function setItems(list, featured) {
             items = {};
             var features = [];
             var rank = {};
-            featured = featured || [];
-            for (var f = 0; f < featured.length; f++) { rank[featured[f]] = f + 1; }
-            featuredGroup.clearLayers();
-            featuredMarkers = {};
+            featuredIds = featured || [];
+            for (var f = 0; f < featuredIds.length; f++) { rank[featuredIds[f]] = true; }
             for (var i = 0; i < list.length; i++) {
                 var item = list[i];
                 items[item.id] = item;
-                if (rank[item.id]) {
-                    var star = L.marker([item.lat, item.lon], {
-                        icon: pinIcon(item, true, rank[item.id]),
-                        title: rank[item.id] + ". " + item.p.name + " " +
-                            options.stateWord(item.p.open_state),
-                        keyboard: true,
-                        zIndexOffset: 2500
-                    });
-                    star.bindPopup(popupFor(item));
-                    star.addTo(featuredGroup);
-                    featuredMarkers[item.id] = star;
-                    continue;
-                }
+                if (rank[item.id]) { continue; }
                 features.push({
                     type: "Feature",
                     geometry: {type: "Point", coordinates: [item.lon, item.lat]},
@@ -86,6 +95,7 @@
             }
             group.clearLayers();   // new data: every marker is drawn afresh
             drawn = {};
+            redrawFeatured();
             index = new window.Supercluster({
                 radius: RADIUS,
                 maxZoom: CLUSTER_MAX,
@@ -128,14 +138,13 @@
             var box = el("span", "dx-pin-box dx-st-" + p.open_state +
                 (p.crowding ? " dx-cr-" + p.crowding : "") + (rank ? " dx-pin-featured" : ""));
             box.setAttribute("data-shelter-id", p.shelter_id);
-            if (rank) {
-                box.setAttribute("data-rank", String(rank));
-                var head = el("span", "dx-pin-name");
-                head.appendChild(el("span", "dx-pin-rank", String(rank)));
-                head.appendChild(document.createTextNode(p.name));
-                box.appendChild(head);
-            } else if (named) { box.appendChild(el("span", "dx-pin-name", p.name)); }
+            if (named) { box.appendChild(el("span", "dx-pin-name", p.name)); }
             var line = el("span", "dx-pin-line");
+            if (rank) {
+                // Its number in the list of suggestions above the map (the name is there).
+                box.setAttribute("data-rank", String(rank));
+                line.appendChild(el("span", "dx-pin-rank", String(rank)));
+            }
             line.appendChild(el("span", "dx-pin-state",
                 options.symbols[p.open_state] + " " + options.stateWord(p.open_state)));
             var crowd = OPEN[p.open_state] ? options.crowding(p) : null;
@@ -157,6 +166,7 @@
             var found = index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()],
                 zoom);
             var named = zoom >= LABEL_ZOOM;
+            if (named !== featuredNamed) { redrawFeatured(); }
             var next = {};
             markers = {};
             for (var id in featuredMarkers) {
