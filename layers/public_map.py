@@ -68,7 +68,7 @@ _DRAW = """
         symbols: labels.open_symbols,
         stateWord: function (state) { return labels.open_state[state]; },
         crowding: function (p) {
-            if (!p.crowding) { return {symbol: "?", word: labels.crowding_unknown}; }
+            if (!p.crowding) { return {symbol: "?", word: labels.unknown}; }
             return {symbol: labels.crowding_symbols[p.crowding], word: labels.crowding[p.crowding]};
         },
         clusterTitle: function (total, parts) {
@@ -163,6 +163,7 @@ def shelter_map_html(collection: Mapping[str, Any], texts: Mapping[str, str]) ->
         "crowding_symbols": {c.value: CROWDING_SYMBOL[c] for c in Crowding},
         "crowding": {c.value: texts[f"crowding.{c.value}"] for c in Crowding},
         "crowding_unknown": texts["crowding_unknown"],
+        "unknown": texts["unknown"],
         "reported_at": texts["reported_at"],
         "public_note": texts["public_note"],
         "cluster_title": texts["cluster_title"],

@@ -175,3 +175,28 @@ def test_the_dash_overview_moved_to_overview(client) -> None:
     page = client.get("/overview")
     assert page.status_code == 200
     assert 'id="react-entry-point"' in page.get_data(as_text=True)
+
+
+def test_root_answers_in_the_language_asked_for(client, app_settings) -> None:
+    """The page arrives with its words in place: no re-wording (layout shift) after the paint."""
+    folder = app_settings.public_dir
+    cases = {
+        ("/?lang=en", ""): "index.en.html",
+        ("/?lang=easy-ja", "en-US,en"): "index.easy-ja.html",
+        ("/?lang=easy", ""): "index.easy-ja.html",
+        ("/", "en-GB,en;q=0.9,ja;q=0.5"): "index.en.html",
+        ("/", "ja-JP,ja;q=0.9,en;q=0.5"): "index.html",
+        ("/?lang=ja", "en-US"): "index.html",
+        ("/?lang=xx", ""): "index.html",
+        ("/public/?lang=en", ""): "index.en.html",
+    }
+    for (url, accept), name in cases.items():
+        page = client.get(url, headers={"Accept-Language": accept} if accept else {})
+        assert page.status_code == 200, url
+        assert page.get_data() == (folder / name).read_bytes(), (url, accept)
+        packed = client.get(url, headers={"Accept-Encoding": "gzip", "Accept-Language": accept})
+        assert "Accept-Language" in packed.headers["Vary"], url
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"], url
+    english = client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en" data-lang="en">' in english
+    assert 'data-lang="en" aria-current="true">English</a>' in english

@@ -651,7 +651,7 @@
             stateWord: function (state) { return t("open_state." + state); },
             crowding: function (p) {
                 return p.crowding ? {symbol: CONFIG.crowding_symbols[p.crowding], word: t("crowding." + p.crowding)}
-                    : {symbol: "?", word: t("crowding_unknown")};
+                    : {symbol: "?", word: t("unknown")};   // as in the legend: ? 不明
             },
             clusterTitle: function (total, parts) {
                 var words = [];
@@ -669,8 +669,18 @@
             byId("dx-map").parentNode.className = "dx-map-section";
             setOrigin({lat: event.latlng.lat, lon: event.latlng.lng, kind: "picked"});
         });
-        renderMarkers(withDistances(shelters()));
-        fitToSuggestions();
+        var list = withDistances(shelters());
+        renderMarkers(list);
+        if (ui.origin) { fitToSuggestions(); } else { fitToCity(list); }
+    }
+
+    function fitToCity(list) {
+        // The whole city on any screen (a phone's map is taller than wide).
+        var points = [];
+        for (var i = 0; i < list.length; i++) { points.push([list[i].lat, list[i].lon]); }
+        if (points.length) {
+            map.fitBounds(window.L.latLngBounds(points), {padding: [30, 30], maxZoom: 13, animate: false});
+        }
     }
 
     function popup(s) {
