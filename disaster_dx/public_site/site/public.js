@@ -669,18 +669,10 @@
             byId("dx-map").parentNode.className = "dx-map-section";
             setOrigin({lat: event.latlng.lat, lon: event.latlng.lng, kind: "picked"});
         });
-        var list = withDistances(shelters());
-        renderMarkers(list);
-        if (ui.origin) { fitToSuggestions(); } else { fitToCity(list); }
-    }
-
-    function fitToCity(list) {
-        // The whole city on any screen (a phone's map is taller than wide).
-        var points = [];
-        for (var i = 0; i < list.length; i++) { points.push([list[i].lat, list[i].lon]); }
-        if (points.length) {
-            map.fitBounds(window.L.latLngBounds(points), {padding: [30, 30], maxZoom: 13, animate: false});
-        }
+        renderMarkers(withDistances(shelters()));
+        // City zoom (12) as it is: fitting every site would zoom out to 11, where the centre's
+        // 130 sites become one cluster. A chosen place is fitted with its suggestions instead.
+        if (ui.origin) { fitToSuggestions(); }
     }
 
     function popup(s) {
