@@ -208,6 +208,7 @@ _ROWS: dict[str, tuple[str, str, str]] = {
         "「{name}」から ちかい じゅん です。",
     ),
     "origin_marker": ("選んだ場所", "Chosen place", "えらんだ ところ"),
+    "origin_here_marker": ("現在地", "You are here", "いま いる ところ"),
     "clear_origin": ("場所の選択をやめる", "Clear the chosen place", "ばしょ を けす"),
     # -- nearest ------------------------------------------------------------------------------
     "nearest_title": (
@@ -228,6 +229,15 @@ _ROWS: dict[str, tuple[str, str, str]] = {
     ),
     "distance_m": ("約{n}m", "about {n} m", "やく {n}メートル"),
     "distance_km": ("約{n}km", "about {n} km", "やく {n}キロメートル"),
+    "directions": ("道順", "Directions", "いきかた"),
+    "directions_app": ("地図アプリ", "Map app", "ちず の アプリ"),
+    "directions_google": ("Google", "Google", "グーグル"),
+    "directions_apple": ("Apple", "Apple", "アップル"),
+    "directions_to": (
+        "{name}への道順（{app}）",
+        "Directions to {name} ({app})",
+        "{name} への いきかた（{app}）",
+    ),
     "straight_line": (
         "距離は直線距離です。実際の道のりはもっと長くなります。",
         "Distances are in a straight line; the way there is longer.",
@@ -250,6 +260,13 @@ _ROWS: dict[str, tuple[str, str, str]] = {
         "地図を表示できませんでした。下の一覧をご覧ください。",
         "The map could not be shown. Please use the list below.",
         "ちず が でません。した の リスト を みて ください。",
+    ),
+    "cluster_title": ("{n}か所：{parts}", "{n} sites: {parts}", "{n}か しょ：{parts}"),
+    "legend_cluster": (
+        "数字は、近くにある避難所の数です（記号ごとの数も表示）。拡大すると分かれます。",
+        "A number is how many sites are close together there, with a count per symbol. "
+        "Zoom in to see each.",
+        "すうじ は ちかく に ある ひなんじょ の かず です。おおきく すると わかれます。",
     ),
     "legend_title": ("記号の見方", "What the symbols mean", "きごう の いみ"),
     "list_title": ("避難所の一覧", "List of shelters", "ひなんじょ の リスト"),

@@ -88,8 +88,21 @@ log = logging.getLogger(__name__)
 SITE_SOURCE = Path(__file__).resolve().parent / "public_site"
 #: Folder of the page's assets inside ``PUBLIC_DIR`` (and under ``/`` in the app).
 ASSET_FOLDER = "site"
+#: The public page in each language, written with its words already in place, so the first
+#: paint shows the right ones and nothing moves when the script starts (the app serves the one
+#: ``?lang=`` or the browser asks for at ``/``; a plain static host serves ``index.html`` and
+#: the script switches language there).
+INDEX_PAGES: dict[str, str] = {
+    lang: "index.html" if lang == DEFAULT_LANG else f"index.{lang}.html" for lang in LANGS
+}
 #: The published files, besides the assets.
-SNAPSHOT_FILES = ("index.html", "shelters.geojson", "shelters.csv", "map.html")
+SNAPSHOT_FILES = (
+    "index.html",
+    *(name for name in INDEX_PAGES.values() if name != "index.html"),
+    "shelters.geojson",
+    "shelters.csv",
+    "map.html",
+)
 
 #: The only properties a public feature may carry. Anything else (internal notes, reporter,
 #: needs, resident or camera data) cannot reach the snapshot, whatever the state holds.
@@ -337,6 +350,12 @@ def _version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
+def asset_url(name: str) -> str:
+    """``site/<name>?v=<content hash>``: a URL a cache may keep for long (``map.html`` uses it)."""
+    data = (SITE_SOURCE / ASSET_FOLDER / name).read_bytes()
+    return f"{ASSET_FOLDER}/{name}?v={_version(data)}"
+
+
 def render_index(
     collection: Mapping[str, Any], assets: Mapping[str, bytes], *, lang: str = DEFAULT_LANG
 ) -> bytes:
@@ -375,15 +394,39 @@ def render_index(
         if kind == "updated_at" and arg is None:
             return html.escape(str(collection["updated_at"]))
         if kind == "updated_text" and arg is None:
-            return html.escape(text("updated_at", lang, time=_jst_text(updated)))
+            return html.escape(text("updated_at", lang, time=_jst_text(updated, lang)))
+        if kind == "current" and arg in LANGS:
+            # The page's own language link is marked (bold) before the first paint too.
+            return ' aria-current="true"' if arg == lang else ""
+        if kind == "html_lang" and arg is None:
+            return LANGS.get(lang, DEFAULT_LANG)
+        if kind == "lang" and arg is None:
+            return lang if lang in LANGS else DEFAULT_LANG
+        if kind == "open_count_text" and arg is None:
+            return html.escape(text("open_count", lang, n=_open_count(collection)))
         raise ValueError(f"unknown placeholder {match.group(0)!r} in the public page template")
 
     return _PLACEHOLDER.sub(fill, template).encode("utf-8")
 
 
-def _jst_text(moment: datetime) -> str:
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _jst_text(moment: datetime, lang: str = DEFAULT_LANG) -> str:
+    """The time as the page's script writes it (the same string, so nothing moves)."""
     local = to_jst(moment)
+    if lang == "en":
+        return f"{local.day} {_MONTHS_EN[local.month - 1]}, {local:%H:%M} JST"
     return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _open_count(collection: Mapping[str, Any]) -> int:
+    """Sites open now (開設 or 常設), as the page's summary line counts them."""
+    return sum(
+        1
+        for f in collection.get("features", ())
+        if f["properties"]["open_state"] in (OpenState.OPEN.value, OpenState.PERMANENT.value)
+    )
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -471,8 +514,9 @@ def write_snapshot(
         page = render_map(collection, texts).encode("utf-8")
         if _write_if_changed(map_path, page):
             written.append("map.html")
-    if _write_if_changed(public_dir / "index.html", render_index(collection, assets)):
-        written.append("index.html")
+    for lang, name in INDEX_PAGES.items():
+        if _write_if_changed(public_dir / name, render_index(collection, assets, lang=lang)):
+            written.append(name)
     return written
 
 

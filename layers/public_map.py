@@ -17,65 +17,105 @@ from datetime import datetime
 from typing import Any, cast
 
 import folium
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
+from jinja2 import Template
 
 from disaster_dx._time import to_jst
 from disaster_dx.model import Crowding, OpenState
 from disaster_dx.public_alerts import banner_html
-from disaster_dx.public_text import OPEN_STATE_SYMBOL
+from disaster_dx.public_text import CROWDING_SYMBOL, OPEN_STATE_SYMBOL
+from disaster_dx.publish import asset_url
 from layers.basemaps import BASEMAPS_BY_KEY, map_view
 
 #: Where the page's assets live, relative to ``map.html`` (``PUBLIC_DIR/site``).
 ASSETS = "site"
 
 _DRAW = """
-function (feature, layer) {
+(function () {
+    var data = %(data)s;
     var labels = %(labels)s;
-    var p = feature.properties;
-    var open = p.open_state === "open" || p.open_state === "permanent";
-    var box = document.createElement("span");
-    box.className = "dx-pin-box dx-st-" + p.open_state + (p.crowding ? " dx-cr-" + p.crowding : "");
-    box.textContent = labels.open_symbols[p.open_state] + (!open ? "" : " " +
-        (p.crowding ? labels.crowding[p.crowding] : labels.open_state[p.open_state]));
-    layer.setIcon(L.divIcon({html: box, className: "dx-pin", iconSize: null, iconAnchor: [8, 9]}));
-    layer.options.title = p.name;
-    layer.options.alt = p.name;
-    layer.options.zIndexOffset = open ? 1000 : 0;
-    var pop = document.createElement("div");
-    pop.className = "dx-popup";
-    var name = document.createElement("strong");
-    name.textContent = p.name;
-    pop.appendChild(name);
-    var lines = [
-        labels.open_state[p.open_state] +
-            (open ? "・" + (p.crowding ? labels.crowding[p.crowding] : labels.unknown) : ""),
-        p.address
-    ];
-    if (p.reported_at) { lines.push(labels.reported_at + "：" + jst(p.reported_at)); }
-    if (p.public_note) { lines.push(labels.public_note + "：" + p.public_note); }
-    for (var i = 0; i < lines.length; i++) {
-        var line = document.createElement("div");
-        line.textContent = lines[i];
-        pop.appendChild(line);
+    var items = [];
+    for (var i = 0; i < data.features.length; i++) {
+        var f = data.features[i];
+        items.push({id: f.id, lat: f.geometry.coordinates[1], lon: f.geometry.coordinates[0],
+            p: f.properties});
     }
-    layer.bindPopup(pop);
     function jst(iso) {
         var d = new Date(Date.parse(iso) + 9 * 3600 * 1000);
         return (d.getUTCMonth() + 1) + "月" + d.getUTCDate() + "日 " +
             ("0" + d.getUTCHours()).slice(-2) + ":" + ("0" + d.getUTCMinutes()).slice(-2);
     }
-}
+    function popup(item) {
+        var p = item.p;
+        var open = p.open_state === "open" || p.open_state === "permanent";
+        var pop = document.createElement("div");
+        pop.className = "dx-popup";
+        var name = document.createElement("strong");
+        name.textContent = p.name;
+        pop.appendChild(name);
+        var crowd = p.crowding ? labels.crowding[p.crowding] : labels.crowding_unknown;
+        var lines = [labels.open_state[p.open_state] + (open ? "・" + crowd : ""), p.address];
+        if (p.reported_at) { lines.push(labels.reported_at + "：" + jst(p.reported_at)); }
+        if (p.public_note) { lines.push(labels.public_note + "：" + p.public_note); }
+        for (var i = 0; i < lines.length; i++) {
+            var line = document.createElement("div");
+            line.textContent = lines[i];
+            pop.appendChild(line);
+        }
+        return pop;
+    }
+    var layer = window.DxShelterLayer(%(map)s, {
+        symbols: labels.open_symbols,
+        stateWord: function (state) { return labels.open_state[state]; },
+        crowding: function (p) {
+            if (!p.crowding) { return {symbol: "?", word: labels.unknown}; }
+            return {symbol: labels.crowding_symbols[p.crowding], word: labels.crowding[p.crowding]};
+        },
+        clusterTitle: function (total, parts) {
+            var words = [];
+            for (var i = 0; i < parts.length; i++) {
+                words.push(labels.open_state[parts[i].state] + " " + parts[i].n);
+            }
+            return labels.cluster_title.replace("{n}", total).replace("{parts}", words.join("・"));
+        },
+        popup: popup
+    });
+    layer.setItems(items);
+}());
 """
+
+
+class _ShelterLayer(MacroElement):  # type: ignore[misc]
+    """The shared clustering layer (``site/shelter_layer.js``) on folium's map, after it exists."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "DxShelterLayer"
+        self.code = code
+
 
 _TITLE = """
 <div class="dx-share-title">
 <strong>%(title)s</strong> <span>%(updated)s</span><br>
-<a href="index.html">%(link)s</a>
+<a href="index.html" class="dx-share-link">%(link)s</a>
 %(alerts)s</div>
+%(legend)s
 <style>
 .dx-share-title .dx-alert { margin: .3rem 0 0; padding: .2rem .5rem; }
 .dx-share-title .dx-alert-head { font-size: 1rem; }
 .dx-share-title .dx-alert-action, .dx-share-title .dx-alert-meta { font-size: .85rem; }
+.dx-share-legend {
+    position: absolute; z-index: 1000; bottom: 3.6rem; left: .5rem; max-width: 20rem;
+    background: #fff; border: 1px solid #555; border-radius: .3rem; padding: 0 .6rem;
+    font-size: .9rem;
+}
+.dx-share-legend summary { min-height: 44px; line-height: 44px; cursor: pointer; font-weight: 700; }
+.dx-share-legend ul {
+    list-style: none; padding: 0; margin: 0 0 .3rem; display: flex; flex-wrap: wrap; gap: .3rem;
+}
+.dx-share-legend p { margin: .3rem 0 .1rem; }
 .dx-share-title {
     position: absolute; z-index: 1000; top: .5rem; left: 3.5rem; right: .5rem; max-width: 30rem;
     background: #fff; border: 1px solid #555; border-radius: .3rem; padding: .3rem .6rem;
@@ -102,7 +142,11 @@ def shelter_map_html(collection: Mapping[str, Any], texts: Mapping[str, str]) ->
     )
     # Local copies instead of folium's CDN defaults; nothing else is needed (no jQuery,
     # Bootstrap or icon fonts: markers are plain divs).
-    fmap.default_js = [("leaflet", f"{ASSETS}/leaflet/leaflet.js")]
+    fmap.default_js = [
+        ("leaflet", f"{ASSETS}/leaflet/leaflet.js"),
+        ("supercluster", asset_url("supercluster/supercluster.min.js")),
+        ("dx_shelter_layer", asset_url("shelter_layer.js")),
+    ]
     fmap.default_css = [
         ("leaflet_css", f"{ASSETS}/leaflet/leaflet.css"),
         ("dx_css", f"{ASSETS}/public.css"),
@@ -117,17 +161,26 @@ def shelter_map_html(collection: Mapping[str, Any], texts: Mapping[str, str]) ->
     labels = {
         "open_symbols": {s.value: OPEN_STATE_SYMBOL[s] for s in OpenState},
         "open_state": {s.value: texts[f"open_state.{s.value}"] for s in OpenState},
+        "crowding_symbols": {c.value: CROWDING_SYMBOL[c] for c in Crowding},
         "crowding": {c.value: texts[f"crowding.{c.value}"] for c in Crowding},
+        "crowding_unknown": texts["crowding_unknown"],
         "unknown": texts["unknown"],
         "reported_at": texts["reported_at"],
         "public_note": texts["public_note"],
+        "cluster_title": texts["cluster_title"],
     }
-    folium.GeoJson(
-        dict(collection),
-        name=texts["map_label"],
-        marker=folium.Marker(icon=folium.DivIcon(html="")),
-        on_each_feature=folium.JsCode(_DRAW % {"labels": json.dumps(labels, ensure_ascii=True)}),
-    ).add_to(fmap)
+    public = {
+        "features": [
+            {"id": f["id"], "geometry": f["geometry"], "properties": f["properties"]}
+            for f in collection["features"]
+        ]
+    }
+    code = _DRAW % {
+        "data": _script_json(public),
+        "labels": _script_json(labels),
+        "map": fmap.get_name(),
+    }
+    _ShelterLayer(code).add_to(fmap)
     updated = texts["updated_at"].format(time=_jst(str(collection["updated_at"])))
     page_root = cast(Figure, fmap.get_root())
     page_root.html.add_child(
@@ -141,6 +194,7 @@ def shelter_map_html(collection: Mapping[str, Any], texts: Mapping[str, str]) ->
                 "alerts": banner_html(
                     collection.get("alerts") or [], str(collection["updated_at"]), "ja"
                 ),
+                "legend": _legend_html(texts),
             }
         )
     )
@@ -149,6 +203,36 @@ def shelter_map_html(collection: Mapping[str, Any], texts: Mapping[str, str]) ->
     page = page.replace("<html>", '<html lang="ja">', 1)
     page = page.replace("<head>", f"<head>\n<title>{html.escape(texts['page_title'])}</title>", 1)
     return page.replace("maximum-scale=1.0, user-scalable=no", "")
+
+
+def _script_json(value: Any) -> str:
+    """ASCII JSON that cannot end its ``<script>`` (names and notes are typed by people)."""
+    dumped = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return dumped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _legend_html(texts: Mapping[str, str]) -> str:
+    """Every mark on the map with its words: each open state, each crowding, 不明, clusters."""
+    rows = [
+        f'<li><span class="dx-badge dx-st-{s.value}">{OPEN_STATE_SYMBOL[s]} '
+        f"{html.escape(texts[f'open_state.{s.value}'])}</span></li>"
+        for s in OpenState
+    ]
+    crowd = [
+        f'<li><span class="dx-badge dx-cr-{c.value}">{CROWDING_SYMBOL[c]} '
+        f"{html.escape(texts[f'crowding.{c.value}'])}</span></li>"
+        for c in Crowding
+    ]
+    crowd.append(
+        f'<li><span class="dx-badge dx-cr-unknown">? {html.escape(texts["unknown"])}</span></li>'
+    )
+    return (
+        '<details class="dx-share-legend"><summary>'
+        f"{html.escape(texts['legend_title'])}</summary>"
+        f"<p>{html.escape(texts['open_state'])}</p><ul>{''.join(rows)}</ul>"
+        f"<p>{html.escape(texts['crowding'])}</p><ul>{''.join(crowd)}</ul>"
+        f"<p>{html.escape(texts['legend_cluster'])}</p></details>"
+    )
 
 
 def _jst(iso: str) -> str:

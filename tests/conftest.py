@@ -2,8 +2,8 @@
 
 Tests that need PostgreSQL, Chromium or ``../shared/data`` skip with a reason when those are
 missing, so the README test command passes on any machine. ``DX_REQUIRE`` (comma list of
-``postgres``, ``browser``, ``shared_data``, ``line_sdk``) turns those skips into failures:
-``.ci/run`` sets it, so CI cannot pass while silently skipping them.
+``postgres``, ``browser``, ``shared_data``, ``line_sdk``, ``lighthouse``) turns those skips into
+failures: ``.ci/run`` sets it, so CI cannot pass while silently skipping them.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def test_root_is_the_static_public_page_not_dash(app, client, app_settings) -> N
     assert page.status_code == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     body = page.get_data(as_text=True)
-    assert '<html lang="ja">' in body and "南国市 避難所の開設状況" in body
+    assert '<html lang="ja" data-lang="ja">' in body and "南国市 避難所の開設状況" in body
     assert "_dash" not in body and "react" not in body.lower()  # no Dash bundle for citizens
     assert page.get_data() == (app_settings.public_dir / "index.html").read_bytes()
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
@@ -196,3 +196,28 @@ def test_the_dash_overview_is_for_staff_and_sends_citizens_to_the_public_page(ap
     page = client.get("/overview")
     assert page.status_code == 200
     assert 'id="react-entry-point"' in page.get_data(as_text=True)
+
+
+def test_root_answers_in_the_language_asked_for(client, app_settings) -> None:
+    """The page arrives with its words in place: no re-wording (layout shift) after the paint."""
+    folder = app_settings.public_dir
+    cases = {
+        ("/?lang=en", ""): "index.en.html",
+        ("/?lang=easy-ja", "en-US,en"): "index.easy-ja.html",
+        ("/?lang=easy", ""): "index.easy-ja.html",
+        ("/", "en-GB,en;q=0.9,ja;q=0.5"): "index.en.html",
+        ("/", "ja-JP,ja;q=0.9,en;q=0.5"): "index.html",
+        ("/?lang=ja", "en-US"): "index.html",
+        ("/?lang=xx", ""): "index.html",
+        ("/public/?lang=en", ""): "index.en.html",
+    }
+    for (url, accept), name in cases.items():
+        page = client.get(url, headers={"Accept-Language": accept} if accept else {})
+        assert page.status_code == 200, url
+        assert page.get_data() == (folder / name).read_bytes(), (url, accept)
+        packed = client.get(url, headers={"Accept-Encoding": "gzip", "Accept-Language": accept})
+        assert "Accept-Language" in packed.headers["Vary"], url
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"], url
+    english = client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en" data-lang="en">' in english
+    assert 'data-lang="en" aria-current="true">English</a>' in english

@@ -18,6 +18,7 @@ from disaster_dx.config import Settings
 from disaster_dx.events import NewEvent
 from disaster_dx.model import Hazard, IncidentKind, Shelter, ShelterKind
 from disaster_dx.publish import (
+    INDEX_PAGES,
     PUBLIC_PROPERTIES,
     SNAPSHOT_FILES,
     Publisher,
@@ -401,7 +402,32 @@ def test_pages_use_local_copies_not_cdns(master: Store, settings: Settings) -> N
     assert "user-scalable=no" not in shared and '<html lang="ja">' in shared
     index = (settings.public_dir / "index.html").read_text(encoding="utf-8")
     assert re.search(r'src="site/public\.js\?v=[0-9a-f]{12}"', index)
-    assert "leaflet" not in re.sub(r"<script id=.*?</script>", "", index, flags=re.S).lower()
+    # Leaflet is only named for loading later (when the map is near the screen), never loaded
+    # by the first view: no <script> or <link> for it.
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", index)
+    assert tags and not any("leaflet" in tag.lower() for tag in tags)
+    assert 'data-scripts="site/leaflet/leaflet.js?v=' in index
+
+
+def test_each_language_has_its_page_with_its_words_in_place(
+    master: Store, settings: Settings
+) -> None:
+    """The first paint shows the right words: each language is published as its own page."""
+    live = master.live_incident().incident_id
+    _report(master, live, SCHOOL, open_state="open", evacuees=3)
+    publish(master, settings, render_map=shelter_map_html)
+    pages = {
+        lang: (settings.public_dir / name).read_text(encoding="utf-8")
+        for lang, name in INDEX_PAGES.items()
+    }
+    assert set(pages) == {"ja", "en", "easy-ja"}
+    assert '<html lang="en" data-lang="en">' in pages["en"]
+    assert '<html lang="ja" data-lang="easy-ja">' in pages["easy-ja"]
+    assert '<h1 data-t="page_title">Nankoku City: shelter status</h1>' in pages["en"]
+    # The summary line is filled in before any script runs.
+    assert '<p id="dx-summary" class="dx-summary">Open now: 1 sites</p>' in pages["en"]
+    assert "いま開設している避難所：1か所" in pages["ja"]
+    assert "JST" in pages["en"] and "時点の情報" in pages["ja"]
 
 
 def test_cli_publish_fills_a_folder_for_a_static_host(

@@ -27,11 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
 
 from flask import Flask, Response, abort, request
 from werkzeug.http import http_date, parse_etags
 
-from disaster_dx.publish import ASSET_FOLDER, SNAPSHOT_FILES, Publisher
+from disaster_dx.publish import ASSET_FOLDER, INDEX_PAGES, SNAPSHOT_FILES, Publisher
 from disaster_dx.web.context import EXTENSION_KEY, AppContext
 from layers.public_map import shelter_map_html
 
@@ -158,11 +159,14 @@ class SnapshotFiles:
             ("Last-Modified", http_date(info.st_mtime)),
             ("X-Content-Type-Options", "nosniff"),
         ]
-        if name.endswith("index.html"):
+        page = name in _INDEX_NAMES
+        if page:
             common += [("Content-Security-Policy", PAGE_CSP), ("Referrer-Policy", "no-referrer")]
         packed = None
         if suffix in _COMPRESSIBLE and len(body) > 1024:
-            common.append(("Vary", "Accept-Encoding"))
+            # ``/`` is chosen by Accept-Language too (:func:`index_for`): caches must keep both.
+            vary = "Accept-Encoding, Accept-Language" if page else "Accept-Encoding"
+            common.append(("Vary", vary))
             etag = f'"{digest}-gz"'
             packed = Variant(
                 gzip.compress(body, compresslevel=6, mtime=0),
@@ -260,6 +264,32 @@ def public_name(path: str) -> str | None:
     return None
 
 
+_INDEX_NAMES = frozenset(INDEX_PAGES.values())
+_EASY_JA = ("easy", "ja-easy")
+
+
+def index_for(query: str, accept_language: str) -> str:
+    """The public page in the language a visitor gets at ``/`` (the file name).
+
+    The same choice ``site/lang.js`` makes in the browser, minus the one it remembers there:
+    ``?lang=``, else English when the browser's first language is English, else Japanese.
+    Serving the page already in that language means its first paint has the right words and
+    nothing moves when the script starts (layout shift).
+    """
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == "lang":
+            wanted = unquote_plus(value).lower()
+            wanted = "easy-ja" if wanted in _EASY_JA else wanted
+            if wanted in INDEX_PAGES:
+                return INDEX_PAGES[wanted]
+            break
+    first = accept_language.split(",", 1)[0].split(";", 1)[0].strip().lower()
+    if first == "en" or first.startswith("en-"):
+        return INDEX_PAGES["en"]
+    return INDEX_PAGES["ja"]
+
+
 _REASONS = {200: "200 OK", 304: "304 Not Modified"}
 
 
@@ -285,6 +315,8 @@ class PublicFilesMiddleware:
             name = public_name(environ.get("PATH_INFO") or "/")
             if name is not None:
                 query = environ.get("QUERY_STRING", "")
+                if name == "index.html":
+                    name = index_for(query, environ.get("HTTP_ACCEPT_LANGUAGE", ""))
                 found = answer(
                     self.files,
                     name,
@@ -331,7 +363,10 @@ def init_public(server: Flask) -> PublicSite:
     server.extensions[PUBLIC_KEY] = site
 
     def index() -> Response:
-        return file_response(files, "index.html")
+        name = index_for(
+            request.query_string.decode("latin-1"), request.headers.get("Accept-Language", "")
+        )
+        return file_response(files, name)
 
     def asset(name: str) -> Response:
         return file_response(files, f"{ASSET_FOLDER}/{name}")

@@ -27,7 +27,7 @@
         picking: false,
         focusId: null
     };
-    var map = null, markerLayer = null, originMarker = null, markers = {};
+    var map = null, shelterLayer = null, originMarker = null;
     var mapLoading = false;
 
     // -- small helpers -------------------------------------------------------------------------
@@ -157,9 +157,10 @@
         for (var i = 0; i < list.length; i++) {
             list[i].distance = ui.origin ? metres(ui.origin, list[i]) : null;
         }
+        // Open sites first, always: the person is looking for somewhere to go now.
         list.sort(function (a, b) {
-            if (ui.origin) { return a.distance - b.distance; }
             if (a.open !== b.open) { return a.open ? -1 : 1; }
+            if (ui.origin) { return a.distance - b.distance; }
             return a.order - b.order;
         });
         return list;
@@ -213,8 +214,22 @@
             li.appendChild(note);
         }
         var details = el("details");
-        if (ui.focusId === p.shelter_id) { details.open = true; }
         details.appendChild(el("summary", null, t("details")));
+        // The rows are built when opened: 139 closed boxes cost a phone nothing that way.
+        var built = false;
+        function build() {
+            if (built) { return; }
+            built = true;
+            fillDetails(details, s);
+        }
+        details.addEventListener("toggle", function () { if (details.open) { build(); } });
+        if (ui.focusId === p.shelter_id) { build(); details.open = true; }
+        li.appendChild(details);
+        return li;
+    }
+
+    function fillDetails(details, s) {
+        var p = s.p;
         var dl = el("dl");
         addRow(dl, t("address"), p.address);
         addRow(dl, t("kinds"), joinLabels("kind.", p.kinds));
@@ -234,23 +249,70 @@
         onMap.setAttribute("data-shelter-id", p.shelter_id);
         onMap.addEventListener("click", function () { showOnMap(p.shelter_id); });
         details.appendChild(onMap);
-        li.appendChild(details);
-        return li;
     }
 
-    function renderList(list) {
+    var listRun = 0;    // a newer render cancels the rest of an older one
+
+    function renderList(list, done) {
+        // The first screenful at once; on the first view the rest follows in small steps, so
+        // a slow phone never freezes for the whole list (the count below is final at once).
         var ul = byId("dx-list");
         clear(ul);
-        var shown = 0;
-        for (var i = 0; i < list.length; i++) {
-            if (!visible(list[i])) { continue; }
-            ul.appendChild(listItem(list[i]));
-            shown++;
+        var items = [];
+        for (var i = 0; i < list.length; i++) { if (visible(list[i])) { items.push(list[i]); } }
+        var shown = items.length;
+        var run = ++listRun;
+        var next = 0;
+        function more(n) {
+            if (run !== listRun) { if (done) { done(); } return; }
+            var fragment = document.createDocumentFragment();
+            for (var stop = Math.min(items.length, next + n); next < stop; next++) {
+                fragment.appendChild(listItem(items[next]));
+            }
+            ul.appendChild(fragment);
+            if (next < items.length) { window.setTimeout(function () { more(30); }, 0); }
+            else if (done) { done(); }
         }
+        more(done ? 12 : items.length);
         var count = t("list_count", {shown: shown, total: list.length});
         if (ui.hazard) { count += " " + t("filtered_by", {hazard: t("hazard." + ui.hazard)}); }
         byId("dx-count").textContent = count;
         byId("dx-straight").hidden = !ui.origin;
+    }
+
+    function nearestUsable(list) {
+        // Open, designated for the chosen or announced hazard and not full; by distance.
+        var best = [];
+        if (!ui.origin) { return best; }
+        var byDistance = list.slice().sort(function (a, b) { return a.distance - b.distance; });
+        for (var i = 0; i < byDistance.length && best.length < NEAREST; i++) {
+            if (usable(byDistance[i])) { best.push(byDistance[i]); }
+        }
+        return best;
+    }
+
+    function directionLinks(s) {
+        // The phone's own map app (geo:), and the two common ones with walking directions.
+        var to = s.lat.toFixed(6) + "," + s.lon.toFixed(6);
+        var from = ui.origin.lat.toFixed(6) + "," + ui.origin.lon.toFixed(6);
+        var apps = [
+            ["directions_app", "geo:" + to + "?q=" + to + "(" + encodeURIComponent(displayName(s.p)) + ")"],
+            ["directions_google", "https://www.google.com/maps/dir/?api=1&origin=" + from +
+                "&destination=" + to + "&travelmode=walking"],
+            ["directions_apple", "https://maps.apple.com/?saddr=" + from + "&daddr=" + to +
+                "&dirflg=w"]
+        ];
+        var line = el("p", "dx-directions");
+        line.appendChild(el("span", "dx-directions-label", t("directions") + "："));
+        for (var i = 0; i < apps.length; i++) {
+            var a = el("a", "dx-direction", t(apps[i][0]));
+            a.href = apps[i][1];
+            a.rel = "noopener noreferrer";
+            if (i > 0) { a.target = "_blank"; }
+            a.setAttribute("aria-label", t("directions_to", {name: displayName(s.p), app: t(apps[i][0])}));
+            line.appendChild(a);
+        }
+        return line;
     }
 
     function renderNearest(list) {
@@ -260,10 +322,7 @@
             box.appendChild(el("p", null, t("nearest_need_origin")));
             return;
         }
-        var best = [];
-        for (var i = 0; i < list.length && best.length < NEAREST; i++) {
-            if (usable(list[i])) { best.push(list[i]); }
-        }
+        var best = nearestUsable(list);
         if (!best.length) {
             box.appendChild(el("p", "dx-warn", t("nearest_none")));
             return;
@@ -272,6 +331,7 @@
         for (var j = 0; j < best.length; j++) {
             var s = best[j];
             var li = el("li");
+            li.setAttribute("data-shelter-id", s.p.shelter_id);
             var link = el("a", null, displayName(s.p));
             link.href = "#s-" + s.p.shelter_id;
             link.setAttribute("data-shelter-id", s.p.shelter_id);
@@ -281,9 +341,12 @@
             li.appendChild(document.createTextNode(" "));
             li.appendChild(openBadge(s.p));
             li.appendChild(crowdingBadge(s.p));
+            li.appendChild(directionLinks(s));
             ol.appendChild(li);
         }
         box.appendChild(ol);
+        // Only straight lines on this page: the road network is not shipped to phones.
+        box.appendChild(el("p", "dx-hint", t("straight_line")));
     }
 
     function focusFromLink(event) {
@@ -448,9 +511,10 @@
     function renderLandmarks() {
         var select = byId("dx-landmark");
         var current = select.value;
-        var list = shelters().slice().sort(function (a, b) {
-            return a.p.name.localeCompare(b.p.name, "ja");
-        });
+        // One collator for the whole sort: localeCompare builds one per call (slow on phones).
+        var order = window.Intl && window.Intl.Collator ? new window.Intl.Collator("ja").compare
+            : function (a, b) { return a.localeCompare(b, "ja"); };
+        var list = shelters().slice().sort(function (a, b) { return order(a.p.name, b.p.name); });
         clear(select);
         var none = el("option", null, t("landmark_none"));
         none.value = "";
@@ -466,20 +530,37 @@
     function renderLegend() {
         var box = byId("dx-legend");
         clear(box);
+        var crowding = {};
+        for (var c in CONFIG.crowding_symbols) {
+            if (CONFIG.crowding_symbols.hasOwnProperty(c)) { crowding[c] = CONFIG.crowding_symbols[c]; }
+        }
+        crowding.unknown = "?";   // 不明: open, but no crowding reported yet
         var groups = [["open_state", CONFIG.open_symbols, "dx-st-"],
-            ["crowding", CONFIG.crowding_symbols, "dx-cr-"]];
+            ["crowding", crowding, "dx-cr-"]];
         for (var g = 0; g < groups.length; g++) {
             box.appendChild(el("p", null, t(groups[g][0])));
             var ul = el("ul");
             for (var code in groups[g][1]) {
                 if (!groups[g][1].hasOwnProperty(code)) { continue; }
                 var li = el("li");
+                var word = code === "unknown" ? t("unknown") : t(groups[g][0] + "." + code);
                 li.appendChild(el("span", "dx-badge " + groups[g][2] + code,
-                    groups[g][1][code] + " " + t(groups[g][0] + "." + code)));
+                    groups[g][1][code] + " " + word));
                 ul.appendChild(li);
             }
             box.appendChild(ul);
         }
+        var marks = el("ul", "dx-legend-marks");
+        var cluster = el("li");
+        var sample = el("span", "dx-legend-cluster", "12");
+        sample.setAttribute("aria-hidden", "true");
+        cluster.appendChild(sample);
+        cluster.appendChild(document.createTextNode(" " + t("legend_cluster")));
+        marks.appendChild(cluster);
+        var here = el("li");
+        here.appendChild(el("span", "dx-badge dx-legend-origin", "★ " + t("origin_here_marker")));
+        marks.appendChild(here);
+        box.appendChild(marks);
     }
 
     function applyTexts() {
@@ -503,11 +584,12 @@
         byId("dx-list-only").checked = ui.listOnly;
         byId("dx-pick").setAttribute("aria-pressed", ui.picking ? "true" : "false");
         renderHazardOptions();
-        renderLandmarks();
+        // 139 options nobody sees before touching the box: built right after the first paint.
+        window.setTimeout(renderLandmarks, 0);
         renderLegend();
     }
 
-    function render() {
+    function render(done) {
         var list = withDistances(shelters());
         byId("dx-drill-notice").hidden = !data.drill_notice;
         renderUpdated();
@@ -516,31 +598,52 @@
         renderSummary(list);
         renderOrigin();
         renderNearest(list);
-        renderList(list);
+        renderList(list, done);
         renderMarkers(list);
     }
 
     // -- the map (optional: the list above does everything without it) -------------------------
 
+    function loadScripts(urls, done, failed) {
+        // One after another: the clustering needs Leaflet, the layer needs both.
+        if (!urls.length) { done(); return; }
+        var script = document.createElement("script");
+        script.src = urls[0];
+        script.onload = function () { loadScripts(urls.slice(1), done, failed); };
+        script.onerror = failed;
+        document.head.appendChild(script);
+    }
+
     function ensureMap() {
         if (ui.listOnly || map || mapLoading) { return; }
-        if (window.L) { createMap(); return; }
-        mapLoading = true;
         var box = byId("dx-map");
+        if (window.L && window.Supercluster && window.DxShelterLayer) { createMap(); return; }
+        mapLoading = true;
         box.appendChild(el("p", "dx-map-message", t("map_loading")));
         var css = document.createElement("link");
         css.rel = "stylesheet";
-        css.href = "site/leaflet/leaflet.css";
+        css.href = box.getAttribute("data-leaflet-css");
         document.head.appendChild(css);
-        var script = document.createElement("script");
-        script.src = "site/leaflet/leaflet.js";
-        script.onload = function () { mapLoading = false; createMap(); };
-        script.onerror = function () {
+        loadScripts(box.getAttribute("data-scripts").split(" "), function () {
+            mapLoading = false;
+            createMap();
+        }, function () {
             mapLoading = false;
             clear(box);
             box.appendChild(el("p", "dx-map-message", t("map_failed")));
-        };
-        document.head.appendChild(script);
+        });
+    }
+
+    function mapWhenNear() {
+        // Leaflet (150 kB of script) only once the map is about to be seen: a phone that reads
+        // the list first, or never scrolls, does not pay for it.
+        if (!window.IntersectionObserver) { ensureMap(); return; }
+        var watcher = new window.IntersectionObserver(function (entries) {
+            for (var i = 0; i < entries.length; i++) {
+                if (entries[i].isIntersecting) { watcher.disconnect(); ensureMap(); return; }
+            }
+        });
+        watcher.observe(byId("dx-map"));
     }
 
     function createMap() {
@@ -552,24 +655,34 @@
             maxNativeZoom: 18,
             maxZoom: 19
         }).addTo(map);
-        markerLayer = window.L.layerGroup().addTo(map);
+        shelterLayer = window.DxShelterLayer(map, {
+            symbols: CONFIG.open_symbols,
+            stateWord: function (state) { return t("open_state." + state); },
+            nameOf: displayName,
+            crowding: function (p) {
+                return p.crowding ? {symbol: CONFIG.crowding_symbols[p.crowding], word: t("crowding." + p.crowding)}
+                    : {symbol: "?", word: t("unknown")};   // as in the legend: ? 不明
+            },
+            clusterTitle: function (total, parts) {
+                var words = [];
+                for (var i = 0; i < parts.length; i++) {
+                    words.push(t("open_state." + parts[i].state) + " " + parts[i].n);
+                }
+                return t("cluster_title", {n: total, parts: words.join(ui.lang === "en" ? ", " : "・")});
+            },
+            popup: function (item) { return popup(item.s); }
+        });
+        window.dxPublicMap = map;   // read by the browser tests (is a site in view?)
         map.on("click", function (event) {
             if (!ui.picking) { return; }
             ui.picking = false;
             byId("dx-map").parentNode.className = "dx-map-section";
             setOrigin({lat: event.latlng.lat, lon: event.latlng.lng, kind: "picked"});
         });
-        render();
-    }
-
-    function pin(p, open) {
-        var box = el("span", "dx-pin-box dx-st-" + p.open_state + (p.crowding ? " dx-cr-" + p.crowding : ""));
-        box.setAttribute("data-shelter-id", p.shelter_id);
-        // Open sites carry a word (crowding, or "open" when crowding is unknown); others
-        // only their symbol, so the open ones stand out without relying on colour.
-        box.textContent = CONFIG.open_symbols[p.open_state] + (!open ? "" : " " +
-            (p.crowding ? t("crowding." + p.crowding) : t("open_state." + p.open_state)));
-        return window.L.divIcon({html: box, className: "dx-pin", iconSize: null, iconAnchor: [8, 9]});
+        renderMarkers(withDistances(shelters()));
+        // City zoom (12) as it is: fitting every site would zoom out to 11, where the centre's
+        // 130 sites become one cluster. A chosen place is fitted with its suggestions instead.
+        if (ui.origin) { fitToSuggestions(); }
     }
 
     function popup(s) {
@@ -590,33 +703,38 @@
 
     function renderMarkers(list) {
         if (!map) { return; }
-        markerLayer.clearLayers();
-        markers = {};
-        for (var i = list.length - 1; i >= 0; i--) {
-            var s = list[i];
-            if (!visible(s)) { continue; }
-            var marker = window.L.marker([s.lat, s.lon], {
-                icon: pin(s.p, s.open),
-                title: displayName(s.p) + " " + t("open_state." + s.p.open_state),
-                alt: displayName(s.p),
-                keyboard: true,
-                zIndexOffset: s.open ? 1000 : 0
-            });
-            marker.bindPopup(popup(s));
-            marker.addTo(markerLayer);
-            markers[s.p.shelter_id] = marker;
+        var shown = [];
+        for (var i = 0; i < list.length; i++) {
+            if (visible(list[i])) { shown.push({id: list[i].p.shelter_id, lat: list[i].lat, lon: list[i].lon, p: list[i].p, s: list[i]}); }
         }
+        var best = nearestUsable(list), featured = [];
+        for (var j = 0; j < best.length; j++) { featured.push(best[j].p.shelter_id); }
+        shelterLayer.setItems(shown, featured);
         if (originMarker) { map.removeLayer(originMarker); originMarker = null; }
         if (ui.origin) {
-            var mark = el("span", "dx-pin-box", "★ " + t("origin_marker"));
+            var word = t(ui.origin.kind === "here" ? "origin_here_marker" : "origin_marker");
+            var mark = el("span", "dx-pin-box dx-pin-me", "★ " + word);
             originMarker = window.L.marker([ui.origin.lat, ui.origin.lon], {
-                icon: window.L.divIcon({html: mark, className: "dx-pin dx-pin-origin", iconSize: null,
-                    iconAnchor: [8, 9]}),
-                title: t("origin_marker"),
+                icon: window.L.divIcon({html: mark, className: "dx-pin dx-pin-origin", iconSize: [0, 0]}),
+                title: word,
                 keyboard: false,
                 zIndexOffset: 3000
             }).addTo(map);
         }
+    }
+
+    function fitToSuggestions() {
+        // Me and the suggested shelters on one screen: the answer must not be off-screen.
+        if (!map || !ui.origin) { return; }
+        var best = nearestUsable(withDistances(shelters()));
+        var points = [[ui.origin.lat, ui.origin.lon]];
+        for (var i = 0; i < best.length; i++) { points.push([best[i].lat, best[i].lon]); }
+        if (points.length === 1) {
+            map.setView(points[0], Math.max(map.getZoom(), 14));
+            return;
+        }
+        // Room for the pins, which are centred on their points (about 100 px wide).
+        map.fitBounds(window.L.latLngBounds(points), {padding: [56, 40], maxZoom: 16, animate: false});
     }
 
     function showOnMap(id) {
@@ -624,14 +742,12 @@
         ensureMap();
         var tries = 0;
         (function open() {
-            var marker = markers[id];
-            if (!marker) {
+            if (!shelterLayer) {
                 if (tries++ < 50) { window.setTimeout(open, 100); }
                 return;
             }
             byId("dx-map").scrollIntoView();
-            map.setView(marker.getLatLng(), Math.max(map.getZoom(), 15));
-            marker.openPopup();
+            shelterLayer.show(id);
         })();
     }
 
@@ -651,7 +767,7 @@
         ui.origin = origin;
         ui.focusId = null;
         render();
-        if (map && origin) { map.setView([origin.lat, origin.lon], Math.max(map.getZoom(), 14)); }
+        fitToSuggestions();
     }
 
     function locate() {
@@ -720,7 +836,7 @@
         if (queryParam("lang")) { store("dx-lang", ui.lang); }
         followAnnouncedHazard();
         applyTexts();
-        render();
+        render(function () { document.documentElement.setAttribute("data-dx-ready", "1"); });
         byId("dx-hazard").addEventListener("change", function () {
             ui.hazard = this.value;
             ui.hazardChosen = true;
@@ -745,13 +861,12 @@
         for (var i = 0; i < links.length; i++) {
             links[i].addEventListener("click", function () { store("dx-lang", this.getAttribute("data-lang")); });
         }
-        ensureMap();
+        mapWhenNear();
         window.setInterval(poll, POLL_MS);
         window.setInterval(renderUpdated, 30000);
         document.addEventListener("visibilitychange", function () {
             if (document.visibilityState === "visible") { poll(); }
         });
-        document.documentElement.setAttribute("data-dx-ready", "1");
     }
 
     start();
