@@ -119,7 +119,7 @@ def test_replay_report_and_export_of_an_imported_history(
     assert page.status_code == 200
     for moment, listed in zip(TIMES, expected, strict=True):
         response = _seek(client, app, incident_id, (moment - TIMES[0]).total_seconds())
-        rows = response[pages.REPLAY_BOARD]["data"]
+        rows = response[pages.REPLAY_BOARD]["rowData"]
         open_rows = {r["name"]: r["evacuees_capacity"] for r in rows if r["open_state"] == "開設"}
         assert set(open_rows) == {names[s] for s in listed}, moment
         for sid, count in listed.items():
@@ -170,3 +170,20 @@ def test_dry_run_checks_and_writes_nothing(
     (tmp_path / "pubs" / "bad.csv").write_text("ID,名称\n1,x\n", encoding="utf-8")
     assert main(argv) == 1
     assert "bad.csv line 1: has no column 人数" in capsys.readouterr().err
+
+
+def test_replay_shows_a_site_removed_from_the_master_since(
+    app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident_id, expected = imported(app, tmp_path, monkeypatch)
+    store = app.server.extensions[EXTENSION_KEY].store
+    gone = next(iter(expected[0]))  # open in the first publication
+    name = store.shelter(gone).name
+    store.replace_shelters(
+        [s for s in store.shelters() if s.shelter_id != gone], source="test", actor="test"
+    )
+    assert gone not in {s.shelter_id for s in store.shelters()}
+    client = app.server.test_client()
+    login_client(client, "chief", add_staff_user(store, "chief", "hq"))
+    rows = _seek(client, app, incident_id, 0)[pages.REPLAY_BOARD]["rowData"]
+    assert {r["name"]: r["open_state"] for r in rows}[name] == "開設"

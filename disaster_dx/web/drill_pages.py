@@ -626,6 +626,15 @@ def _replay_snapshot(incident: Incident, moment: datetime) -> dict[str, Any]:
     store, settings = context.store, context.settings
     state = drills.state_at(store, incident.incident_id, moment)
     shelters = store.shelters()
+    # A site the record names that is no longer (or never was) in today's master — removed
+    # since, or known only from a history import — is shown as it was then.
+    active = {s.shelter_id for s in shelters}
+    if any(sid not in active for sid in state.shelters):
+        shelters += [
+            s
+            for s in store.shelters(include_inactive=True)
+            if s.shelter_id not in active and s.shelter_id in state.shelters
+        ]
     stale_after = timedelta(minutes=settings.stale_report_minutes)
     # Drill time for a drill: the same 報告遅れ as the players' board and the report.
     clock = incident_time(store, incident).clock
