@@ -40,7 +40,10 @@ from disaster_dx.io.gsi import capacity_from_text, shelters_from_files
 from disaster_dx.io.lalert import lalert_records, lalert_xml
 from disaster_dx.model import AlertLevel, Hazard
 from disaster_dx.store import Store
+from disaster_dx.web.context import EXTENSION_KEY
 from tests.common import ROOT
+from tests.conftest import add_staff_user
+from tests.webtools import login_client
 
 FIXTURES = ROOT / "tests" / "fixtures" / "cities"
 NANAO_CSV = FIXTURES / "nanao_172022_standard.csv"
@@ -382,6 +385,9 @@ def test_staff_pages_name_the_recorded_city(make_app: Any, app_settings: Setting
     assert "七尾市 災害対策本部 職員ログイン" in login and not NANKOKU_WORDS.search(login)
     english = client.get("/login?lang=en").get_data(as_text=True)
     assert "Nanao City disaster HQ — staff login" in english
+    # /overview is staff-only: signed in, it names the city too.
+    store = app.server.extensions[EXTENSION_KEY].store
+    login_client(client, "hq-nanao", add_staff_user(store, "hq-nanao", "hq"))
     overview = client.get("/overview").get_data(as_text=True)
     assert "<title>七尾市 避難所マップ</title>" in overview
     # Another city's code on a database recorded for 七尾市 is refused at start.

@@ -101,7 +101,7 @@ def test_the_page_router_does_not_render_a_staff_page_for_anonymous_callers(
     app, pathname: str
 ) -> None:
     client = app.server.test_client()
-    client.get("/overview")  # Dash sets up its page router on the first request
+    client.get("/_dash-layout")  # Dash sets up its page router on its first request
     body = callback_request(
         app,
         "_pages_content",
@@ -130,5 +130,6 @@ def test_dash_own_routes_and_files_still_answer(app) -> None:
     client = app.server.test_client()
     for path in ("/_dash-layout", "/_dash-dependencies", "/_favicon.ico", "/assets/dx.css"):
         assert client.get(path).status_code == 200, path
-    assert client.get("/overview").status_code == 200
+    # /overview is staff-only now: an anonymous visitor goes to its public twin, the static page.
+    assert client.get("/overview").headers["Location"] == "/"
     assert client.get("/").status_code == 200 and client.get("/shelters.csv").status_code == 200
