@@ -13,6 +13,7 @@ Dash's own routes (``/_dash-…``, ``/assets/…``) and every Flask route keep t
 
 from __future__ import annotations
 
+import pkgutil
 import posixpath
 import re
 from typing import Any
@@ -143,6 +144,18 @@ def _robots() -> Response:
     return response
 
 
+def _favicon() -> Response:
+    """Dash's own icon (served at ``/_favicon.ico``) at the path every browser asks for.
+
+    Pages that name no icon (the login page, the static pages) make the browser ask for
+    ``/favicon.ico``: a 404 there is an error in every staff console.
+    """
+    icon = pkgutil.get_data("dash", "favicon.ico") or b""
+    response = Response(icon, mimetype="image/x-icon")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def _only_real_pages() -> Any:
     """A request only Dash's catch-all matched: a page, its normal form, or 404."""
     rule = request.url_rule
@@ -160,4 +173,5 @@ def _only_real_pages() -> Any:
 def init_paths(server: Flask) -> None:
     """Serve ``/robots.txt`` and answer unknown paths with 404 (after the login guard)."""
     server.add_url_rule("/robots.txt", "robots_txt", _robots, methods=["GET"])
+    server.add_url_rule("/favicon.ico", "favicon_ico", _favicon, methods=["GET"])
     server.before_request(_only_real_pages)

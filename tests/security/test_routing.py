@@ -38,7 +38,7 @@ def assert_not_found_page(answer) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/.env", "/anything", "/.git/config", "/wp-login.php", "/overview/x", "/favicon.ico"]
+    "path", ["/.env", "/anything", "/.git/config", "/wp-login.php", "/overview/x"]
 )
 def test_unknown_public_paths_are_a_real_404(app, path: str) -> None:
     assert_not_found_page(get(app.server.test_client(), path))
@@ -128,7 +128,8 @@ def test_robots_txt_lets_search_engines_index_the_public_page_only(app) -> None:
 
 def test_dash_own_routes_and_files_still_answer(app) -> None:
     client = app.server.test_client()
-    for path in ("/_dash-layout", "/_dash-dependencies", "/_favicon.ico", "/assets/dx.css"):
+    dash_paths = ("/_dash-layout", "/_dash-dependencies", "/_favicon.ico", "/assets/dx.css")
+    for path in (*dash_paths, "/favicon.ico"):
         assert client.get(path).status_code == 200, path
     # /overview is staff-only now: an anonymous visitor goes to its public twin, the static page.
     assert client.get("/overview").headers["Location"] == "/"
