@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -1317,6 +1319,24 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _switch_to_wal(cursor: Any, *, wait_s: float = 15.0) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting while another connection holds the file's lock.
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once, without
+    its busy handler, when another connection (a worker creating the schema on a fresh file)
+    holds one: seen as one worker of four failing at start. Wait as the busy timeout would.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _make_engine(url: str, *, schema: str | None) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -1332,7 +1352,7 @@ def _make_engine(url: str, *, schema: str | None) -> Engine:
             # The wait first: switching a new file to WAL takes an exclusive lock, and several
             # workers starting on a fresh database must queue for it, not fail at once.
             cursor.execute("PRAGMA busy_timeout=15000")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=FULL")  # durable commits, even on power loss
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
