@@ -59,10 +59,22 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     """Build the Dash app (and its Flask server) for ``settings``.
 
     The database is created and the bundled Nankoku shelters loaded on first start, so a
-    fresh clone shows a map with no other step.
+    fresh clone shows a map with no other step. A start that fails (another city's database,
+    a weak key) closes the database connections it opened, rather than leaving them to the
+    garbage collector.
     """
     settings = settings or settings_from_env()
-    store = store or Store(settings.database_url)
+    if store is not None:
+        return _assemble(settings, store)
+    owned = Store(settings.database_url)
+    try:
+        return _assemble(settings, owned)
+    except BaseException:
+        owned.dispose()
+        raise
+
+
+def _assemble(settings: Settings, store: Store) -> dash.Dash:
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
