@@ -956,21 +956,9 @@ class Store:
             by_gsi_id = {
                 gid: sid for sid, row in existing.items() if row["active"] for gid in row["gsi_ids"]
             }
-            inserted = conn.execute(
-                insert(imports).values(
-                    kind="shelters",
-                    source=source,
-                    sha256=sha256,
-                    imported_at=now,
-                    actor=actor,
-                    added=0,
-                    changed=0,
-                    removed=0,
-                    notes=list(notes),
-                )
-            ).inserted_primary_key
-            assert inserted is not None  # every INSERT of a row with an id returns it
-            import_id = inserted[0]
+            import_id = _record_import(
+                conn, "shelters", source=source, sha256=sha256, at=now, actor=actor, notes=notes
+            )
             report_added: list[str] = []
             report_changed: list[str] = []
             unchanged = 0
@@ -1012,7 +1000,7 @@ class Store:
                 .where(imports.c.import_id == import_id)
                 .values(added=len(report_added), changed=len(report_changed), removed=len(removed))
             )
-        report = ImportReport(int(import_id), report_added, report_changed, removed, unchanged)
+        report = ImportReport(import_id, report_added, report_changed, removed, unchanged)
         log.info("shelter import %s from %s by %s: %s", import_id, source, actor, report.summary())
         return report
 
@@ -1035,26 +1023,20 @@ class Store:
             if taken or len(set(ids)) != len(ids):
                 clash = taken or sorted({i for i in ids if ids.count(i) > 1})
                 raise DisasterDxError(f"shelter ids already in use: {', '.join(clash)}")
-            inserted = conn.execute(
-                insert(imports).values(
-                    kind="shelters",
-                    source=source,
-                    sha256="",
-                    imported_at=self.clock(),
-                    actor=actor,
-                    added=len(shelters),
-                    changed=0,
-                    removed=0,
-                    notes=list(notes),
-                )
-            ).inserted_primary_key
-            assert inserted is not None  # every INSERT of a row with an id returns it
-            import_id = inserted[0]
+            import_id = _record_import(
+                conn,
+                "shelters",
+                source=source,
+                at=self.clock(),
+                actor=actor,
+                added=len(shelters),
+                notes=notes,
+            )
             for shelter in shelters:
                 row = {**_shelter_row(shelter, shelter.shelter_id), "active": False}
                 conn.execute(insert(shelters_table).values(**row, import_id=import_id))
                 _history(conn, import_id, shelter.shelter_id, "added", None, row)
-        report = ImportReport(int(import_id), ids, [], [], 0)
+        report = ImportReport(import_id, ids, [], [], 0)
         log.info("past sites added from %s by %s: %s", source, actor, report.summary())
         return report
 
@@ -1164,25 +1146,14 @@ class Store:
                 conn.exec_driver_sql("LOCK TABLE areas IN SHARE ROW EXCLUSIVE MODE")
             if if_empty and conn.execute(select(areas_table.c.area_id).limit(1)).first():
                 return 0
-            inserted = conn.execute(
-                insert(imports).values(
-                    kind="areas",
-                    source=source,
-                    sha256="",
-                    imported_at=self.clock(),
-                    actor=actor,
-                    added=len(areas),
-                    changed=0,
-                    removed=0,
-                    notes=[],
-                )
-            ).inserted_primary_key
-            assert inserted is not None
+            import_id = _record_import(
+                conn, "areas", source=source, at=self.clock(), actor=actor, added=len(areas)
+            )
             conn.execute(areas_table.delete())
             conn.execute(
                 insert(areas_table),
                 [
-                    {**area_to_row(a), "position": n, "import_id": inserted[0]}
+                    {**area_to_row(a), "position": n, "import_id": import_id}
                     for n, a in enumerate(areas)
                 ],
             )
@@ -1210,6 +1181,35 @@ def read_city(conn: Connection) -> City:
     if row is None:
         return city_for_code(NANKOKU_CODE)
     return city_for_code(row.code, name_en=row.name_en)
+
+
+def _record_import(
+    conn: Connection,
+    kind: str,
+    *,
+    source: str,
+    at: datetime,
+    actor: str,
+    sha256: str = "",
+    added: int = 0,
+    notes: Sequence[str] = (),
+) -> int:
+    """One row of the import log (who, when, from where); its id for the rows it explains."""
+    inserted = conn.execute(
+        insert(imports).values(
+            kind=kind,
+            source=source,
+            sha256=sha256,
+            imported_at=at,
+            actor=actor,
+            added=added,
+            changed=0,
+            removed=0,
+            notes=list(notes),
+        )
+    ).inserted_primary_key
+    assert inserted is not None  # every INSERT of a row with an id returns it
+    return int(inserted[0])
 
 
 def _shelter_row(shelter: Shelter, shelter_id: str) -> dict[str, Any]:
