@@ -243,6 +243,23 @@ _ROWS: dict[str, tuple[str, str, str]] = {
         "Distances are in a straight line; the way there is longer.",
         "きょり は まっすぐ はかった ながさ です。みち は もっと ながい です。",
     ),
+    "walk_distance": (
+        "距離は道路に沿った道のりです（市の道路データから計算。通れない道があるかもしれません）。",
+        "Distances are along the roads (from the city's road data; some roads may be blocked).",
+        "きょり は みち を あるく ながさ です。とおれない みち が あるかも しれません。",
+    ),
+    "walk_loading": (
+        "道のりを計算しています。いまは直線距離で表示しています。",
+        "Working out the distance along the roads; straight-line distances for now.",
+        "みち の ながさ を けいさん して います。いま は まっすぐ の ながさ です。",
+    ),
+    "walk_far": (
+        "近くに道路のデータがないため、距離は直線距離です。実際の道のりはもっと長くなります。",
+        "No road data near you, so distances are in a straight line; the way there is longer.",
+        "ちかく に みち の データ が ない ので、まっすぐ の ながさ です。"
+        "みち は もっと ながい です。",
+    ),
+    "straight_tag": ("{d}（直線）", "{d} (straight line)", "{d}（まっすぐ）"),
     # -- map and list -------------------------------------------------------------------------
     "list_only": (
         "一覧だけを表示（地図を使わない）",

@@ -81,6 +81,7 @@ from disaster_dx.public_text import (
     texts_for,
 )
 from disaster_dx.store import Store
+from disaster_dx.walk_graph import walk_file_for
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ def public_collection(
     drill_notice: bool = False,
     areas: Sequence[Area] = (),
     city: City | None = None,
+    walk_graph: str | None = None,
 ) -> dict[str, Any]:
     """The public FeatureCollection as of ``updated_at`` (the last change to public data).
 
@@ -239,7 +241,8 @@ def public_collection(
     shelters first. ``alerts`` lists the incident's 避難情報, in force and lifted
     (:func:`~disaster_dx.public_alerts.public_alerts`; ``areas`` names their areas).
     ``drill_notice``: a drill the city announced to residents is under way (a flag only: no
-    drill data).
+    drill data). ``walk_graph`` names the road-network file the page measures walking
+    distance with (:mod:`disaster_dx.walk_graph`); absent when no real network is loaded.
     """
     hazard = state.current_hazard
     city = city or city_for_code(city_code)
@@ -255,7 +258,7 @@ def public_collection(
         "attribution": _attribution(sources, city),
         "sources": sources,
         "features": [public_feature(s, state, thresholds=thresholds) for s in shelters],
-    }
+    } | ({"walk_graph": walk_graph} if walk_graph else {})
 
 
 def geojson_bytes(collection: Mapping[str, Any]) -> bytes:
@@ -478,12 +481,15 @@ def write_snapshot(
     drill_notice: bool = False,
     areas: Sequence[Area] = (),
     city: City | None = None,
+    walk: tuple[str, bytes] | None = None,
 ) -> list[str]:
     """Write every public file that changed; returns their names.
 
     Order matters for a reader arriving mid-publish: assets first, then data, then the page
     that refers to both, so every version of ``index.html`` finds what it links to.
     ``map.html`` is re-rendered only when the public data changed (folium is the slow part).
+    ``walk`` is the road-network file (name, bytes) for walking distances, written before the
+    data naming it; older ones are removed once a newer one is named.
     """
     collection = public_collection(
         shelters,
@@ -494,9 +500,12 @@ def write_snapshot(
         drill_notice=drill_notice,
         areas=areas,
         city=city,
+        walk_graph=walk[0] if walk else None,
     )
     assets = asset_files()
     written = [name for name, data in assets.items() if _write_if_changed(public_dir / name, data)]
+    if walk is not None and _write_if_changed(public_dir / walk[0], walk[1]):
+        written.append(walk[0])
     geojson = geojson_bytes(collection)
     previous = _map_data(public_dir / "shelters.geojson")
     data_changed = _write_if_changed(public_dir / "shelters.geojson", geojson)
@@ -517,7 +526,15 @@ def write_snapshot(
     for lang, name in INDEX_PAGES.items():
         if _write_if_changed(public_dir / name, render_index(collection, assets, lang=lang)):
             written.append(name)
+    _remove_old_walk_files(public_dir, keep=walk[0] if walk else None)
     return written
+
+
+def _remove_old_walk_files(public_dir: Path, *, keep: str | None) -> None:
+    """Drop road-network files no page names any more (a page already open keeps its copy)."""
+    for path in public_dir.glob("walk-*.json"):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
 
 
 def _map_data(path: Path) -> Any:
@@ -559,6 +576,7 @@ def publish(
         last_public = store.last_event_at(incident.incident_id, types=PUBLIC_EVENT_TYPES)
         shelters = store.shelters()
         updated_at = last_public or incident.created_at
+        walk = walk_file_for(store, shelters)
         written = write_snapshot(
             shelters,
             state,
@@ -569,6 +587,7 @@ def publish(
             updated_at=updated_at,
             render_map=render_map,
             areas=store.areas(),
+            walk=walk,
             drill_notice=any(
                 i.show_on_public and i.closed_at is None and i.incident_id != ending_drill
                 for i in store.incidents(kind=IncidentKind.DRILL)

@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import logging
 import os
+import re
 import stat
 import threading
 from collections.abc import Iterable
@@ -71,6 +72,8 @@ MIMETYPES = {
 _COMPRESSIBLE = (".html", ".geojson", ".json", ".csv", ".js", ".css", ".svg", "")
 _MAX_CACHED_FILE = 32 * 1024 * 1024
 _ASSET_PREFIX = f"{ASSET_FOLDER}/"
+#: The road network the page measures walking distance with (:mod:`disaster_dx.walk_graph`).
+WALK_FILE = re.compile(r"walk-[0-9a-f]{12}\.json")
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,7 @@ def public_name(path: str) -> str | None:
         return path[len("/public/") :]
     if path.startswith(f"/{_ASSET_PREFIX}"):
         return path[1:]
-    if path[1:] in SNAPSHOT_FILES:
+    if path[1:] in SNAPSHOT_FILES or WALK_FILE.fullmatch(path[1:]):
         return path[1:]
     return None
 

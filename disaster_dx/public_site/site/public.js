@@ -29,6 +29,9 @@
     };
     var map = null, shelterLayer = null, originMarker = null;
     var mapLoading = false;
+    // Walking distances (site/walk.js): the network named by data.walk_graph, fetched only when
+    // someone asks for the nearest shelters; straight lines until then, or when it fails.
+    var walk = {file: null, net: null, state: "none", originKey: null, result: null};
 
     // -- small helpers -------------------------------------------------------------------------
 
@@ -154,16 +157,80 @@
     }
 
     function withDistances(list) {
+        var walked = walkResult();
         for (var i = 0; i < list.length; i++) {
-            list[i].distance = ui.origin ? metres(ui.origin, list[i]) : null;
+            var s = list[i];
+            s.distance = ui.origin ? metres(ui.origin, s) : null;
+            s.walked = !!(walked && walked.hasOwnProperty(s.p.shelter_id));
+            if (s.walked) { s.distance = walked[s.p.shelter_id]; }
         }
-        // Open sites first, always: the person is looking for somewhere to go now.
+        // Open sites first, always: the person is looking for somewhere to go now. Then the
+        // sites with a way along the roads before those measured in a straight line.
         list.sort(function (a, b) {
             if (a.open !== b.open) { return a.open ? -1 : 1; }
+            if (ui.origin && a.walked !== b.walked) { return a.walked ? -1 : 1; }
             if (ui.origin) { return a.distance - b.distance; }
             return a.order - b.order;
         });
         return list;
+    }
+
+    // -- walking distance ------------------------------------------------------------------------
+
+    function walkResult() {
+        // Metres along the roads by shelter id for the current origin, or null (straight lines).
+        if (!ui.origin || !walk.net || walk.file !== data.walk_graph) { return null; }
+        var key = ui.origin.lat.toFixed(6) + "," + ui.origin.lon.toFixed(6);
+        if (walk.originKey !== key) {
+            walk.originKey = key;
+            walk.result = walk.net.distances(ui.origin.lat, ui.origin.lon);
+        }
+        return walk.result.ok ? walk.result.byId : null;
+    }
+
+    function ensureWalk() {
+        // Fetch the network once someone has a place to measure from; re-render when it is in.
+        var file = data.walk_graph;
+        if (!ui.origin || !file || !window.fetch || walk.state === "loading" ||
+            (walk.file === file && walk.state !== "none")) { return; }
+        walk.file = file;
+        walk.net = null;
+        walk.originKey = null;
+        walk.state = "loading";
+        function failed() {
+            if (walk.file !== file) { return; }
+            walk.state = "failed";
+            render();
+        }
+        function fetchNetwork() {
+            window.fetch(file).then(function (response) {
+                if (!response.ok) { throw new Error("HTTP " + response.status); }
+                return response.json();
+            }).then(function (doc) {
+                if (walk.file !== file) { return; }
+                walk.net = window.DxWalk.fromDocument(doc);
+                walk.state = walk.net ? "ready" : "failed";
+                render();
+                fitToSuggestions();
+            })["catch"](failed);
+        }
+        if (window.DxWalk) { fetchNetwork(); return; }
+        loadScripts([byId("dx-nearest").getAttribute("data-walk-script")], fetchNetwork, failed);
+    }
+
+    function distanceNote() {
+        // Which distance the numbers are, in words: never let a straight line pass for a walk.
+        if (!ui.origin) { return ""; }
+        if (walkResult()) { return t("walk_distance"); }
+        if (data.walk_graph && walk.state === "loading") { return t("walk_loading"); }
+        if (walk.result && !walk.result.ok && walk.file === data.walk_graph) { return t("walk_far"); }
+        return t("straight_line");
+    }
+
+    function distanceLabel(s) {
+        // Along the roads, or marked as straight when others on the same list are walked.
+        var text = distanceText(s.distance);
+        return walkResult() && !s.walked ? t("straight_tag", {d: text}) : text;
     }
 
     // -- rendering -----------------------------------------------------------------------------
@@ -204,7 +271,7 @@
         var line = el("p", "dx-badges");
         line.appendChild(openBadge(p));
         if (s.open) { line.appendChild(crowdingBadge(p)); }
-        if (s.distance !== null) { line.appendChild(el("span", "dx-distance", distanceText(s.distance))); }
+        if (s.distance !== null) { line.appendChild(el("span", "dx-distance", distanceLabel(s))); }
         li.appendChild(line);
         li.appendChild(el("p", "dx-kinds", joinLabels("kind.", p.kinds)));
         if (p.public_note) {
@@ -277,7 +344,9 @@
         var count = t("list_count", {shown: shown, total: list.length});
         if (ui.hazard) { count += " " + t("filtered_by", {hazard: t("hazard." + ui.hazard)}); }
         byId("dx-count").textContent = count;
-        byId("dx-straight").hidden = !ui.origin;
+        var note = byId("dx-straight");
+        note.hidden = !ui.origin;
+        note.textContent = distanceNote();
     }
 
     function nearestUsable(list) {
@@ -337,7 +406,7 @@
             link.setAttribute("data-shelter-id", s.p.shelter_id);
             link.addEventListener("click", focusFromLink);
             li.appendChild(link);
-            li.appendChild(el("span", "dx-distance", distanceText(s.distance)));
+            li.appendChild(el("span", "dx-distance", distanceLabel(s)));
             li.appendChild(document.createTextNode(" "));
             li.appendChild(openBadge(s.p));
             li.appendChild(crowdingBadge(s.p));
@@ -345,8 +414,7 @@
             ol.appendChild(li);
         }
         box.appendChild(ol);
-        // Only straight lines on this page: the road network is not shipped to phones.
-        box.appendChild(el("p", "dx-hint", t("straight_line")));
+        box.appendChild(el("p", "dx-hint dx-distance-note", distanceNote()));
     }
 
     function focusFromLink(event) {
@@ -590,6 +658,7 @@
     }
 
     function render(done) {
+        ensureWalk();
         var list = withDistances(shelters());
         byId("dx-drill-notice").hidden = !data.drill_notice;
         renderUpdated();
@@ -693,7 +762,7 @@
         line.appendChild(openBadge(p));
         if (s.open) { line.appendChild(crowdingBadge(p)); }
         box.appendChild(line);
-        if (s.distance !== null) { box.appendChild(el("div", "dx-distance", distanceText(s.distance))); }
+        if (s.distance !== null) { box.appendChild(el("div", "dx-distance", distanceLabel(s))); }
         var more = el("button", "dx-link-button", t("show_in_list"));
         more.type = "button";
         more.addEventListener("click", function () { map.closePopup(); focusItem(p.shelter_id); });
