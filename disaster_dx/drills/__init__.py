@@ -21,7 +21,8 @@ The package, one module per concern (import from here; the names stay where call
     Reading a scenario file: every problem at once with its line, from the YAML parser's node
     marks; shelters named by id or by their exact name in the real master.
 ``runs``
-    A drill run (``drill_runs`` row): start, pause, resume, speed, stop; what fired.
+    A drill run (``drill_runs`` row): start, pause, resume, speed, stop; what fired. A control
+    and its ``drill.control`` event are one transaction (:meth:`Store.transaction`).
 ``scheduler``
     :class:`DrillScheduler`, which fires due injects while it holds the ``drill-scheduler``
     lease (:mod:`disaster_dx.leases`), as ``disaster-dx drill run`` or a daemon thread of the

@@ -1,7 +1,8 @@
 """Drill runs: start, pause, resume, change speed, stop; what fired; their table.
 
 A drill's scheduler state (speed, pause, how many injects fired) is a row of ``drill_runs``,
-so any app worker can pause or speed up a drill and the scheduler picks it up.
+so any app worker can pause or speed up a drill and the scheduler picks it up. A control and
+its ``drill.control`` event are saved in one transaction (:meth:`Store.transaction`).
 """
 
 from __future__ import annotations
@@ -219,13 +220,15 @@ def start_drill(
         raise DrillError("the scenario has no injects")
     create_drill_tables(store)
     now = (clock or store.clock)()
-    incident = store.create_incident(
-        title or drill_title(scenario.title),
-        kind=IncidentKind.DRILL,
-        actor=actor,
-        show_on_public=public_notice,
-    )
-    with store.engine.begin() as conn:
+    # The incident, its run row and its start event: all three, or none (no drill incident
+    # without a run, no run whose start is missing from the log).
+    with store.transaction() as conn:
+        incident = store.create_incident(
+            title or drill_title(scenario.title),
+            kind=IncidentKind.DRILL,
+            actor=actor,
+            show_on_public=public_notice,
+        )
         conn.execute(
             insert(drill_runs).values(
                 incident_id=incident.incident_id,
@@ -247,27 +250,27 @@ def start_drill(
                 end_s=scenario.length.total_seconds(),
             )
         )
-    store.append(
-        incident.incident_id,
-        [
-            NewEvent(
-                DRILL_CONTROL,
-                {
-                    "action": "start",
-                    "speed": speed,
-                    "elapsed_s": 0.0,
-                    "scenario_title": scenario.title[:300],
-                    "hazard": scenario.hazard.value,
-                    "start_time": scenario.start_time.strftime("%H:%M"),
-                    "needed_shelters": list(scenario.needed_shelters),
-                    "inject_count": len(scenario.injects),
-                    "scenario_sha256": scenario.sha256,
-                    "end_s": scenario.length.total_seconds(),
-                },
-            )
-        ],
-        actor=actor,
-    )
+        store.append(
+            incident.incident_id,
+            [
+                NewEvent(
+                    DRILL_CONTROL,
+                    {
+                        "action": "start",
+                        "speed": speed,
+                        "elapsed_s": 0.0,
+                        "scenario_title": scenario.title[:300],
+                        "hazard": scenario.hazard.value,
+                        "start_time": scenario.start_time.strftime("%H:%M"),
+                        "needed_shelters": list(scenario.needed_shelters),
+                        "inject_count": len(scenario.injects),
+                        "scenario_sha256": scenario.sha256,
+                        "end_s": scenario.length.total_seconds(),
+                    },
+                )
+            ],
+            actor=actor,
+        )
     log.info(
         "drill %s started by %s at %g×: %s", incident.incident_id, actor, speed, scenario.title
     )
@@ -351,26 +354,32 @@ def _control(
         if not run.active:
             raise DrillError(f"drill {incident_id} has already ended")
         values.update(status=STOPPED, stopped_at=now)
-    with store.engine.begin() as conn:
+    # The run's new state, its drill.control event (and, to stop, the closed incident) are
+    # one transaction: a failure part-way leaves the drill exactly as it was.
+    with store.transaction() as conn:
         done = conn.execute(
             update(drill_runs)
             .where(drill_runs.c.incident_id == incident_id, drill_runs.c.status == run.status)
             .values(**values)
         )
-    if done.rowcount != 1:
-        raise DrillError(f"drill {incident_id} changed meanwhile; look again and retry")
-    store.append(
-        incident_id,
-        [
-            NewEvent(
-                DRILL_CONTROL,
-                {"action": action, "speed": values.get("speed", run.speed), "elapsed_s": position},
-            )
-        ],
-        actor=actor,
-    )
-    if action == "stop":
-        store.close_incident(incident_id, actor=actor)
+        if done.rowcount != 1:
+            raise DrillError(f"drill {incident_id} changed meanwhile; look again and retry")
+        store.append(
+            incident_id,
+            [
+                NewEvent(
+                    DRILL_CONTROL,
+                    {
+                        "action": action,
+                        "speed": values.get("speed", run.speed),
+                        "elapsed_s": position,
+                    },
+                )
+            ],
+            actor=actor,
+        )
+        if action == "stop":
+            store.close_incident(incident_id, actor=actor)
     log.info("drill %s: %s by %s", incident_id, action, actor)
     return drill_run(store, incident_id)
 

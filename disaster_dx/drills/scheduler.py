@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 15.0
 
 
+class _CountMoved(Exception):
+    """The ``fired`` counter moved under us: another scheduler counted this inject (rolls back)."""
+
+
 def _holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -119,14 +123,15 @@ class DrillScheduler:
     def _reconcile(self) -> None:
         """After taking over, trust the event log over the ``fired`` counter.
 
-        An inject appended just before a previous holder died counts as fired even if its
-        ``fired`` update never happened, so it is not fired twice.
+        An inject and its ``fired`` update are one transaction now; this still repairs a run
+        whose inject was appended by an older version that died before updating the counter,
+        so it is not fired twice.
         """
         for run in drill_runs_list(self.store, active_only=True):
             logged = fired_injects(self.store, run.incident_id)
             count = max((f.index for f in logged), default=-1) + 1
             if count > run.fired:
-                with self.store.engine.begin() as conn:
+                with self.store.transaction() as conn:
                     conn.execute(
                         update(drill_runs)
                         .where(drill_runs.c.incident_id == run.incident_id)
@@ -177,25 +182,36 @@ class DrillScheduler:
             if not self.holds_lease and not self.acquire():
                 break
             try:
-                stored = self.store.append(
-                    run.incident_id,
-                    inject.new_events(fired_at=now, speed=run.speed),
-                    actor=DRILL_ACTOR,
-                )
+                # The inject's events and the counter that says it fired are one transaction:
+                # a crash in between can neither lose an inject nor fire it twice.
+                with self.store.transaction() as conn:
+                    stored = self.store.append(
+                        run.incident_id,
+                        inject.new_events(fired_at=now, speed=run.speed),
+                        actor=DRILL_ACTOR,
+                    )
+                    moved = conn.execute(
+                        update(drill_runs)
+                        .where(
+                            drill_runs.c.incident_id == run.incident_id,
+                            drill_runs.c.fired == index,
+                        )
+                        .values(fired=index + 1)
+                    )
+                    if moved.rowcount != 1:
+                        raise _CountMoved(run.incident_id, index)
             except NotFoundError:
                 log.warning(
                     "drill %s was closed; its remaining injects are dropped", run.incident_id
                 )
                 break
-            with self.store.engine.begin() as conn:
-                conn.execute(
-                    update(drill_runs)
-                    .where(
-                        drill_runs.c.incident_id == run.incident_id,
-                        drill_runs.c.fired == index,
-                    )
-                    .values(fired=index + 1)
+            except _CountMoved:
+                log.warning(
+                    "drill %s: inject %d already counted as fired; not fired again",
+                    run.incident_id,
+                    index,
                 )
+                break
             marker = stored[0]
             fired.append(
                 FiredInject(
