@@ -280,12 +280,11 @@ def replay_layout(incident_id: str = "", **_query: Any) -> html.Div:
                                 dl.Map(
                                     [
                                         basemap_control(lang="ja"),
-                                        # Not clustered yet: the replay's tests and
-                                        # its step-by-step reading follow each marker.
+                                        # Clustered as on HQ's map, the cluster and
+                                        # name zooms from the record's end: every site
+                                        # HQ saw, past sites included by name.
                                         shelter_layer(
-                                            snap["features"],
-                                            component_id=REPLAY_SHELTERS,
-                                            cluster=False,
+                                            snap["features"], component_id=REPLAY_SHELTERS
                                         ),
                                         dl.ScaleControl(position="bottomleft", imperial=False),
                                     ],
