@@ -126,7 +126,7 @@ def build_incident(store: Store, count: int, seed: int) -> tuple[str, list[datet
                 "payload": validate_payload(new.type, new.payload),
             }
         )
-    with store.engine.begin() as conn:
+    with store.transaction() as conn:  # the events and the incident's last_seq together
         for start in range(0, len(rows), 5000):
             conn.execute(insert(events_table), rows[start : start + 5000])
         conn.execute(

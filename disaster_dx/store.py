@@ -287,6 +287,21 @@ _JOINED_HOOKS: ContextVar[tuple[tuple[Store, AppendHook], ...]] = ContextVar(
 )
 
 
+@dataclass
+class _OpenTransaction:
+    """A :meth:`Store.transaction` in progress: its connection and the appends made in it."""
+
+    conn: Connection
+    #: (incident id, events) of each append, told to the cache and listeners after the commit.
+    appended: list[tuple[str, list[Event]]] = field(default_factory=list)
+
+
+#: The transaction each store has open in this thread (or task), joined by its writes.
+_OPEN_TRANSACTIONS: ContextVar[tuple[tuple[Store, _OpenTransaction], ...]] = ContextVar(
+    "disaster_dx_open_transactions", default=()
+)
+
+
 class Store:
     """Access to one database; cheap to share, one per process (holds a connection pool).
 
@@ -375,8 +390,54 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction for several things: all of them are saved, or none.
+
+        The one public way to write atomically. Inside the block, everything this store
+        writes — :meth:`append` (with its version checks), :meth:`create_incident`,
+        :meth:`close_incident`, :meth:`audit` … — joins this transaction, and so do statements
+        run on the yielded connection (a module's own tables, such as ``drill_runs``). The
+        block commits at its end and rolls everything back if it raises. The write lock is
+        taken up front (SQLite ``BEGIN IMMEDIATE``), so keep the block short.
+
+        The state cache and the append listeners (publishing, LINE, re-planning) hear of the
+        block's appends only after the commit, so nobody ever acts on a rolled-back event.
+        A block inside another joins the outer one. Scoped to this thread or task: other
+        threads' writes are their own.
+        """
+        joined = self._open_transaction()
+        if joined is not None:
+            yield joined.conn
+            return
+        with self.engine.connect() as conn:
+            conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                unit = _OpenTransaction(conn)
+                token = _OPEN_TRANSACTIONS.set((*_OPEN_TRANSACTIONS.get(), (self, unit)))
+                try:
+                    yield conn
+                finally:
+                    _OPEN_TRANSACTIONS.reset(token)
+        for incident_id, stored in unit.appended:  # committed: now the world may know
+            self._announce(incident_id, stored)
+
+    def _open_transaction(self) -> _OpenTransaction | None:
+        """The :meth:`transaction` of this store open in this thread or task, if any."""
+        for owner, unit in reversed(_OPEN_TRANSACTIONS.get()):
+            if owner is self:
+                return unit
+        return None
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction that takes the write lock up front (no upgrade deadlocks)."""
+        """A write transaction that takes the write lock up front (no upgrade deadlocks).
+
+        Inside :meth:`transaction`, that transaction (its writes commit together).
+        """
+        joined = self._open_transaction()
+        if joined is not None:
+            yield joined.conn
+            return
         with self.engine.connect() as conn:
             conn.execution_options(sqlite_immediate=True)
             with conn.begin():
@@ -384,6 +445,11 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        """A read transaction; inside :meth:`transaction`, that one (it sees its own writes)."""
+        joined = self._open_transaction()
+        if joined is not None:
+            yield joined.conn
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -690,6 +756,15 @@ class Store:
             for owner, hook in _JOINED_HOOKS.get():
                 if owner is self:
                     hook(conn, stored)
+        unit = self._open_transaction()
+        if unit is not None:  # not committed yet: told when the transaction commits
+            unit.appended.append((incident_id, stored))
+        else:
+            self._announce(incident_id, stored)
+        return stored, outcome
+
+    def _announce(self, incident_id: str, stored: list[Event]) -> None:
+        """Tell the state cache, then the listeners, of committed events."""
         # The state cache first, so every listener (publish, LINE, re-plan) reads it current.
         try:
             self.projection.appended(incident_id, stored)
@@ -700,7 +775,6 @@ class Store:
                 listener(incident_id, stored)
             except Exception:  # a listener must never turn a committed write into an error
                 log.exception("append listener %r failed for %s", listener, incident_id)
-        return stored, outcome
 
     def _subject_events(
         self, conn: Connection, incident_id: str, subject: str, after: int = 0, upto: int = -1

@@ -364,6 +364,59 @@ def test_pause_resume_and_speed_change_shift_later_injects(master: Store) -> Non
         drills.resume_drill(master, run.incident_id, actor="operator")
 
 
+@pytest.mark.parametrize("action", ["pause", "speed", "stop"])
+def test_a_control_and_its_event_are_saved_together_or_not_at_all(
+    master: Store, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    scenario = drills.load_scenario(TSUNAMI, shelters=master.shelters())
+    run = drills.start_drill(master, scenario, actor="operator", speed=10)
+    real_append = master.append
+
+    def append_then_fail(*args, **kwargs):
+        real_append(*args, **kwargs)  # the run's row is updated and its event written ...
+        raise RuntimeError("connection lost")  # ... then the transaction fails
+
+    def control() -> drills.DrillRun:
+        if action == "pause":
+            return drills.pause_drill(master, run.incident_id, actor="operator")
+        if action == "speed":
+            return drills.set_drill_speed(master, run.incident_id, 30, actor="operator")
+        return drills.stop_drill(master, run.incident_id, actor="operator")
+
+    monkeypatch.setattr(master, "append", append_then_fail)
+    with pytest.raises(RuntimeError, match="connection lost"):
+        control()
+    monkeypatch.undo()
+    after = drills.drill_run(master, run.incident_id)
+    assert (after.status, after.speed, after.stopped_at) == (drills.RUNNING, 10.0, None)
+    controls = master.events(run.incident_id, types=[drills.DRILL_CONTROL])
+    assert [e.payload["action"] for e in controls] == ["start"]
+    assert master.incident(run.incident_id).closed_at is None
+    # Nothing half-done is left in the way: the same command works once the failure is gone.
+    done = control()
+    assert done.status == {"pause": drills.PAUSED, "speed": drills.RUNNING}.get(
+        action, drills.STOPPED
+    )
+    controls = master.events(run.incident_id, types=[drills.DRILL_CONTROL])
+    assert [e.payload["action"] for e in controls] == ["start", action]
+
+
+def test_a_drill_that_fails_to_start_leaves_no_incident_and_no_run(
+    master: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = drills.load_scenario(TSUNAMI, shelters=master.shelters())
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(master, "append", fail)
+    with pytest.raises(RuntimeError):
+        drills.start_drill(master, scenario, actor="operator")
+    monkeypatch.undo()
+    assert master.incidents(kind=IncidentKind.DRILL) == []
+    assert drills.drill_runs_list(master) == []
+
+
 def test_exactly_one_scheduler_fires_across_processes(master: Store) -> None:
     clock: FakeClock = master.clock  # type: ignore[assignment]
     # A second Store on the same database stands for another worker or host.

@@ -38,7 +38,8 @@ def test_history_replay_and_report_render(
     driver = dash_duo.driver
     driver.set_window_size(*size)
     login_browser(driver, dash_duo.server.url, "chief", password, f"/drill/replay/{incident_id}")
-    dash_duo.wait_for_element(f"#{pages.REPLAY_MAP} .dx-marker", timeout=15)
+    # Clustered at city zoom, as HQ's map is.
+    dash_duo.wait_for_element(f"#{pages.REPLAY_MAP} .dx-cluster", timeout=15)
     # The end of the record is the last publication: four shelters open.
     assert _open_tile(dash_duo) == str(len(expected[-1]))
     assert "2024-01-03 13:30:00" in dash_duo.find_element(f"#{pages.REPLAY_CLOCK}").text

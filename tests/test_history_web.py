@@ -187,3 +187,44 @@ def test_replay_shows_a_site_removed_from_the_master_since(
     login_client(client, "chief", add_staff_user(store, "chief", "hq"))
     rows = _seek(client, app, incident_id, 0)[pages.REPLAY_BOARD]["rowData"]
     assert {r["name"]: r["open_state"] for r in rows}[name] == "開設"
+
+
+def _find(component: Any, component_id: str) -> Any:
+    """The component with ``component_id`` in a Dash layout tree (depth first)."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            found = _find(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+def test_replay_map_clusters_as_hqs_and_names_a_removed_site(
+    app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_login import login_user
+
+    from disaster_dx import auth
+    from disaster_dx.web.security import WebUser
+    from layers.shelters import label_zoom
+
+    incident_id, expected = imported(app, tmp_path, monkeypatch)
+    store = app.server.extensions[EXTENSION_KEY].store
+    gone = next(iter(expected[0]))
+    name = store.shelter(gone).name
+    store.replace_shelters(
+        [s for s in store.shelters() if s.shelter_id != gone], source="test", actor="test"
+    )
+    add_staff_user(store, "chief", "hq")
+    with app.server.test_request_context(f"/drill/replay/{incident_id}"):
+        login_user(WebUser(auth.get_user(store, "chief")))
+        layer = _find(pages.replay_layout(incident_id=incident_id), pages.REPLAY_SHELTERS)
+    assert layer.cluster is True  # as on HQ's map: counts per state until markers separate
+    features = layer.data["features"]
+    assert name in {f["properties"]["name"] for f in features}  # the site HQ saw then
+    assert len(features) == len(store.shelters()) + 1
+    assert layer.hideout["labelZoom"] == label_zoom(layer.data)
+    assert layer.superClusterOptions["maxZoom"] < layer.hideout["labelZoom"]

@@ -346,3 +346,59 @@ def test_listeners_hear_committed_appends_and_cannot_break_them(store: Store) ->
         store.append(incident.incident_id, [bad], actor="hq1")
     assert heard == [(incident.incident_id, [1])]
     assert store.state(incident.incident_id).shelter("E1").evacuees == 3
+
+
+def test_a_transaction_saves_several_writes_together_or_none(store: Store) -> None:
+    incident = store.create_incident("記録", actor="admin")
+    heard: list[list[int]] = []
+    store.add_listener(lambda _iid, events: heard.append([e.seq for e in events]))
+    report = NewEvent(REPORT, {"shelter_id": "T1", "evacuees": 5})
+
+    with pytest.raises(RuntimeError, match="after the writes"), store.transaction():
+        store.append(incident.incident_id, [report], actor="hq1")
+        store.close_incident(incident.incident_id, actor="hq1")
+        # Inside the transaction its own writes are visible ...
+        assert store.incident(incident.incident_id).closed_at is not None
+        raise RuntimeError("a failure after the writes")
+    # ... and after the failure none of them is: no event, incident open, nobody told.
+    assert store.events(incident.incident_id) == []
+    assert store.incident(incident.incident_id).closed_at is None
+    assert "T1" not in store.state(incident.incident_id).shelters
+    assert heard == []
+
+    with store.transaction() as conn:
+        store.append(incident.incident_id, [report], actor="hq1")
+        with store.transaction() as inner:  # a block inside another joins it
+            assert inner is conn
+            second = NewEvent(REPORT, {"shelter_id": "T1", "evacuees": 7})
+            store.append(incident.incident_id, [second], actor="hq1")
+        assert heard == []  # listeners hear only committed events
+    assert heard == [[1], [2]]
+    assert store.state(incident.incident_id).shelter("T1").evacuees == 7
+    assert [e.seq for e in store.events(incident.incident_id)] == [1, 2]
+
+
+def test_another_thread_does_not_join_a_transaction(store: Store) -> None:
+    incident = store.create_incident("記録", actor="admin")
+    outside: list[BaseException] = []
+
+    def write_elsewhere() -> None:
+        try:
+            other = NewEvent(REPORT, {"shelter_id": "T2", "evacuees": 1})
+            store.append(incident.incident_id, [other], actor="hq2")
+        except BaseException as exc:  # reported below
+            outside.append(exc)
+
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append(
+            incident.incident_id,
+            [NewEvent(REPORT, {"shelter_id": "T1", "evacuees": 5})],
+            actor="hq1",
+        )
+        thread = threading.Thread(target=write_elsewhere)
+        thread.start()
+        raise RuntimeError("roll back only this thread's writes")
+    thread.join(timeout=30)
+    assert outside == []
+    # The other thread's write waited for the lock and committed on its own.
+    assert [e.subject for e in store.events(incident.incident_id)] == ["shelter:T2"]
