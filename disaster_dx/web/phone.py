@@ -28,12 +28,13 @@ from urllib.parse import quote
 
 from flask import Flask, Response, redirect, request
 
+from disaster_dx._resources import package_path
 from disaster_dx.auth import Role
 from disaster_dx.model import Crowding, Need, OpenState
 from disaster_dx.web.conflict_view import FIELD_LABELS
 from disaster_dx.web.security import signed_in_user
 
-STATIC = Path(__file__).resolve().parent / "phone_static"
+STATIC = package_path("web", "phone_static")
 PATH = "/m/"
 ROLES = (Role.HQ, Role.SHELTER_STAFF)
 
