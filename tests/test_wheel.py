@@ -161,7 +161,9 @@ def test_wheel_installs_and_serves(tmp_path: Path) -> None:
         [str(cli), "init"], cwd=work, env=env, capture_output=True, text=True, timeout=300
     )
     assert init.returncode == 0, init.stderr
-    assert "392049" in init.stdout  # the bundled city, from the wheel's data
+    # the bundled city and its shelter master, read from the wheel's data
+    assert "392049" in init.stderr, init.stderr
+    assert "loaded the bundled Nankoku shelter master" in init.stderr, init.stderr
     assert (work / "var").is_dir()
 
     port = _free_port()
