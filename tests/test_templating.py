@@ -18,3 +18,12 @@ def test_autoescape_is_on_for_html_and_strings() -> None:
 def test_undefined_name_is_an_error() -> None:
     with pytest.raises(UndefinedError):
         environment().from_string("{{ missing }}").render()
+
+
+def test_tojson_is_inert_inside_a_script_and_keeps_japanese() -> None:
+    out = (
+        environment()
+        .from_string("<script>{{ v|tojson }}</script>")
+        .render(v={"b": "</script>開設", "a": 1})
+    )
+    assert out == '<script>{"b":"\\u003c/script\\u003e開設","a":1}</script>'
