@@ -103,6 +103,8 @@ def test_wheel_installs_and_serves(tmp_path: Path) -> None:
         "disaster_dx/_bundle/data/municipalities.csv",
         "disaster_dx/_bundle/assets/dx.css",
         "disaster_dx/public_site/index.html",
+        "disaster_dx/public_site/site/supercluster/supercluster.min.js",
+        "disaster_dx/web/phone_static/app.js",
         "disaster_dx/templates/printable.html",
         "disaster_dx/migrations/script.py.mako",
     ):
