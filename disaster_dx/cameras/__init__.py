@@ -99,6 +99,7 @@ from disaster_dx.cameras.registry import (
     Feed,
     load_registry,
     registry_from_yaml,
+    registry_schema,
 )
 from disaster_dx.cameras.scripted import (
     CAMERA_SCRIPTED,
@@ -207,6 +208,7 @@ __all__ = [
     "register_adapter",
     "registered_cameras",
     "registry_from_yaml",
+    "registry_schema",
     "release_leases",
     "same_picture",
     "scripted_cameras",
