@@ -55,25 +55,15 @@ def _build_wheel(tmp: Path) -> Path:
         else:
             shutil.copy2(path, source / name)
     out = tmp / "dist"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "-q",
-            "-w",
-            str(out),
-            str(source),
-        ],
-        check=True,
+    offline = ["--no-deps", "--no-build-isolation", "--no-index", "-q"]
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", *offline, "-w", str(out), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
     )
+    # Building needs setuptools and, before setuptools 70.1, the wheel package (dev extras).
+    assert built.returncode == 0, built.stderr
     (wheel,) = out.glob("disaster_dx-*.whl")
     return wheel
 
@@ -118,23 +108,14 @@ def test_wheel_installs_and_serves(tmp_path: Path) -> None:
         timeout=120,
     )
     python = venv / "bin" / "python"
-    subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-index",
-            "--force-reinstall",
-            str(wheel),
-        ],
-        check=True,
+    offline = ["--no-deps", "--no-index", "-q", "--force-reinstall"]
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", *offline, str(wheel)],
         capture_output=True,
         text=True,
         timeout=300,
     )
+    assert installed.returncode == 0, installed.stderr
     work = tmp_path / "elsewhere"  # not the checkout: nothing can be found by accident
     work.mkdir()
     env = _clean_env(DATA_DIR=str(work / "var"), PUBLIC_DIR=str(work / "var" / "public"))
