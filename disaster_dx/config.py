@@ -42,12 +42,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from disaster_dx._parsing import file_limits
+from disaster_dx._resources import DATA_DIR
 from disaster_dx.errors import ConfigError
 from disaster_dx.model import CrowdingThresholds
 from disaster_dx.secret_keys import check_production_key
 
-#: The repository's bundled data folder (Nankoku shelter master, city outline).
-BUNDLED_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+#: The bundled data folder (Nankoku shelter master, city outline): ``data/`` in a checkout, a
+#: copy inside the package when installed from a wheel (see :mod:`disaster_dx._resources`).
+BUNDLED_DATA_DIR = DATA_DIR
 
 #: Shown on the login page when attempts must wait: whom to call. Each city puts its own
 #: contact here (LOGIN_HELP_JA / LOGIN_HELP_EN), e.g. the 危機管理課's extension.

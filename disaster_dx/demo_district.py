@@ -35,7 +35,6 @@ importers (``disaster-dx import-roads``, ``import-buildings``, ``import-resident
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,6 +42,7 @@ import numpy as np
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from disaster_dx.geodesy import destinations, distance_m
 from disaster_dx.io.hazard_zones import add_zone_depths
 from disaster_dx.io.plateau import STRUCTURE_TYPES
 from disaster_dx.io.residents import Mobility, Resident
@@ -306,11 +306,11 @@ def _zones(graph: RoadGraph) -> gpd.GeoDataFrame:
 
     west, east = graph.lon.min() - 0.01, graph.lon.max() + 0.01
     lons = np.linspace(west, east, 24)
-    metres_per_degree_lat = 110_900.0
 
     def line(offset_m: float) -> list[tuple[float, float]]:
-        lats = coast_latitude(lons) + offset_m / metres_per_degree_lat
-        return list(zip(lons.tolist(), lats.tolist(), strict=True))
+        """The shoreline moved ``offset_m`` metres due north (south when negative)."""
+        moved_lons, moved_lats = destinations(lons, coast_latitude(lons), 0.0, offset_m)
+        return list(zip(moved_lons.tolist(), moved_lats.tolist(), strict=True))
 
     polygons, lower, upper, labels = [], [], [], []
     previous = -600.0  # reach into the sea so the beach is covered
@@ -390,6 +390,5 @@ def load_demo_district(
 
 
 def metres_between(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Straight distance in metres (EPSG:6672), for checks and tests."""
-    x, y = project([lon1, lon2], [lat1, lat2])
-    return float(math.hypot(x[1] - x[0], y[1] - y[0]))
+    """Straight ground distance in metres (geodesic), for checks and tests."""
+    return distance_m(lon1, lat1, lon2, lat2)

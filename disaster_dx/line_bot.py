@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from pyproj import Geod
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -39,6 +38,7 @@ from disaster_dx.areas import Area
 from disaster_dx.city import City
 from disaster_dx.config import Settings
 from disaster_dx.events import EvacuationAlert, ShelterStatus, State
+from disaster_dx.geodesy import distances_m
 from disaster_dx.line_text import DEFAULT_CITY
 from disaster_dx.model import Crowding, CrowdingThresholds, Hazard, Shelter
 from disaster_dx.notify import hash_user_id, line_rate, line_webhook_seen
@@ -55,7 +55,6 @@ MAP_LINK = "https://www.google.com/maps/search/?api=1&query={lat:.6f},{lon:.6f}"
 #: Rate-limit window; the count per window is ``LINE_RATE_LIMIT``.
 RATE_WINDOW = timedelta(minutes=1)
 
-_GEOD = Geod(ellps="GRS80")  # JGD2011's ellipsoid; built once (per-call creation is slow)
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 _LATIN = re.compile(r"[A-Za-z]")
 _SHELTER_WORDS_JA = ("避難所", "ひなんじょ", "避難場所", "避難")
@@ -109,14 +108,6 @@ class Nearby:
     distance_m: float
     crowding: Crowding | None
     minutes: int | None
-
-
-def distances_m(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
-    """Geodesic distances in metres from one point to many (GRS80, vectorised)."""
-    if len(lons) == 0:
-        return np.zeros(0)
-    _, _, dist = _GEOD.inv(np.full(len(lons), lon), np.full(len(lons), lat), lons, lats)
-    return np.asarray(dist, dtype=float)
 
 
 def nearest_usable(

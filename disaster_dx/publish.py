@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from disaster_dx._files import write_atomic
+from disaster_dx._resources import package_path
 from disaster_dx._time import to_jst
 from disaster_dx.areas import Area
 from disaster_dx.city import City, city_for_code
@@ -86,7 +87,7 @@ from disaster_dx.walk_graph import walk_file_for
 log = logging.getLogger(__name__)
 
 #: The public page's template and its assets (copied into ``PUBLIC_DIR``).
-SITE_SOURCE = Path(__file__).resolve().parent / "public_site"
+SITE_SOURCE = package_path("public_site")
 #: Folder of the page's assets inside ``PUBLIC_DIR`` (and under ``/`` in the app).
 ASSET_FOLDER = "site"
 #: The public page in each language, written with its words already in place, so the first

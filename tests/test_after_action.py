@@ -107,7 +107,7 @@ def test_report_html_is_labelled_escaped_and_complete(played, tmp_path: Path) ->
         actor="hq1",
     )
     page = report_html(after_action(store, other.incident_id), plotly_js="/drill/plotly.min.js")
-    assert evil not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert evil not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert '<script src="/drill/plotly.min.js"></script>' in page
 
     path = write_report(store, run.incident_id, tmp_path / "report.html")

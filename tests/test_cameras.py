@@ -19,7 +19,7 @@ from pyproj import Geod
 from shapely.geometry import Point, shape
 from sqlalchemy import func, select
 
-from disaster_dx import cameras
+from disaster_dx import cameras, geodesy
 from disaster_dx.camera_frames import FrameStore, frame_at, frame_key, frames_between
 from disaster_dx.camera_simulator import CameraSimulator, SimCamera, SimMode, render_frame
 from disaster_dx.cameras import (
@@ -275,12 +275,12 @@ def test_view_cone_in_nankoku_has_true_bearings_and_ground_range() -> None:
     assert circle.area > 0
 
 
-def test_view_cone_transformers_are_built_once() -> None:
-    cameras._transformers()
-    before = cameras._transformers.cache_info()
+def test_view_cone_geod_is_built_once() -> None:
+    geodesy.geod()
+    before = geodesy.geod.cache_info()
     for heading in range(0, 360, 30):
         view_cone(133.6, 33.57, heading_deg=heading, fov_deg=60, range_m=500)
-    after = cameras._transformers.cache_info()
+    after = geodesy.geod.cache_info()
     assert after.misses == before.misses and after.hits >= before.hits + 12
 
 

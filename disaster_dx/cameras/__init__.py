@@ -29,8 +29,8 @@ that, free of any web code:
   appended to the live incident and every open drill.
 - **Health** 正常 / 遅延 / 停止 is computed when read, from the time of the last frame, so a
   dead poller shows up as a stale camera by itself.
-- **View cones** are built in JGD2011 平面直角座標系 第IV系 (EPSG:6672, metres), corrected for
-  the grid convergence and scale at the tower, and returned in lon/lat.
+- **View cones** are geodesic sectors (GRS80, :mod:`disaster_dx.geodesy`): every arc point is
+  the range in ground metres from the tower along a true bearing, returned in lon/lat.
 """
 
 from __future__ import annotations
@@ -54,9 +54,6 @@ from disaster_dx.cameras.cones import (
     METRIC_CRS,
     camera_cone,
     view_cone,
-)
-from disaster_dx.cameras.cones import (
-    _transformers as _transformers,
 )
 from disaster_dx.cameras.events import (
     CAMERA_FEED_FAILED,
@@ -102,6 +99,7 @@ from disaster_dx.cameras.registry import (
     Feed,
     load_registry,
     registry_from_yaml,
+    registry_schema,
 )
 from disaster_dx.cameras.scripted import (
     CAMERA_SCRIPTED,
@@ -210,6 +208,7 @@ __all__ = [
     "register_adapter",
     "registered_cameras",
     "registry_from_yaml",
+    "registry_schema",
     "release_leases",
     "same_picture",
     "scripted_cameras",

@@ -1,4 +1,4 @@
-"""The camera registry (``data/cameras.yaml``): validated with line numbers.
+"""The camera registry (``data/cameras.yaml``): a JSON Schema, with every problem's line.
 
 Credentials are only referenced (an environment variable or a secret file), never written.
 """
@@ -8,18 +8,19 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from jsonschema import Draft202012Validator, TypeChecker, validators
+from jsonschema.exceptions import ValidationError as SchemaError
 
-from disaster_dx._parsing import check_bytes, compose_yaml, read_limited
-from disaster_dx.cameras.frames import (  # every camera table, created by create_camera_tables
-    CAMERA_ID,
-)
+from disaster_dx._parsing import check_bytes, read_limited
+from disaster_dx.cameras.frames import CAMERA_ID
 from disaster_dx.cameras.vocabulary import (
     BUNDLED_REGISTRY,
     CameraRegistryError,
@@ -27,8 +28,7 @@ from disaster_dx.cameras.vocabulary import (
     FeedErrorKind,
 )
 from disaster_dx.errors import ImportFileError, Problem
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+from disaster_dx.yaml_lines import LocatedYaml, load_yaml_lines
 
 # ---------------------------------------------------------------------------------------------
 # Registry
@@ -147,79 +147,275 @@ class CameraRegistry:
         return [c.camera_id for c in self.cameras]
 
 
-_CAMERA_KEYS = {
-    "id",
-    "name",
-    "lon",
-    "lat",
-    "height_m",
-    "heading_deg",
-    "fov_deg",
-    "range_m",
-    "poll_interval_s",
-    "public",
-    "feed",
+#: Secrets are referenced (feed.auth), never written: a key containing one of these words is
+#: refused with :data:`_SECRET_REFUSAL` wherever it is not an allowed key.
+_SECRET_WORDS = ("pass", "secret", "token", "apikey", "api_key")
+_SECRET_REFUSAL = (
+    "secrets must not be written in the registry (it is kept in the repository): "
+    "give password_env (an environment variable name) or password_file under feed.auth"
+)
+#: Number fields: (lowest, highest, highest allowed?, default). A default of None: required.
+_NUMBER_FIELDS: dict[str, tuple[float, float, bool, float | None]] = {
+    "lon": (122.0, 154.0, True, None),
+    "lat": (20.0, 46.0, True, None),
+    "height_m": (0.0, 300.0, True, 0.0),
+    "heading_deg": (0.0, 360.0, False, None),
+    "fov_deg": (1.0, 360.0, True, None),
+    "range_m": (10.0, 30_000.0, True, None),
+    "poll_interval_s": (1.0, 3600.0, True, 10.0),
 }
-_DEFAULT_KEYS = {"height_m", "fov_deg", "range_m", "poll_interval_s", "public"}
-_FEED_KEYS = {"type", "url", "auth"}
-_AUTH_KEYS = {"scheme", "username", "username_env", "password_env", "password_file"}
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key")
-_REQUIRED_CAMERA_KEYS = ("id", "name", "lon", "lat", "heading_deg", "fov_deg", "range_m", "feed")
-#: Number fields: (lowest, highest, default). A default of None means required.
-_NUMBER_FIELDS: dict[str, tuple[float, float, float | None]] = {
-    "lon": (122.0, 154.0, None),
-    "lat": (20.0, 46.0, None),
-    "height_m": (0.0, 300.0, 0.0),
-    "heading_deg": (0.0, 360.0, None),
-    "fov_deg": (1.0, 360.0, None),
-    "range_m": (10.0, 30_000.0, None),
-    "poll_interval_s": (1.0, 3600.0, 10.0),
-}
+_DEFAULT_KEYS = ("height_m", "fov_deg", "range_m", "poll_interval_s", "public")
+#: JSON Schema ``pattern``s are searched, and Python's ``$`` also matches before a final
+#: newline: ``(?![\s\S])`` is "the very end" in both Python and ECMA-262 (editors).
+_END = r"(?![\s\S])"
+_CAMERA_ID_PATTERN = CAMERA_ID.pattern.replace(r"\Z", _END)  # the frame store's rule
+_ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}" + _END
 
 
-class _Nodes:
-    """Walks the YAML node tree, so every value keeps the line it came from."""
+def _number(name: str) -> dict[str, Any]:
+    lowest, highest, inclusive, _ = _NUMBER_FIELDS[name]
+    hint = " (inside Japan; are longitude and latitude swapped?)" if name in ("lon", "lat") else ""
+    bound = f"at most {highest:g}" if inclusive else f"below {highest:g}"
+    return {
+        "type": "number",
+        "minimum": lowest,
+        ("maximum" if inclusive else "exclusiveMaximum"): highest,
+        "x-messages": {
+            "type": "must be a number, not {value!r}",
+            "range": "{value!r} must be at least " + f"{lowest:g} and {bound}{hint}",
+        },
+    }
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        self._constructor = yaml.SafeLoader("")
 
-    @staticmethod
-    def line(node: yaml.Node) -> int:
-        return int(node.start_mark.line) + 1
+def _text(name: str, limit: int = 200) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": limit,
+        "pattern": r"\S",
+        "x-messages": {"*": f"{name} must be text of 1–{limit} characters"},
+    }
 
-    def key_line(self, items: Mapping[str, yaml.Node], key: str) -> int:
-        return self.line(items[f"\0line:{key}"])
 
-    def value(self, node: yaml.Node) -> Any:
-        return self._constructor.construct_object(node, deep=True)
+def registry_schema(feed_kinds: tuple[str, ...]) -> dict[str, Any]:
+    """The registry's JSON Schema (draft 2020-12) for the feed types registered now.
 
-    def mapping(self, node: yaml.Node, where: str) -> dict[str, yaml.Node] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.problems.append(
-                Problem(f"line {self.line(node)} ({where})", "must be a mapping of key: value")
-            )
-            return None
-        items: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = self.value(key_node)
-            if not isinstance(key, str):
-                self.problems.append(
-                    Problem(f"line {self.line(key_node)} ({where})", f"key {key!r} must be text")
-                )
-                continue
-            if key in items:
-                self.problems.append(
-                    Problem(f"line {self.line(key_node)} ({where})", f"{key!r} is given twice")
-                )
-                continue
-            items[key] = value_node
-            items[f"\0line:{key}"] = key_node
-        return items
+    Messages for people are kept next to each rule under ``x-messages`` (validator name, or
+    ``range`` for the bounds, or ``*``), formatted with ``{value!r}`` where echoing the value
+    is safe; values under ``feed`` are never echoed (an address may carry a password).
+    """
+    public = {"type": "boolean", "x-messages": {"type": "must be true or false, not {value!r}"}}
+    auth = {
+        "type": "object",
+        "properties": {
+            "scheme": {
+                "enum": ["basic", "digest"],
+                "x-messages": {"*": "feed.auth.scheme must be basic or digest, not {value!r}"},
+            },
+            "username": _text("feed.auth.username"),
+            "username_env": {
+                **_text("feed.auth.username_env", 128),
+                "pattern": _ENV_NAME_PATTERN,
+                "x-messages": {"*": "feed.auth.username_env must be an environment variable name"},
+            },
+            "password_env": {
+                **_text("feed.auth.password_env", 128),
+                "pattern": _ENV_NAME_PATTERN,
+                "x-messages": {"*": "feed.auth.password_env must be an environment variable name"},
+            },
+            "password_file": _text("feed.auth.password_file", 1000),
+        },
+        "required": ["scheme"],
+        "additionalProperties": False,
+        "anyOf": [{"required": ["username"]}, {"required": ["username_env"]}],
+        "oneOf": [{"required": ["password_env"]}, {"required": ["password_file"]}],
+        "x-messages": {
+            "type": "feed.auth must be a mapping of key: value",
+            "anyOf": "feed.auth needs username or username_env",
+            "oneOf": "feed.auth needs exactly one of password_env or password_file",
+        },
+    }
+    feed = {
+        "type": "object",
+        "properties": {
+            "type": {
+                "enum": list(feed_kinds),
+                "x-messages": {"*": "feed.type {value!r} is not one of " + ", ".join(feed_kinds)},
+            },
+            # Checked further in Python (_url_problem): scheme per type, no user:password.
+            "url": {
+                "type": "string",
+                "pattern": r"\S",
+                "x-messages": {
+                    "*": "feed.url is required (the camera's snapshot, MJPEG or RTSP address)"
+                },
+            },
+            "auth": auth,
+        },
+        "required": ["type", "url"],
+        "additionalProperties": False,
+        "x-messages": {"type": "feed must be a mapping of key: value (type, url, auth)"},
+    }
+    camera = {
+        "type": "object",
+        "properties": {
+            "id": {
+                "type": "string",
+                "pattern": _CAMERA_ID_PATTERN,
+                "x-messages": {
+                    "*": "{value!r} is not a valid id: use 1–32 lower-case letters, digits, - or _ "
+                    "(it becomes part of file names and URLs)"
+                },
+            },
+            "name": {
+                "type": "object",
+                "properties": {"ja": _text("name.ja", 100), "en": _text("name.en", 100)},
+                "required": ["ja", "en"],
+                "additionalProperties": False,
+                "x-messages": {
+                    "type": "name must be a mapping with ja and en",
+                    "additionalProperties": "unknown language {key!r}; give ja and en",
+                },
+            },
+            **{name: _number(name) for name in _NUMBER_FIELDS},
+            "public": public,
+            "feed": feed,
+        },
+        "required": ["id", "name", "lon", "lat", "heading_deg", "fov_deg", "range_m", "feed"],
+        "additionalProperties": False,
+        "x-messages": {"type": "must be a mapping of key: value"},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "disaster_dx camera registry (data/cameras.yaml)",
+        "type": "object",
+        "properties": {
+            "version": {"const": 1, "x-messages": {"*": "version must be 1"}},
+            "defaults": {
+                "type": "object",
+                "properties": {
+                    **{name: _number(name) for name in _DEFAULT_KEYS if name != "public"},
+                    "public": public,
+                },
+                "additionalProperties": False,
+                "x-messages": {
+                    "type": "must be a mapping of key: value",
+                    "additionalProperties": "{key!r} cannot have a default; allowed: "
+                    + ", ".join(sorted(_DEFAULT_KEYS)),
+                },
+            },
+            "cameras": {
+                "type": "array",
+                "minItems": 1,
+                "items": camera,
+                "x-messages": {"*": "must be a non-empty list"},
+            },
+        },
+        "required": ["cameras"],
+        "additionalProperties": False,
+        "x-messages": {
+            "type": "must be a mapping of key: value",
+            "required": "a cameras: list is required",
+            "additionalProperties": "unknown key {key!r}; expected version, defaults, cameras",
+        },
+    }
+
+
+def _finite_number(checker: TypeChecker, value: object) -> bool:
+    """JSON has no NaN or infinity; YAML's ``.nan`` and ``.inf`` are not numbers here."""
+    return bool(Draft202012Validator.TYPE_CHECKER.is_type(value, "number")) and math.isfinite(
+        value  # type: ignore[arg-type]
+    )
+
+
+_RegistryValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number),
+)
+
+
+@cache
+def _validator(feed_kinds: tuple[str, ...]) -> Draft202012Validator:
+    """The validator for the feed types registered now (adapters may be added at run time)."""
+    schema = registry_schema(feed_kinds)
+    Draft202012Validator.check_schema(schema)
+    validator: Draft202012Validator = _RegistryValidator(schema)
+    return validator
+
+
+_RANGE = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+_TYPE_WORDS = {"object": "a mapping of key: value", "array": "a list", "string": "text"}
+
+
+class _Report:
+    """Problems with their place: ``line N (camera 'id', field)`` as the registry always said."""
+
+    def __init__(self, doc: LocatedYaml) -> None:
+        self.doc = doc
+        self.problems: list[tuple[int, Problem]] = []
+
+    def label(self, index: int) -> str:
+        cameras = self.doc.data.get("cameras") if isinstance(self.doc.data, dict) else None
+        item = cameras[index] if isinstance(cameras, list) and index < len(cameras) else None
+        raw_id = item.get("id") if isinstance(item, dict) else None
+        return f"camera {raw_id!r}" if isinstance(raw_id, str) else f"camera {index + 1}"
+
+    def add(self, path: Sequence[Any], message: str, *, line: int | None = None) -> None:
+        line = line or self.doc.near(path)[0]
+        if len(path) >= 2 and path[0] == "cameras" and isinstance(path[1], int):
+            field = f", {path[2]}" if len(path) > 2 else ""
+            where = f"line {line} ({self.label(path[1])}{field})"
+        elif path and path[0] in ("cameras", "defaults"):
+            where = f"line {line} ({path[0]})"
+        elif path == () and not isinstance(self.doc.data, dict):
+            where = f"line {line} (file)"
+        else:
+            where = f"line {line}"
+        self.problems.append((line, Problem(where, message)))
+
+    def schema_error(self, error: SchemaError) -> None:
+        path = tuple(error.absolute_path)
+        messages: dict[str, str] = error.schema.get("x-messages", {})
+        value = error.instance
+        if error.validator == "additionalProperties" and isinstance(value, dict):
+            allowed = sorted(error.schema.get("properties", {}))
+            for key in value:
+                if key in allowed:
+                    continue
+                dotted = ".".join(str(p) for p in (*path[2:], key))
+                if any(word in key.lower() for word in _SECRET_WORDS):
+                    text = f"{dotted}: {_SECRET_REFUSAL}" if len(path) > 2 else _SECRET_REFUSAL
+                elif "additionalProperties" in messages:
+                    text = messages["additionalProperties"].format(key=key)
+                elif len(path) > 2:
+                    text = f"unknown field {dotted}; expected {', '.join(allowed)}"
+                else:
+                    text = f"unknown field; expected {', '.join(allowed)}"
+                line = self.doc.key((*path, key))[0]
+                self.add((*path, key) if len(path) == 2 else path, text, line=line)
+            return
+        if error.validator == "required" and "required" not in messages:
+            # jsonschema reports each missing property as its own error, naming it.
+            missing = re.search(r"'([^']+)' is a required property", error.message)
+            dotted = "".join(f"{p}." for p in path[2:])
+            self.add(path, f"{dotted}{missing.group(1) if missing else '?'} is required")
+            return
+        kind = "range" if error.validator in _RANGE else str(error.validator)
+        template = messages.get(kind) or messages.get("*")
+        if template is None:  # a rule without its own words: say what was expected
+            if error.validator == "type":
+                template = f"must be {_TYPE_WORDS.get(str(error.validator_value), 'valid')}"
+            else:
+                template = error.message  # never reached by the schema above
+        self.add(path, template.format(value=value))
 
 
 def registry_from_yaml(text: str, *, source: str = "cameras.yaml") -> CameraRegistry:
     """Validate a registry document and return its cameras.
+
+    The shape is checked by :func:`registry_schema` (JSON Schema), read with the shared YAML
+    reader (:mod:`disaster_dx.yaml_lines`: YAML 1.2 scalars, lines kept); what a schema cannot
+    say (duplicate ids, what a feed address may carry) is checked here.
 
     Raises
     ------
@@ -227,10 +423,11 @@ def registry_from_yaml(text: str, *, source: str = "cameras.yaml") -> CameraRegi
         Listing every problem at once, each with its line number and field. A password (or
         a URL carrying one) in the file is refused without repeating it.
     """
-    problems: list[Problem] = []
+    from disaster_dx.cameras.adapters import ADAPTERS  # adapters use this module's types
+
     try:
         check_bytes(text, source, "yaml")
-        root = compose_yaml(text)  # no aliases, bounded depth and size: see disaster_dx._parsing
+        doc = load_yaml_lines(text)  # no aliases, bounded depth and size: see _parsing
     except ImportFileError as exc:
         raise CameraRegistryError(source, exc.problems) from None
     except yaml.MarkedYAMLError as exc:
@@ -241,61 +438,83 @@ def registry_from_yaml(text: str, *, source: str = "cameras.yaml") -> CameraRegi
         ) from None
     except yaml.YAMLError as exc:
         raise CameraRegistryError(source, [Problem("file", f"not valid YAML: {exc}")]) from None
-    if root is None:
+    if doc.data is None:
         raise CameraRegistryError(source, [Problem("file", "is empty; it needs a cameras: list")])
-    nodes = _Nodes(problems)
-    top = nodes.mapping(root, "file")
-    if top is None:
-        raise CameraRegistryError(source, problems)
-    for key in _keys(top):
-        if key not in ("version", "defaults", "cameras"):
-            problems.append(
-                Problem(
-                    f"line {nodes.key_line(top, key)}",
-                    f"unknown key {key!r}; expected version, defaults, cameras",
-                )
-            )
-    if "version" in top and nodes.value(top["version"]) != 1:
-        problems.append(Problem(f"line {nodes.line(top['version'])}", "version must be 1"))
-    defaults: dict[str, yaml.Node] = {}
-    if "defaults" in top:
-        defaults = nodes.mapping(top["defaults"], "defaults") or {}
-        for key in _keys(defaults):
-            if key not in _DEFAULT_KEYS:
-                problems.append(
-                    Problem(
-                        f"line {nodes.key_line(defaults, key)} (defaults)",
-                        f"{key!r} cannot have a default; allowed: "
-                        + ", ".join(sorted(_DEFAULT_KEYS)),
-                    )
-                )
-    cameras_node = top.get("cameras")
-    cameras: list[Camera] = []
-    if cameras_node is None:
-        problems.append(Problem(f"line {nodes.line(root)}", "a cameras: list is required"))
-    elif not isinstance(cameras_node, yaml.SequenceNode) or not cameras_node.value:
-        problems.append(
-            Problem(f"line {nodes.line(cameras_node)} (cameras)", "must be a non-empty list")
+    report = _Report(doc)
+    for issue in doc.issues:
+        what = (
+            f"{issue.key!r} is given twice" if issue.kind == "duplicate" else "a key must be text"
         )
-    else:
-        seen: dict[str, int] = {}
-        for index, item in enumerate(cameras_node.value, start=1):
-            raw_id = _peek_id(nodes, item)
-            if raw_id is not None and raw_id in seen:
-                problems.append(
-                    Problem(
-                        f"line {nodes.line(item)} (camera {raw_id!r})",
-                        f"id is already used by the camera on line {seen[raw_id]}",
-                    )
-                )
-            elif raw_id is not None:
-                seen[raw_id] = nodes.line(item)
-            camera = _camera(nodes, item, index, defaults)
-            if camera is not None:
-                cameras.append(camera)
-    if problems:
-        raise CameraRegistryError(source, problems)
-    return CameraRegistry(tuple(cameras), source=source)
+        report.add(issue.path, what, line=issue.mark[0])
+    for error in _validator(tuple(sorted(ADAPTERS))).iter_errors(doc.data):
+        report.schema_error(error)
+    data = doc.data
+    cameras_data = data.get("cameras") if isinstance(data, dict) else None
+    if isinstance(cameras_data, list):
+        _check_cameras(report, cameras_data)
+    if report.problems:
+        # In line order, each once (a value can break more than one rule of the same words).
+        unique = {(p.where, p.message): (line, p) for line, p in report.problems}
+        ordered = [p for _, p in sorted(unique.values(), key=lambda item: item[0])]
+        raise CameraRegistryError(source, ordered)
+    defaults = data.get("defaults") or {}
+    cameras = tuple(_camera(item, defaults) for item in cameras_data or [])
+    return CameraRegistry(cameras, source=source)
+
+
+def _check_cameras(report: _Report, cameras: list[Any]) -> None:
+    """What the schema cannot say: each id once, and what a feed address may carry."""
+    seen: dict[str, int] = {}
+    for index, item in enumerate(cameras):
+        if not isinstance(item, dict):
+            continue
+        raw_id = item.get("id")
+        line = report.doc.of(("cameras", index))[0]
+        if isinstance(raw_id, str) and raw_id in seen:
+            report.add(
+                ("cameras", index), f"id is already used by the camera on line {seen[raw_id]}"
+            )
+        elif isinstance(raw_id, str):
+            seen[raw_id] = line
+        feed = item.get("feed")
+        url = feed.get("url") if isinstance(feed, dict) else None
+        if isinstance(url, str) and url.strip():
+            problem = _url_problem(url, str(feed.get("type")) if isinstance(feed, dict) else "")
+            if problem:
+                report.add(("cameras", index, "feed", "url"), f"feed.url {problem}")
+
+
+def _camera(item: Mapping[str, Any], defaults: Mapping[str, Any]) -> Camera:
+    """A camera from an entry the schema and :func:`_check_cameras` accepted."""
+    numbers: dict[str, float] = {}
+    for key, (_low, _high, _inclusive, default) in _NUMBER_FIELDS.items():
+        numbers[key] = float(item.get(key, defaults.get(key, default)))
+    feed = item["feed"]
+    auth = feed.get("auth")
+    credentials = None
+    if auth is not None:
+        credentials = Credentials(
+            scheme=auth["scheme"],
+            username=auth.get("username", "").strip(),
+            username_env=auth.get("username_env", ""),
+            password_env=auth.get("password_env", ""),
+            password_file=auth.get("password_file", "").strip(),
+        )
+    return Camera(
+        camera_id=item["id"],
+        name_ja=item["name"]["ja"].strip(),
+        name_en=item["name"]["en"].strip(),
+        lon=numbers["lon"],
+        lat=numbers["lat"],
+        height_m=numbers["height_m"],
+        heading_deg=numbers["heading_deg"],
+        fov_deg=numbers["fov_deg"],
+        range_m=numbers["range_m"],
+        poll_interval_s=numbers["poll_interval_s"],
+        public=bool(item.get("public", defaults.get("public", False))),
+        feed_kind=feed["type"],
+        feed=Feed(kind=feed["type"], url=feed["url"], credentials=credentials),
+    )
 
 
 def load_registry(path: Path | str | None = None) -> CameraRegistry:
@@ -318,167 +537,6 @@ def load_registry(path: Path | str | None = None) -> CameraRegistry:
             str(path), [Problem("file", f"cannot be read as UTF-8 text ({type(exc).__name__})")]
         ) from None
     return registry_from_yaml(text, source=str(path))
-
-
-def _peek_id(nodes: _Nodes, item: yaml.Node) -> str | None:
-    """A camera entry's id as written (for duplicate checks, even when the entry is bad)."""
-    if not isinstance(item, yaml.MappingNode):
-        return None
-    for key_node, value_node in item.value:
-        if isinstance(key_node, yaml.ScalarNode) and key_node.value == "id":
-            value = nodes.value(value_node)
-            return value if isinstance(value, str) else None
-    return None
-
-
-def _keys(items: Mapping[str, yaml.Node]) -> list[str]:
-    return [k for k in items if not k.startswith("\0")]
-
-
-def _camera(
-    nodes: _Nodes, node: yaml.Node, index: int, defaults: Mapping[str, yaml.Node]
-) -> Camera | None:
-    """One camera entry; problems go to ``nodes.problems`` and None is returned."""
-    before = len(nodes.problems)
-    items = nodes.mapping(node, f"camera {index}")
-    if items is None:
-        return None
-    raw_id = nodes.value(items["id"]) if "id" in items else None
-    label = f"camera {raw_id!r}" if isinstance(raw_id, str) else f"camera {index}"
-    item_line = nodes.line(node)
-
-    def problem(key: str | None, message: str) -> None:
-        line = nodes.key_line(items, key) if key and key in items else item_line
-        nodes.problems.append(Problem(f"line {line} ({label}{', ' + key if key else ''})", message))
-
-    for key in _keys(items):
-        if any(word in key.lower() for word in _SECRET_WORDS):
-            problem(key, _SECRET_REFUSAL)
-        elif key not in _CAMERA_KEYS:
-            problem(key, f"unknown field; expected {', '.join(sorted(_CAMERA_KEYS))}")
-    for key in _REQUIRED_CAMERA_KEYS:
-        if key not in items:
-            problem(None, f"{key} is required")
-
-    camera_id = ""
-    if isinstance(raw_id, str) and CAMERA_ID.match(raw_id):
-        camera_id = raw_id
-    elif "id" in items:
-        problem(
-            "id",
-            f"{raw_id!r} is not a valid id: use 1–32 lower-case letters, digits, - or _ "
-            "(it becomes part of file names and URLs)",
-        )
-
-    names = {"ja": "", "en": ""}
-    if "name" in items:
-        name_items = nodes.mapping(items["name"], f"{label}, name")
-        if name_items is not None:
-            for lang in ("ja", "en"):
-                value = nodes.value(name_items[lang]) if lang in name_items else None
-                if not isinstance(value, str) or not value.strip() or len(value) > 100:
-                    problem("name", f"name.{lang} must be text of 1–100 characters")
-                else:
-                    names[lang] = value.strip()
-            for extra in _keys(name_items):
-                if extra not in ("ja", "en"):
-                    problem("name", f"unknown language {extra!r}; give ja and en")
-
-    numbers: dict[str, float] = {}
-    for key, (lowest, highest, default) in _NUMBER_FIELDS.items():
-        source = items.get(key) or defaults.get(key)
-        if source is None:
-            if default is not None:
-                numbers[key] = default
-            continue
-        value = nodes.value(source)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            problem(key, f"must be a number, not {value!r}")
-            continue
-        upper_ok = value < highest if key == "heading_deg" else value <= highest
-        if not (lowest <= value and upper_ok):
-            hint = ""
-            if key in ("lon", "lat"):
-                hint = " (inside Japan; are longitude and latitude swapped?)"
-            bound = f"below {highest:g}" if key == "heading_deg" else f"at most {highest:g}"
-            problem(key, f"{value!r} must be at least {lowest:g} and {bound}{hint}")
-            continue
-        numbers[key] = float(value)
-
-    public = False
-    public_node = items.get("public") or defaults.get("public")
-    if public_node is not None:
-        value = nodes.value(public_node)
-        if not isinstance(value, bool):
-            problem("public", f"must be true or false, not {value!r}")
-        else:
-            public = value
-
-    feed: Feed | None = None
-    if "feed" in items:
-        feed = _feed(nodes, items["feed"], label, problem)
-
-    if len(nodes.problems) > before or feed is None:
-        return None
-    return Camera(
-        camera_id=camera_id,
-        name_ja=names["ja"],
-        name_en=names["en"],
-        lon=numbers["lon"],
-        lat=numbers["lat"],
-        height_m=numbers["height_m"],
-        heading_deg=numbers["heading_deg"],
-        fov_deg=numbers["fov_deg"],
-        range_m=numbers["range_m"],
-        poll_interval_s=numbers["poll_interval_s"],
-        public=public,
-        feed_kind=feed.kind,
-        feed=feed,
-    )
-
-
-_SECRET_REFUSAL = (
-    "secrets must not be written in the registry (it is kept in the repository): "
-    "give password_env (an environment variable name) or password_file under feed.auth"
-)
-
-
-def _feed(
-    nodes: _Nodes, node: yaml.Node, label: str, problem: Callable[[str | None, str], None]
-) -> Feed | None:
-    from disaster_dx.cameras.adapters import ADAPTERS  # adapters use this module's types
-
-    items = nodes.mapping(node, f"{label}, feed")
-    if items is None:
-        return None
-    ok = True
-    for key in _keys(items):
-        if any(word in key.lower() for word in _SECRET_WORDS):
-            problem("feed", f"feed.{key}: {_SECRET_REFUSAL}")
-            ok = False
-        elif key not in _FEED_KEYS:
-            problem("feed", f"unknown field feed.{key}; expected type, url, auth")
-            ok = False
-    kind = nodes.value(items["type"]) if "type" in items else None
-    if kind not in ADAPTERS:
-        problem("feed", f"feed.type {kind!r} is not one of {', '.join(sorted(ADAPTERS))}")
-        ok = False
-    url = nodes.value(items["url"]) if "url" in items else None
-    url_problem = _url_problem(url, str(kind))
-    if url_problem:
-        problem("feed", f"feed.url {url_problem}")
-        ok = False
-    credentials = None
-    if "auth" in items:
-        credentials = _credentials(nodes, items["auth"], label, problem)
-        ok = ok and credentials is not None
-    if not ok:
-        return None
-    return Feed(kind=str(kind), url=str(url), credentials=credentials)
 
 
 #: Address schemes per feed type (anything else is refused with the line of the address).
@@ -513,53 +571,3 @@ def _url_problem(url: object, kind: str = "jpeg") -> str | None:
             "(credentials by reference) instead"
         )
     return None
-
-
-def _credentials(
-    nodes: _Nodes, node: yaml.Node, label: str, problem: Callable[[str | None, str], None]
-) -> Credentials | None:
-    items = nodes.mapping(node, f"{label}, feed.auth")
-    if items is None:
-        return None
-    values: dict[str, str] = {}
-    ok = True
-    for key in _keys(items):
-        if key == "password" or (key not in _AUTH_KEYS and "pass" in key.lower()):
-            problem("feed", f"feed.auth.{key}: {_SECRET_REFUSAL}")
-            ok = False
-            continue
-        if key not in _AUTH_KEYS:
-            problem(
-                "feed", f"unknown field feed.auth.{key}; expected {', '.join(sorted(_AUTH_KEYS))}"
-            )
-            ok = False
-            continue
-        value = nodes.value(items[key])
-        if not isinstance(value, str) or not value.strip():
-            problem("feed", f"feed.auth.{key} must be text")
-            ok = False
-            continue
-        values[key] = value.strip()
-    scheme = values.get("scheme", "")
-    if scheme not in ("basic", "digest"):
-        problem("feed", f"feed.auth.scheme must be basic or digest, not {scheme or '(missing)'!r}")
-        ok = False
-    if not values.get("username") and not values.get("username_env"):
-        problem("feed", "feed.auth needs username or username_env")
-        ok = False
-    if bool(values.get("password_env")) == bool(values.get("password_file")):
-        problem("feed", "feed.auth needs exactly one of password_env or password_file")
-        ok = False
-    for key in ("username_env", "password_env"):
-        if key in values and not _ENV_NAME.match(values[key]):
-            problem("feed", f"feed.auth.{key} {values[key]!r} is not an environment variable name")
-            ok = False
-    if not ok:
-        return None
-    return Credentials(
-        scheme=scheme,
-        username=values.get("username", ""),
-        username_env=values.get("username_env", ""),
-        password_env=values.get("password_env", ""),
-        password_file=values.get("password_file", ""),
-    )

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from jsonschema.exceptions import ValidationError as SchemaError
 
-from disaster_dx._parsing import check_bytes, compose_yaml, read_limited
+from disaster_dx._parsing import check_bytes, read_limited
 from disaster_dx.cameras.scripted import CAMERA_SCRIPTED, SCENARIO_DIR
 from disaster_dx.drills.scenario import (
     Inject,
@@ -39,6 +39,7 @@ from disaster_dx.events import (
     validate_payload,
 )
 from disaster_dx.model import Crowding, Hazard, Labelled, Need, OpenState, Shelter
+from disaster_dx.yaml_lines import load_yaml_lines
 
 
 def load_scenario(
@@ -108,55 +109,26 @@ class _Marks:
         return self.keys.get(path) or self.of(path)
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
-_SAFE = yaml.constructor.SafeConstructor()
-
-
 def _compose(text: str, marks: _Marks, problems: list[ScenarioProblem]) -> Any:
-    """Parse YAML keeping every node's position; duplicate keys are errors, not overwrites.
+    """Parse YAML with the shared reader, keeping every value's and key's position.
 
-    PyYAML reads YAML 1.1, where ``9:00`` is the number 540 and ``2025-04-01`` a date; here
-    such scalars stay text, which is what a scenario author meant.
+    :func:`disaster_dx.yaml_lines.load_yaml_lines` reads YAML 1.2 scalars (``9:00`` and
+    ``2025-04-01`` stay text, which is what a scenario author meant); a duplicate key is an
+    error here, never an overwrite.
     """
-    node = compose_yaml(text)  # no aliases, bounded depth and size: see disaster_dx._parsing
-    if node is None:
-        return None
-
-    def convert(node: yaml.Node, path: tuple[Any, ...], depth: int) -> Any:
-        mark = (node.start_mark.line + 1, node.start_mark.column + 1)
-        marks.values[path] = mark
-        if depth > 50:
-            problems.append(_problem(path, "入れ子が深すぎます", mark))
-            return None
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-                key_mark = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                if key in out:
-                    problems.append(
-                        _problem(
-                            (*path, key),
-                            f"項目「{key}」が2回書かれています（前の値は上書きされません）"
-                            f" / duplicate key {key!r}",
-                            key_mark,
-                        )
-                    )
-                    continue
-                marks.keys[(*path, key)] = key_mark
-                out[key] = convert(value_node, (*path, key), depth + 1)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [convert(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        if node.tag == _STR_TAG:
-            return node.value
-        if node.tag.endswith((":int", ":float")) and ":" in node.value:
-            return node.value  # YAML 1.1 base-60 numbers: "9:00" is a time, not 540
-        if node.tag.endswith(":timestamp"):
-            return node.value
-        return _SAFE.construct_object(node)
-
-    return convert(node, (), 0)
+    located = load_yaml_lines(text)  # no aliases, bounded depth and size: see _parsing
+    marks.values.update(located.values)
+    marks.keys.update(located.keys)
+    for issue in located.issues:
+        if issue.kind == "duplicate":
+            message = (
+                f"項目「{issue.key}」が2回書かれています（前の値は上書きされません）"
+                f" / duplicate key {issue.key!r}"
+            )
+        else:
+            message = "項目名はリストや項目の並びにできません / a key must be text"
+        problems.append(_problem(issue.path, message, issue.mark))
+    return located.data
 
 
 def _path_text(path: Sequence[Any]) -> str:

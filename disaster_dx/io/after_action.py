@@ -19,7 +19,6 @@ opened offline; its print style makes a readable A4 PDF from the browser's print
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from disaster_dx._time import JST, jst_minute, to_jst
@@ -60,6 +60,7 @@ from disaster_dx.hq import IncidentClock, expects_reports, is_stale
 from disaster_dx.incidents import display_name
 from disaster_dx.model import AlertLevel, Hazard, OpenState, Shelter
 from disaster_dx.store import Incident, Store
+from disaster_dx.templating import render
 
 log = logging.getLogger(__name__)
 
@@ -677,46 +678,8 @@ def _x_title(report: AfterAction) -> str:
     return "想定時刻（訓練）" if report.is_drill else "時刻（日本時間）"
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-_CSS = """
-body { font-family: IPAGothic, "Noto Sans JP", "Hiragino Kaku Gothic ProN", Meiryo, sans-serif;
-  color: #1a1a1a; margin: 0; line-height: 1.55; }
-main { max-width: 1100px; margin: 0 auto; padding: 0 1.25rem 2rem; }
-.drill-banner { background: repeating-linear-gradient(135deg, #ffcc00 0 24px, #1a1a1a 24px 48px);
-  padding: 10px; }
-.drill-banner p { margin: 0; background: #1a1a1a; color: #ffcc00; font-size: 1.5rem;
-  font-weight: 700; text-align: center; padding: .35rem; letter-spacing: .08em; }
-.replay-banner p { background: #003f6b; color: #fff; }
-h1 { font-size: 1.6rem; margin: 1rem 0 .25rem; }
-h2 { font-size: 1.2rem; border-bottom: 2px solid #003f6b; padding-bottom: .2rem; margin-top: 2rem; }
-.meta { color: #444; margin: .2rem 0; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: .6rem;
-  margin: 1rem 0; }
-.card { border: 1px solid #ccc; border-radius: 6px; padding: .5rem .75rem; background: #fafafa; }
-.card .label { font-size: .85rem; color: #555; }
-.card .value { font-size: 1.5rem; font-weight: 700; }
-.card.alert { border: 2px solid #D55E00; }
-.card.alert .label::before { content: "⚠ "; color: #D55E00; }
-table { border-collapse: collapse; width: 100%; font-size: .9rem; margin: .5rem 0; }
-th, td { border: 1px solid #ccc; padding: .25rem .45rem; text-align: left; vertical-align: top; }
-th { background: #e8eef3; white-space: nowrap; }
-td.num, td.nowrap { text-align: right; white-space: nowrap; }
-td.nowrap { text-align: left; }
-.none { color: #a33000; font-weight: 700; }
-.ok { color: #006b4f; font-weight: 700; }
-.note { color: #555; font-size: .85rem; }
-@media print {
-  .drill-banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  h2 { break-after: avoid; } table, .plot { break-inside: avoid; }
-}
-"""
-
-
 def report_html(report: AfterAction, *, plotly_js: str = "inline") -> str:
-    """The report as one HTML page.
+    """The report as one HTML page (the template ``templates/after_action.html``).
 
     Parameters
     ----------
@@ -724,137 +687,87 @@ def report_html(report: AfterAction, *, plotly_js: str = "inline") -> str:
         ``"inline"`` embeds plotly.js (a self-contained file that works offline); any other
         value is used as the script URL (the app serves plotly.js itself).
     """
-    figures = [evacuees_figure(report), open_figure(report)]
+    plots = {"evacuees": evacuees_figure(report), "open": open_figure(report)}
     if any(r.minutes is not None for r in report.responses):
-        figures.append(response_figure(report))
-    figures.append(timeline_figure(report))
-    plots = [
-        pio.to_html(
-            fig,
-            full_html=False,
-            include_plotlyjs=False,
-            config={"displaylogo": False, "responsive": True},
-            div_id=f"aar-plot-{n}",
+        plots["response"] = response_figure(report)
+    plots["timeline"] = timeline_figure(report)
+    # plotly's own markup (a div and the script that draws it): trusted, not escaped.
+    plot_html = {
+        key: Markup(
+            pio.to_html(
+                fig,
+                full_html=False,
+                include_plotlyjs=False,
+                config={"displaylogo": False, "responsive": True},
+                div_id=f"aar-plot-{n}",
+            )
         )
-        for n, fig in enumerate(figures)
-    ]
-    if plotly_js == "inline":
-        script = f"<script>{get_plotlyjs()}</script>"
-    else:
-        script = f'<script src="{_e(plotly_js)}"></script>'
-
-    banner = (
-        '<div class="drill-banner" role="note"><p>訓練 / DRILL — この報告書は訓練の記録です'
-        "（実際の災害ではありません）</p></div>"
-        if report.is_drill
-        else '<div class="drill-banner replay-banner" role="note"><p>実災害の記録の事後検証'
-        "（After-action review of a live incident）</p></div>"
-    )
-    incident = report.incident
-    speeds = "・".join(f"{s:g}×" for s in report.speeds) if report.speeds else "—"
-    period = f"{jst_minute(report.started_at)} 〜 {jst_minute(report.ended_at)}"
-    people = "、".join(f"{_e(k)}（{v}件）" for k, v in report.participants.items()) or "なし"
-    needed_done = sum(o.opened_elapsed is not None for o in report.needed)
-    all_open = report.all_needed_open_at
+        for n, (key, fig) in enumerate(plots.items())
+    }
+    inline = plotly_js == "inline"
     responded = [r.minutes for r in report.responses if r.minutes is not None]
     unanswered = sum(r.minutes is None for r in report.responses)
+    all_open = report.all_needed_open_at
+    needed_done = sum(o.opened_elapsed is not None for o in report.needed)
     cards = [
-        ("状況付与", f"{report.inject_count}件", False),
-        ("本部・避難所の操作", f"{report.action_count}件", False),
-        (
+        _Card("状況付与", f"{report.inject_count}件"),
+        _Card("本部・避難所の操作", f"{report.action_count}件"),
+        _Card(
             "最大避難者数",
-            f"{report.max_evacuees:,}人"
-            + (
-                f"<br><small>{_e(report.clock_label(report.max_evacuees_at))}</small>"
+            f"{report.max_evacuees:,}人",
+            small=(
+                report.clock_label(report.max_evacuees_at)
                 if report.max_evacuees_at is not None
                 else ""
             ),
-            False,
         ),
-        (
+        _Card(
             "必要な避難所の開設",
-            f"{needed_done} / {len(report.needed)} か所<br><small>"
-            + (
-                f"全て開設: {_e(format_offset(all_open)[:-3])}"
+            f"{needed_done} / {len(report.needed)} か所",
+            small=(
+                f"全て開設: {_offset(all_open)}"
                 if all_open is not None
                 else ("未開設あり" if report.needed else "指定なし")
-            )
-            + "</small>",
-            bool(report.needed) and all_open is None,
+            ),
+            alert=bool(report.needed) and all_open is None,
         ),
-        (
-            "対応までの時間（中央値）",
-            f"{_median(responded):.0f}分" if responded else "—",
-            False,
-        ),
-        ("対応のなかった状況付与", f"{unanswered}件", unanswered > 0),
-        (
+        _Card("対応までの時間（中央値）", f"{_median(responded):.0f}分" if responded else "—"),
+        _Card("対応のなかった状況付与", f"{unanswered}件", alert=unanswered > 0),
+        _Card(
             "報告遅れ",
             "—（公表資料）" if report.publications else f"{len(report.stale)}件",
-            bool(report.stale),
+            alert=bool(report.stale),
         ),
     ]
-    card_html = "".join(
-        f'<div class="card{" alert" if alert else ""}"><div class="label">{_e(label)}</div>'
-        f'<div class="value">{value}</div></div>'
-        for label, value, alert in cards
+    return render(
+        "after_action.html",
+        report=report,
+        plots=plot_html,
+        plotly_src="" if inline else plotly_js,
+        plotly_inline=Markup(get_plotlyjs()) if inline else "",
+        period=f"{jst_minute(report.started_at)} 〜 {jst_minute(report.ended_at)}",
+        speeds="・".join(f"{s:g}×" for s in report.speeds) if report.speeds else "—",
+        cards=cards,
+        stale_minutes=int(report.stale_after.total_seconds() // 60),
+        offset=_offset,
+        zero=timedelta(0),
+        made=jst_minute(datetime.now(JST)),
     )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="ja"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>事後検証報告書 — {_e(report.scenario_title)}</title>",
-        f"<style>{_CSS}</style>",
-        script,
-        "</head><body>",
-        banner,
-        "<main>",
-        "<h1>事後検証報告書（After-action report）</h1>",
-        f'<p class="meta"><strong>{_e(report.scenario_title)}</strong></p>',
-        f'<p class="meta">{_e(incident.kind.ja)}：{_e(incident.title)}'
-        f"（{_e(incident.incident_id)}）"
-        f"　期間：{_e(period)}（日本時間）　長さ：{_e(format_offset(report.length)[:-3])}"
-        f"　速度：{_e(speeds)}</p>",
-        f'<p class="meta">想定の災害：{_e(report.hazard.ja if report.hazard else "—")}'
-        f"　参加者（操作件数）：{people}</p>",
-        f'<div class="cards">{card_html}</div>',
-        '<p class="note">時刻はすべて訓練経過時間（+時:分）と、シナリオの開始時刻から数えた'
-        "想定時刻で示します。一時停止していた間は時間が進みません。</p>"
-        if report.is_drill
-        else "",
-        "<h2>避難者数と開設中の避難所</h2>",
-        f'<div class="plot">{plots[0]}</div>',
-        f'<div class="plot">{plots[1]}</div>',
-        "<h2>状況付与から最初の対応まで（避難所ごと）</h2>",
-        '<p class="note">状況付与が名前を挙げた避難所について、その後に職員が行った最初の'
-        "状況報告または訂正までの時間です。</p>",
-        _responses_table(report),
-    ]
-    plot_index = 2
-    if any(r.minutes is not None for r in report.responses):
-        parts.append(f'<div class="plot">{plots[plot_index]}</div>')
-        plot_index += 1
-    parts += [
-        "<h2>必要な避難所の開設</h2>",
-        _needed_table(report),
-        "<h2>報告遅れ</h2>",
-        f'<p class="note">公表された避難所一覧 {report.publications} 回分から取り込んだ記録です。'
-        "各避難所の状況は公表の時点ごとにしか分からないため、報告遅れは算出していません。</p>"
-        if report.publications
-        else f'<p class="note">職員が常駐する開設中の避難所から'
-        f"{int(report.stale_after.total_seconds() // 60)}分"
-        + ("（訓練経過時間）" if report.is_drill else "")
-        + "を超えて報告がなかった期間です。無人の避難場所・津波避難タワーなど"
-        "（指定緊急避難場所のみの施設）は、本部が「常駐」にしたものだけが対象です。</p>",
-        "" if report.publications else _stale_table(report),
-        "<h2>時系列</h2>",
-        f'<div class="plot">{plots[plot_index]}</div>',
-        _timeline_table(report),
-        f'<p class="note">作成：disaster_dx（{_e(jst_minute(datetime.now(JST)))}）。'
-        "避難所の名称は 国土地理院 指定緊急避難場所データ・指定避難所データ による。</p>",
-        "</main></body></html>",
-    ]
-    return "\n".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class _Card:
+    """One summary figure at the top of the report; ``alert`` adds a ⚠ and a border."""
+
+    label: str
+    value: str
+    small: str = ""
+    alert: bool = False
+
+
+def _offset(elapsed: timedelta) -> str:
+    """``+H:MM`` (elapsed time without seconds)."""
+    return format_offset(elapsed)[:-3]
 
 
 def _median(values: Sequence[float]) -> float:
@@ -863,86 +776,6 @@ def _median(values: Sequence[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def _responses_table(report: AfterAction) -> str:
-    if not report.responses:
-        return "<p>避難所の名前を挙げた状況付与はありませんでした。</p>"
-    rows = []
-    for r in report.responses:
-        if r.minutes is None:
-            result = '<td class="none">対応なし</td><td></td><td></td>'
-        else:
-            result = (
-                f'<td class="num">{r.minutes:.0f}分</td><td>{_e(r.action_by)}</td>'
-                f"<td>{_e(report.clock_label(r.action_elapsed or timedelta(0)))} "
-                f"{_e(r.action_text)}</td>"
-            )
-        rows.append(
-            f"<tr><td>{_e(r.shelter_name)}</td>"
-            f"<td>{_e(report.clock_label(r.inject_elapsed))}</td>"
-            f"<td>{_e(r.inject_summary)}</td>{result}</tr>"
-        )
-    return (
-        "<table><thead><tr><th>避難所</th><th>状況付与の時刻</th><th>状況付与</th>"
-        "<th>対応まで</th><th>対応者</th><th>最初の対応</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-    )
-
-
-def _needed_table(report: AfterAction) -> str:
-    if not report.needed:
-        return "<p>このシナリオは開設すべき避難所を指定していません。</p>"
-    rows = []
-    for o in report.needed:
-        if o.opened_elapsed is None:
-            cell = '<td class="none">未開設</td><td></td>'
-        else:
-            cell = f'<td class="ok">{_e(report.clock_label(o.opened_elapsed))}</td>'
-            cell += f"<td>{_e(o.opened_by)}</td>"
-        rows.append(f"<tr><td>{_e(o.shelter_name)}</td>{cell}</tr>")
-    all_open = report.all_needed_open_at
-    summary = (
-        f'<p class="ok">全ての必要な避難所が開設されるまで：{_e(format_offset(all_open)[:-3])}</p>'
-        if all_open is not None
-        else '<p class="none">訓練終了までに開設されなかった避難所があります。</p>'
-    )
-    return (
-        summary
-        + "<table><thead><tr><th>避難所</th><th>開設（想定時刻・経過時間）</th>"
-        + "<th>開設した人</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-    )
-
-
-def _stale_table(report: AfterAction) -> str:
-    if not report.stale:
-        return '<p class="ok">報告遅れはありませんでした。</p>'
-    rows = "".join(
-        f"<tr><td>{_e(p.shelter_name)}</td><td>{_e(report.clock_label(p.start))}</td>"
-        f"<td>{_e(report.clock_label(p.end))}{'（終了時まで）' if p.until_end else ''}</td>"
-        f'<td class="num">{p.minutes:.0f}分</td></tr>'
-        for p in report.stale
-    )
-    return (
-        "<table><thead><tr><th>避難所</th><th>報告遅れの開始</th><th>終わり</th>"
-        "<th>長さ</th></tr></thead><tbody>" + rows + "</tbody></table>"
-    )
-
-
-def _timeline_table(report: AfterAction) -> str:
-    rows = "".join(
-        f'<tr><td class="nowrap">{_e(report.clock_label(i.elapsed))}</td>'
-        f'<td class="nowrap">{_e(i.actor)}</td><td class="nowrap">{_e(i.kind)}</td>'
-        f"<td>{_e(i.subject)}</td><td>{_e(i.text)}</td></tr>"
-        for i in report.timeline
-    )
-    return (
-        "<table><thead><tr><th>時刻</th><th>誰が</th><th>種類</th><th>対象</th>"
-        "<th>内容</th></tr></thead><tbody>" + rows + "</tbody></table>"
-    )
 
 
 def write_report(

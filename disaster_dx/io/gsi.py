@@ -38,6 +38,7 @@ from typing import Any
 from disaster_dx._files import decode_utf8
 from disaster_dx._parsing import load_json, read_limited
 from disaster_dx.errors import ImportFileError, Problem
+from disaster_dx.geodesy import distance_m
 from disaster_dx.model import GSI_HAZARD_COLUMNS, Hazard, Shelter, ShelterKind
 
 log = logging.getLogger(__name__)
@@ -593,11 +594,8 @@ def _duplicate_id_problems(records: Sequence[SourceRecord]) -> list[Problem]:
 
 
 def _distance_m(a: SourceRecord | Shelter, b: SourceRecord | Shelter) -> float:
-    """Equirectangular distance: exact to centimetres at the ≤100 m scale we compare."""
-    lat = math.radians((a.lat + b.lat) / 2)
-    dx = math.radians(b.lon - a.lon) * math.cos(lat)
-    dy = math.radians(b.lat - a.lat)
-    return 6_371_008.8 * math.hypot(dx, dy)
+    """Geodesic ground distance between two records or sites, metres."""
+    return distance_m(a.lon, a.lat, b.lon, b.lat)
 
 
 def _pair_facility(group: list[SourceRecord]) -> list[list[SourceRecord]]:
@@ -673,7 +671,8 @@ def _possible_duplicates(shelters: Sequence[Shelter]) -> list[str]:
     ordered = sorted(shelters, key=lambda s: (s.lat, s.lon))
     for i, first in enumerate(ordered):
         for second in ordered[i + 1 :]:
-            if (second.lat - first.lat) * 111_000 > DUPLICATE_WARN_DISTANCE_M:
+            # Sorted by latitude: once the north-south gap alone is too far, so is the rest.
+            if distance_m(first.lon, first.lat, first.lon, second.lat) > DUPLICATE_WARN_DISTANCE_M:
                 break
             if _distance_m(first, second) <= DUPLICATE_WARN_DISTANCE_M:
                 warnings.append(

@@ -5,15 +5,15 @@ posts it at the city office or faxes it to a community centre. So the page is se
 (inline CSS, no scripts, no web fonts, no images), prints in black and white (states are words,
 never colours alone), repeats the table header on every page and numbers pages from CSS.
 
-Everything people typed (shelter names from imports, notes from staff, the incident title) is
-escaped with :func:`html.escape`; public notes are shown to the public, so a note containing
+The page is the template ``templates/printable.html``. Everything people typed (shelter names
+from imports, notes from staff, the incident title) is escaped by the template (autoescape, see
+:mod:`disaster_dx.templating`); public notes are shown to the public, so a note containing
 markup must print as the text it is. Internal notes and reporter names appear only with
 ``include_internal=True`` (the HQ copy); the public copy never carries them.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -22,6 +22,7 @@ from disaster_dx._time import jst_minute, minutes_ago
 from disaster_dx.events import ShelterStatus, State
 from disaster_dx.io.lalert import was_opened
 from disaster_dx.model import CrowdingThresholds, Need, OpenState, Shelter, ShelterKind
+from disaster_dx.templating import render
 
 log = logging.getLogger(__name__)
 
@@ -121,39 +122,6 @@ _WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-_CSS = """
-@page {
-  size: A4;
-  margin: 12mm 10mm 14mm 10mm;
-  @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; }
-}
-* { box-sizing: border-box; }
-body {
-  font-family: "BIZ UDPGothic", "BIZ UDゴシック", "Noto Sans CJK JP", "Noto Sans JP",
-    "Hiragino Sans", "Yu Gothic", "Meiryo", sans-serif;
-  font-size: 9pt; line-height: 1.35; color: #000; background: #fff; margin: 0;
-}
-header { border-bottom: 2px solid #000; margin-bottom: 3mm; padding-bottom: 2mm; }
-h1 { font-size: 15pt; margin: 0 0 1mm 0; }
-.meta { margin: 0; display: flex; flex-wrap: wrap; gap: 0 6mm; }
-.banner { border: 2px solid #000; font-weight: bold; padding: 1mm 2mm; margin: 0 0 2mm 0;
-  display: inline-block; }
-.drill { font-size: 13pt; letter-spacing: 0.3em; }
-table { width: 100%; border-collapse: collapse; table-layout: fixed; }
-thead { display: table-header-group; }
-tr { break-inside: avoid; page-break-inside: avoid; }
-th, td { border: 0.5pt solid #000; padding: 0.8mm 1.2mm; vertical-align: top;
-  overflow-wrap: anywhere; }
-th { background: #e6e6e6; font-weight: bold; text-align: left; }
-td.num { text-align: right; white-space: nowrap; }
-.address { display: block; font-size: 7.5pt; }
-.small, .ago { font-size: 7.5pt; }
-.ago { white-space: nowrap; }
-@media screen {
-  body { max-width: 210mm; margin: 8mm auto; padding: 0 6mm; }
-}
-""".strip()
-
 
 def printable_shelter_list(
     shelters: Sequence[Shelter],
@@ -231,48 +199,20 @@ def printable_shelter_list(
     open_count = sum(1 for _, s in chosen if s.open_state.is_open)
     evacuees = sum(s.evacuees or 0 for _, s in chosen if s.open_state.is_open)
 
-    headers = _INTERNAL_COLUMNS if include_internal else _PUBLIC_COLUMNS
-    colgroup = "".join(f'<col style="width:{w}">' for _, w in headers)
-    head_cells = "".join(f'<th scope="col">{_e(words[k])}</th>' for k, _ in headers)
-    order = [k for k, _ in headers]
-    body_rows = "\n".join("<tr>" + "".join(row[k] for k in order) + "</tr>" for row in rows) or (
-        f'<tr><td colspan="{len(order)}">{_e(words["empty"])}</td></tr>'
-    )
-
-    banners = ""
-    if drill:
-        banners += f'<p class="banner drill">{_e(words["drill"])}</p>\n'
-    if include_internal:
-        banners += f'<p class="banner">{_e(words["internal"])}</p>\n'
     made = jst_minute(now)
-    title = f"{municipality} {words['title']}"
-    document = f"""<!DOCTYPE html>
-<html lang="{lang_code}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)} — {_e(incident_title)}</title>
-<style>
-{_CSS}
-</style>
-</head>
-<body>
-<header>
-{banners}<h1>{_e(title)}</h1>
-<p class="meta"><span>{_e(words["incident"])}: {_e(incident_title)}</span>
-<span>{_e(words["made"])}: {_e(made)} (JST)</span></p>
-<p class="meta">{_e(words["summary"].format(open=open_count, evacuees=f"{evacuees:,}"))}</p>
-</header>
-<table>
-<colgroup>{colgroup}</colgroup>
-<thead><tr>{head_cells}</tr></thead>
-<tbody>
-{body_rows}
-</tbody>
-</table>
-</body>
-</html>
-"""
+    document = render(
+        "printable.html",
+        lang=lang_code,
+        words=words,
+        title=f"{municipality} {words['title']}",
+        incident_title=incident_title,
+        made=made,
+        summary=words["summary"].format(open=open_count, evacuees=f"{evacuees:,}"),
+        drill=drill,
+        include_internal=include_internal,
+        columns=_INTERNAL_COLUMNS if include_internal else _PUBLIC_COLUMNS,
+        rows=rows,
+    )
     log.debug("printable list: %d shelters (internal=%s)", len(rows), include_internal)
     return document
 
@@ -288,7 +228,8 @@ def _row(
     include_internal: bool,
     urgent_expire_after: timedelta,
     names: Mapping[str, str],
-) -> dict[str, str]:
+) -> dict[str, object]:
+    """One row's values as text; the template escapes them and lays out the cells."""
     crowding = status.crowding(thresholds, master_capacity=shelter.capacity)
     if not status.open_state.is_open:
         crowding_text = words["none"]
@@ -307,40 +248,29 @@ def _row(
         needs.append(status.other_needs)
 
     ago = minutes_ago(status.reported_at, now)
-    if ago is None:
-        reported = _e(words["not_reported"])
-    else:
+    reported: dict[str, str] | None = None
+    if ago is not None:
         # Date and time on their own lines: the column is narrow on A4 portrait.
         day, clock = jst_minute(status.reported_at).split(" ")
-        ago_text = words["ago"].format(n=ago)
-        reported = f'{_e(day)}<br>{_e(clock)} <span class="ago">{_e(ago_text)}</span>'
-    kinds = "<br>".join(_e(k.label(lang)) for k in _KIND_ORDER if k in shelter.kinds)
-    row = {
-        "name": f'<td>{_e(shelter.name)}<span class="address">{_e(shelter.address)}</span></td>',
-        "kind": f'<td class="small">{kinds}</td>',
-        "state": f"<td>{_e(status.open_state.label(lang))}</td>",
-        "crowding": f"<td>{_e(crowding_text)}</td>",
-        "count": f'<td class="num">{_e(count)}</td>',
-        "households": f'<td class="num">{_e(_number(status.households, words))}</td>',
-        "needs": f"<td>{_e(words['list_sep'].join(needs))}</td>",
-        "note": f"<td>{_lines(status.public_note)}</td>",
-        "reported": f"<td>{reported}</td>",
+        reported = {"day": day, "clock": clock, "ago": words["ago"].format(n=ago)}
+    row: dict[str, object] = {
+        "name": shelter.name,
+        "address": shelter.address,
+        "kinds": [k.label(lang) for k in _KIND_ORDER if k in shelter.kinds],
+        "state": status.open_state.label(lang),
+        "crowding": crowding_text,
+        "count": count,
+        "households": _number(status.households, words),
+        "needs": words["list_sep"].join(needs),
+        "note": status.public_note,
+        "reported": reported,
     }
     if include_internal:
-        row["internal_note"] = f"<td>{_lines(status.internal_note)}</td>"
+        row["internal_note"] = status.internal_note
         reporter = status.reported_by or ""
-        row["reporter"] = f"<td>{_e(names.get(reporter, reporter))}</td>"
+        row["reporter"] = names.get(reporter, reporter)
     return row
 
 
 def _number(value: int | None, words: dict[str, str]) -> str:
     return words["none"] if value is None else f"{value:,}"
-
-
-def _lines(text: str) -> str:
-    """Escaped text with its line breaks kept (notes are often several lines)."""
-    return "<br>".join(_e(line) for line in text.splitlines())
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)

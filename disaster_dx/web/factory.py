@@ -13,6 +13,7 @@ import dash
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from disaster_dx._resources import ASSETS_DIR
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.city import city_for_code
 from disaster_dx.config import Settings, settings_from_env
@@ -47,7 +48,6 @@ from disaster_dx.web.security import init_security
 
 log = logging.getLogger(__name__)
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 #: The largest request body any route reads (Flask ``MAX_CONTENT_LENGTH``). The biggest real
 #: one is a drill scenario upload (1 MB, base64 in a Dash callback); a longer body, chunked or
 #: not, is cut off with 413 after this many bytes instead of being held in the worker. Routes

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from disaster_dx.config import Settings
 from disaster_dx.store import Store
+from disaster_dx.templating import render
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +100,7 @@ def _database_failed(
         if request.path.endswith("/_dash-update-component"):
             return _callback_answer(server)
         lang = "en" if request.args.get("lang") == "en" else "ja"
-        page = (
-            f'<!DOCTYPE html><html lang="{lang}"><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<p role="alert">{_PAGE_FAILED[lang]}</p></html>'
-        )
+        page = render("page_failed.html", lang=lang, message=_PAGE_FAILED[lang])
         return Response(page, status=503, mimetype="text/html")
 
     return handle

@@ -20,8 +20,9 @@ from typing import Any
 from urllib.parse import unquote
 
 import dash
-from flask import Flask, Response, redirect, render_template_string, request
+from flask import Flask, Response, redirect, request
 
+from disaster_dx.templating import render
 from disaster_dx.web.api_problems import best_language
 
 #: Dash's catch-all page route (the endpoint name Dash gives it).
@@ -95,43 +96,12 @@ def is_page(path: str) -> bool:
     return False
 
 
-_NOT_FOUND_PAGE = """<!DOCTYPE html>
-<html lang="{{ first }}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{{ title }}</title>
-<link rel="stylesheet" href="/assets/dx.css">
-</head>
-<body class="dx-login-body">
-<main class="dx-login">
-{% for lang in order %}
-{% set h = "h1" if loop.first else "h2" %}
-<section lang="{{ lang }}">
-{% if lang == "ja" %}
-<{{ h }}>ページが見つかりません（404）</{{ h }}>
-<p>このアドレスのページはありません。アドレスをもう一度確かめてください。</p>
-<p><a href="/">避難所の情報（トップページ）へ</a></p>
-{% else %}
-<{{ h }}>Page not found (404)</{{ h }}>
-<p>There is no page at this address. Please check the address.</p>
-<p><a href="/">Shelter information (home page)</a></p>
-{% endif %}
-</section>
-{% endfor %}
-</main>
-</body>
-</html>
-"""
-
-
 def not_found_page() -> Response:
     """The 404 page: both languages, the reader's first (``?lang=`` or the browser's)."""
     first = best_language(request.args.get("lang"), request.headers.get("Accept-Language"))
     order = [first, "ja" if first == "en" else "en"]
     title = "Page not found" if first == "en" else "ページが見つかりません"
-    body = render_template_string(_NOT_FOUND_PAGE, first=first, order=order, title=title)
+    body = render("not_found.html", first=first, order=order, title=title)
     response = Response(body, status=404, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -28,12 +28,14 @@ from urllib.parse import quote
 
 from flask import Flask, Response, redirect, request
 
+from disaster_dx._resources import package_path
 from disaster_dx.auth import Role
 from disaster_dx.model import Crowding, Need, OpenState
+from disaster_dx.templating import render
 from disaster_dx.web.conflict_view import FIELD_LABELS
 from disaster_dx.web.security import signed_in_user
 
-STATIC = Path(__file__).resolve().parent / "phone_static"
+STATIC = package_path("web", "phone_static")
 PATH = "/m/"
 ROLES = (Role.HQ, Role.SHELTER_STAFF)
 
@@ -97,36 +99,15 @@ def vocabulary() -> dict[str, object]:
     }
 
 
-_SHELL = """<!DOCTYPE html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="theme-color" content="#003f6b">
-<title>避難所の状況報告 / Shelter report</title>
-<link rel="manifest" href="/m/manifest.webmanifest">
-<link rel="icon" href="/m/icon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/m/app.css?v={css}">
-<script type="application/json" id="dx-vocab">{vocab}</script>
-<script src="/m/app.js?v={js}" defer></script>
-</head>
-<body>
-<header class="bar"><h1 id="title">避難所の状況報告</h1><nav id="nav"></nav></header>
-<div id="drill" class="drill" role="note" hidden></div>
-<div id="net" class="net" role="status" aria-live="polite" hidden></div>
-<main id="main"><p class="muted">読み込み中… / Loading…</p></main>
-<noscript><p>この画面には JavaScript が必要です。/hq の画面をお使いください。</p></noscript>
-</body>
-</html>
-"""
-
-
 @cache
 def _shell() -> bytes:
-    vocab = json.dumps(vocabulary(), ensure_ascii=False, separators=(",", ":"))
-    # Inert JSON inside <script>: "</" must not close the element early.
-    vocab = vocab.replace("</", "<\\/")
-    page = _SHELL.format(css=_asset("app.css").digest, js=_asset("app.js").digest, vocab=vocab)
+    # ``tojson`` writes inert JSON for <script>: <, >, & and ' as \\u escapes.
+    page = render(
+        "phone_shell.html",
+        css=_asset("app.css").digest,
+        js=_asset("app.js").digest,
+        vocab=vocabulary(),
+    )
     return page.encode("utf-8")
 
 

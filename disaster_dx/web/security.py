@@ -27,12 +27,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote, urlparse
 
-from flask import Flask, abort, jsonify, redirect, render_template_string, request, session
+from flask import Flask, abort, jsonify, redirect, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from disaster_dx import auth
 from disaster_dx.auth import Role, User
 from disaster_dx.errors import NotFoundError
+from disaster_dx.templating import render
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.paths import canonical, normalised, under
@@ -302,39 +303,6 @@ _LOGIN_TEXT = {
     },
 }
 
-_LOGIN_PAGE = """<!DOCTYPE html>
-<html lang="{{ lang }}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ t.title }}</title>
-<link rel="stylesheet" href="/assets/dx.css">
-</head>
-<body class="dx-login-body">
-<header class="dx-header"><h1>{{ t.heading }}</h1><span class="dx-spacer"></span>
-<a href="/login?lang={{ other }}&next={{ next_path|urlencode }}"
- lang="{{ other }}">{{ t.other }}</a>
-</header>
-<main class="dx-login">
-{% if notice %}<p class="dx-notice" role="status">{{ notice }}</p>{% endif %}
-{% if error %}<p class="dx-error" role="alert">{{ error }}</p>{% endif %}
-{% if help %}<p class="dx-login-help" id="login-help">{{ help }}</p>{% endif %}
-<form method="post" action="/login?lang={{ lang }}">
-<input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-<input type="hidden" name="next" value="{{ next_path }}">
-<label for="username">{{ t.username }}</label>
-<input id="username" name="username" autocomplete="username" required value="{{ username }}"
- autocapitalize="none" spellcheck="false">
-<label for="password">{{ t.password }}</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit" id="login-submit">{{ t.submit }}</button>
-</form>
-<p><a href="/">{{ t.public }}</a></p>
-</main>
-</body>
-</html>
-"""
-
 
 def _safe_next(value: str | None) -> str:
     """Only same-site paths (an open redirect would help phishing); ``""`` for none."""
@@ -402,8 +370,8 @@ def _login() -> Any:
                 if next_path and may_open(user, next_path):
                     return redirect(next_path)
                 return redirect(home_for(user))
-    page = render_template_string(
-        _LOGIN_PAGE,
+    page = render(
+        "login.html",
         lang=lang,
         other="en" if lang == "ja" else "ja",
         t=texts,
