@@ -96,12 +96,12 @@ def all_metadata() -> list[MetaData]:
         idempotency,
         leases,
         login_throttle,
-        notify,
         plans,
         projection,
         refusals,
         store,
     )
+    from disaster_dx.line import store as line_store
 
     return [
         store.metadata,
@@ -110,7 +110,7 @@ def all_metadata() -> list[MetaData]:
         drills.drill_metadata,
         cameras.camera_metadata,
         plans.plan_metadata,
-        notify.notify_metadata,
+        line_store.notify_metadata,
         api_tokens.token_metadata,
         idempotency.idempotency_metadata,
         login_throttle.throttle_metadata,
