@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from typing import Any
 from urllib.parse import urlparse
@@ -34,13 +33,11 @@ from disaster_dx.auth import Role
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.line import bot as line_bot
 from disaster_dx.line import client as line_client
-from disaster_dx.line import notify as line_notify
 from disaster_dx.line import outbox
-from disaster_dx.line import sender as line_sender
 from disaster_dx.line import store as line_store
 from disaster_dx.line import text as line_text
 from disaster_dx.refusals import record_refusal
-from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
+from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import grid, refusal, staff_header
@@ -50,7 +47,6 @@ log = logging.getLogger(__name__)
 PATH = "/hq/line"
 WEBHOOK_PATH = "/line/webhook"
 #: Where the sender thread of this app is kept (tests stop it).
-SENDER_KEY = "disaster_dx.line_sender"
 #: LINE's webhook bodies are small; anything much larger is not from LINE.
 MAX_WEBHOOK_BYTES = 1 << 20
 #: Events answered per webhook request. LINE batches a few events (a user's quick messages,
@@ -84,42 +80,14 @@ LINE_FORCE = "hq-line-force"
 
 
 def init_line(server: Flask, app: Dash) -> None:
-    """Wire LINE into one app: listener, webhook, ``/hq/line`` and (maybe) the sender thread.
+    """LINE's web side: the webhook and ``/hq/line``.
 
-    The listener queues notifications from this app's writes; the sender thread starts with
-    the worker's first request, only when a channel access token is set and
-    ``LINE_WORKER=app``.
+    Queueing notifications after each write and the sender loop are the runtime's
+    (:mod:`disaster_dx.runtime`); this only adds the routes and the HQ page.
     """
-    context: AppContext = server.extensions[EXTENSION_KEY]
-    line_notify.attach(context.store, context.settings)
     server.add_url_rule(WEBHOOK_PATH, "line_webhook", _webhook, methods=["POST"])
     register_page()
     register(app)
-    settings = context.settings
-    if settings.line_channel_access_token and settings.line_worker == "app":
-        # Started by the worker's first request, not here: the app factory is still creating
-        # other modules' tables, and a sender writing meanwhile would make SQLite refuse them.
-        starting = threading.Lock()
-
-        def start_sender() -> None:
-            if SENDER_KEY in server.extensions:
-                return
-            with starting:
-                if SENDER_KEY in server.extensions:
-                    return
-                thread = line_sender.SenderThread(line_sender.Sender(context.store, settings))
-                server.extensions[SENDER_KEY] = thread
-                thread.start()
-            log.info("LINE sender thread started (%s)", urlparse(settings.line_api_base).netloc)
-
-        server.before_request(start_sender)
-
-
-def stop_sender(server: Flask) -> None:
-    """Stop this app's sender thread, if it runs (tests; a clean shutdown)."""
-    thread = server.extensions.pop(SENDER_KEY, None)
-    if thread is not None:
-        thread.stop()
 
 
 def _webhook() -> Any:
