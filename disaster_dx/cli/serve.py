@@ -1,0 +1,31 @@
+"""``disaster-dx serve``: the web app on the development server (gunicorn in production)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from disaster_dx.cli._common import say
+from disaster_dx.config import Settings
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``serve`` to the ``disaster-dx`` parser."""
+    serve = commands.add_parser("serve", help="run the web app")
+    serve.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default PORT or 8050)")
+    serve.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the web app (development server; use gunicorn app:server in production)."""
+    logging.getLogger("werkzeug").setLevel(logging.INFO)
+    from disaster_dx.web.factory import create_app  # the CLI's other commands need no Dash
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    say(f"serving on http://{host}:{port}/ (Ctrl+C to stop)")
+    app.run(host=host, port=port, debug=False)
+    return 0
