@@ -43,8 +43,9 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from disaster_dx.config import Settings
 from disaster_dx.line.notify import Notifier
@@ -340,11 +341,11 @@ class Runtime:
         return self.planner.refresh_live()
 
 
-def _default_map_renderer() -> MapRenderer:
-    """Folium's ``map.html``, loaded only when a publisher is built (not by importing this)."""
+def _render_map(features: Mapping[str, Any], texts: Mapping[str, str]) -> str:
+    """Folium's ``map.html``; folium is loaded on the first publish, not by importing this."""
     from layers.public_map import shelter_map_html
 
-    return shelter_map_html
+    return shelter_map_html(features, texts)
 
 
 def build_runtime(
@@ -366,7 +367,7 @@ def build_runtime(
     """
     from disaster_dx.plans import Planner, create_plan_tables
 
-    publisher = Publisher(store, settings, render_map=render_map or _default_map_renderer())
+    publisher = Publisher(store, settings, render_map=render_map or _render_map)
     store.add_listener(publisher)
     notifier = attach_line(store, settings)  # creates the outbox tables, then registers
     create_plan_tables(store)

@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     args.opened_stores = []
+    args.opened_runtimes = []
     try:
         settings = settings_from_env()
         if args.database_url:
@@ -74,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("interrupted; nothing half-done was kept")
         return EXIT_REFUSED
     finally:
+        for runtime in reversed(args.opened_runtimes):
+            runtime.stop()
         for store in args.opened_stores:
             store.dispose()
 

@@ -1,4 +1,4 @@
-"""What every ``disaster-dx`` command shares: exit codes, messages, the store, republishing.
+"""What every ``disaster-dx`` command shares: exit codes, messages, the store and its runtime.
 
 One copy each, so a feature module says what it does and nothing about how the CLI works.
 """
@@ -9,12 +9,16 @@ import argparse
 import getpass
 import os
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.model import Hazard
 from disaster_dx.store import Store
+
+if TYPE_CHECKING:
+    from disaster_dx.runtime import Runtime
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_DATABASE = 1, 2, 3
 
@@ -64,13 +68,25 @@ def hazard_from_text(text: str) -> Hazard:
         raise DisasterDxError(f"unknown hazard {text!r}; one of: {choices}") from None
 
 
-def republish(store: Store, settings: Settings) -> None:
-    """Publish the public snapshot after a master change; a failure is reported, not fatal."""
-    from disaster_dx.publish import publish
-    from layers.public_map import shelter_map_html
+def open_runtime(args: argparse.Namespace, settings: Settings, store: Store) -> Runtime:
+    """The app's after-save actions on this command's store (:mod:`disaster_dx.runtime`).
 
+    Every command that writes calls this once its schema exists, so a write here publishes,
+    queues LINE and re-plans exactly as the same write in the app would. Commands start no
+    loop (see the runtime's module docs); ``main`` stops the runtime when the command ends.
+    """
+    from disaster_dx.runtime import build_runtime
+
+    runtime = build_runtime(store, settings, role="command")
+    args.opened_runtimes.append(runtime)
+    return runtime
+
+
+def republish(runtime: Runtime) -> None:
+    """Publish after a change that is not an append (master, outline, areas); never fatal."""
+    settings = runtime.settings
     try:
-        result = publish(store, settings, render_map=shelter_map_html)
+        result = runtime.republish()
     except OSError as exc:
         say(
             f"warning: could not publish to {settings.public_dir} ({exc}); "
@@ -80,11 +96,9 @@ def republish(store: Store, settings: Settings) -> None:
     say(f"published {result.summary()}")
 
 
-def refresh_live_plans(store: Store, settings: Settings) -> None:
+def refresh_live_plans(runtime: Runtime) -> None:
     """Re-plan against the live state after new plan data, so HQ's flagged list is current."""
-    from disaster_dx.plans import Planner
-
-    for report in Planner(store, thresholds=settings.crowding).refresh_live():
+    for report in runtime.replan():
         say(
             f"live plans ({report.hazard.value}): {report.flagged} of {report.residents} "
             "cannot reach safety in time"

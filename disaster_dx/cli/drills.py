@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from disaster_dx.bundled import ensure_initialised
-from disaster_dx.cli._common import EXIT_REFUSED, hazard_from_text, open_store, say
+from disaster_dx.cli._common import (
+    EXIT_REFUSED,
+    hazard_from_text,
+    open_runtime,
+    open_store,
+    say,
+)
 from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.store import Store
@@ -51,12 +57,10 @@ def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
             )
         return 0
     if action in ("run", "control"):
-        # Starting or stopping a drill announced to residents changes the public page's
-        # notice: this process publishes it like the app would (nothing else of a drill).
-        from disaster_dx.publish import Publisher
-        from layers.public_map import shelter_map_html
-
-        store.add_listener(Publisher(store, settings, render_map=shelter_map_html))
+        # The app's after-save actions: starting or stopping a drill announced to residents
+        # changes the public page's notice (nothing else of a drill is published, queued for
+        # LINE or re-planned: each action skips drill incidents itself).
+        open_runtime(args, settings, store)
     if action == "run":
         return _drill_run(args, store)
     if action == "control":

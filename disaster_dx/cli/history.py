@@ -12,7 +12,7 @@ from typing import Any
 
 from disaster_dx import history
 from disaster_dx.bundled import ensure_initialised
-from disaster_dx.cli._common import actor_name, hazard_from_text, open_store, say
+from disaster_dx.cli._common import actor_name, hazard_from_text, open_runtime, open_store, say
 from disaster_dx.config import Settings
 from disaster_dx.io.history import snapshots_from_folder
 
@@ -22,6 +22,9 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(args, settings)
     operator = actor_name(args)
     ensure_initialised(store, actor=operator)
+    # The app's after-save actions, for uniformity: the record itself is written as a closed
+    # incident without running them (a past disaster is not news for LINE or the public page).
+    open_runtime(args, settings, store)
     hazard = hazard_from_text(args.hazard) if args.hazard else None
     if args.dry_run:
         series = snapshots_from_folder(args.folder)

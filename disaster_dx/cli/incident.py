@@ -20,9 +20,9 @@ from disaster_dx.areas import areas_from_geojson
 from disaster_dx.cli._common import (
     actor_name,
     hazard_from_text,
+    open_runtime,
     open_store,
     out,
-    republish,
     say,
 )
 from disaster_dx.config import Settings
@@ -74,14 +74,14 @@ def cmd_incident(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_alert(args: argparse.Namespace, settings: Settings) -> int:
     """Issue, lift or list 避難情報 and warnings in the open live incident.
 
-    Every write publishes the public snapshot at once; LINE follows through the sender
-    (the app's, or ``disaster-dx line run``), which catches up on writes from other processes.
+    A write runs the app's after-save actions (:mod:`disaster_dx.runtime`): the public
+    snapshot is published and the LINE message queued before the command returns; the
+    sender (the app's, or ``disaster-dx line run``) delivers it.
     """
     store = open_store(args, settings)
-    code = _alert(args, store)
     if args.action != "list":
-        republish(store, settings)  # no publisher listens in this process
-    return code
+        open_runtime(args, settings, store)  # publish, queue LINE, re-plan: as in the app
+    return _alert(args, store)
 
 
 def _alert(args: argparse.Namespace, store: Store) -> int:

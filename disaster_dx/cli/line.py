@@ -24,18 +24,20 @@ def cmd_line(args: argparse.Namespace, settings: Settings) -> int:
         return _line_fake_server(args)
     if args.line_command == "send-sample-webhook":
         return _line_sample_webhook(args, settings)
-    from disaster_dx import notify
+    from disaster_dx.line import outbox
+    from disaster_dx.line import store as line_store
+    from disaster_dx.line.sender import Sender
 
     store = open_store(args, settings)
     ensure_initialised(store, actor="line")
-    notify.create_notify_tables(store)
+    line_store.create_notify_tables(store)
     if args.line_command == "status":
-        for message in notify.outbox(store, limit=args.limit):
+        for message in outbox.outbox(store, limit=args.limit):
             print(
                 f"{message.message_key}\t{message.kind}\t{message.status}\t"
                 f"{message.due_at:%Y-%m-%dT%H:%MZ}"
             )
-        for entry in notify.delivery_log(store, limit=args.limit):
+        for entry in outbox.delivery_log(store, limit=args.limit):
             print(
                 f"{entry.at:%Y-%m-%dT%H:%M:%SZ}\t{entry.kind}\t{entry.outcome}\t"
                 f"{entry.status_code or ''}\t{entry.message_key or entry.user_hash}"
@@ -48,7 +50,7 @@ def cmd_line(args: argparse.Namespace, settings: Settings) -> int:
         )
     import time
 
-    sender = notify.Sender(store, settings)
+    sender = Sender(store, settings)
     say(f"LINE sender {sender.holder} → {urlparse(settings.line_api_base).netloc}")
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     try:
@@ -68,7 +70,7 @@ def _line_fake_server(args: argparse.Namespace) -> int:
     import threading
     import time
 
-    from disaster_dx.line_fake import FakeLineServer, Received
+    from disaster_dx.line.fake import FakeLineServer, Received
 
     def show(received: Received) -> None:
         extra = f" to {received.recipients} user(s)" if received.recipients else ""
@@ -100,7 +102,7 @@ def _line_sample_webhook(args: argparse.Namespace, settings: Settings) -> int:
 
     import requests
 
-    from disaster_dx.line_bot import SAMPLES, sample_webhook_body, signature
+    from disaster_dx.line.bot import SAMPLES, sample_webhook_body, signature
 
     secret = settings.line_channel_secret
     if not secret:

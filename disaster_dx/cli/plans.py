@@ -13,7 +13,7 @@ from typing import Any
 
 from disaster_dx import auth
 from disaster_dx.bundled import ensure_initialised
-from disaster_dx.cli._common import open_store, refresh_live_plans, say
+from disaster_dx.cli._common import open_runtime, open_store, refresh_live_plans, say
 from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.store import Store
@@ -48,7 +48,7 @@ def cmd_import_roads(args: argparse.Namespace, settings: Settings) -> int:
     ensure_initialised(store, actor=args.actor)
     version = save_road_graph(store, graph, actor=args.actor, source=str(args.path))
     say(f"road network saved (version {version})")
-    refresh_live_plans(store, settings)
+    refresh_live_plans(open_runtime(args, settings, store))
     return 0
 
 
@@ -90,7 +90,7 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     source = ", ".join([*map(str, paths), *(args.zones or [])])
     version = save_buildings(store, buildings, actor=args.actor, source=source)
     say(f"{len(buildings):,} buildings saved (version {version})")
-    refresh_live_plans(store, settings)
+    refresh_live_plans(open_runtime(args, settings, store))
     return 0
 
 
@@ -111,7 +111,7 @@ def cmd_import_residents(args: argparse.Namespace, settings: Settings) -> int:
         store, found.residents, user, source=Path(args.path).name, sha256=found.sha256
     )
     say(f"residents saved: {report.summary()}")
-    refresh_live_plans(store, settings)
+    refresh_live_plans(open_runtime(args, settings, store))
     return 0
 
 
@@ -203,7 +203,7 @@ def cmd_demo_district(args: argparse.Namespace, settings: Settings) -> int:
     )
     district = load_demo_district(store, user, seed=args.seed, n_residents=args.residents)
     say(district.summary())
-    refresh_live_plans(store, settings)
+    refresh_live_plans(open_runtime(args, settings, store))
     return 0
 
 

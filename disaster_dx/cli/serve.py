@@ -21,11 +21,14 @@ def add_commands(commands: Any) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the web app (development server; use gunicorn app:server in production)."""
     logging.getLogger("werkzeug").setLevel(logging.INFO)
-    from disaster_dx.web.factory import create_app  # the CLI's other commands need no Dash
+    from disaster_dx.web.factory import create_app, shutdown  # other commands need no Dash
 
     host = args.host or settings.host
     port = args.port or settings.port
-    app = create_app(settings)
+    app = create_app(settings)  # the app's runtime: every after-save action and loop
     say(f"serving on http://{host}:{port}/ (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=False)
+    try:
+        app.run(host=host, port=port, debug=False)
+    finally:
+        shutdown(app)  # its loops stop in reverse order of starting
     return 0

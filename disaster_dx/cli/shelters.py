@@ -19,7 +19,13 @@ from disaster_dx.bundled import (
     import_boundary_file,
     refresh_shelter_file_areas,
 )
-from disaster_dx.cli._common import open_store, refresh_live_plans, republish, say
+from disaster_dx.cli._common import (
+    open_runtime,
+    open_store,
+    refresh_live_plans,
+    republish,
+    say,
+)
 from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.io.export import FORMATS, export_shelters
@@ -103,6 +109,7 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
         sha256=result.sha256,
         notes=result.warnings,
     )
+    runtime = open_runtime(args, settings, store)
     say(f"imported: {report.summary()}")
     named = refresh_shelter_file_areas(store, actor=args.actor)
     if named:
@@ -115,8 +122,8 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
         if ids and args.verbose:
             say(f"  {label}: {', '.join(ids)}")
     # The public page and the live plans both list shelters: bring them up to date now.
-    republish(store, settings)
-    refresh_live_plans(store, settings)
+    republish(runtime)
+    refresh_live_plans(runtime)
     return 0
 
 
@@ -135,7 +142,7 @@ def cmd_import_boundary(args: argparse.Namespace, settings: Settings) -> int:
     city = store.city()
     import_boundary_file(store, Path(args.file), actor=args.actor)
     say(f"outline of {city.full_name} ({city.code}) imported from {Path(args.file).name}")
-    republish(store, settings)
+    republish(open_runtime(args, settings, store))
     return 0
 
 
