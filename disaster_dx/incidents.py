@@ -6,20 +6,30 @@ and the public page work in peacetime). When a disaster starts, HQ names it
 write starts a new, unnamed one. A closed incident stays readable for replay and the
 after-action report. The web page (``/hq/incidents``) and the CLI (``disaster-dx incident``)
 both go through these functions, so the role check and the "still open" refusal are one.
+
+Which incident a user is in: their screens read and write the live incident unless they
+joined a drill; :func:`active_incident_for` turns the choice kept in their session
+(:data:`DRILL_SESSION_KEY`) into the incident, and :func:`open_drill_incidents` lists the
+drills they may join.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from disaster_dx.auth import User, hq_writer
-from disaster_dx.errors import DisasterDxError
+from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.events import EvacuationAlert
 from disaster_dx.model import Hazard, IncidentKind, Shelter
 from disaster_dx.store import Incident, Store
 
+log = logging.getLogger(__name__)
+
+#: Flask session key (and :func:`active_incident_for` argument) of a user's drill choice.
+DRILL_SESSION_KEY = "dx_drill_incident"
 #: Shown where a live incident has no name yet (printouts, exports, the HQ header).
 UNNAMED_JA = "災害名未設定"
 UNNAMED_EN = "no disaster name set"
@@ -120,3 +130,29 @@ def shelter_names(shelters: Sequence[Shelter], ids: Sequence[str], *, limit: int
     shown = [names.get(sid, sid) for sid in ids[:limit]]
     more = len(ids) - len(shown)
     return "、".join(shown) + (f" ほか{more}か所" if more > 0 else "")
+
+
+def active_incident_for(store: Store, user_session_choice: str | None) -> Incident:
+    """The incident a user's screens read and write: their chosen drill, else the live one.
+
+    ``user_session_choice`` is the drill incident id kept in the user's session (``None``
+    when they have not joined a drill). A choice that names no drill incident is ignored, so
+    a session can never point staff at a *live* incident other than the current one. A drill
+    that has ended is still returned: the screens keep showing the 訓練 banner and the store
+    refuses writes to it, rather than silently sending the user's next report to live.
+    """
+    if user_session_choice:
+        try:
+            incident = store.incident(user_session_choice)
+        except NotFoundError:
+            log.warning("session names unknown incident %r; using live", user_session_choice)
+        else:
+            if incident.is_drill:
+                return incident
+            log.warning("session names non-drill incident %r; using live", user_session_choice)
+    return store.live_incident()
+
+
+def open_drill_incidents(store: Store) -> list[Incident]:
+    """Drill incidents staff can join now (not closed), newest first."""
+    return [i for i in store.incidents(kind=IncidentKind.DRILL) if i.closed_at is None]

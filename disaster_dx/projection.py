@@ -14,9 +14,9 @@ whole log on each read made every read cost as much as the disaster was long. He
   read that found a long tail. They are a cache of the log, never a second truth: each row is
   ``fold(events up to its seq)``; a crash between the append and the snapshot only leaves a
   snapshot missing, which the next write or read fills in.
-- **The state at an instant** (:meth:`StateProjection.at`: replay, the after-action report,
-  camera history) is the newest snapshot at or before that instant plus a fold of at most
-  :data:`SNAPSHOT_EVERY` events after it.
+- **The state at an instant** (:func:`state_at`, :meth:`StateProjection.at`: replay, the
+  after-action report, camera history) is the newest snapshot at or before that instant plus
+  a fold of at most :data:`SNAPSHOT_EVERY` events after it.
 
 Why not a projection table updated inside the append's transaction? It would have to agree
 with the fold field by field forever, and every writer would pay to rewrite it. The cache is
@@ -485,3 +485,37 @@ class StateProjection:
             self._current.move_to_end(incident_id)
             while len(self._current) > CACHED_INCIDENTS:
                 self._current.popitem(last=False)
+
+
+# -- the state at an instant, and what a state says ----------------------------------------
+
+
+def state_at(store: Store, incident_id: str, at: datetime | None = None) -> State:
+    """The incident's state at instant ``at`` (now if ``None``): snapshot + fold of the tail.
+
+    Equal to ``fold(events with at ≤ t, until=t)`` — the same fold the live screens use —
+    but reads at most :data:`SNAPSHOT_EVERY` events after the nearest earlier snapshot
+    (:meth:`disaster_dx.store.Store.state`).
+    """
+    return store.state(incident_id, until=at)
+
+
+def state_content(state: State) -> dict[str, Any]:
+    """What a state says, without who said it or when (to compare a re-run with its record).
+
+    Versions, report times and reporters differ between a recorded incident and its replay
+    as a drill; the statuses, counts, needs, notes, warnings and messages must not.
+    """
+    shelters = {}
+    for sid, status in sorted(state.shelters.items()):
+        data = shelter_to_dict(status)
+        for name in ("version", "reported_by", *SHELTER_TIME_FIELDS):
+            data.pop(name)
+        data["urgent_needs"] = sorted(data["urgent_needs"])
+        shelters[sid] = data
+    return {
+        "shelters": shelters,
+        "areas": {k: (v.at_home, v.in_car, v.note) for k, v in sorted(state.areas.items())},
+        "hazards": {h.value: (a.title, a.detail) for h, a in sorted(state.hazards.items())},
+        "messages": [text for _at, _actor, text in state.messages],
+    }

@@ -59,10 +59,10 @@ from disaster_dx.runtime import Cameras
 from disaster_dx.store import Incident, Store
 from disaster_dx.web import camera_view, ids
 from disaster_dx.web.context import current
-from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
+from disaster_dx.web.user_incident import current_incident, drill_banner
 from layers.cameras import (
     CAMERA_LAYER_ID,
     HEALTH_STYLE,

@@ -20,10 +20,10 @@ from disaster_dx.eventlog import EVENT_TYPE_LABELS, EVENT_TYPE_LABELS_EN, LogRow
 from disaster_dx.eventlog_paging import COUNT_CAP, PAGE_ROWS, LogFilter, LogPage, log_page
 from disaster_dx.events import ROUTINE_TYPES, TYPE_LABELS, TYPE_LABELS_EN
 from disaster_dx.web.context import current
-from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires
 from disaster_dx.web.staff import grid, refusal, staff_header
+from disaster_dx.web.user_incident import current_incident, drill_banner
 
 LOG_SHELTER = "hq-log-shelter"
 LOG_ACTOR = "hq-log-actor"

@@ -38,9 +38,9 @@ from disaster_dx.situation import IncidentTime, Message, incident_time, recent_m
 from disaster_dx.store import Incident
 from disaster_dx.web import ids
 from disaster_dx.web.context import AppContext, current
-from disaster_dx.web.drill_pages import current_incident
 from disaster_dx.web.i18n import lang_of, t
 from disaster_dx.web.security import requires, signed_in_user
+from disaster_dx.web.user_incident import current_incident
 from layers.alerts import (
     LEVEL_TEXT,
     alert_area_features,

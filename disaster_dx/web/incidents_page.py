@@ -23,10 +23,10 @@ from disaster_dx.model import Hazard
 from disaster_dx.store import Incident, Store
 from disaster_dx.web import ids
 from disaster_dx.web.context import current
-from disaster_dx.web.drill_pages import current_incident
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
+from disaster_dx.web.user_incident import current_incident
 
 PATH = "/hq/incidents"
 HQ_ROLES = (Role.HQ,)

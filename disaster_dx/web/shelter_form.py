@@ -33,11 +33,11 @@ from disaster_dx.model import Crowding, Need, OpenState
 from disaster_dx.web import ids
 from disaster_dx.web.conflict_view import conflict_view, field_label, field_names
 from disaster_dx.web.context import current
-from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.failures import register_failure_output
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
+from disaster_dx.web.user_incident import current_incident, drill_banner
 
 FORM_ROLES = (Role.HQ, Role.SHELTER_STAFF)
 AUTO = "auto"

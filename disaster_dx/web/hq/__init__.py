@@ -26,7 +26,6 @@ from disaster_dx.situation import incident_time
 from disaster_dx.web import hq_alerts, ids
 from disaster_dx.web.conflict_view import conflict_view, display_value, field_label, field_names
 from disaster_dx.web.context import AppContext, current
-from disaster_dx.web.drill_pages import current_incident, drill_banner
 from disaster_dx.web.failures import register_failure_output
 from disaster_dx.web.hq.board import board, detail
 from disaster_dx.web.hq.chart import history_alt, history_image, history_src
@@ -34,6 +33,7 @@ from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.shelter_form import parse_count
 from disaster_dx.web.staff import grid, refusal, staff_header
+from disaster_dx.web.user_incident import current_incident, drill_banner
 from layers.basemaps import basemap_control, map_view
 from layers.cameras import camera_overlay
 from layers.hazards import hazard_legend, hazard_overlays
