@@ -110,7 +110,9 @@ def test_shutdown_stops_every_loop_in_reverse(
 ) -> None:
     with CameraSimulator() as sim:
         registry = tmp_path / "cameras.yaml"
-        registry.write_text(registry_yaml(sim, {"coast": "jpeg", "town": "jpeg"}, interval=1), "utf-8")
+        registry.write_text(
+            registry_yaml(sim, {"coast": "jpeg", "town": "jpeg"}, interval=1), "utf-8"
+        )
         monkeypatch.setenv("CAMERAS_FILE", str(registry))
         monkeypatch.setenv("CAMERAS_POLL_IN_APP", "1")
         before = set(threading.enumerate())
