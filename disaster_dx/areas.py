@@ -23,8 +23,7 @@ from typing import Any
 
 from disaster_dx._parsing import file_limits, load_json, read_limited
 from disaster_dx.errors import ImportFileError, Problem
-from disaster_dx.io.gsi import JAPAN_BOUNDS
-from disaster_dx.model import Shelter
+from disaster_dx.model import JAPAN_BOUNDS, Shelter
 
 #: The id of the whole-city area every city has.
 WHOLE_CITY = "all"
