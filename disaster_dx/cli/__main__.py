@@ -2,4 +2,5 @@
 
 from disaster_dx.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing the module (pkgutil walks, tools) runs nothing
+    raise SystemExit(main())
