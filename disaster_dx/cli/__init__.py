@@ -14,8 +14,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-
-from sqlalchemy.exc import OperationalError
+from typing import TYPE_CHECKING, TypeGuard
 
 from disaster_dx.cli import (
     cameras,
@@ -38,8 +37,10 @@ from disaster_dx.cli._common import (
     say,
     settings_url,
 )
-from disaster_dx.config import settings_from_env
 from disaster_dx.errors import DisasterDxError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
 
 __all__ = ["EXIT_DATABASE", "EXIT_REFUSED", "EXIT_USAGE", "main"]
 
@@ -61,24 +62,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.opened_stores = []
     args.opened_runtimes = []
     try:
+        from disaster_dx.config import settings_from_env
+
         settings = settings_from_env()
         if args.database_url:
             settings = settings.with_overrides(database_url=args.database_url)
         return int(args.handler(args, settings))
-    except OperationalError as exc:
-        say(f"error: cannot use the database ({redact(settings_url(args))}): {exc.orig}")
-        return EXIT_DATABASE
     except DisasterDxError as exc:
         say(f"error: {exc}")
         return EXIT_REFUSED
     except KeyboardInterrupt:
         say("interrupted; nothing half-done was kept")
         return EXIT_REFUSED
+    except Exception as exc:
+        if not _database_unreachable(exc):
+            raise
+        say(f"error: cannot use the database ({redact(settings_url(args))}): {exc.orig}")
+        return EXIT_DATABASE
     finally:
         for runtime in reversed(args.opened_runtimes):
             runtime.stop()
         for store in args.opened_stores:
             store.dispose()
+
+
+def _database_unreachable(exc: Exception) -> TypeGuard[OperationalError]:
+    """Whether ``exc`` is SQLAlchemy's OperationalError (the database could not be used).
+
+    Only a command that opened a database can raise it, and that command imported SQLAlchemy:
+    looking it up in ``sys.modules`` keeps SQLAlchemy out of ``--help`` and the other commands.
+    """
+    exc_module = sys.modules.get("sqlalchemy.exc")
+    return exc_module is not None and isinstance(exc, exc_module.OperationalError)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,5 +2,5 @@
 
 from disaster_dx.cli import main
 
-if __name__ == "__main__":  # importing it (the architecture test imports every module) runs nothing
+if __name__ == "__main__":  # importing the module (pkgutil walks, tools) runs nothing
     raise SystemExit(main())

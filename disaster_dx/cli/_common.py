@@ -1,6 +1,9 @@
 """What every ``disaster-dx`` command shares: exit codes, messages, the store and its runtime.
 
 One copy each, so a feature module says what it does and nothing about how the CLI works.
+Building the parser imports this module and the feature modules only: they import what a
+command needs (the store, SQLAlchemy, geopandas, …) inside that command, so ``--help`` and the
+light commands start in a fraction of a second (``tests/test_cli_startup.py``).
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ import sys
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.model import Hazard
-from disaster_dx.store import Store
 
 if TYPE_CHECKING:
+    from disaster_dx.config import Settings
+    from disaster_dx.model import Hazard
     from disaster_dx.runtime import Runtime
+    from disaster_dx.store import Store
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_DATABASE = 1, 2, 3
 
@@ -48,6 +51,8 @@ def redact(url: str) -> str:
 
 def open_store(args: argparse.Namespace, settings: Settings) -> Store:
     """Open the store; ``main`` closes it when the command ends, however it ends."""
+    from disaster_dx.store import Store
+
     store = Store(settings.database_url)
     args.opened_stores.append(store)
     return store
@@ -61,6 +66,8 @@ def actor_name(args: argparse.Namespace) -> str:
 
 def hazard_from_text(text: str) -> Hazard:
     """A ``--hazard`` value as a :class:`Hazard`; an unknown one lists the choices."""
+    from disaster_dx.model import Hazard
+
     try:
         return Hazard.parse(text)
     except ValueError:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from disaster_dx.cli._common import EXIT_REFUSED, open_store, say
-from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def add_commands(commands: Any) -> None:

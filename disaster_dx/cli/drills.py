@@ -10,24 +10,20 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx.bundled import ensure_initialised
-from disaster_dx.cli._common import (
-    EXIT_REFUSED,
-    hazard_from_text,
-    open_runtime,
-    open_store,
-    say,
-)
-from disaster_dx.config import Settings
+from disaster_dx.cli._common import EXIT_REFUSED, hazard_from_text, open_runtime, open_store, say
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.store import Store
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
+    from disaster_dx.store import Store
 
 
 def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
     """Drills: validate scenarios, run the scheduler, control, export and report."""
     from disaster_dx import drills  # jsonschema and plotly: only these commands need them
+    from disaster_dx.bundled import ensure_initialised
 
     store = open_store(args, settings)
     ensure_initialised(store, actor="drill")

@@ -8,17 +8,20 @@ year's exercise (``disaster-dx drill export``).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import history
-from disaster_dx.bundled import ensure_initialised
 from disaster_dx.cli._common import actor_name, hazard_from_text, open_runtime, open_store, say
-from disaster_dx.config import Settings
-from disaster_dx.io.history import snapshots_from_folder
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     """Import (or, with ``--dry-run``, only check) a folder of published snapshots."""
+    from disaster_dx import history
+    from disaster_dx.bundled import ensure_initialised
+    from disaster_dx.io.history import snapshots_from_folder
+
     store = open_store(args, settings)
     operator = actor_name(args)
     ensure_initialised(store, actor=operator)

@@ -11,12 +11,9 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import alerts, incidents
-from disaster_dx._files import write_atomic
 from disaster_dx._time import jst_minute
-from disaster_dx.areas import areas_from_geojson
 from disaster_dx.cli._common import (
     actor_name,
     hazard_from_text,
@@ -25,11 +22,11 @@ from disaster_dx.cli._common import (
     out,
     say,
 )
-from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.io import lalert
-from disaster_dx.model import AlertLevel, IncidentKind, OpenState, WarningKind
-from disaster_dx.store import Incident, Store
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
+    from disaster_dx.store import Incident, Store
 
 
 def _incident_line(incident: Incident) -> str:
@@ -41,6 +38,9 @@ def _incident_line(incident: Incident) -> str:
 
 def cmd_incident(args: argparse.Namespace, settings: Settings) -> int:
     """Open (name), close or list live incidents."""
+    from disaster_dx import incidents
+    from disaster_dx.model import IncidentKind, OpenState
+
     store = open_store(args, settings)
     if args.action == "list":
         for incident in store.incidents(kind=IncidentKind.LIVE):
@@ -85,6 +85,9 @@ def cmd_alert(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _alert(args: argparse.Namespace, store: Store) -> int:
+    from disaster_dx import alerts
+    from disaster_dx.model import AlertLevel, WarningKind
+
     incident = store.live_incident(actor=actor_name(args))
     areas = {a.area_id: a for a in store.areas()}
     if args.action == "list":
@@ -174,6 +177,9 @@ def cmd_lalert(args: argparse.Namespace, settings: Settings) -> int:
 
     The same files as HQ's downloads; 災害名 is the incident's name (its HQ title while unnamed).
     """
+    from disaster_dx._files import write_atomic
+    from disaster_dx.io import lalert
+
     store = open_store(args, settings)
     incident = store.live_incident(actor=actor_name(args))
     state = store.state(incident.incident_id)
@@ -215,6 +221,8 @@ def cmd_lalert(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_areas(args: argparse.Namespace, settings: Settings) -> int:
     """Replace the city's areas with a GeoJSON file (all or nothing)."""
+    from disaster_dx.areas import areas_from_geojson
+
     store = open_store(args, settings)
     path = Path(args.path)
     found = areas_from_geojson(path)

@@ -9,17 +9,20 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from disaster_dx.bundled import ensure_initialised
 from disaster_dx.cli._common import EXIT_REFUSED, open_store, say
-from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def cmd_line(args: argparse.Namespace, settings: Settings) -> int:
     """LINE: run the sender, serve the local fake API, post sample webhooks, show the outbox."""
+    from disaster_dx.bundled import ensure_initialised
+
     if args.line_command == "fake-server":
         return _line_fake_server(args)
     if args.line_command == "send-sample-webhook":

@@ -9,18 +9,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import auth
-from disaster_dx.bundled import ensure_initialised
 from disaster_dx.cli._common import open_runtime, open_store, refresh_live_plans, say
-from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.store import Store
+
+if TYPE_CHECKING:
+    from disaster_dx import auth
+    from disaster_dx.config import Settings
+    from disaster_dx.store import Store
 
 
 def plans_user(store: Store, username: str | None) -> auth.User:
     """The planner/admin account a plans command acts as (its reads are audited under it)."""
+    from disaster_dx import auth
+
     if not username:
         raise DisasterDxError(
             "resident data needs a planner or admin account: pass --user NAME "
@@ -35,6 +38,7 @@ def plans_user(store: Store, username: str | None) -> auth.User:
 
 def cmd_import_roads(args: argparse.Namespace, settings: Settings) -> int:
     """Import a walking network (OSMnx GraphML or a line layer) for evacuation plans."""
+    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.io.roads import graph_from_file
     from disaster_dx.plans import save_road_graph
 
@@ -54,6 +58,7 @@ def cmd_import_roads(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     """Import buildings (PLATEAU CityGML, or any polygon layer) and optional hazard zones."""
+    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.io.hazard_zones import (
         add_zone_depths,
         buildings_from_polygons,
@@ -96,6 +101,7 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_residents(args: argparse.Namespace, settings: Settings) -> int:
     """Import the 避難行動要支援者 CSV (planner/admin; audited; prints counts only)."""
+    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.io.residents import residents_from_csv
     from disaster_dx.plans import save_residents
 
@@ -117,6 +123,7 @@ def cmd_import_residents(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     """Plan every resident; CSV of ids and results to stdout or -o, sheets with --sheets."""
+    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.io.export import csv_bytes
     from disaster_dx.model import Hazard
     from disaster_dx.plans import Planner
@@ -192,6 +199,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo_district(args: argparse.Namespace, settings: Settings) -> int:
     """Load the made-up demo district (roads, buildings, residents), marked サンプル・架空データ."""
+    from disaster_dx import auth
+    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.demo_district import load_demo_district
 
     store = open_store(args, settings)

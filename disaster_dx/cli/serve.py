@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from disaster_dx.cli._common import say
-from disaster_dx.config import Settings
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def add_commands(commands: Any) -> None:

@@ -9,16 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-
-from disaster_dx import auth, migrations
-from disaster_dx.bundled import ensure_initialised
-from disaster_dx.city import MUNICIPALITY_LIST_SOURCE, NANKOKU_CODE, city_for_code
 from disaster_dx.cli._common import EXIT_DATABASE, EXIT_REFUSED, open_store, redact, say
-from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def add_commands(commands: Any) -> None:
@@ -42,6 +39,10 @@ def add_commands(commands: Any) -> None:
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create the schema, record the city (by code), load Nankoku's bundled data for 392049."""
+    from disaster_dx import auth
+    from disaster_dx.bundled import ensure_initialised
+    from disaster_dx.city import MUNICIPALITY_LIST_SOURCE, NANKOKU_CODE, city_for_code
+
     store = open_store(args, settings)
     say(f"database: {redact(settings.database_url)}")
     say(store.create_schema().summary())  # created, upgraded (keeping every row) or current
@@ -110,6 +111,10 @@ def _add_db_commands(commands: Any) -> None:
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     """Run one ``db`` action."""
+    from sqlalchemy.engine import make_url
+
+    from disaster_dx import migrations
+
     if args.db_command != "upgrade" and _missing_sqlite_file(settings.database_url):
         say(f"error: no database file at {make_url(settings.database_url).database}")
         return EXIT_DATABASE
@@ -142,6 +147,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 def _missing_sqlite_file(url: str) -> bool:
     """A read-only command must not create an empty SQLite file at a mistyped path."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return False

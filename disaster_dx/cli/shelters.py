@@ -8,29 +8,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from disaster_dx.bundled import (
-    BUNDLED_SHELTER_FILES,
-    ensure_initialised,
-    import_boundary_file,
-    refresh_shelter_file_areas,
-)
-from disaster_dx.cli._common import (
-    open_runtime,
-    open_store,
-    refresh_live_plans,
-    republish,
-    say,
-)
-from disaster_dx.config import Settings
+from disaster_dx.cli._common import open_runtime, open_store, refresh_live_plans, republish, say
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.io.export import FORMATS, export_shelters
-from disaster_dx.io.gsi import shelters_from_files
-from disaster_dx.store import Store
+from disaster_dx.io.export import FORMATS
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
+    from disaster_dx.store import Store
 
 MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024
 
@@ -44,7 +31,7 @@ def add_commands(commands: Any) -> None:
         "sources",
         nargs="+",
         metavar="PATH|URL",
-        help=f"files or URLs, e.g. {' '.join(p.name for p in BUNDLED_SHELTER_FILES)}",
+        help="files or URLs, e.g. Nankoku's data/gsi/evacuation_392049.geojson",
     )
     imp.add_argument("--dry-run", action="store_true", help="check the files, write nothing")
     imp.add_argument("--actor", default="import", help="name recorded as the importer")
@@ -78,6 +65,9 @@ def add_commands(commands: Any) -> None:
 
 def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
     """Import GSI files (paths or URLs) as the new shelter master, all or nothing."""
+    from disaster_dx.bundled import refresh_shelter_file_areas
+    from disaster_dx.io.gsi import shelters_from_files
+
     paths: list[Path] = []
     download_dir = settings.data_dir / "downloads"
     for source in args.sources:
@@ -129,6 +119,8 @@ def cmd_import_shelters(args: argparse.Namespace, settings: Settings) -> int:
 
 def _recorded_city_code(store: Store, settings: Settings) -> str | None:
     """The city the database serves (or ``CITY_CODE`` before any is recorded)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return store.recorded_city_code() or settings.city_code or None
     except SQLAlchemyError:  # a dry run on a database without the schema yet
@@ -137,6 +129,8 @@ def _recorded_city_code(store: Store, settings: Settings) -> str | None:
 
 def cmd_import_boundary(args: argparse.Namespace, settings: Settings) -> int:
     """Store the city's outline (its features of an N03 file); maps and 全域 then use it."""
+    from disaster_dx.bundled import import_boundary_file
+
     store = open_store(args, settings)
     store.create_schema()
     city = store.city()
@@ -175,6 +169,9 @@ def _download(url: str, folder: Path) -> Path:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export the master with live public status (GeoJSON, GeoPackage, CSV for Excel)."""
+    from disaster_dx.bundled import ensure_initialised
+    from disaster_dx.io.export import export_shelters
+
     store = open_store(args, settings)
     ensure_initialised(store, actor="export")
     incident = store.live_incident(actor="export")
@@ -192,6 +189,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     The app publishes after every live write and on start; this is for cron, after a master
     import, or to refill a static host's folder.
     """
+    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.publish import publish  # only this command needs it
     from layers.public_map import shelter_map_html  # folium: kept out of the other commands
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import api_tokens, auth
 from disaster_dx.cli._common import open_store
-from disaster_dx.config import Settings
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     """Create, list or revoke API tokens."""
+    from disaster_dx import api_tokens, auth
+
     store = open_store(args, settings)
     store.create_schema()
     api_tokens.create_token_tables(store)

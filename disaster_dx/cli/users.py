@@ -11,16 +11,19 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import auth, login_throttle
 from disaster_dx.cli._common import open_store, say
-from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     """Manage staff accounts."""
+    from disaster_dx import auth, login_throttle
+
     store = open_store(args, settings)
     store.create_schema()
     if args.user_command == "add":

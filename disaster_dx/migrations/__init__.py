@@ -226,7 +226,9 @@ def database_status(store: Store) -> DatabaseStatus:
     with store.engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())
         revision = _stored_revision(conn, tables)
-        has_tables = bool(tables & model_table_names())
+        # A database with a revision holds our tables; only one without needs the models'
+        # names, which imports every module (plans brings geopandas): `db current` stays light.
+        has_tables = revision is not None or bool(tables & model_table_names())
     return DatabaseStatus(revision=revision, head=head(), has_tables=has_tables)
 
 

@@ -117,9 +117,8 @@ def _assemble(settings: Settings, store: Store) -> dash.Dash:
         render_map=shelter_map_html,
         camera_settings=camera_settings_from_env(),
     )
-    server.extensions[EXTENSION_KEY] = AppContext(
-        runtime=runtime, public_files=SnapshotFiles(settings.public_dir)
-    )
+    context = AppContext(runtime=runtime, public_files=SnapshotFiles(settings.public_dir))
+    server.extensions[EXTENSION_KEY] = context
     # The loops start with the worker's first request, never in the factory (see Runtime.start).
     server.before_request(runtime.start)
     init_compression(server)  # first, so that it runs after every other after_request
@@ -131,7 +130,7 @@ def _assemble(settings: Settings, store: Store) -> dash.Dash:
     init_exports(server)
     init_api(server)  # /api/v1 (before Dash, whose page router would answer its GETs)
     init_phone(server)  # /m/: the light phone form on the API
-    init_public(server)  # before Dash, so that ``/`` is the static public page
+    init_public(server, context.public_files, runtime.publisher)  # before Dash: ``/`` is ours
 
     app = dash.Dash(
         __name__,

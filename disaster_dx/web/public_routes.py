@@ -32,8 +32,7 @@ from urllib.parse import unquote_plus
 from flask import Flask, Response, abort, request
 from werkzeug.http import http_date, parse_etags
 
-from disaster_dx.publish import ASSET_FOLDER, INDEX_PAGES, SNAPSHOT_FILES
-from disaster_dx.web.context import context_of
+from disaster_dx.publish import ASSET_FOLDER, INDEX_PAGES, SNAPSHOT_FILES, Publisher
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -333,7 +332,7 @@ class PublicFilesMiddleware:
         return self.app(environ, start_response)
 
 
-def init_public(server: Flask) -> None:
+def init_public(server: Flask, files: SnapshotFiles, publisher: Publisher) -> None:
     """Serve ``PUBLIC_DIR`` at ``/`` and ``/public/…``, and publish once now.
 
     Publishing after each write is an after-save action of the runtime
@@ -342,10 +341,8 @@ def init_public(server: Flask) -> None:
     the Dash app is created, so ``/`` is this page, not Dash's; :class:`PublicFilesMiddleware`
     answers them first.
     """
-    context = context_of(server)
-    files = context.public_files
     try:
-        context.runtime.publisher.publish()
+        publisher.publish()
     except Exception:  # the staff side must start even if the folder is not writable
         log.exception("could not publish to %s; serving what is there", files.root)
 
