@@ -18,8 +18,8 @@ undoes the write; :meth:`disaster_dx.store.Store.add_listener`):
    shelter or hazard change of the live incident (on a background worker in the app, in
    the writer's thread in a command, whose process would otherwise end first).
 
-Writes that are not appends (a new shelter master, outline, areas, roads, buildings,
-residents) call :meth:`Runtime.republish` and/or :meth:`Runtime.replan` instead.
+Writes that are not appends (a new shelter master or outline, roads, buildings, residents)
+call :meth:`Runtime.republish` and/or :meth:`Runtime.replan` instead.
 
 The **background loops** are :class:`Service` objects (``start``/``stop``), started by
 :meth:`Runtime.start` and stopped in reverse by :meth:`Runtime.stop`:

@@ -90,7 +90,7 @@ def open_runtime(args: argparse.Namespace, settings: Settings, store: Store) -> 
 
 
 def republish(runtime: Runtime) -> None:
-    """Publish after a change that is not an append (master, outline, areas); never fatal."""
+    """Publish after a change that is not an append (shelter master, outline); never fatal."""
     settings = runtime.settings
     try:
         result = runtime.republish()
