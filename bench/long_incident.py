@@ -71,7 +71,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import create_engine, text
 
-from disaster_dx import auth, drills, hq, line_bot
+from disaster_dx import auth, drills, hq
 from disaster_dx.auth import Role
 from disaster_dx.cameras import load_registry
 from disaster_dx.cameras.frames import frame_record, write_frame_row
@@ -84,7 +84,8 @@ from disaster_dx.events import (
     SHELTER_STATUS_REPORTED,
     NewEvent,
 )
-from disaster_dx.line_fake import FakeLineServer
+from disaster_dx.line import bot as line_bot
+from disaster_dx.line.fake import FakeLineServer
 from disaster_dx.model import Need, OpenState
 from disaster_dx.store import Store
 from disaster_dx.web import ids

@@ -21,13 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import shapely
-from shapely.geometry import shape
-
 from disaster_dx._parsing import file_limits, load_json, read_limited
 from disaster_dx.errors import ImportFileError, Problem
-from disaster_dx.io.gsi import JAPAN_BOUNDS
-from disaster_dx.model import Shelter
+from disaster_dx.model import JAPAN_BOUNDS, Shelter
 
 #: The id of the whole-city area every city has.
 WHOLE_CITY = "all"
@@ -61,6 +57,8 @@ class Area:
             return True
         if self.geometry is None:
             return False
+        import shapely  # imported on use: the store imports this module, the CLI the store
+
         return bool(shapely.contains_xy(_polygon(self.geometry), shelter.lon, shelter.lat))
 
 
@@ -227,6 +225,8 @@ def area_from_row(row: Mapping[Any, Any]) -> Area:
 def _geometry_problem(geometry: Any) -> str | None:
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
         return "geometry must be a Polygon or MultiPolygon (or null)"
+    from shapely.geometry import shape
+
     try:
         polygon = shape(geometry)
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
@@ -241,4 +241,6 @@ def _geometry_problem(geometry: Any) -> str | None:
 
 
 def _polygon(geometry: Mapping[str, Any]) -> Any:
+    from shapely.geometry import shape
+
     return shape(geometry)

@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Self
 
+#: A generous box around Japan's territory (lon_min, lat_min, lon_max, lat_max), in degrees.
+#: Every coordinate the project stores lies inside: one outside is a data error, almost always
+#: a swapped axis (lat, lon) or a projected CRS read as degrees.
+JAPAN_BOUNDS = (122.0, 20.0, 154.5, 46.0)
+
 
 class Labelled(StrEnum):
     """A vocabulary term: a stable code plus its Japanese and English labels."""

@@ -50,6 +50,6 @@ def camera_frame_payload(camera_id: str = "coast") -> dict[str, Any]:
 
 def replanned(app: Any, timeout: float = 30.0) -> None:
     """Wait for the app's background live re-planning to catch up with the writes so far."""
-    from disaster_dx.web.plans_pages import PLANNER_KEY
+    from disaster_dx.web.context import runtime_of
 
-    assert app.server.extensions[PLANNER_KEY].wait_idle(timeout), "re-planning did not finish"
+    assert runtime_of(app.server).planner.wait_idle(timeout), "re-planning did not finish"

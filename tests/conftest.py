@@ -210,7 +210,7 @@ def make_app(
     app_settings: Settings, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Any]]:
     """Build apps with :func:`create_app`; their database connections close after the test."""
-    from disaster_dx.web.context import EXTENSION_KEY
+    from disaster_dx.web.context import EXTENSION_KEY, runtime_of
     from disaster_dx.web.factory import create_app
 
     apps: list[Any] = []
@@ -229,9 +229,8 @@ def make_app(
                 driver = request.getfixturevalue(name)
                 getattr(driver, "driver", driver).get("about:blank")
     for app in apps:
-        planner = app.server.extensions.get("disaster_dx.plans")
-        if planner is not None:
-            planner.close()  # its background re-planning must not outlive the database
+        # Its loops (re-planning, LINE sender, pollers) must not outlive the database.
+        runtime_of(app.server).stop()
         app.server.extensions[EXTENSION_KEY].store.dispose()
 
 

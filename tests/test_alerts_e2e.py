@@ -58,6 +58,9 @@ def city(tmp_path: Path, database_url: str) -> Iterator[tuple[dict[str, str], Pa
         "DATABASE_URL": database_url,
         "DATA_DIR": str(tmp_path / "var"),
         "PUBLIC_DIR": str(tmp_path / "public"),
+        # The CLI queues LINE messages itself (the app's after-save actions), so it needs the
+        # public address their links point to, as a deployment's shared environment has.
+        "PUBLIC_BASE_URL": PUBLIC_URL,
         "PYTHONPATH": str(ROOT),
     }
     _cli(env, "init")

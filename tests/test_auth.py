@@ -71,3 +71,12 @@ def test_bad_users_are_refused_with_every_reason(store: Store) -> None:
         auth.add_user(store, "tanaka", PASSWORD, {Role.HQ}, actor="admin")
     with pytest.raises(DisasterDxError, match="unknown role"):
         auth.parse_roles(["hq,superuser"])
+
+
+def test_unknown_user_dummy_hash_costs_what_a_real_hash_costs() -> None:
+    """The fixed hash for unknown users has the parameters new passwords get (same time)."""
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    method = auth._DUMMY_HASH.split("$", 1)[0]
+    assert method == generate_password_hash("any password here").split("$", 1)[0]
+    assert check_password_hash(auth._DUMMY_HASH, "not-a-real-password-0000")

@@ -15,8 +15,7 @@ from disaster_dx.cameras import Poller, sync_registry
 from disaster_dx.cameras.frames import frame_key
 from disaster_dx.store import Store
 from disaster_dx.web.camera_view import CAPTION, DOWNLOAD, IMAGE, SLIDER, STRIP
-from disaster_dx.web.cameras_web import CAMERA_EXTENSION_KEY
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.camera_tools import ManualClock, registry_for
 from tests.conftest import add_staff_user
 from tests.webtools import login_browser
@@ -26,7 +25,7 @@ def _record_hour(app, clock: ManualClock) -> list[datetime]:
     """Twelve frames of the coast camera, one every five minutes over the last hour."""
     app_store = app.server.extensions[EXTENSION_KEY].store
     store = Store(app_store.url, schema=app_store.schema)
-    frames = app.server.extensions[CAMERA_EXTENSION_KEY].frames
+    frames = runtime_of(app.server).cameras.frames
     now = clock()
     times = []
     with CameraSimulator(clock=clock) as sim:

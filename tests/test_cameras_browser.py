@@ -13,8 +13,8 @@ from disaster_dx.camera_frames import frame_key
 from disaster_dx.camera_simulator import CameraSimulator, SimMode
 from disaster_dx.cameras import Poller, sync_registry
 from disaster_dx.store import Store
-from disaster_dx.web.cameras_web import CAMERA_EXTENSION_KEY, SCRUBBER, TIME_LABEL
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.cameras_web import SCRUBBER, TIME_LABEL
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.camera_tools import ManualClock, registry_for
 from tests.conftest import add_staff_user
 from tests.webtools import login_browser
@@ -28,7 +28,7 @@ def _poll_history(app, sim, clock: ManualClock) -> list[datetime]:
     """
     app_store = app.server.extensions[EXTENSION_KEY].store
     store = Store(app_store.url, schema=app_store.schema)  # the poller's own, as in production
-    frames = app.server.extensions[CAMERA_EXTENSION_KEY].frames
+    frames = runtime_of(app.server).cameras.frames
     registry = registry_for(sim, {"coast": "jpeg", "river": "mjpeg", "town": "jpeg"}, interval=60)
     sync_registry(store, registry, actor="test")
     now = clock()

@@ -15,19 +15,18 @@ import requests
 from disaster_dx.camera_frames import frame_key
 from disaster_dx.camera_simulator import CameraSimulator, SimMode
 from disaster_dx.cameras import Poller, lease_holders, load_registry, sync_registry
+from disaster_dx.runtime import CameraPollerService
 from disaster_dx.store import Store
 from disaster_dx.web import ids
 from disaster_dx.web.cameras_web import (
-    CAMERA_EXTENSION_KEY,
     LIVE,
     NEXT,
     PREV,
     SCRUBBER,
     TIME_LABEL,
     WALL,
-    start_poller,
 )
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from layers.cameras import CAMERA_LAYER_ID, camera_features, camera_overlay, direction_label
 from tests.camera_tools import ManualClock, registry_for, registry_yaml
 from tests.conftest import add_staff_user
@@ -53,7 +52,7 @@ def cams(make_app, sim, caplog, request):
     caplog.set_level(logging.DEBUG)
     app = make_app()
     store = app.server.extensions[EXTENSION_KEY].store
-    web = app.server.extensions[CAMERA_EXTENSION_KEY]
+    web = runtime_of(app.server).cameras
     # The poller has its own store, as the separate `cameras run` process would.
     poller_store = Store(store.url, schema=store.schema)
     request.addfinalizer(poller_store.dispose)
@@ -185,7 +184,7 @@ def _router(pathname: str) -> dict:
 
 def test_credentials_never_appear_in_pages_logs_or_errors(cams, caplog) -> None:
     app, store, sim, _times = cams
-    web = app.server.extensions[CAMERA_EXTENSION_KEY]
+    web = runtime_of(app.server).cameras
     wrong = Poller(
         app.test_poller_store, app.test_registry, web.frames, environ={"DX_TOWN_PW": "nope"}
     )
@@ -339,11 +338,15 @@ def test_in_app_pollers_of_two_workers_share_the_cameras_and_stop(
     first = make_app()
     monkeypatch.setenv("CAMERAS_POLL_IN_APP", "1")
     second = make_app()
-    assert first.server.extensions[CAMERA_EXTENSION_KEY].poller is None  # off by default
-    started = second.server.extensions[CAMERA_EXTENSION_KEY].poller
-    web = first.server.extensions[CAMERA_EXTENSION_KEY]
+    assert runtime_of(first.server).cameras.poller is None  # off by default
+    # The runtime starts its loops with the worker's first request, not in the factory.
+    assert second.server.test_client().get("/healthz").status_code == 200
+    started = runtime_of(second.server).cameras.poller
+    web = runtime_of(first.server).cameras
     context = first.server.extensions[EXTENSION_KEY]
-    pollers = [started, start_poller(context, load_registry(registry), web.frames, web.settings)]
+    other = CameraPollerService(context.store, load_registry(registry), web.frames, web.settings)
+    other.start()
+    pollers = [started, other]
     try:
         assert all(p is not None and p.thread.is_alive() for p in pollers)
         deadline = time.monotonic() + 20
@@ -483,7 +486,7 @@ def test_the_wall_never_offers_a_picture_retention_deleted(cams) -> None:
 
     app, store, _sim, times = cams
     hq = _hq_client(app, store)
-    web = app.server.extensions[CAMERA_EXTENSION_KEY]
+    web = runtime_of(app.server).cameras
     oldest = int(times[0].timestamp())
     body = callback_request(app, WALL, {}, f"{LIVE}.n_clicks")
     assert hq.post("/_dash-update-component", json=body).json["response"][SCRUBBER]["min"] == oldest
@@ -507,7 +510,7 @@ def test_replay_slider_reaches_pictures_taken_after_the_last_event(make_app) -> 
 
     app = make_app()
     store = app.server.extensions[EXTENSION_KEY].store
-    web = app.server.extensions[CAMERA_EXTENSION_KEY]
+    web = runtime_of(app.server).cameras
     hq = _hq_client(app, store)
     live = store.live_incident().incident_id
     store.append(live, [NewEvent("incident.message", {"text": "本部設置"})], actor="hq1")

@@ -10,7 +10,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from disaster_dx import drills
 from disaster_dx.model import OpenState
 from disaster_dx.web import drill_pages as pages
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.conftest import add_staff_user
 from tests.drill_support import FakeClock, play_tsunami_drill
 from tests.webtools import login_browser, map_counts, zoom_into_clusters
@@ -43,7 +43,7 @@ def _board_row(dash_duo, name: str) -> str:
 
 def test_replay_slider_moved_earlier_shows_earlier_statuses(make_app, dash_duo, screenshot) -> None:
     app = make_app()
-    app.server.config[pages.THREAD_FLAG] = False
+    runtime_of(app.server).drill_scheduler.enabled = False
     store = app.server.extensions[EXTENSION_KEY].store
     clock = FakeClock()
     store.clock = clock
@@ -105,7 +105,7 @@ def test_replay_slider_moved_earlier_shows_earlier_statuses(make_app, dash_duo, 
 
 def test_operator_console_shows_the_running_drill(make_app, dash_duo, screenshot) -> None:
     app = make_app()
-    app.server.config[pages.THREAD_FLAG] = False
+    runtime_of(app.server).drill_scheduler.enabled = False
     store = app.server.extensions[EXTENSION_KEY].store
     clock = FakeClock()
     store.clock = clock

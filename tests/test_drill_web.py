@@ -15,7 +15,7 @@ from plotly.utils import PlotlyJSONEncoder
 from disaster_dx import drills
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.web import drill_pages as pages
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.conftest import add_staff_user
 from tests.drill_support import TSUNAMI, FakeClock, play_tsunami_drill
 from tests.webtools import callback_request, login_client
@@ -26,7 +26,7 @@ SCHOOL = "E3920400089111"  # 大篠小学校
 @pytest.fixture
 def app(make_app):
     app = make_app()
-    app.server.config[pages.THREAD_FLAG] = False  # tests tick the scheduler themselves
+    runtime_of(app.server).drill_scheduler.enabled = False  # tests tick the scheduler themselves
     return app
 
 
@@ -269,10 +269,11 @@ def test_starting_a_drill_in_the_app_starts_one_scheduler_thread(make_app) -> No
         f"{pages.START_CONFIRM}.submit_n_clicks",
     )
     incident_id = started.json["response"][pages.RUN]["value"]
-    thread = app.server.extensions[pages._EXTENSION]["thread"]
-    assert thread.is_alive()
-    pages._ensure_scheduler(app.server, store)  # a second start in this worker: same thread
-    assert app.server.extensions[pages._EXTENSION]["thread"] is thread
+    scheduler = runtime_of(app.server).drill_scheduler
+    thread = scheduler.thread
+    assert thread is not None and thread.is_alive()
+    scheduler.ensure_running()  # a second start in this worker: same thread
+    assert scheduler.thread is thread
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(drills.fired_injects(store, incident_id)) < 2:
         time.sleep(0.1)

@@ -10,7 +10,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 from disaster_dx.web import drill_pages as pages
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.conftest import add_staff_user
 from tests.test_history_web import imported
 from tests.webtools import login_browser
@@ -30,7 +30,7 @@ def test_history_replay_and_report_render(
     size: tuple[int, int],
 ) -> None:
     app = make_app()
-    app.server.config[pages.THREAD_FLAG] = False
+    runtime_of(app.server).drill_scheduler.enabled = False
     incident_id, expected = imported(app, tmp_path, monkeypatch)
     store = app.server.extensions[EXTENSION_KEY].store
     password = add_staff_user(store, "chief", "hq")

@@ -19,7 +19,7 @@ from disaster_dx.cli import main
 from disaster_dx.model import IncidentKind
 from disaster_dx.store import Store
 from disaster_dx.web import drill_pages as pages
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.conftest import add_staff_user
 from tests.webtools import callback_request, login_client
 
@@ -59,7 +59,7 @@ def write_publications(store: Store, folder: Path) -> list[dict[str, int]]:
 @pytest.fixture
 def app(make_app: Any) -> Any:
     app = make_app()
-    app.server.config[pages.THREAD_FLAG] = False
+    runtime_of(app.server).drill_scheduler.enabled = False
     return app
 
 

@@ -7,7 +7,7 @@ from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
 from disaster_dx.web import ids
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.conftest import add_staff_user
 from tests.test_staff_a11y_browser import _ours
 from tests.webtools import axe_violations, login_browser
@@ -76,11 +76,10 @@ def test_a_drill_player_sees_the_injected_warning_and_messages(
     from datetime import timedelta
 
     from disaster_dx import drills
-    from disaster_dx.web import drill_pages
     from tests.drill_support import TSUNAMI, FakeClock
 
     app = make_app()
-    app.server.config[drill_pages.THREAD_FLAG] = False
+    runtime_of(app.server).drill_scheduler.enabled = False
     store = app.server.extensions[EXTENSION_KEY].store
     password = add_staff_user(store, "hq1", "hq")
     clock = FakeClock(store.clock())

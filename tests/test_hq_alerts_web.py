@@ -15,7 +15,7 @@ from disaster_dx.events import NewEvent
 from disaster_dx.io.after_action import after_action
 from disaster_dx.model import OpenState
 from disaster_dx.web import drill_pages, ids
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.conftest import add_staff_user
 from tests.drill_support import TSUNAMI, FakeClock, ids_by_name, play_tsunami_drill
 from tests.webtools import callback_request, login_client
@@ -26,7 +26,7 @@ SCHOOL = "E3920400009111"  # 稲生ふれあい館: 指定避難所 and 指定�
 @pytest.fixture
 def app(make_app):
     app = make_app()
-    app.server.config[drill_pages.THREAD_FLAG] = False  # tests tick the scheduler themselves
+    runtime_of(app.server).drill_scheduler.enabled = False  # tests tick the scheduler themselves
     return app
 
 

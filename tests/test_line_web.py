@@ -18,7 +18,7 @@ from disaster_dx.line_fake import FakeLineServer
 from disaster_dx.model import Hazard
 from disaster_dx.refusals import refusal_counts
 from disaster_dx.web import line_routes
-from disaster_dx.web.context import EXTENSION_KEY
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
 from tests.conftest import add_staff_user
 from tests.line_sdk import validator
 from tests.webtools import callback_request, login_client
@@ -232,16 +232,17 @@ def test_hq_previews_holds_and_announces(app, store, fake):
 def test_the_app_sender_thread_delivers(make_app, line_settings, fake):
     app = make_app(line_settings.with_overrides(line_worker="app", line_batch_seconds=1))
     store = app.server.extensions[EXTENSION_KEY].store
-    assert line_routes.SENDER_KEY not in app.server.extensions  # not during the factory
+    runtime = runtime_of(app.server)
+    assert runtime.line_sender is not None and not runtime.line_sender.running()  # not yet
     try:
         assert app.server.test_client().get("/healthz").status_code == 200
-        assert app.server.extensions[line_routes.SENDER_KEY].is_alive()
+        assert runtime.line_sender.running()
         _open(store, 2)
         deadline = time.monotonic() + 20
         while not fake.by_endpoint("broadcast") and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
-        line_routes.stop_sender(app.server)
+        runtime.stop()
     (sent,) = fake.by_endpoint("broadcast")
     assert "避難所など2か所を開設しました。" in sent.texts()[0]
 

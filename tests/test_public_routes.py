@@ -12,8 +12,8 @@ from sqlalchemy.exc import OperationalError
 from disaster_dx.events import NewEvent
 from disaster_dx.publish import asset_files
 from disaster_dx.store import Store
-from disaster_dx.web.context import EXTENSION_KEY
-from disaster_dx.web.public_routes import PUBLIC_KEY, SnapshotFiles
+from disaster_dx.web.context import EXTENSION_KEY, runtime_of
+from disaster_dx.web.public_routes import SnapshotFiles
 from tests.conftest import add_staff_user
 from tests.webtools import login_client
 
@@ -168,7 +168,7 @@ def test_memory_cache_reloads_only_when_the_file_changes(app_settings, tmp_path)
 
 
 def test_app_start_publishes_and_registers_the_listener(app, app_settings) -> None:
-    site = app.server.extensions[PUBLIC_KEY]
+    site = runtime_of(app.server)
     assert site.publisher.last is not None and site.publisher.last.shelters == 139
     assert (app_settings.public_dir / "shelters.geojson").is_file()
 

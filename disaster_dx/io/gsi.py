@@ -40,6 +40,7 @@ from disaster_dx._parsing import load_json, read_limited
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.geodesy import distance_m
 from disaster_dx.model import GSI_HAZARD_COLUMNS, Hazard, Shelter, ShelterKind
+from disaster_dx.model import JAPAN_BOUNDS as JAPAN_BOUNDS  # re-exported (io.residents)
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 PAIR_DISTANCE_M = 100.0
 #: Records of different facility numbers closer than this are reported as possible duplicates.
 DUPLICATE_WARN_DISTANCE_M = 5.0
-#: A generous box around Japan's territory (lon, lat); anything outside is a data error.
-JAPAN_BOUNDS = (122.0, 20.0, 154.5, 46.0)
 
 # Spellings of "designated for this hazard" found in real files: GSI's ``1``, a spreadsheet or
 # pandas export's ``1.0``, ``○``, ``TRUE``. Compared after NFKC and lower-casing.

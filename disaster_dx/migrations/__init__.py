@@ -96,12 +96,12 @@ def all_metadata() -> list[MetaData]:
         idempotency,
         leases,
         login_throttle,
-        notify,
         plans,
         projection,
         refusals,
         store,
     )
+    from disaster_dx.line import store as line_store
 
     return [
         store.metadata,
@@ -110,7 +110,7 @@ def all_metadata() -> list[MetaData]:
         drills.drill_metadata,
         cameras.camera_metadata,
         plans.plan_metadata,
-        notify.notify_metadata,
+        line_store.notify_metadata,
         api_tokens.token_metadata,
         idempotency.idempotency_metadata,
         login_throttle.throttle_metadata,
@@ -226,7 +226,9 @@ def database_status(store: Store) -> DatabaseStatus:
     with store.engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())
         revision = _stored_revision(conn, tables)
-        has_tables = bool(tables & model_table_names())
+        # A database with a revision holds our tables; only one without needs the models'
+        # names, which imports every module (plans brings geopandas): `db current` stays light.
+        has_tables = revision is not None or bool(tables & model_table_names())
     return DatabaseStatus(revision=revision, head=head(), has_tables=has_tables)
 
 

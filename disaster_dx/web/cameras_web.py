@@ -22,13 +22,10 @@ Access: HQ staff (and admins) see every camera; anyone may see a camera the regi
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,35 +37,28 @@ from disaster_dx._time import to_jst
 from disaster_dx.auth import Role
 from disaster_dx.cameras import (
     Camera,
-    CameraRegistry,
-    CameraRegistryError,
     CameraSettings,
     CameraStatus,
     Health,
-    Poller,
     age_label,
-    camera_settings_from_env,
     camera_statuses,
-    create_camera_tables,
     health_of,
-    load_registry,
     registered_cameras,
-    sync_registry,
 )
 from disaster_dx.cameras.frames import (
     CAMERA_ID,
     FrameRecord,
     FrameRef,
-    FrameStore,
     frame_at,
     frame_times,
     frames_at,
 )
 from disaster_dx.cameras.scripted import ScriptedCamera, scripted_cameras
 from disaster_dx.errors import NotFoundError
+from disaster_dx.runtime import Cameras
 from disaster_dx.store import Incident, Store
 from disaster_dx.web import camera_view, ids
-from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
+from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
@@ -86,7 +76,6 @@ from layers.cameras import (
 
 log = logging.getLogger(__name__)
 
-CAMERA_EXTENSION_KEY = "disaster_dx_cameras"
 HQ_ROLES = (Role.HQ,)
 WALL_REFRESH_MS = 5000
 
@@ -100,61 +89,19 @@ LIVE = "hq-cameras-live"
 FOLLOW = "hq-cameras-follow"
 
 
-@dataclass(frozen=True)
-class CameraWeb:
-    """Per-app camera objects (kept on the Flask app, never in module globals)."""
-
-    settings: CameraSettings
-    frames: FrameStore
-    poller: InAppPoller | None = None
+def camera_web() -> Cameras:
+    """The camera objects of the app serving this request (set up by the runtime)."""
+    cameras = current().runtime.cameras
+    assert cameras is not None, "the app's runtime is built with camera settings"
+    return cameras
 
 
-@dataclass(frozen=True)
-class InAppPoller:
-    """The poller thread of this worker (``CAMERAS_POLL_IN_APP=1``) and how to stop it."""
+def init_cameras(server: Flask, app: Dash) -> None:
+    """Camera routes, the wall page and callbacks for one app.
 
-    thread: threading.Thread
-    stop_event: threading.Event
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop polling and hand the leases back (shutdown, tests)."""
-        self.stop_event.set()
-        self.thread.join(timeout)
-
-
-def camera_web() -> CameraWeb:
-    """The camera objects of the app serving this request."""
-    from flask import current_app
-
-    web: CameraWeb = current_app.extensions[CAMERA_EXTENSION_KEY]
-    return web
-
-
-def init_cameras(server: Flask, app: Dash, *, settings: CameraSettings | None = None) -> None:
-    """Set up cameras for one app: tables, registry copy, routes, the wall page and callbacks.
-
-    A registry file that fails validation is logged and leaves the database's camera list as
-    it was: a camera typo must never stop the shelter app from starting during a disaster.
+    The camera tables, the registry copy, the frame folder and the in-app poller are the
+    runtime's (:func:`disaster_dx.runtime.build_runtime`).
     """
-    context: AppContext = server.extensions[EXTENSION_KEY]
-    settings = settings or camera_settings_from_env()
-    store = context.store
-    create_camera_tables(store)
-    registry = None
-    try:
-        registry = load_registry(settings.registry_file)
-        sync_registry(store, registry, actor="app")
-    except CameraRegistryError as exc:
-        log.error("camera registry refused; the camera list is unchanged:\n%s", exc)
-    frames = FrameStore(
-        context.settings.data_dir / "cameras", keep=settings.keep_frames, keep_age=settings.keep_age
-    )
-    poller = None
-    if settings.poll_in_app and registry is not None:
-        poller = start_poller(context, registry, frames, settings)
-    server.extensions[CAMERA_EXTENSION_KEY] = CameraWeb(
-        settings=settings, frames=frames, poller=poller
-    )
     server.add_url_rule("/cameras/<camera_id>/latest.jpg", "camera_latest", _latest)
     server.add_url_rule("/cameras/<camera_id>/frames/<key>.jpg", "camera_frame", _frame)
     server.add_url_rule("/cameras/<camera_id>/status.json", "camera_status", _status_json)
@@ -163,31 +110,6 @@ def init_cameras(server: Flask, app: Dash, *, settings: CameraSettings | None = 
     register(app)
     camera_view.register_page()
     camera_view.register(app)
-
-
-def start_poller(
-    context: AppContext, registry: CameraRegistry, frames: FrameStore, settings: CameraSettings
-) -> InAppPoller:
-    """A poller thread in this worker; leases keep it to one poller per camera overall.
-
-    It gets its own store (connection pool, no append listeners), as ``disaster-dx cameras
-    run`` would: camera frames must not trigger the app's public-snapshot publishing.
-    """
-    stop = threading.Event()
-    store = Store(context.store.url, schema=context.store.schema)
-    poller = Poller(store, registry, frames, settings=settings)
-
-    def run() -> None:
-        try:
-            poller.run_forever(stop)
-        finally:
-            store.dispose()
-
-    thread = threading.Thread(target=run, name="camera-poller", daemon=True)
-    thread.start()
-    atexit.register(stop.set)
-    log.info("camera poller thread started in this worker (%s)", poller.holder)
-    return InAppPoller(thread=thread, stop_event=stop)
 
 
 # -- Flask routes -------------------------------------------------------------------------------

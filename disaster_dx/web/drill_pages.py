@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from disaster_dx.web.drills import register, register_page
 from disaster_dx.web.drills.common import (
-    _EXTENSION,
     DRILL_REPLAY_ROLES,
     JOIN_ROLES,
     LIVE_REPLAY_ROLES,
     OPERATOR_ROLES,
-    THREAD_FLAG,
 )
 from disaster_dx.web.drills.common import ensure_scheduler as _ensure_scheduler
 from disaster_dx.web.drills.ids import (
@@ -100,11 +98,9 @@ __all__ = [
     "STATUS",
     "STOP",
     "STOP_CONFIRM",
-    "THREAD_FLAG",
     "UPCOMING",
     "UPLOAD",
     "VALIDATE",
-    "_EXTENSION",
     "_ensure_scheduler",
     "_replay_window",
     "current_incident",

@@ -15,10 +15,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from disaster_dx._resources import ASSETS_DIR
 from disaster_dx.bundled import ensure_initialised
+from disaster_dx.cameras import camera_settings_from_env
 from disaster_dx.city import city_for_code
 from disaster_dx.config import Settings, settings_from_env
 from disaster_dx.errors import ConfigError
 from disaster_dx.refusals import create_refusal_tables
+from disaster_dx.runtime import build_runtime
 from disaster_dx.secret_keys import development_key
 from disaster_dx.store import Store
 from disaster_dx.web import (
@@ -34,7 +36,7 @@ from disaster_dx.web import (
 from disaster_dx.web.api import init_api
 from disaster_dx.web.cameras_web import init_cameras
 from disaster_dx.web.compression import init_compression
-from disaster_dx.web.context import EXTENSION_KEY, AppContext
+from disaster_dx.web.context import EXTENSION_KEY, AppContext, runtime_of
 from disaster_dx.web.exports import init_exports
 from disaster_dx.web.failures import init_failures
 from disaster_dx.web.headers import init_headers
@@ -43,8 +45,9 @@ from disaster_dx.web.limits import BodyLimit
 from disaster_dx.web.line_routes import init_line
 from disaster_dx.web.paths import init_paths
 from disaster_dx.web.phone import init_phone
-from disaster_dx.web.public_routes import init_public
+from disaster_dx.web.public_routes import SnapshotFiles, init_public
 from disaster_dx.web.security import init_security
+from layers.public_map import shelter_map_html
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         raise
 
 
+def shutdown(app: dash.Dash, timeout: float = 10.0) -> None:
+    """Stop the app's background loops, in reverse order of starting (tests, ``serve``)."""
+    runtime_of(app.server).stop(timeout)
+
+
 def _assemble(settings: Settings, store: Store) -> dash.Dash:
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
@@ -101,7 +109,18 @@ def _assemble(settings: Settings, store: Store) -> dash.Dash:
         SESSION_COOKIE_SECURE=settings.production,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
-    server.extensions[EXTENSION_KEY] = AppContext(settings=settings, store=store)
+    # Every after-save action and background loop of this worker: disaster_dx/runtime.py.
+    runtime = build_runtime(
+        store,
+        settings,
+        role="app",
+        render_map=shelter_map_html,
+        camera_settings=camera_settings_from_env(),
+    )
+    context = AppContext(runtime=runtime, public_files=SnapshotFiles(settings.public_dir))
+    server.extensions[EXTENSION_KEY] = context
+    # The loops start with the worker's first request, never in the factory (see Runtime.start).
+    server.before_request(runtime.start)
     init_compression(server)  # first, so that it runs after every other after_request
     init_headers(server)  # framing, sniffing, referrer: for every answer lacking its own
     init_json_limits(server)  # deep JSON bodies are a 400, not a RecursionError (500)
@@ -111,7 +130,7 @@ def _assemble(settings: Settings, store: Store) -> dash.Dash:
     init_exports(server)
     init_api(server)  # /api/v1 (before Dash, whose page router would answer its GETs)
     init_phone(server)  # /m/: the light phone form on the API
-    init_public(server)  # before Dash, so that ``/`` is the static public page
+    init_public(server, context.public_files, runtime.publisher)  # before Dash: ``/`` is ours
 
     app = dash.Dash(
         __name__,
@@ -144,7 +163,7 @@ def _assemble(settings: Settings, store: Store) -> dash.Dash:
     incidents_page.register(app)  # /hq/incidents: name, close, past records
     shelter_form.register(app)
     eventlog_page.register(app)
-    init_line(server, app)  # /line/webhook, /hq/line, LINE notifications
+    init_line(server, app)  # /line/webhook, /hq/line
     drill_pages.register(app)
     init_cameras(server, app)  # camera routes, /hq/cameras, the HQ map's camera layer
     plans_pages.register(app)

@@ -7,7 +7,7 @@ events are answered through the reply API by :class:`disaster_dx.line_bot.LineBo
 ``/hq/line`` (role ``hq``) previews the queued notification, holds, releases or cancels it,
 sends an announcement, and shows the delivery log — with hashed user ids only. Every callback
 is wrapped in ``requires(Role.HQ)``, and every action is audit-logged by the core
-(:mod:`disaster_dx.notify`).
+(:mod:`disaster_dx.line`).
 
 :func:`init_line` registers the listener that queues notifications and, when a channel access
 token is configured and ``LINE_WORKER=app``, a sender thread (a database lease makes exactly
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from typing import Any
 from urllib.parse import urlparse
@@ -28,12 +27,17 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from disaster_dx import auth, line_bot, notify
+from disaster_dx import auth
 from disaster_dx._time import jst_minute, jst_second
 from disaster_dx.auth import Role
 from disaster_dx.errors import DisasterDxError
+from disaster_dx.line import bot as line_bot
+from disaster_dx.line import client as line_client
+from disaster_dx.line import outbox
+from disaster_dx.line import store as line_store
+from disaster_dx.line import text as line_text
 from disaster_dx.refusals import record_refusal
-from disaster_dx.web.context import EXTENSION_KEY, AppContext, current
+from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import grid, refusal, staff_header
@@ -43,7 +47,6 @@ log = logging.getLogger(__name__)
 PATH = "/hq/line"
 WEBHOOK_PATH = "/line/webhook"
 #: Where the sender thread of this app is kept (tests stop it).
-SENDER_KEY = "disaster_dx.line_sender"
 #: LINE's webhook bodies are small; anything much larger is not from LINE.
 MAX_WEBHOOK_BYTES = 1 << 20
 #: Events answered per webhook request. LINE batches a few events (a user's quick messages,
@@ -77,42 +80,14 @@ LINE_FORCE = "hq-line-force"
 
 
 def init_line(server: Flask, app: Dash) -> None:
-    """Wire LINE into one app: listener, webhook, ``/hq/line`` and (maybe) the sender thread.
+    """LINE's web side: the webhook and ``/hq/line``.
 
-    The listener queues notifications from this app's writes; the sender thread starts with
-    the worker's first request, only when a channel access token is set and
-    ``LINE_WORKER=app``.
+    Queueing notifications after each write and the sender loop are the runtime's
+    (:mod:`disaster_dx.runtime`); this only adds the routes and the HQ page.
     """
-    context: AppContext = server.extensions[EXTENSION_KEY]
-    notify.attach(context.store, context.settings)
     server.add_url_rule(WEBHOOK_PATH, "line_webhook", _webhook, methods=["POST"])
     register_page()
     register(app)
-    settings = context.settings
-    if settings.line_channel_access_token and settings.line_worker == "app":
-        # Started by the worker's first request, not here: the app factory is still creating
-        # other modules' tables, and a sender writing meanwhile would make SQLite refuse them.
-        starting = threading.Lock()
-
-        def start_sender() -> None:
-            if SENDER_KEY in server.extensions:
-                return
-            with starting:
-                if SENDER_KEY in server.extensions:
-                    return
-                thread = notify.SenderThread(notify.Sender(context.store, settings))
-                server.extensions[SENDER_KEY] = thread
-                thread.start()
-            log.info("LINE sender thread started (%s)", urlparse(settings.line_api_base).netloc)
-
-        server.before_request(start_sender)
-
-
-def stop_sender(server: Flask) -> None:
-    """Stop this app's sender thread, if it runs (tests; a clean shutdown)."""
-    thread = server.extensions.pop(SENDER_KEY, None)
-    if thread is not None:
-        thread.stop()
 
 
 def _webhook() -> Any:
@@ -149,12 +124,12 @@ def _webhook() -> Any:
     if replies and not settings.line_channel_access_token:
         log.warning("LINE webhook: %d reply(ies) not sent, no channel access token", len(replies))
         return jsonify(ok=True)
-    client = notify.client_for(settings) if replies else None
+    client = line_client.client_for(settings) if replies else None
     for reply in replies:
         assert client is not None
         response = client.reply(reply.reply_token, reply.messages)
         outcome = "sent" if response.ok else "failed"
-        notify.record(
+        outbox.record(
             store,
             at=context.now(),
             kind="reply",
@@ -224,10 +199,10 @@ def _t(lang: str, ja: str, en: str) -> str:
     return en if lang == "en" else ja
 
 
-def _queue_options(messages: list[notify.OutboxMessage], lang: str) -> list[dict[str, str]]:
+def _queue_options(messages: list[outbox.OutboxMessage], lang: str) -> list[dict[str, str]]:
     options = []
     for message in messages:
-        if message.kind == notify.KIND_STATUS:
+        if message.kind == line_store.KIND_STATUS:
             parts = [
                 _t(lang, f"{label_ja}{n}か所", f"{n} {label_en}")
                 for n, label_ja, label_en in (
@@ -237,7 +212,7 @@ def _queue_options(messages: list[notify.OutboxMessage], lang: str) -> list[dict
                 if n
             ]
             what = _t(lang, "・", ", ").join(parts) or _t(lang, "変化なし", "no change")
-        elif message.kind == notify.KIND_ALERT:
+        elif message.kind == line_store.KIND_ALERT:
             what = _t(lang, "避難情報", "Evacuation information")
         else:
             what = _t(lang, "お知らせ", "Announcement")
@@ -251,7 +226,7 @@ def _queue_options(messages: list[notify.OutboxMessage], lang: str) -> list[dict
     return options
 
 
-def _log_rows(entries: list[notify.LogEntry]) -> list[dict[str, Any]]:
+def _log_rows(entries: list[outbox.LogEntry]) -> list[dict[str, Any]]:
     return [
         {
             "at": jst_second(e.at),
@@ -269,7 +244,7 @@ def _log_rows(entries: list[notify.LogEntry]) -> list[dict[str, Any]]:
     ]
 
 
-def _outbox_rows(messages: list[notify.OutboxMessage], lang: str) -> list[dict[str, Any]]:
+def _outbox_rows(messages: list[outbox.OutboxMessage], lang: str) -> list[dict[str, Any]]:
     names = auth.display_names(current().store)  # staff by the names people know them by
     return [
         {
@@ -286,29 +261,29 @@ def _outbox_rows(messages: list[notify.OutboxMessage], lang: str) -> list[dict[s
 
 
 def _kind_label(kind: str, lang: str) -> str:
-    if kind == notify.KIND_STATUS:
+    if kind == line_store.KIND_STATUS:
         return _t(lang, "開設状況", "Status")
-    if kind == notify.KIND_ALERT:
+    if kind == line_store.KIND_ALERT:
         return _t(lang, "避難情報", "Evacuation information")
     return _t(lang, "お知らせ", "Announcement")
 
 
-def _summary_line(message: notify.OutboxMessage) -> str:
+def _summary_line(message: outbox.OutboxMessage) -> str:
     lines = [line for line in message.text.split("\n") if line.strip()]
-    if message.kind == notify.KIND_STATUS:
+    if message.kind == line_store.KIND_STATUS:
         lines = [line for line in lines if "か所を" in line] or lines
     return "　".join(lines[:2])
 
 
-def _pending(store: Any) -> list[notify.OutboxMessage]:
-    return notify.outbox(store, statuses=(notify.QUEUED, notify.HELD))
+def _pending(store: Any) -> list[outbox.OutboxMessage]:
+    return outbox.outbox(store, statuses=(line_store.QUEUED, line_store.HELD))
 
 
 def _preview(store: Any, message_key: str | None, lang: str) -> Any:
     if not message_key:
         return html.P(_t(lang, "送信待ちのメッセージはありません。", "Nothing is queued."))
     try:
-        message = notify.message(store, message_key)
+        message = outbox.message(store, message_key)
     except DisasterDxError:
         return html.P(_t(lang, "このメッセージは見つかりません。", "Message not found."))
     return html.Div(
@@ -439,7 +414,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                             ),
                             dcc.Textarea(
                                 id=LINE_ANNOUNCE_TEXT,
-                                maxLength=notify.MAX_ANNOUNCEMENT,
+                                maxLength=outbox.MAX_ANNOUNCEMENT,
                                 style={"width": "100%", "minHeight": "6rem"},
                             ),
                             html.P(_t(lang, "送信される内容：", "What will be sent:")),
@@ -478,7 +453,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                     ("sent", "送信", "Sent"),
                                     ("first_line", "内容", "Text"),
                                 ),
-                                _outbox_rows(notify.outbox(store, limit=30), lang),
+                                _outbox_rows(outbox.outbox(store, limit=30), lang),
                                 lang=lang,
                                 options={"pagination": True, "paginationPageSize": 10},
                             ),
@@ -504,7 +479,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                                     ("user", "利用者", "User"),
                                     ("detail", "詳細", "Detail"),
                                 ),
-                                _log_rows(notify.delivery_log(store, limit=100)),
+                                _log_rows(outbox.delivery_log(store, limit=100)),
                                 lang=lang,
                                 options={"pagination": True, "paginationPageSize": 20},
                             ),
@@ -563,8 +538,8 @@ def register(app: Dash) -> None:
             _queue_options(pending, lang),
             selected,
             _preview(store, selected, lang),
-            _outbox_rows(notify.outbox(store, limit=30), lang),
-            _log_rows(notify.delivery_log(store, limit=100)),
+            _outbox_rows(outbox.outbox(store, limit=30), lang),
+            _log_rows(outbox.delivery_log(store, limit=100)),
         )
 
     @app.callback(
@@ -595,9 +570,9 @@ def register(app: Dash) -> None:
         assert user is not None  # requires() ran
         context = current()
         action = {
-            LINE_HOLD: notify.hold,
-            LINE_RELEASE: notify.release,
-            LINE_CANCEL_CONFIRM: notify.cancel,
+            LINE_HOLD: outbox.hold,
+            LINE_RELEASE: outbox.release,
+            LINE_CANCEL_CONFIRM: outbox.cancel,
         }[str(ctx.triggered_id)]
         try:
             message = action(context.store, user, message_key, now=context.now())
@@ -623,7 +598,7 @@ def register(app: Dash) -> None:
         if not text or not text.strip():
             return ""
         context = current()
-        return notify.announcement_text(
+        return line_text.announcement_text(
             text, public_url=context.settings.public_base_url, city=context.store.city()
         )
 
@@ -653,7 +628,7 @@ def register(app: Dash) -> None:
         assert user is not None
         context = current()
         try:
-            notify.announce(
+            outbox.announce(
                 context.store,
                 context.settings,
                 user,

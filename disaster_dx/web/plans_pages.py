@@ -27,7 +27,7 @@ import dash
 import dash_ag_grid as dag
 import dash_leaflet as dl
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from flask import Flask, Response, abort, current_app, request
+from flask import Response, abort, request
 
 from disaster_dx.auth import Role, User
 from disaster_dx.demo_district import SYNTHETIC_LABEL
@@ -41,7 +41,6 @@ from disaster_dx.plans import (
     Planner,
     PlanRun,
     PlanStatus,
-    create_plan_tables,
     read_resident,
 )
 from disaster_dx.web.context import current
@@ -64,7 +63,6 @@ from layers.plans import (
 log = logging.getLogger(__name__)
 
 PLANS_ROLES = (Role.PLANNER,)
-PLANNER_KEY = "disaster_dx.plans"
 
 # Component ids (``plans-`` prefix: the security guard refuses anonymous callbacks on them).
 MAP = "plans-map"
@@ -104,20 +102,8 @@ _COLUMNS = (
 
 
 def planner() -> Planner:
-    """The planner of the app serving this request."""
-    found: Planner = current_app.extensions[PLANNER_KEY]
-    return found
-
-
-def init_planner(server: Flask) -> Planner:
-    """Create the plan tables and this app's planner, and start live re-planning."""
-    context = server.extensions["disaster_dx"]
-    create_plan_tables(context.store)
-    # In the background: a shelter report must never wait for a whole-city re-plan (the
-    # first after a start loads the road graph and buildings, seconds on a real city).
-    made = Planner(context.store, thresholds=context.settings.crowding).install(background=True)
-    server.extensions[PLANNER_KEY] = made
-    return made
+    """The planner of the app serving this request (built and registered by the runtime)."""
+    return current().runtime.planner
 
 
 # -- parameters ---------------------------------------------------------------------------------
@@ -495,9 +481,8 @@ def _detail(run: PlanRun, resident: Resident, params: dict[str, Any]) -> html.Di
 
 
 def register(app: Dash) -> None:
-    """Attach callbacks and routes to ``app`` and start its planner (per app)."""
+    """Attach callbacks and routes to ``app`` (live re-planning is the runtime's)."""
     server = app.server
-    init_planner(server)
     server.add_url_rule("/plans/sheet/<resident_id>", "plans_sheet", _sheet)
     server.add_url_rule("/plans/export/<name>", "plans_export", _export)
 

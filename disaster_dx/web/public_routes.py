@@ -34,15 +34,12 @@ from flask import Flask, Response, abort, request
 from werkzeug.http import http_date, parse_etags
 
 from disaster_dx.publish import ASSET_FOLDER, INDEX_PAGES, SNAPSHOT_FILES, Publisher
-from disaster_dx.web.context import EXTENSION_KEY, AppContext
-from layers.public_map import shelter_map_html
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
-PUBLIC_KEY = "disaster_dx.public"
 
 #: Pages and data change with every HQ write: browsers and CDNs re-check after a few seconds.
 CACHE_DATA = "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400"
@@ -338,32 +335,19 @@ class PublicFilesMiddleware:
         return self.app(environ, start_response)
 
 
-@dataclass(frozen=True)
-class PublicSite:
-    """What one app keeps for the public side (in ``server.extensions``)."""
+def init_public(server: Flask, files: SnapshotFiles, publisher: Publisher) -> None:
+    """Serve ``PUBLIC_DIR`` at ``/`` and ``/public/…``, and publish once now.
 
-    files: SnapshotFiles
-    publisher: Publisher
-
-
-def init_public(server: Flask) -> PublicSite:
-    """Serve ``PUBLIC_DIR`` at ``/`` and ``/public/…``, and keep it published.
-
-    Registers the publisher as a store listener (every committed append to a live incident
-    re-publishes; drills never do) and publishes once now, so a fresh install has a public
-    page at once. The routes are registered before the Dash app is created, so ``/`` is this
-    page, not Dash's; :class:`PublicFilesMiddleware` answers them first.
+    Publishing after each write is an after-save action of the runtime
+    (:mod:`disaster_dx.runtime`; drills never publish, only their notice); this publishes once
+    at start, so a fresh install has a public page at once. The routes are registered before
+    the Dash app is created, so ``/`` is this page, not Dash's; :class:`PublicFilesMiddleware`
+    answers them first.
     """
-    context: AppContext = server.extensions[EXTENSION_KEY]
-    files = SnapshotFiles(context.settings.public_dir)
-    publisher = Publisher(context.store, context.settings, render_map=shelter_map_html)
-    context.store.add_listener(publisher)
     try:
         publisher.publish()
     except Exception:  # the staff side must start even if the folder is not writable
         log.exception("could not publish to %s; serving what is there", files.root)
-    site = PublicSite(files=files, publisher=publisher)
-    server.extensions[PUBLIC_KEY] = site
 
     def index() -> Response:
         name = index_for(
@@ -386,7 +370,6 @@ def init_public(server: Flask) -> PublicSite:
         )
     server.add_url_rule(f"/{ASSET_FOLDER}/<path:name>", "public_asset", asset, methods=["GET"])
     server.wsgi_app = PublicFilesMiddleware(server.wsgi_app, files)  # type: ignore[method-assign]
-    return site
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

@@ -28,6 +28,7 @@ from disaster_dx.errors import ConfigError, ImportFileError
 from disaster_dx.io.plateau import buildings_from_citygml
 from disaster_dx.io.residents import residents_from_csv
 from disaster_dx.web import drill_pages as pages
+from disaster_dx.web.context import runtime_of
 from tests.common import ROOT
 from tests.conftest import add_staff_user
 from tests.webtools import callback_request, login_client
@@ -251,7 +252,7 @@ def test_cli_gives_located_errors_for_deep_yaml_and_geojson(
 @pytest.fixture
 def operator(make_app):
     app = make_app()
-    app.server.config[pages.THREAD_FLAG] = False
+    runtime_of(app.server).drill_scheduler.enabled = False
     store = app.server.extensions["disaster_dx"].store
     password = add_staff_user(store, "op1", "drill")
     client = app.server.test_client()

@@ -34,7 +34,7 @@ from dash import Dash
 from flask import Flask
 
 from disaster_dx import drills
-from disaster_dx.web.drills.common import THREAD_FLAG
+from disaster_dx.web.context import context_of
 from disaster_dx.web.drills.exports import _export, _plotly_js, _report
 from disaster_dx.web.drills.join import _join, _join_page, _leave
 from disaster_dx.web.drills.operator import operator_layout, register_operator
@@ -62,7 +62,7 @@ def register_page() -> None:
 def register(app: Dash) -> None:
     """Attach callbacks and routes to ``app``; create the drill tables."""
     server: Flask = app.server
-    store = server.extensions["disaster_dx"].store
+    store = context_of(server).store
     drills.create_drill_tables(store)
     server.add_url_rule("/drill/join", "drill_join_page", _join_page, methods=["GET"])
     server.add_url_rule("/drill/join", "drill_join", _join, methods=["POST"])
@@ -74,4 +74,4 @@ def register(app: Dash) -> None:
     register_replay(app)
 
 
-__all__ = ["THREAD_FLAG", "operator_layout", "register", "register_page", "replay_layout"]
+__all__ = ["operator_layout", "register", "register_page", "replay_layout"]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from flask import Flask
 
-from disaster_dx import drills
 from disaster_dx.auth import Role, User
-from disaster_dx.store import Incident, Store
+from disaster_dx.store import Incident
+from disaster_dx.web.context import runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +19,6 @@ DRILL_REPLAY_ROLES = (Role.DRILL, Role.HQ)
 LIVE_REPLAY_ROLES = (Role.HQ,)
 #: Who may switch their own screens to a drill.
 JOIN_ROLES = (Role.HQ, Role.SHELTER_STAFF, Role.DRILL)
-THREAD_FLAG = "DX_DRILL_SCHEDULER_THREAD"
-_EXTENSION = "disaster_dx_drills"
 
 SPEEDS = (1, 2, 5, 10, 30, 60)
 REPLAY_SPEEDS = (1, 10, 60, 300)
@@ -85,24 +82,12 @@ def may_replay(user: User | None, incident: Incident) -> bool:
     return user.has(*(DRILL_REPLAY_ROLES if incident.is_drill else LIVE_REPLAY_ROLES))
 
 
-# -- scheduler thread (one per app instance, kept on the Flask app, not in a module global) ----
+# -- the scheduler: a loop of the app's runtime -----------------------------------------------
 
 
-def ensure_scheduler(server: Flask, store: Store) -> None:
-    """Start this app's scheduler thread unless it runs (or the config says it runs elsewhere).
+def ensure_scheduler(server: Flask) -> None:
+    """Start this app's drill scheduler unless it runs (a loop of :mod:`disaster_dx.runtime`).
 
     Every worker may start one; the database lease lets exactly one fire injects.
     """
-    if not server.config.get(THREAD_FLAG, True):
-        return
-    state: dict[str, Any] = server.extensions.setdefault(
-        _EXTENSION, {"lock": threading.Lock(), "thread": None}
-    )
-    with state["lock"]:
-        thread = state["thread"]
-        if thread is not None and thread.is_alive():
-            return
-        thread = drills.scheduler_thread(store)
-        state["thread"] = thread
-        thread.start()
-        log.info("drill scheduler thread started in this worker")
+    runtime_of(server).drill_scheduler.ensure_running()

@@ -441,7 +441,7 @@ def register_operator(app: Dash) -> None:
             )
         except DisasterDxError as exc:
             return f"開始できませんでした：{exc}", no_update, no_update
-        ensure_scheduler(server, store)
+        ensure_scheduler(server)
         return (
             f"訓練を開始しました（{run.incident_id}、{run.speed:g}×）。",
             _run_options(store),
@@ -483,7 +483,7 @@ def register_operator(app: Dash) -> None:
                 done = "一時停止しました。状況付与は再開まで止まります。"
             elif trigger == RESUME:
                 drills.resume_drill(store, incident_id, actor=user.username)
-                ensure_scheduler(server, store)
+                ensure_scheduler(server)
                 done = "再開しました。"
             elif trigger == SET_SPEED:
                 run = drills.set_drill_speed(store, incident_id, float(speed), actor=user.username)

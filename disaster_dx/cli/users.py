@@ -1,6 +1,6 @@
 """``disaster-dx user …``: staff accounts, their roles, sessions and failed logins.
 
-Kept out of ``cli.py`` (past 1,000 lines); :func:`add_user_commands` plugs it in. Every change
+Every change
 is audit-logged under ``--actor``; passwords come from a file or ``DX_USER_PASSWORD``, never
 from the command line (where ``ps`` would show them).
 """
@@ -11,22 +11,20 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import auth, login_throttle
-from disaster_dx.config import Settings
+from disaster_dx.cli._common import open_store, say
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.store import Store
 
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     """Manage staff accounts."""
-    store = Store(settings.database_url)
-    args.opened_stores.append(store)  # closed by cli.main however the command ends
+    from disaster_dx import auth, login_throttle
+
+    store = open_store(args, settings)
     store.create_schema()
     if args.user_command == "add":
         password = _password_from(args)
@@ -39,7 +37,7 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
             display_name=args.display_name or "",
             shelter_ids=args.shelter or [],
         )
-        _say(f"added {user.username} ({', '.join(sorted(user.roles))})")
+        say(f"added {user.username} ({', '.join(sorted(user.roles))})")
     elif args.user_command == "list":
         for user in auth.list_users(store):
             state = "disabled" if user.disabled else "active"
@@ -47,28 +45,28 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{user.username}\t{','.join(sorted(user.roles))}\t{state}\t{shelters}")
     elif args.user_command in ("disable", "enable"):
         auth.set_disabled(store, args.username, args.user_command == "disable", actor=args.actor)
-        _say(f"{args.username}: {args.user_command}d")
+        say(f"{args.username}: {args.user_command}d")
     elif args.user_command == "assign":
         auth.assign_shelters(store, args.username, args.shelter, actor=args.actor)
-        _say(f"{args.username}: may update {', '.join(args.shelter)}")
+        say(f"{args.username}: may update {', '.join(args.shelter)}")
     elif args.user_command == "passwd":
         auth.set_password(store, args.username, _password_from(args), actor=args.actor)
-        _say(f"{args.username}: password changed; every session of the user ended")
+        say(f"{args.username}: password changed; every session of the user ended")
     elif args.user_command == "roles":
         roles = auth.parse_roles(args.roles)
         auth.set_roles(store, args.username, roles, actor=args.actor)
-        _say(f"{args.username}: roles {', '.join(sorted(roles))}; every session ended")
+        say(f"{args.username}: roles {', '.join(sorted(roles))}; every session ended")
     elif args.user_command == "logout":
         auth.end_sessions(store, args.username)
         store.audit(args.actor, "user.sessions_ended", target=args.username)
-        _say(f"{args.username}: every session ended")
+        say(f"{args.username}: every session ended")
     elif args.user_command == "unlock":
         clients = sorted(login_throttle.failures_for(store, args.username))
         cleared = auth.unlock(store, args.username, actor=args.actor, client=args.client)
         where = f": {', '.join(clients)}" if clients else ""
-        _say(f"{args.username}: unlocked ({cleared} failure counter(s) cleared{where})")
+        say(f"{args.username}: unlocked ({cleared} failure counter(s) cleared{where})")
         if not cleared:
-            _say(
+            say(
                 "no failures were counted against this name; if the user is still refused, "
                 "their device's address is blocked for every account: run again with "
                 "--client ADDRESS (the login page shows the address)"
@@ -89,7 +87,7 @@ def _password_from(args: argparse.Namespace) -> str:
     raise DisasterDxError("give the password with --password-file FILE or DX_USER_PASSWORD")
 
 
-def add_user_commands(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     """Add ``user`` and its actions to the ``disaster-dx`` sub-command parser ``commands``."""
     user = commands.add_parser("user", help="manage staff accounts")
     user.set_defaults(handler=cmd_user)

@@ -8,49 +8,25 @@ act on ``/hq``, so the public page, LINE and L-Alert follow either way.
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import alerts, incidents
-from disaster_dx._files import write_atomic
 from disaster_dx._time import jst_minute
-from disaster_dx.areas import areas_from_geojson
-from disaster_dx.config import Settings
+from disaster_dx.cli._common import (
+    actor_name,
+    hazard_from_text,
+    open_runtime,
+    open_store,
+    out,
+    say,
+)
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.io import lalert
-from disaster_dx.model import AlertLevel, Hazard, IncidentKind, OpenState, WarningKind
-from disaster_dx.store import Incident, Store
 
-OpenStore = Callable[[argparse.Namespace, Settings], Store]
-#: Publishes the public snapshot (``disaster_dx.cli._republish``): this process has no
-#: publisher listening, and citizens must see 避難情報 as soon as it is issued or lifted.
-Republish = Callable[[Store, Settings], None]
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _out(message: str) -> None:
-    print(message, flush=True)
-
-
-def _actor(args: argparse.Namespace) -> str:
-    named = getattr(args, "actor", None)
-    return str(named or os.environ.get("USER") or getpass.getuser() or "operator")
-
-
-def _hazard(text: str) -> Hazard:
-    try:
-        return Hazard.parse(text)
-    except ValueError:
-        choices = ", ".join(f"{h.value} ({h.ja})" for h in Hazard)
-        raise DisasterDxError(f"unknown hazard {text!r}; one of: {choices}") from None
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
+    from disaster_dx.store import Incident, Store
 
 
 def _incident_line(incident: Incident) -> str:
@@ -60,12 +36,15 @@ def _incident_line(incident: Incident) -> str:
     return f"{incident.incident_id}  {name}{hazard}  {state}"
 
 
-def cmd_incident(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
+def cmd_incident(args: argparse.Namespace, settings: Settings) -> int:
     """Open (name), close or list live incidents."""
+    from disaster_dx import incidents
+    from disaster_dx.model import IncidentKind, OpenState
+
     store = open_store(args, settings)
     if args.action == "list":
         for incident in store.incidents(kind=IncidentKind.LIVE):
-            _out(_incident_line(incident))
+            out(_incident_line(incident))
         return 0
     if args.action == "open":
         started = datetime.fromisoformat(args.start) if args.start else None
@@ -73,60 +52,58 @@ def cmd_incident(args: argparse.Namespace, settings: Settings, open_store: OpenS
             raise DisasterDxError("--start needs a time zone, e.g. 2026-09-01T06:00+09:00")
         incident = incidents.open_named_incident(
             store,
-            _actor(args),
+            actor_name(args),
             args.name,
-            hazard=_hazard(args.hazard) if args.hazard else None,
+            hazard=hazard_from_text(args.hazard) if args.hazard else None,
             started_at=started,
         )
-        _say(f"live incident named: {_incident_line(incident)}")
+        say(f"live incident named: {_incident_line(incident)}")
         return 0
-    closed = incidents.close_live_incident(store, _actor(args), force=args.force)
+    closed = incidents.close_live_incident(store, actor_name(args), force=args.force)
     incident = closed.incident
-    _say(f"closed: {incident.incident_id} ({incident.title}); it stays for replay and reports")
+    say(f"closed: {incident.incident_id} ({incident.title}); it stays for replay and reports")
     if closed.open_shelters:
         shown = incidents.shelter_names(store.shelters(), closed.open_shelters)
-        _say(
+        say(
             f"warning: closed with {len(closed.open_shelters)} shelter(s) open "
             f"({OpenState.OPEN.ja}): {shown}"
         )
     return 0
 
 
-def cmd_alert(
-    args: argparse.Namespace,
-    settings: Settings,
-    open_store: OpenStore,
-    republish: Republish | None = None,
-) -> int:
+def cmd_alert(args: argparse.Namespace, settings: Settings) -> int:
     """Issue, lift or list 避難情報 and warnings in the open live incident.
 
-    Every write publishes the public snapshot at once; LINE follows through the sender
-    (the app's, or ``disaster-dx line run``), which catches up on writes from other processes.
+    A write runs the app's after-save actions (:mod:`disaster_dx.runtime`): the public
+    snapshot is published and the LINE message queued before the command returns; the
+    sender (the app's, or ``disaster-dx line run``) delivers it.
     """
     store = open_store(args, settings)
-    code = _alert(args, store)
-    if args.action != "list" and republish is not None:
-        republish(store, settings)
-    return code
+    if args.action != "list":
+        open_runtime(args, settings, store)  # publish, queue LINE, re-plan: as in the app
+    return _alert(args, store)
 
 
 def _alert(args: argparse.Namespace, store: Store) -> int:
-    incident = store.live_incident(actor=_actor(args))
+    from disaster_dx import alerts
+    from disaster_dx.model import AlertLevel, WarningKind
+
+    incident = store.live_incident(actor=actor_name(args))
     areas = {a.area_id: a for a in store.areas()}
     if args.action == "list":
         state = store.state(incident.incident_id)
-        _out(f"# {incident.title}")
+        out(f"# {incident.title}")
         if not state.alerts and not state.hazards:
-            _out("避難情報・警報等: なし")
+            out("避難情報・警報等: なし")
         for alert in sorted(state.alerts.values(), key=lambda a: a.issued_at):
             where = "・".join(areas[a].name if a in areas else a for a in alert.areas)
             lifted = f"  解除 {jst_minute(alert.lifted_at)}" if alert.lifted_at else "  発令中"
-            _out(
+            out(
                 f"{alert.alert_id}  警戒レベル{alert.level.number} {alert.level.ja}  "
                 f"{alert.hazard.ja}  {where}  発令 {jst_minute(alert.issued_at)}{lifted}"
             )
         for announcement in state.hazards.values():
-            _out(
+            out(
                 f"警報等  {announcement.title}  ({announcement.hazard.ja})  "
                 f"{jst_minute(announcement.announced_at)}"
             )
@@ -140,23 +117,23 @@ def _alert(args: argparse.Namespace, store: Store) -> int:
         alert = alerts.issue_alert(
             store,
             incident.incident_id,
-            _actor(args),
+            actor_name(args),
             level=level,
-            hazard=_hazard(args.hazard),
+            hazard=hazard_from_text(args.hazard),
             areas=area_ids,
             reason=args.reason or "",
         )
-        _say(
+        say(
             f"issued {alert.alert_id}: 警戒レベル{alert.level.number} {alert.level.ja} "
             f"({alert.hazard.ja}) for {', '.join(areas[a].name for a in alert.areas)}"
         )
-        _out(alert.alert_id)
+        out(alert.alert_id)
         return 0
     if args.action == "lift":
         alert = alerts.lift_alert(
-            store, incident.incident_id, _actor(args), args.alert_id, reason=args.reason or ""
+            store, incident.incident_id, actor_name(args), args.alert_id, reason=args.reason or ""
         )
-        _say(f"lifted {alert.alert_id}: 警戒レベル{alert.level.number} {alert.level.ja}")
+        say(f"lifted {alert.alert_id}: 警戒レベル{alert.level.number} {alert.level.ja}")
         return 0
     if args.action == "warn":
         try:
@@ -168,16 +145,18 @@ def _alert(args: argparse.Namespace, store: Store) -> int:
         announced = alerts.announce_warning(
             store,
             incident.incident_id,
-            _actor(args),
+            actor_name(args),
             warning=warning,
-            hazard=_hazard(args.hazard) if args.hazard else None,
+            hazard=hazard_from_text(args.hazard) if args.hazard else None,
             arrival_at=arrival,
             source=args.source or "",
         )
-        _say(f"recorded: {announced.title} ({announced.hazard.ja})")
+        say(f"recorded: {announced.title} ({announced.hazard.ja})")
         return 0
-    alerts.clear_warning(store, incident.incident_id, _actor(args), _hazard(args.hazard))
-    _say(f"cleared the warning for {_hazard(args.hazard).ja}")
+    alerts.clear_warning(
+        store, incident.incident_id, actor_name(args), hazard_from_text(args.hazard)
+    )
+    say(f"cleared the warning for {hazard_from_text(args.hazard).ja}")
     return 0
 
 
@@ -193,13 +172,16 @@ def _area_id(name: str, areas: dict[str, Any]) -> str:
     raise DisasterDxError(f"unknown area {name!r}; known: {choices or 'none (import-areas)'}")
 
 
-def cmd_lalert(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
+def cmd_lalert(args: argparse.Namespace, settings: Settings) -> int:
     """Write the L-Alert fields of the open live incident (避難情報 or shelters) as CSV or XML.
 
     The same files as HQ's downloads; 災害名 is the incident's name (its HQ title while unnamed).
     """
+    from disaster_dx._files import write_atomic
+    from disaster_dx.io import lalert
+
     store = open_store(args, settings)
-    incident = store.live_incident(actor=_actor(args))
+    incident = store.live_incident(actor=actor_name(args))
     state = store.state(incident.incident_id)
     now = store.clock()
     if args.kind == "evacuation":
@@ -233,39 +215,35 @@ def cmd_lalert(args: argparse.Namespace, settings: Settings, open_store: OpenSto
         sys.stdout.flush()
     else:
         write_atomic(Path(args.output), body)
-        _say(f"{args.output}: {len(records)} row(s) for 「{incident.title}」")
+        say(f"{args.output}: {len(records)} row(s) for 「{incident.title}」")
     return 0
 
 
-def cmd_import_areas(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
+def cmd_import_areas(args: argparse.Namespace, settings: Settings) -> int:
     """Replace the city's areas with a GeoJSON file (all or nothing)."""
+    from disaster_dx.areas import areas_from_geojson
+
     store = open_store(args, settings)
     path = Path(args.path)
     found = areas_from_geojson(path)
     if args.dry_run:
-        _say(f"{path.name}: {len(found)} area(s), no problems (nothing imported: --dry-run)")
+        say(f"{path.name}: {len(found)} area(s), no problems (nothing imported: --dry-run)")
         return 0
-    store.replace_areas(found, source=path.name, actor=_actor(args))
+    store.replace_areas(found, source=path.name, actor=actor_name(args))
     shelters = store.shelters()
     for area in found:
         inside = sum(1 for s in shelters if area.contains(s))
-        _say(f"{area.area_id}: {area.name} — {inside} shelter(s)")
+        say(f"{area.area_id}: {area.name} — {inside} shelter(s)")
     empty = [a.name for a in found if not any(a.contains(s) for s in shelters)]
     if empty:
-        _say(f"warning: no shelter lies in {len(empty)} area(s): {', '.join(empty)}")
+        say(f"warning: no shelter lies in {len(empty)} area(s): {', '.join(empty)}")
     return 0
 
 
-def register(commands: Any, open_store: OpenStore, *, republish: Republish | None = None) -> None:
-    """Add the commands to the ``disaster-dx`` parser."""
-
-    def bound(
-        handler: Callable[[argparse.Namespace, Settings, OpenStore], int],
-    ) -> Callable[[argparse.Namespace, Settings], int]:
-        return lambda args, settings: handler(args, settings, open_store)
-
+def add_commands(commands: Any) -> None:
+    """Add ``incident``, ``alert``, ``lalert`` and ``import-areas`` to the parser."""
     incident = commands.add_parser("incident", help="name, close or list live incidents")
-    incident.set_defaults(handler=bound(cmd_incident))
+    incident.set_defaults(handler=cmd_incident)
     actions = incident.add_subparsers(dest="action", required=True)
     opened = actions.add_parser("open", help="name the disaster HQ works on (one at a time)")
     opened.add_argument("name", help="e.g. 令和8年 台風第10号")
@@ -278,9 +256,7 @@ def register(commands: Any, open_store: OpenStore, *, republish: Republish | Non
         sub.add_argument("--actor", help="who does this (default $USER)")
 
     alert = commands.add_parser("alert", help="避難情報 (警戒レベル3–5) and warnings in force")
-    alert.set_defaults(
-        handler=lambda args, settings: cmd_alert(args, settings, open_store, republish)
-    )
+    alert.set_defaults(handler=cmd_alert)
     actions = alert.add_subparsers(dest="action", required=True)
     issue = actions.add_parser("issue", help="issue 避難情報 for areas")
     issue.add_argument("--level", type=int, required=True, help="警戒レベル 3, 4 or 5")
@@ -308,10 +284,10 @@ def register(commands: Any, open_store: OpenStore, *, republish: Republish | Non
     out.add_argument("--format", choices=("csv", "xml"), default="csv")
     out.add_argument("-o", "--output", help="file to write (default: standard output)")
     out.add_argument("--all", action="store_true", help="shelters: also those never opened")
-    out.set_defaults(handler=bound(cmd_lalert))
+    out.set_defaults(handler=cmd_lalert)
 
     areas = commands.add_parser("import-areas", help="replace the city's areas (GeoJSON)")
     areas.add_argument("path", help="GeoJSON FeatureCollection of the city's 地区")
     areas.add_argument("--dry-run", action="store_true", help="only check the file")
     areas.add_argument("--actor", help="who does this (default $USER)")
-    areas.set_defaults(handler=bound(cmd_import_areas))
+    areas.set_defaults(handler=cmd_import_areas)

@@ -1,6 +1,5 @@
 """``disaster-dx token create|list|revoke``: personal API tokens for the REST API.
 
-Kept out of ``cli.py`` (already past 1,000 lines); :func:`add_token_commands` plugs it in.
 The token is printed once, on stdout, and never again: only its hash is stored.
 """
 
@@ -9,17 +8,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import api_tokens, auth
-from disaster_dx.config import Settings
-from disaster_dx.store import Store
+from disaster_dx.cli._common import open_store
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     """Create, list or revoke API tokens."""
-    store = Store(settings.database_url)
-    args.opened_stores.append(store)  # closed by cli.main however the command ends
+    from disaster_dx import api_tokens, auth
+
+    store = open_store(args, settings)
     store.create_schema()
     api_tokens.create_token_tables(store)
     if args.token_command == "create":
@@ -47,7 +48,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_token_commands(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     """Add ``token`` and its actions to the ``disaster-dx`` sub-command parser ``commands``."""
     token = commands.add_parser("token", help="personal API tokens (REST API /api/v1)")
     token.set_defaults(handler=cmd_token)

@@ -8,29 +8,27 @@ year's exercise (``disaster-dx drill export``).
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from disaster_dx import history
-from disaster_dx.bundled import ensure_initialised
-from disaster_dx.cli_incident import _actor, _hazard
-from disaster_dx.config import Settings
-from disaster_dx.io.history import snapshots_from_folder
-from disaster_dx.store import Store
+from disaster_dx.cli._common import actor_name, hazard_from_text, open_runtime, open_store, say
 
-OpenStore = Callable[[argparse.Namespace, Settings], Store]
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def cmd_history(args: argparse.Namespace, settings: Settings, open_store: OpenStore) -> int:
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     """Import (or, with ``--dry-run``, only check) a folder of published snapshots."""
+    from disaster_dx import history
+    from disaster_dx.bundled import ensure_initialised
+    from disaster_dx.io.history import snapshots_from_folder
+
     store = open_store(args, settings)
-    operator = _actor(args)
+    operator = actor_name(args)
     ensure_initialised(store, actor=operator)
-    hazard = _hazard(args.hazard) if args.hazard else None
+    # The app's after-save actions, for uniformity: the record itself is written as a closed
+    # incident without running them (a past disaster is not news for LINE or the public page).
+    open_runtime(args, settings, store)
+    hazard = hazard_from_text(args.hazard) if args.hazard else None
     if args.dry_run:
         series = snapshots_from_folder(args.folder)
         active = {s.shelter_id for s in store.shelters()}
@@ -40,12 +38,12 @@ def cmd_history(args: argparse.Namespace, settings: Settings, open_store: OpenSt
             active=active,
             add_unknown=args.add_unknown,
         )
-        _say(
+        say(
             f"checked {len(series.snapshots)} publications: {len(plan.events)} events; "
             "nothing written"
         )
         for line in history.HistoryImport.describe(plan):
-            _say(line)
+            say(line)
         return 0
     done = history.import_history(
         store,
@@ -56,8 +54,8 @@ def cmd_history(args: argparse.Namespace, settings: Settings, open_store: OpenSt
         add_unknown=args.add_unknown,
     )
     for line in done.lines():
-        _say(line)
-    _say(
+        say(line)
+    say(
         f"replay: /drill/replay/{done.incident.incident_id} · report: "
         f"disaster-dx drill report {done.incident.incident_id} · scenario: "
         f"disaster-dx drill export {done.incident.incident_id}"
@@ -65,10 +63,10 @@ def cmd_history(args: argparse.Namespace, settings: Settings, open_store: OpenSt
     return 0
 
 
-def register(commands: argparse._SubParsersAction, open_store: OpenStore) -> None:  # type: ignore[type-arg]
+def add_commands(commands: Any) -> None:
     """Add ``history import`` to the ``disaster-dx`` command."""
     parser = commands.add_parser("history", help="past disasters from published shelter snapshots")
-    parser.set_defaults(handler=lambda args, settings: cmd_history(args, settings, open_store))
+    parser.set_defaults(handler=cmd_history)
     actions = parser.add_subparsers(dest="history_command", required=True, metavar="ACTION")
     imp = actions.add_parser(
         "import", help="a folder of open-shelter CSVs (ID,地区,名称,人数,時点) → a closed incident"
