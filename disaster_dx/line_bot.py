@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from disaster_dx.geodesy import distances_m as distances_m
 from disaster_dx.line.bot import CITY_HALL as CITY_HALL
 from disaster_dx.line.bot import MAP_LINK as MAP_LINK
 from disaster_dx.line.bot import NEAREST_COUNT as NEAREST_COUNT
@@ -12,7 +13,6 @@ from disaster_dx.line.bot import LineBot as LineBot
 from disaster_dx.line.bot import Nearby as Nearby
 from disaster_dx.line.bot import Reply as Reply
 from disaster_dx.line.bot import alert_notice as alert_notice
-from disaster_dx.geodesy import distances_m as distances_m
 from disaster_dx.line.bot import first_delivery as first_delivery
 from disaster_dx.line.bot import help_reply as help_reply
 from disaster_dx.line.bot import how_to_send_location as how_to_send_location
