@@ -176,12 +176,12 @@ class RoadGraph:
         return cKDTree(np.column_stack((self.x, self.y)))
 
     @cached_property
-    def edge_tree(self) -> shapely.STRtree:
-        """STRtree over the edges in :data:`PROJECTED_CRS` (metres), built on first use and kept.
+    def street_index(self) -> StreetIndex:
+        """Every street as straight segments in metres, with a KD-tree over points along them.
 
-        Tree item ``i`` is edge ``i`` (CSR data order); :attr:`plane_lines` holds the lines.
+        Built on first use and kept (see :func:`access_points`).
         """
-        return shapely.STRtree(self.plane_lines)
+        return StreetIndex.build(self)
 
     @cached_property
     def plane_lines(self) -> NDArray[np.object_]:
@@ -231,12 +231,13 @@ class RoadGraph:
         return {}
 
     @cached_property
-    def has_isolated_nodes(self) -> bool:
-        """Whether some node has no edge (a point may then be nearer a node than any edge)."""
+    def isolated(self) -> NDArray[np.bool_]:
+        """Which nodes have no edge (a point may be nearer such a node than to any street)."""
         degree = np.bincount(self.edge_u, minlength=self.n_nodes) + np.bincount(
             self.edge_v, minlength=self.n_nodes
         )
-        return bool((degree == 0).any())
+        isolated: NDArray[np.bool_] = degree == 0
+        return isolated
 
     @cached_property
     def _edge_keys(self) -> NDArray[np.int64]:
@@ -680,13 +681,96 @@ class Access:
         )
 
 
+#: Spacing (metres) of the points :class:`StreetIndex` samples along every street segment.
+STREET_SAMPLE_M = 40.0
+
+
+@dataclass(frozen=True, eq=False)
+class StreetIndex:
+    """Streets as straight segments in metres, for exact nearest-street queries in numpy.
+
+    Segment ``i`` runs from ``(x0, y0)`` by ``(dx, dy)`` and belongs to edge ``edge[i]``;
+    ``start_m`` is how far along its edge (in the plane) a segment starts; ``plane_m`` the
+    plane length of each edge. ``tree`` holds points every :data:`STREET_SAMPLE_M` (at most)
+    along every segment, ends included, and ``sample_segment`` says whose they are: the
+    nearest point of a segment lies within half a spacing of one of its samples.
+    """
+
+    edge: IntArray
+    x0: FloatArray
+    y0: FloatArray
+    dx: FloatArray
+    dy: FloatArray
+    start_m: FloatArray
+    plane_m: FloatArray
+    sample_segment: IntArray
+    tree: Any
+
+    @classmethod
+    def build(cls, graph: RoadGraph) -> StreetIndex:
+        """Split the graph's (projected) edge lines into segments and sample them."""
+        coords, which = shapely.get_coordinates(graph.plane_lines, return_index=True)
+        same = which[1:] == which[:-1]
+        edge = np.asarray(which[:-1][same], dtype=np.intp)
+        x0, y0 = coords[:-1][same].T
+        x1, y1 = coords[1:][same].T
+        dx, dy = x1 - x0, y1 - y0
+        length = np.hypot(dx, dy)
+        total = np.cumsum(length)
+        first = np.searchsorted(edge, edge, side="left")  # edges come in order
+        start = total - length - (total[first] - length[first])
+        plane = np.bincount(edge, weights=length, minlength=graph.n_edges).astype(float)
+        pieces = np.maximum(np.ceil(length / STREET_SAMPLE_M), 1).astype(np.intp)
+        segment = np.repeat(np.arange(edge.size, dtype=np.intp), pieces + 1)
+        offsets = np.concatenate(([0], np.cumsum(pieces + 1)[:-1]))
+        t = (np.arange(segment.size) - offsets[segment]) / pieces[segment]
+        samples = np.column_stack((x0[segment] + t * dx[segment], y0[segment] + t * dy[segment]))
+        return cls(edge, x0, y0, dx, dy, start, plane, segment, cKDTree(samples))
+
+    def nearest(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Per point: nearest segment, its parameter ``t`` in [0, 1] and the distance, exactly.
+
+        A k-nearest sample query gives candidates; a point is settled once its k-th sample is
+        farther than the nearest sample plus half a spacing (no other segment can be nearer),
+        else asked again with a larger k. Ties go to the first segment.
+        """
+        m = x.size
+        best = np.full(m, -1, dtype=np.intp)
+        best_t = np.zeros(m)
+        best_d = np.full(m, np.inf)
+        n_samples = self.sample_segment.size
+        todo = np.arange(m)
+        k = 16
+        while todo.size and n_samples:
+            k = min(k, n_samples)
+            found, index = self.tree.query(np.column_stack((x[todo], y[todo])), k=k, workers=-1)
+            found, index = found.reshape(todo.size, k), index.reshape(todo.size, k)
+            seg = self.sample_segment[index]
+            px, py = x[todo][:, None], y[todo][:, None]
+            dx, dy = self.dx[seg], self.dy[seg]
+            span = dx * dx + dy * dy
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = ((px - self.x0[seg]) * dx + (py - self.y0[seg]) * dy) / span
+            t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
+            d = np.hypot(self.x0[seg] + t * dx - px, self.y0[seg] + t * dy - py)
+            pick = np.argmin(d, axis=1)
+            rows = np.arange(todo.size)
+            best[todo] = seg[rows, pick]
+            best_t[todo] = t[rows, pick]
+            best_d[todo] = d[rows, pick]
+            settled = (found[:, -1] > found[:, 0] + STREET_SAMPLE_M / 2) | (k == n_samples)
+            todo = todo[~settled]
+            k *= 4
+        return best, best_t, best_d
+
+
 def access_points(graph: RoadGraph, lon: ArrayLike, lat: ArrayLike) -> Access:
     """The nearest point on the nearest edge for every point (NaN positions stay unjoined).
 
-    One STRtree ``query_nearest`` over the projected edge lines for all points at once (the
-    tree is built on the first call and kept on the graph); edge geometries are followed, so a
-    curved street is joined where it really passes. Distances along an edge are scaled to the
-    edge's length, so they add up with the network's lengths exactly.
+    Exact and vectorised over all points (:meth:`StreetIndex.nearest`, built on the first call
+    and kept on the graph); edge geometries are followed, so a curved street is joined where it
+    really passes. Distances along an edge are scaled to the edge's length, so they add up
+    with the network's lengths exactly.
     """
     lon_a = np.atleast_1d(np.asarray(lon, dtype=float)).ravel()
     lat_a = np.atleast_1d(np.asarray(lat, dtype=float)).ravel()
@@ -707,27 +791,25 @@ def access_points(graph: RoadGraph, lon: ArrayLike, lat: ArrayLike) -> Access:
         x, y = project(lon_a[located], lat_a[located])
         px[located], py[located] = x, y
         if graph.n_edges:
-            points = shapely.points(x, y)
-            (p, e), found = graph.edge_tree.query_nearest(
-                points, return_distance=True, all_matches=False
-            )
-            lines = graph.plane_lines[e]
-            fraction = shapely.line_locate_point(lines, points[p], normalized=True)
-            fraction = np.clip(np.nan_to_num(fraction, nan=0.0), 0.0, 1.0)  # NaN: a 0 m line
-            at = shapely.line_interpolate_point(lines, fraction, normalized=True)
-            who = located[p]
-            edge[who] = e
-            u[who] = graph.edge_u[e]
-            edge_m[who] = graph.edge_length[e]
-            along[who] = fraction * edge_m[who]
-            distance[who] = found
-            ax[who] = shapely.get_x(at)
-            ay[who] = shapely.get_y(at)
-        if graph.has_isolated_nodes or not graph.n_edges:
+            streets = graph.street_index
+            seg, t, found = streets.nearest(x, y)
+            e = streets.edge[seg]
+            plane = streets.plane_m[e]
+            on_plane = streets.start_m[seg] + t * np.hypot(streets.dx[seg], streets.dy[seg])
+            fraction = np.divide(on_plane, plane, out=np.zeros_like(plane), where=plane > 0)
+            edge[located] = e
+            u[located] = graph.edge_u[e]
+            edge_m[located] = graph.edge_length[e]
+            along[located] = np.clip(fraction, 0.0, 1.0) * edge_m[located]
+            distance[located] = found
+            ax[located] = streets.x0[seg] + t * streets.dx[seg]
+            ay[located] = streets.y0[seg] + t * streets.dy[seg]
+        if graph.isolated.any():  # only a node without streets can be nearer than every street
             node_distance, node = graph.kdtree.query(np.column_stack((x, y)), workers=-1)
-            closer = node_distance < distance[located]  # only a node without edges can be
+            node = np.asarray(node, dtype=np.intp)
+            closer = graph.isolated[node] & (node_distance < distance[located])
             who = located[closer]
-            node = np.asarray(node, dtype=np.intp)[closer]
+            node = node[closer]
             edge[who], u[who], along[who], edge_m[who] = NO_NODE, node, 0.0, 0.0
             distance[who] = node_distance[closer]
             ax[who], ay[who] = graph.x[node], graph.y[node]

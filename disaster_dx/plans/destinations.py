@@ -5,7 +5,7 @@ residents, ≈50k-node road graph, ≈100 shelters) takes a fraction of a second
 
 1. **vertical judgement** per building (:func:`vertical_evacuation`), once per hazard;
 2. **join** residents and destinations to the road graph at the nearest point of the nearest
-   edge (:func:`disaster_dx.routing.access_points`, one STRtree query each);
+   edge (:func:`disaster_dx.routing.access_points`, exact and vectorised);
 3. **door to door**: one multi-source Dijkstra from the destinations' access points, whose
    links include the walk from the road to each destination, so the chosen destination is the
    nearest by the whole walk — home → road → streets → road → destination — and a second
