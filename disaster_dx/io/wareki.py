@@ -122,6 +122,15 @@ def parse_japanese_date(text: str) -> date:
     return day
 
 
+def wareki_date(day: date) -> str:
+    """「令和7年4月1日」 (元年 for the first year); 西暦 before 昭和."""
+    for era in ERAS:
+        if day >= era.first_day:
+            year = day.year - era.offset
+            return f"{era.name}{'元' if year == 1 else year}年{day.month}月{day.day}日"
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def _clean(normal: str) -> str:
     """No spaces, brackets unified, 漢数字 as digits, 時点/現在 dropped."""
     cleaned = re.sub(r"\s+", "", normal)
