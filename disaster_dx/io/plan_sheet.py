@@ -376,7 +376,7 @@ def _margin(margin: float | None) -> str:
 
 # -- the SVG map ----------------------------------------------------------------------------------
 
-_WIDTH, _HEIGHT = 700.0, 391.0  # the .map box: 188 mm × 105 mm (plan_sheet.css)
+_WIDTH, _HEIGHT = 700.0, 298.0  # the .map box: 188 mm × 80 mm (plan_sheet.css)
 
 
 def _map_svg(plan: Plan, graph: RoadGraph | None, alt: Destination | None) -> tuple[Markup, bool]:
