@@ -25,6 +25,7 @@ from disaster_dx.bundled import (
 )
 from disaster_dx.city import MUNICIPALITY_LIST_SOURCE, NANKOKU_CODE, city_for_code
 from disaster_dx.cli_db import add_db_commands
+from disaster_dx.cli_plans_export import add_plans_export_commands
 from disaster_dx.cli_tokens import add_token_commands
 from disaster_dx.cli_users import add_user_commands
 from disaster_dx.config import Settings, settings_from_env
@@ -1065,6 +1066,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     _add_plan_commands(commands)
+    add_plans_export_commands(commands)
 
     cams = commands.add_parser("cameras", help="tower cameras: check, run the poller, simulate")
     cams.set_defaults(handler=cmd_cameras)

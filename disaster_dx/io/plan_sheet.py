@@ -318,7 +318,7 @@ def _sheet(
         status_symbol=status.symbol,
         status_word=STATUS_WORDS[status],
         advice=_ADVICE[status],
-        trigger=_trigger_text(plan, resident),
+        trigger=trigger_text(plan, resident),
         destination_rows=tuple(rows),
         svg=svg,
         map_html=map_html or None,
@@ -357,7 +357,8 @@ def _sheet(
     )
 
 
-def _trigger_text(plan: Plan, resident: Resident) -> str:
+def trigger_text(plan: Plan, resident: Resident) -> str:
+    """When to start evacuating (:func:`~disaster_dx.residents.evacuation_trigger`)."""
     if plan.status is PlanStatus.OUTSIDE:
         return (
             "自宅は区域外のため、立退き避難は不要の見込みです。"
