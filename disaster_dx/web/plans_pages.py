@@ -36,7 +36,6 @@ from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.io.export import csv_bytes
 from disaster_dx.io.plan_sheet import plan_sheet_html, plan_sheets_html
 from disaster_dx.io.plans_csv import plans_csv
-from disaster_dx.io.residents import Resident
 from disaster_dx.model import Hazard
 from disaster_dx.plans import (
     PLAN_HAZARDS,
@@ -46,6 +45,7 @@ from disaster_dx.plans import (
     create_plan_tables,
     read_resident,
 )
+from disaster_dx.residents import Resident
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
@@ -255,7 +255,7 @@ def _destination_markers(run: PlanRun) -> list[dl.DivMarker]:
 def _export_links(params: dict[str, Any]) -> list[Any]:
     query = _query(params)
     links = (
-        (f"/plans/export/sheets.html?{query}", "全員の計画書を印刷（A4・1人1枚）"),
+        (f"/plans/export/sheets.html?{query}", "全員の計画書を印刷（A4・1人2ページ）"),
         (f"/plans/export/sheets.html?{query}&consented=1", "同意のある人の計画書だけ印刷"),
         (f"/plans/export/sheets.html?{query}&status=late", "間に合わない人の計画書だけ印刷"),
         (f"/plans/export/plans.csv?{query}", "一覧をCSV（Excel）で保存"),
