@@ -140,7 +140,8 @@ def test_no_internal_building_id_is_printed() -> None:
 
 def test_missing_fields_print_as_unset_not_as_blanks() -> None:
     plan = _plan(PlanStatus.REACHABLE)
-    bare = next(r for r in district().residents if r.resident_id == plan.resident_id)
+    person = next(r for r in district().residents if r.resident_id == plan.resident_id)
+    bare = Resident(person.resident_id, person.name, person.address, person.lon, person.lat)
     text = _sheet(plan, bare)
     assert text.count("未記入") >= 4  # 持ち出し品, emergency name, 作成日, 見直し日
     assert "未確認：本人（または代理人）の同意を確認し" in text
