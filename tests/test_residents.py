@@ -175,7 +175,7 @@ def test_yoshiki_problems_are_located_without_values(tmp_path) -> None:
     text = "\n".join(str(p) for p in caught.value.problems)
     assert "line 2 (id R-1): emergency_phone is not a phone number" in text
     assert "line 2 (id R-1): created_on is not a date" in text
-    assert "line 3 (id R-2): emergency_name is given without emergency_phone" in text
+    assert "line 3 (id R-2): an emergency contact is given without emergency_phone" in text
     assert "line 3 (id R-2): review_on (見直し日) is before created_on (作成日)" in text
     assert "line 3 (id R-2): plan_consent must be blank" in text
     assert "line 3 (id R-2): plan_consent_on (同意日) is given but plan_consent is not yes" in text

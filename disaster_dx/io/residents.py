@@ -306,7 +306,9 @@ def _resident(
     emergency_phone = _phone(text("emergency_phone"), "emergency_phone", where, problems)
     if (emergency_name or emergency_relation) and not emergency_phone:
         problems.append(
-            Problem(where, "emergency_name is given without emergency_phone (緊急連絡先電話番号)")
+            Problem(
+                where, "an emergency contact is given without emergency_phone (緊急連絡先電話番号)"
+            )
         )
     supporters = []
     for k in range(2, 2 + EXTRA_SUPPORTERS):
