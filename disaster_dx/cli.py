@@ -438,6 +438,16 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     _say(f"{scenario.label_ja}: {len(plans)} residents")
     for status, count in plans.counts().items():
         _say(f"  {status.symbol} {status.ja} ({status.value}): {count}")
+    far = plans.far_destinations
+    if far:
+        limit = plans.scenario.max_snap_m
+        _say(
+            f"  ⚠ 道路網から{limit:.0f}m以上離れていて経路を計算できない避難先 {len(far)} か所 "
+            f"({len(far)} destination(s) more than {limit:.0f} m from the road network, "
+            "not routed to):"
+        )
+        for destination in far:
+            _say(f"    - {destination.name} ({destination.destination_id})")
     rows = []
     for i in range(len(plans)):
         plan = plans.plan(i)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache, cached_property
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
@@ -174,6 +174,70 @@ class RoadGraph:
     def kdtree(self) -> Any:
         """KD-tree over projected node coordinates, built on first use and kept."""
         return cKDTree(np.column_stack((self.x, self.y)))
+
+    @cached_property
+    def street_index(self) -> StreetIndex:
+        """Every street as straight segments in metres, with a KD-tree over points along them.
+
+        Built on first use and kept (see :func:`access_points`).
+        """
+        return StreetIndex.build(self)
+
+    @cached_property
+    def plane_lines(self) -> NDArray[np.object_]:
+        """Edge lines in metres (:data:`PROJECTED_CRS`), each from ``edge_u`` to ``edge_v``."""
+        u, v = self.edge_u, self.edge_v
+        straight = np.asarray(
+            shapely.linestrings(
+                np.stack(
+                    (
+                        np.column_stack((self.x[u], self.y[u])),
+                        np.column_stack((self.x[v], self.y[v])),
+                    ),
+                    axis=1,
+                ).reshape(-1, 2, 2)
+            ),
+            dtype=object,
+        )
+        if self.edge_geometry is None:
+            return straight
+        has = ~shapely.is_missing(self.edge_geometry)
+        lines = straight.copy()
+        if has.any():
+            lines[has] = shapely.transform(self.edge_geometry[has], _project_coords)
+        return lines
+
+    @cached_property
+    def both_ways(self) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+        """Every street in both directions as CSR arrays ``(indptr, indices, data, rows)``.
+
+        For directed searches that grow extra rows (:func:`door_search`): csgraph's undirected
+        mode transposes the matrix on every call, which this does once per graph.
+        """
+        rows = np.concatenate((self.edge_u, self.edge_v))
+        cols = np.concatenate((self.edge_v, self.edge_u))
+        data = np.concatenate((self.edge_length, self.edge_length))
+        order = np.lexsort((cols, rows))
+        indptr = np.zeros(self.n_nodes + 1, dtype=np.intp)
+        np.cumsum(np.bincount(rows, minlength=self.n_nodes), out=indptr[1:])
+        return indptr, cols[order], data[order], rows[order]
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """A cache of answers derived from this graph alone, dropped with the graph.
+
+        E.g. where fixed destinations join it (:func:`access_points` of every shelter).
+        """
+        return {}
+
+    @cached_property
+    def isolated(self) -> NDArray[np.bool_]:
+        """Which nodes have no edge (a point may be nearer such a node than to any street)."""
+        degree = np.bincount(self.edge_u, minlength=self.n_nodes) + np.bincount(
+            self.edge_v, minlength=self.n_nodes
+        )
+        isolated: NDArray[np.bool_] = degree == 0
+        return isolated
 
     @cached_property
     def _edge_keys(self) -> NDArray[np.int64]:
@@ -574,6 +638,199 @@ def nearest_nodes(graph: RoadGraph, lon: ArrayLike, lat: ArrayLike) -> tuple[Int
     return np.asarray(index, dtype=np.intp), np.asarray(distance, dtype=float)
 
 
+@dataclass(frozen=True, eq=False)
+class Access:
+    """Where each point joins the network: the nearest point on the nearest edge.
+
+    A walk from a point goes straight to its access point (``distance_m``, at ``lon``/``lat``),
+    then along its edge: ``along_m`` metres to node ``u`` or ``edge_m − along_m`` to node ``v``.
+    Counting both walks (and not only the nearest *node*) is what makes door-to-door distances
+    exact: a home halfway along a 200 m street is 100 m from either corner, not 0.
+
+    A point nearest to a node without edges joins at that node (``u == v``, ``edge_m == 0``,
+    ``edge == -1``); a point without a position has ``u == -1`` and ``distance_m`` ``inf``.
+    ``x``/``y`` are the point itself in :data:`PROJECTED_CRS` (NaN without a position).
+    """
+
+    edge: IntArray
+    u: IntArray
+    v: IntArray
+    along_m: FloatArray
+    edge_m: FloatArray
+    distance_m: FloatArray
+    lon: FloatArray
+    lat: FloatArray
+    x: FloatArray
+    y: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.u.size)
+
+    @property
+    def joined(self) -> NDArray[np.bool_]:
+        """Which points have an access point (a position and a non-empty graph)."""
+        return self.u >= 0
+
+    def take(self, which: IntArray) -> Access:
+        """The access of the points ``which`` only (same order)."""
+        return Access(
+            *(
+                np.asarray(getattr(self, f.name)[which])
+                for f in fields(self)  # every field is a per-point array
+            )
+        )
+
+
+#: Spacing (metres) of the points :class:`StreetIndex` samples along every street segment.
+STREET_SAMPLE_M = 40.0
+
+
+@dataclass(frozen=True, eq=False)
+class StreetIndex:
+    """Streets as straight segments in metres, for exact nearest-street queries in numpy.
+
+    Segment ``i`` runs from ``(x0, y0)`` by ``(dx, dy)`` and belongs to edge ``edge[i]``;
+    ``start_m`` is how far along its edge (in the plane) a segment starts; ``plane_m`` the
+    plane length of each edge. ``tree`` holds points every :data:`STREET_SAMPLE_M` (at most)
+    along every segment, ends included, and ``sample_segment`` says whose they are: the
+    nearest point of a segment lies within half a spacing of one of its samples.
+    """
+
+    edge: IntArray
+    x0: FloatArray
+    y0: FloatArray
+    dx: FloatArray
+    dy: FloatArray
+    start_m: FloatArray
+    plane_m: FloatArray
+    sample_segment: IntArray
+    tree: Any
+
+    @classmethod
+    def build(cls, graph: RoadGraph) -> StreetIndex:
+        """Split the graph's (projected) edge lines into segments and sample them."""
+        coords, which = shapely.get_coordinates(graph.plane_lines, return_index=True)
+        same = which[1:] == which[:-1]
+        edge = np.asarray(which[:-1][same], dtype=np.intp)
+        x0, y0 = coords[:-1][same].T
+        x1, y1 = coords[1:][same].T
+        dx, dy = x1 - x0, y1 - y0
+        length = np.hypot(dx, dy)
+        total = np.cumsum(length)
+        first = np.searchsorted(edge, edge, side="left")  # edges come in order
+        start = total - length - (total[first] - length[first])
+        plane = np.bincount(edge, weights=length, minlength=graph.n_edges).astype(float)
+        pieces = np.maximum(np.ceil(length / STREET_SAMPLE_M), 1).astype(np.intp)
+        segment = np.repeat(np.arange(edge.size, dtype=np.intp), pieces + 1)
+        offsets = np.concatenate(([0], np.cumsum(pieces + 1)[:-1]))
+        t = (np.arange(segment.size) - offsets[segment]) / pieces[segment]
+        samples = np.column_stack((x0[segment] + t * dx[segment], y0[segment] + t * dy[segment]))
+        return cls(edge, x0, y0, dx, dy, start, plane, segment, cKDTree(samples))
+
+    def nearest(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Per point: nearest segment, its parameter ``t`` in [0, 1] and the distance, exactly.
+
+        A k-nearest sample query gives candidates; a point is settled once its k-th sample is
+        farther than the nearest sample plus half a spacing (no other segment can be nearer),
+        else asked again with a larger k. Ties go to the first segment.
+        """
+        m = x.size
+        best = np.full(m, -1, dtype=np.intp)
+        best_t = np.zeros(m)
+        best_d = np.full(m, np.inf)
+        n_samples = self.sample_segment.size
+        todo = np.arange(m)
+        k = 16
+        while todo.size and n_samples:
+            k = min(k, n_samples)
+            found, index = self.tree.query(np.column_stack((x[todo], y[todo])), k=k, workers=-1)
+            found, index = found.reshape(todo.size, k), index.reshape(todo.size, k)
+            seg = self.sample_segment[index]
+            px, py = x[todo][:, None], y[todo][:, None]
+            dx, dy = self.dx[seg], self.dy[seg]
+            span = dx * dx + dy * dy
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = ((px - self.x0[seg]) * dx + (py - self.y0[seg]) * dy) / span
+            t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
+            d = np.hypot(self.x0[seg] + t * dx - px, self.y0[seg] + t * dy - py)
+            pick = np.argmin(d, axis=1)
+            rows = np.arange(todo.size)
+            best[todo] = seg[rows, pick]
+            best_t[todo] = t[rows, pick]
+            best_d[todo] = d[rows, pick]
+            settled = (found[:, -1] > found[:, 0] + STREET_SAMPLE_M / 2) | (k == n_samples)
+            todo = todo[~settled]
+            k *= 4
+        return best, best_t, best_d
+
+
+def access_points(graph: RoadGraph, lon: ArrayLike, lat: ArrayLike) -> Access:
+    """The nearest point on the nearest edge for every point (NaN positions stay unjoined).
+
+    Exact and vectorised over all points (:meth:`StreetIndex.nearest`, built on the first call
+    and kept on the graph); edge geometries are followed, so a curved street is joined where it
+    really passes. Distances along an edge are scaled to the edge's length, so they add up
+    with the network's lengths exactly.
+    """
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=float)).ravel()
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=float)).ravel()
+    if lon_a.shape != lat_a.shape:
+        raise ValueError(f"lon has {lon_a.size} entries but lat has {lat_a.size}")
+    m = lon_a.size
+    edge = np.full(m, NO_NODE, dtype=np.intp)
+    u = np.full(m, NO_NODE, dtype=np.intp)
+    along = np.zeros(m)
+    edge_m = np.zeros(m)
+    distance = np.full(m, np.inf)
+    ax = np.full(m, np.nan)
+    ay = np.full(m, np.nan)
+    located = np.flatnonzero(np.isfinite(lon_a) & np.isfinite(lat_a))
+    px = np.full(m, np.nan)
+    py = np.full(m, np.nan)
+    if located.size and graph.n_nodes:
+        x, y = project(lon_a[located], lat_a[located])
+        px[located], py[located] = x, y
+        if graph.n_edges:
+            streets = graph.street_index
+            seg, t, found = streets.nearest(x, y)
+            e = streets.edge[seg]
+            plane = streets.plane_m[e]
+            on_plane = streets.start_m[seg] + t * np.hypot(streets.dx[seg], streets.dy[seg])
+            fraction = np.divide(on_plane, plane, out=np.zeros_like(plane), where=plane > 0)
+            edge[located] = e
+            u[located] = graph.edge_u[e]
+            edge_m[located] = graph.edge_length[e]
+            along[located] = np.clip(fraction, 0.0, 1.0) * edge_m[located]
+            distance[located] = found
+            ax[located] = streets.x0[seg] + t * streets.dx[seg]
+            ay[located] = streets.y0[seg] + t * streets.dy[seg]
+        if graph.isolated.any():  # only a node without streets can be nearer than every street
+            node_distance, node = graph.kdtree.query(np.column_stack((x, y)), workers=-1)
+            node = np.asarray(node, dtype=np.intp)
+            closer = graph.isolated[node] & (node_distance < distance[located])
+            who = located[closer]
+            node = node[closer]
+            edge[who], u[who], along[who], edge_m[who] = NO_NODE, node, 0.0, 0.0
+            distance[who] = node_distance[closer]
+            ax[who], ay[who] = graph.x[node], graph.y[node]
+    v = u.copy()
+    on_edge = edge >= 0
+    v[on_edge] = graph.edge_v[edge[on_edge]]
+    access_lon, access_lat = to_lonlat().transform(ax, ay)
+    return Access(
+        edge=edge,
+        u=u,
+        v=v,
+        along_m=along,
+        edge_m=edge_m,
+        distance_m=distance,
+        lon=np.asarray(access_lon, dtype=float),
+        lat=np.asarray(access_lat, dtype=float),
+        x=px,
+        y=py,
+    )
+
+
 # -- search -----------------------------------------------------------------------------------
 
 
@@ -670,6 +927,142 @@ def nearest_destinations(
         position=position,
         predecessor=predecessor,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class DoorSearch:
+    """For every node: the nearest destination *door to door*, and the nearest of another site.
+
+    Destination ``i`` is joined to the network at its access point, which the search adds as
+    node ``n_nodes + i`` (so node arrays here have ``n_nodes + len(destinations)`` entries and
+    routes end at that node). Distances include the walk from the access point to the
+    destination itself, so the nearest destination is the nearest by the whole walk, not the
+    first one listed at a shared street corner.
+
+    Attributes
+    ----------
+    distance, destination
+        Metres to the nearest destination and its index (``inf`` / ``-1`` when none).
+    predecessor
+        Next node towards it (``-1`` at access points of destinations and unreachable nodes).
+    alt_distance, alt_destination
+        The same for the nearest destination whose site differs from ``destination``'s.
+    """
+
+    n_nodes: int
+    distance: FloatArray
+    destination: IntArray
+    predecessor: IntArray
+    alt_distance: FloatArray
+    alt_destination: IntArray
+
+
+def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) -> DoorSearch:
+    """Nearest and second-nearest-site destination for all nodes: two csgraph searches.
+
+    1. Each destination's access point becomes a node on its edge, linked to the edge's ends
+       by ``distance_m + along_m`` and ``distance_m + edge_m − along_m``: one multi-source
+       Dijkstra from these nodes (``min_only``) then gives every node its nearest destination
+       by the full walk. The links never shorten a street (together they are at least the
+       edge), so distances between other nodes are untouched.
+    2. The nearest destination of *another site*: a shortest walk from a node to it leaves the
+       node's own Voronoi cell (same site) somewhere through an edge ``(x, y)``; the rest is at
+       least ``y``'s nearest distance, which it attains. So a second search over the edges
+       inside cells only, seeded at every cell-leaving edge with ``w(x, y) + distance[y]``,
+       gives it exactly, in the time of one more Dijkstra (not one search per destination).
+
+    Parameters
+    ----------
+    doors
+        :func:`access_points` of the destinations (unjoined ones are never reached).
+    site
+        A site number per destination: destinations of one site (a shelter and the 津波避難
+        ビル it stands in) are never each other's alternative. Default: each its own site.
+    """
+    n = graph.n_nodes
+    k = len(doors)
+    total = n + k
+    sites = np.arange(k, dtype=np.intp) if site is None else np.asarray(site, dtype=np.intp)
+    if sites.shape != (k,):
+        raise ValueError(f"site must have one entry per destination ({k})")
+    none = np.full(total, NO_NODE, dtype=np.intp)
+    if k == 0 or n == 0:
+        inf = np.full(total, np.inf)
+        return DoorSearch(n, inf, none, none.copy(), inf.copy(), none.copy())
+    # 1. Searched *outwards* from the access points (directed, over both directions of every
+    # street): their links to the edge ends are appended as extra rows, no re-sorting. The
+    # links back (edge end → access point) are left out: a walk through another destination's
+    # access point is never shorter than the street it stands on.
+    joined = doors.u >= 0
+    two = joined & (doors.v != doors.u)
+    links = np.column_stack((joined, two))
+    columns = np.column_stack((doors.u, doors.v))[links]
+    weights = np.column_stack(
+        (doors.distance_m + doors.along_m, doors.distance_m + (doors.edge_m - doors.along_m))
+    )[links]
+    base_ptr, base_cols, base_data, base_rows = graph.both_ways
+    indptr = np.concatenate((base_ptr, base_ptr[-1] + np.cumsum(links.sum(axis=1))))
+    indices = np.concatenate((base_cols, columns))
+    data = np.concatenate((base_data, weights))
+    distance, predecessor, source = dijkstra(
+        csr_array((data, indices, indptr), shape=(total, total)),
+        directed=True,
+        indices=np.arange(n, total),
+        min_only=True,
+        return_predecessors=True,
+    )
+    distance = np.asarray(distance, dtype=float)
+    predecessor = predecessor.astype(np.intp)
+    predecessor[predecessor < 0] = NO_NODE
+    source = source.astype(np.intp)
+    destination = np.where(source >= 0, source - n, NO_NODE)
+
+    # 2. Another site's nearest: searched inside cells, seeded where a walk leaves its cell.
+    # Only the streets matter here (both directions are in the base arrays), and a node's
+    # cheapest way out of its cell is over a street to a node of another site.
+    owner = np.where(destination >= 0, sites[np.maximum(destination, 0)], NO_NODE)
+    a, b = owner[base_rows], owner[base_cols]
+    inside = (a >= 0) & (a == b)
+    leaving = (a >= 0) & (b >= 0) & (a != b)
+    exit_node = base_rows[leaving]
+    exit_cost = base_data[leaving] + distance[base_cols[leaving]]
+    exit_to = destination[base_cols[leaving]]
+    # Or straight to another site's access point from the ends of its street.
+    door_ends = np.repeat(np.arange(k, dtype=np.intp), links.sum(axis=1))
+    other = (owner[columns] >= 0) & (owner[columns] != sites[door_ends])
+    exit_node = np.concatenate((exit_node, columns[other]))
+    exit_cost = np.concatenate((exit_cost, weights[other]))
+    exit_to = np.concatenate((exit_to, door_ends[other]))
+    inf = np.full(total, np.inf)
+    if exit_node.size == 0:  # one site only: there is no alternative
+        return DoorSearch(n, distance, destination, predecessor, inf, none.copy())
+    order = np.lexsort((exit_cost, exit_node))  # per node, its cheapest way out first
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = exit_node[order][1:] != exit_node[order][:-1]
+    chosen = order[first]
+    exit_node, exit_cost, exit_to = exit_node[chosen], exit_cost[chosen], exit_to[chosen]
+    m = exit_node.size
+    inner_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(base_rows[inside], minlength=n), out=inner_ptr[1:])
+    alt_distance, _, alt_source = dijkstra(
+        csr_array(
+            (
+                np.concatenate((base_data[inside], exit_cost)),
+                np.concatenate((base_cols[inside], exit_node)),
+                np.concatenate((inner_ptr, inner_ptr[-1] + np.arange(1, m + 1))),
+            ),
+            shape=(n + m, n + m),
+        ),
+        directed=True,
+        indices=np.arange(n, n + m),
+        min_only=True,
+        return_predecessors=True,
+    )
+    alt_source = alt_source[:n].astype(np.intp)
+    alt_destination = np.full(total, NO_NODE, dtype=np.intp)
+    alt_destination[:n] = np.where(alt_source >= 0, exit_to[np.maximum(alt_source - n, 0)], -1)
+    inf[:n] = alt_distance[:n]
+    return DoorSearch(n, distance, destination, predecessor, inf, alt_destination)
 
 
 # -- routes -----------------------------------------------------------------------------------

@@ -82,6 +82,13 @@ def test_real_data_path_roads_buildings_zones_residents_plan(
     assert "サンプル" not in out.err  # imported files are not marked as the demo
     sheets = (cli_env / "s.html").read_text(encoding="utf-8")
     assert NAME in sheets and sheets.count('<section class="sheet">') == len(people)
+    # Planning against every designated shelter (the default mode): the city's shelters outside
+    # this small district are far from its roads; the CLI counts and names them.
+    err = out.err
+    assert "経路を計算できない避難先" in err and "not routed to" in err
+    far_lines = [line for line in err.splitlines() if line.startswith("    - ")]
+    assert far_lines and all(line.rstrip().endswith(")") for line in far_lines)
+    assert f" {len(far_lines)} か所" in err
 
     store = _store(database_url)
     try:

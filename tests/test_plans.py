@@ -8,7 +8,6 @@ from collections import Counter
 from functools import cache
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,11 +42,13 @@ from disaster_dx.plans import (
     save_residents,
     save_road_graph,
     stored_fingerprints,
+    stored_keys,
     vertical_evacuation,
 )
-from disaster_dx.routing import graph_from_arrays, nearest_nodes
+from disaster_dx.routing import graph_from_arrays
 from tests.common import open_tsunami_shelters, set_open_state
 from tests.conftest import add_staff_user
+from tests.test_plans_doors import brute_force
 
 THRESHOLDS = CrowdingThresholds()
 
@@ -212,33 +213,30 @@ def _plans(state: State | None, *, mode: str = "live", arrival: float | None = 2
     )  # fmt: skip
 
 
-def test_routes_agree_with_networkx_multi_source_dijkstra() -> None:
+def test_routes_agree_with_a_brute_force_door_to_door_walk() -> None:
     plans = _plans(None, mode="designated")
     graph = plans.graph
-    reference = nx.Graph()
-    reference.add_weighted_edges_from(
-        zip(graph.edge_u.tolist(), graph.edge_v.tolist(), graph.edge_length.tolist(), strict=True)
-    )
-    lon = np.array([d.lon for d in plans.destinations])
-    lat = np.array([d.lat for d in plans.destinations])
-    nodes, snap = nearest_nodes(graph, lon, lat)
-    sources = {int(n) for n, s in zip(nodes, snap, strict=True) if s <= 300}
-    distance, _ = nx.multi_source_dijkstra(reference, sources)
-    origins, origin_snap = nearest_nodes(
-        graph,
-        plans.residents.lon[plans.residents.located],
-        plans.residents.lat[plans.residents.located],
-    )
-    routed = np.flatnonzero(plans.residents.located)
+    usable = np.flatnonzero(plans.destination_snap_m <= 300)
+    shelters = [(plans.destinations[j].lon, plans.destinations[j].lat) for j in usable.tolist()]
+    routed = np.flatnonzero(plans.snap_m <= 300)
+    homes = [(float(plans.residents.lon[i]), float(plans.residents.lat[i])) for i in routed]
+    expected = brute_force(graph, homes, shelters)
     checked = 0
-    for k, i in enumerate(routed.tolist()):
-        d = int(plans.destination[i])
-        if d < 0:
+    for i, (first, length, alt, alt_length) in zip(routed.tolist(), expected, strict=True):
+        if first < 0:
+            assert plans.destination[i] < 0
             continue
-        on_network = plans.length_m[i] - origin_snap[k] - snap[d]
-        assert on_network == pytest.approx(distance[int(origins[k])], rel=1e-9, abs=1e-6)
-        path = plans.routes.path(int(plans.route_index[i]))
-        assert path[0] == origins[k] and path[-1] == nodes[d]
+        assert plans.length_m[i] == pytest.approx(length, rel=1e-9, abs=1e-6)
+        assert plans.alt_length_m[i] == pytest.approx(alt_length, rel=1e-9, abs=1e-6)
+        # The same shelter, or one exactly as far (the lengths above are equal).
+        assert plans.destination[i] == usable[first] or math.isclose(
+            plans.length_m[i], length, abs_tol=1e-6
+        )
+        assert (plans.alt_destination[i] >= 0) == (alt >= 0)
+        route = plans.plan(i).route
+        assert route[0] == (plans.residents.lon[i], plans.residents.lat[i])
+        assert route[-1] == (plans.destinations[plans.destination[i]].lon,
+                             plans.destinations[plans.destination[i]].lat)  # fmt: skip
         checked += 1
     assert checked >= 40
 
@@ -433,10 +431,17 @@ def test_closing_a_shelter_changes_exactly_the_plans_that_used_it(store) -> None
     (first,) = planner.last_reports
     assert len(first.changed) == first.residents == len(d.residents)
     before = stored_fingerprints(store, Hazard.TSUNAMI)
-    used = Counter(value[1] for value in before.values() if value[1])
+    # The busiest *shelter* (a 津波避難ビル has no open state to close).
+    used = Counter(
+        value[1] for value in before.values() if value[1] and not value[1].startswith("building:")
+    )
     busiest, _ = used.most_common(1)[0]
     users = {rid for rid, value in before.items() if value[1] == busiest}
     assert len(users) >= 2
+    # Plans naming it as the alternative (another site, door to door) change too.
+    keys = stored_keys(store, Hazard.TSUNAMI)
+    as_alt = set(keys.resident_id[keys.alt_destination_id == busiest].tolist())
+    assert as_alt and not as_alt & users
 
     store.append(
         incident.incident_id,
@@ -444,10 +449,11 @@ def test_closing_a_shelter_changes_exactly_the_plans_that_used_it(store) -> None
         actor="hq",
     )
     (report,) = planner.last_reports
-    assert report.changed == users
+    assert report.changed == users | as_alt
     after = stored_fingerprints(store, Hazard.TSUNAMI)
     assert {rid for rid in before if before[rid] != after[rid]} == users
     assert all(after[rid][1] != busiest for rid in users)
+    assert busiest not in stored_keys(store, Hazard.TSUNAMI).alt_destination_id
     assert report.seconds < 1.0
 
     # It fills up again after reopening: "full" is as ineligible as "closed".
@@ -456,14 +462,14 @@ def test_closing_a_shelter_changes_exactly_the_plans_that_used_it(store) -> None
         [NewEvent("shelter.status_reported", {"shelter_id": busiest, "open_state": "open"})],
         actor="hq",
     )
-    assert planner.last_reports[0].changed == users
+    assert planner.last_reports[0].changed == users | as_alt
     store.append(
         incident.incident_id,
         [NewEvent("shelter.status_reported",
                   {"shelter_id": busiest, "crowding_override": "full"})],
         actor="hq",
     )  # fmt: skip
-    assert planner.last_reports[0].changed == users
+    assert planner.last_reports[0].changed == users | as_alt
 
     # A drill incident never moves live plans; an unrelated event does not re-plan.
     drill = store.create_incident("訓練", kind=IncidentKind.DRILL, actor="drill")
@@ -529,7 +535,11 @@ def test_two_workers_agree_and_an_older_replan_never_overwrites(store) -> None:
         user, second.scenario_for(Hazard.TSUNAMI, mode="live", state=state), purpose="t",
         state=state,
     )  # fmt: skip
-    used = Counter(v[1] for v in stored_fingerprints(store, Hazard.TSUNAMI).values() if v[1])
+    used = Counter(  # the busiest *shelter* (a 津波避難ビル has no open state to close)
+        v[1]
+        for v in stored_fingerprints(store, Hazard.TSUNAMI).values()
+        if v[1] and not v[1].startswith("building:")
+    )
     busiest, _ = used.most_common(1)[0]
     store.append(
         incident.incident_id,

@@ -345,3 +345,34 @@ def test_hq_map_shows_flagged_residents_and_follows_live_replanning(
         assert person.name not in response and person.name not in page
     for secret in SECRETS:
         assert secret not in response and secret not in page
+
+
+def test_destinations_far_from_the_roads_are_named_on_the_page(
+    app, store, planner, district
+) -> None:
+    # The city's designated shelters outside the small demo district are far from its roads:
+    # the page says so in Japanese and English and names them (nothing dropped silently).
+    _, password = planner
+    client = app.server.test_client()
+    login_client(client, "plan1", password)
+    page = client.post("/_dash-update-component", json=_router("/plans"))  # designated by default
+    text = page.get_data(as_text=True)
+    assert "plans-far-destinations" in text
+    assert "経路を計算できない避難先" in text and "cannot be routed to" in text
+    assert "⚠" in text  # a symbol, not colour alone
+    response = client.post("/_dash-update-component", json=_recompute(app))
+    summary = json.dumps(response.json["response"][plans_pages.SUMMARY], ensure_ascii=False)
+    assert "plans-far-destinations" in summary and "Destinations not routed" in summary
+
+    select = callback_request(
+        app,
+        _duplicate_output(app, plans_pages.DETAIL),
+        {
+            (plans_pages.TABLE, "selectedRows"): [{"id": "S-1"}],
+            (plans_pages.HAZARD, "value"): "tsunami",
+            (plans_pages.MODE, "value"): "designated",
+        },
+        f"{plans_pages.TABLE}.selectedRows",
+    )
+    detail = client.post("/_dash-update-component", json=select).get_data(as_text=True)
+    assert "次の候補（別の場所）" in detail

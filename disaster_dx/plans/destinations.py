@@ -4,9 +4,13 @@ The pipeline (:func:`plans_for_residents`) is vectorised end to end so a whole c
 residents, ≈50k-node road graph, ≈100 shelters) takes a fraction of a second:
 
 1. **vertical judgement** per building (:func:`vertical_evacuation`), once per hazard;
-2. **snap** residents and destinations to the road graph (one KD-tree query each);
-3. **one multi-source Dijkstra** from all eligible destinations
-   (:func:`disaster_dx.routing.nearest_destinations`) and vectorised route reconstruction;
+2. **join** residents and destinations to the road graph at the nearest point of the nearest
+   edge (:func:`disaster_dx.routing.access_points`, exact and vectorised);
+3. **door to door**: one multi-source Dijkstra from the destinations' access points, whose
+   links include the walk from the road to each destination, so the chosen destination is the
+   nearest by the whole walk — home → road → streets → road → destination — and a second
+   search for the nearest destination of another site, the alternative
+   (:func:`disaster_dx.routing.door_search`); then vectorised route reconstruction;
 4. **minutes** at each resident's walking speed, **margin** against the arrival time, and a
    **status** per resident.
 
@@ -24,10 +28,15 @@ before the arrival time (preparation time + walking time ≤ arrival), ``vertica
 but the home is a safe vertical refuge, ``late`` — **cannot reach safety in time**, flagged for
 HQ — otherwise, ``outside`` when the home is outside the hazard area, and ``check`` when the
 home position is unknown or far from any road in the network.
+
+Destinations farther than :data:`MAX_SNAP_M` from the network cannot be routed to; they are
+never dropped silently: :attr:`PlanSet.far_destinations` lists them, the log warns naming each,
+and the CLI and the /plans page show them.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +48,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from disaster_dx.events import State
 from disaster_dx.io.residents import Mobility, Resident
@@ -52,12 +64,13 @@ from disaster_dx.plans.judgement import (
     VerticalReason,
 )
 from disaster_dx.routing import (
-    NO_NODE,
     WALKING_SPEED_M_S,
+    Access,
+    DoorSearch,
     RoadGraph,
     Routes,
-    nearest_destinations,
-    nearest_nodes,
+    access_points,
+    door_search,
     project,
     routes_from_predecessors,
 )
@@ -65,9 +78,14 @@ from disaster_dx.routing import (
 if TYPE_CHECKING:
     import geopandas as gpd
 
-#: Residents or destinations farther than this from the nearest road node (metres) are not
-#: routed: the network is missing their street, and a straight line would be a guess.
+log = logging.getLogger(__name__)
+
+#: Residents or destinations farther than this from the nearest road (metres) are not routed:
+#: the network is missing their street, and a straight line would be a guess.
 MAX_SNAP_M = 300.0
+#: Destinations closer than this to each other (metres) count as one site (a shelter and the
+#: 津波避難ビル on its grounds): the alternative destination is always another site.
+SAME_SITE_M = 20.0
 #: Minutes a resident needs before walking out of the door (支度・支援者の到着), by mobility
 #: class. Planning defaults; a city sets its own.
 PREPARATION_MINUTES: Mapping[str, float] = MappingProxyType(
@@ -339,32 +357,32 @@ def _buildings_at(buildings: gpd.GeoDataFrame, lon: FloatArray, lat: FloatArray)
 
 @dataclass(frozen=True, eq=False)
 class Snapped:
-    """Residents snapped to a road graph once (homes do not move between re-plans)."""
+    """Residents joined to a road graph once (homes do not move between re-plans)."""
 
-    node: IntArray
-    distance_m: FloatArray
+    access: Access
+
+    @property
+    def distance_m(self) -> FloatArray:
+        """Straight walk from each home to the road (``inf`` when not located)."""
+        return self.access.distance_m
 
 
 def snap_residents(graph: RoadGraph, residents: ResidentTable) -> Snapped:
-    """Nearest road node of each located resident (``-1`` and ``inf`` for the others)."""
-    node = np.full(len(residents), NO_NODE, dtype=np.intp)
-    distance = np.full(len(residents), np.inf)
-    located = residents.located
-    if located.any() and graph.n_nodes:
-        # routing.nearest_nodes, with the KD-tree query spread over every core.
-        x, y = project(residents.lon[located], residents.lat[located])
-        found, index = graph.kdtree.query(np.column_stack((x, y)), workers=-1)
-        node[located], distance[located] = index, found
-    return Snapped(node, distance)
+    """Nearest point on the nearest road of each located resident (the others stay unjoined)."""
+    return Snapped(access_points(graph, residents.lon, residents.lat))
 
 
 @dataclass(frozen=True, eq=False)
 class PlanSet:
     """Plans of many residents for one scenario, as arrays (one entry per resident).
 
-    ``destination`` indexes :attr:`destinations` (``-1`` for none); ``length_m`` includes the
-    walks from home to the road and from the road to the destination; ``routes`` holds the
-    routes of routed residents, ``route_index`` says which route is whose (``-1`` for none).
+    ``destination`` indexes :attr:`destinations` (``-1`` for none); ``length_m`` is door to
+    door: home to the nearest point of the nearest road, along the streets, and from the road
+    to the destination; ``alt_destination``/``alt_length_m`` the same for the nearest eligible
+    destination at another site. ``routes`` holds the routes of routed residents over the
+    nodes of :attr:`route_lon`/:attr:`route_lat` (graph nodes, then destination access
+    points), ``route_index`` says which route is whose (``-1`` for none).
+    ``destination_snap_m`` is each destination's distance to the road network.
     """
 
     scenario: Scenario
@@ -381,6 +399,13 @@ class PlanSet:
     snap_m: FloatArray
     routes: Routes
     route_index: IntArray
+    alt_destination: IntArray
+    alt_length_m: FloatArray
+    destination_snap_m: FloatArray
+    access_lon: FloatArray
+    access_lat: FloatArray
+    route_lon: FloatArray
+    route_lat: FloatArray
     building_ids: NDArray[np.str_] | None = None
 
     def __len__(self) -> int:
@@ -410,9 +435,20 @@ class PlanSet:
         """Resident id → position."""
         return {str(r): i for i, r in enumerate(self.resident_ids)}
 
+    @property
+    def far_destinations(self) -> tuple[Destination, ...]:
+        """Eligible destinations too far from the road network to be routed to."""
+        far = ~(self.destination_snap_m <= self.scenario.max_snap_m)
+        return tuple(self.destinations[int(k)] for k in np.flatnonzero(far))
+
     def destination_id(self, i: int) -> str | None:
         """Id of resident ``i``'s destination, or None."""
         k = int(self.destination[i])
+        return None if k < 0 else self.destinations[k].destination_id
+
+    def alt_destination_id(self, i: int) -> str | None:
+        """Id of resident ``i``'s alternative destination (another site), or None."""
+        k = int(self.alt_destination[i])
         return None if k < 0 else self.destinations[k].destination_id
 
     def keys(self) -> PlanKeys:
@@ -423,33 +459,38 @@ class PlanSet:
             status=self.status.astype(np.int8),
             destination_id=ids[self.destination],  # -1 picks the trailing ""
             length_m=_rounded(self.length_m),
+            alt_destination_id=ids[self.alt_destination],
+            alt_length_m=_rounded(self.alt_length_m),
         )
 
     def changed_since(self, previous: PlanSet | PlanKeys) -> frozenset[str]:
-        """Residents whose status, destination or route length differs from ``previous``."""
+        """Residents whose status, destinations or route lengths differ from ``previous``."""
         before = previous.keys() if isinstance(previous, PlanSet) else previous
         return frozenset(self.resident_ids[self.keys().differs(before)].tolist())
 
     def route_lonlat(self, i: int) -> list[tuple[float, float]]:
-        """Resident ``i``'s route as (lon, lat) points: home, streets, destination."""
+        """Resident ``i``'s route as (lon, lat) points: home, road, streets, road, destination."""
         k = int(self.route_index[i])
-        if k < 0:
+        if k < 0 or self.destination[i] < 0:
             return []
         nodes = self.routes.path(k)
-        points = [(float(self.residents.lon[i]), float(self.residents.lat[i]))]
+        points = [
+            (float(self.residents.lon[i]), float(self.residents.lat[i])),
+            (float(self.access_lon[i]), float(self.access_lat[i])),
+        ]
         points.extend(
-            zip(self.graph.lon[nodes].tolist(), self.graph.lat[nodes].tolist(), strict=True)
+            zip(self.route_lon[nodes].tolist(), self.route_lat[nodes].tolist(), strict=True)
         )
-        d = int(self.destination[i])
-        if d >= 0:
-            points.append((self.destinations[d].lon, self.destinations[d].lat))
-        return points
+        d = self.destinations[int(self.destination[i])]
+        points.append((d.lon, d.lat))
+        return [p for j, p in enumerate(points) if j == 0 or p != points[j - 1]]
 
     def plan(self, i: int) -> Plan:
         """Resident ``i``'s plan as one object (for pages and sheets)."""
         home = int(self.residents.home[i])
         v = self.vertical
         d = int(self.destination[i])
+        alt = int(self.alt_destination[i])
         mobility = _MOBILITIES[int(self.residents.mobility[i])]
         return Plan(
             resident_id=str(self.resident_ids[i]),
@@ -473,6 +514,8 @@ class PlanSet:
             else str(self.building_ids[home]),
             snap_m=_opt(self.snap_m[i]),
             route=tuple(self.route_lonlat(i)),
+            alt_destination=None if alt < 0 else self.destinations[alt],
+            alt_length_m=_opt(self.alt_length_m[i]),
         )
 
 
@@ -483,7 +526,7 @@ def _rounded(length: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True, eq=False)
 class PlanKeys:
-    """Per resident: status code, destination id (``""`` for none) and rounded length.
+    """Per resident: status code, destination ids (``""`` for none) and rounded lengths.
 
     Two plans are "the same" when these agree; comparing arrays keeps the diff of a whole
     city's plans at a few milliseconds, which live re-planning needs.
@@ -493,6 +536,8 @@ class PlanKeys:
     status: NDArray[np.int8]
     destination_id: NDArray[np.object_]
     length_m: FloatArray
+    alt_destination_id: NDArray[np.object_]
+    alt_length_m: FloatArray
 
     def differs(self, before: PlanKeys) -> NDArray[np.bool_]:
         """For each resident here: new, or changed since ``before``."""
@@ -504,6 +549,8 @@ class PlanKeys:
             (self.status[found] != before.status[k])
             | (self.destination_id[found] != before.destination_id[k])
             | (self.length_m[found] != before.length_m[k])
+            | (self.alt_destination_id[found] != before.alt_destination_id[k])
+            | (self.alt_length_m[found] != before.alt_length_m[k])
         )
         return changed
 
@@ -556,6 +603,9 @@ class Plan:
     building_id: str | None
     snap_m: float | None
     route: tuple[tuple[float, float], ...] = ()
+    #: The nearest eligible destination at another site, door to door (None when none).
+    alt_destination: Destination | None = None
+    alt_length_m: float | None = None
 
     @property
     def flagged(self) -> bool:
@@ -632,34 +682,28 @@ def plans_for_residents(
     n = len(residents)
     if snapped is None:
         snapped = snap_residents(graph, residents)
-    dest_lon = np.array([d.lon for d in destinations], dtype=float)
-    dest_lat = np.array([d.lat for d in destinations], dtype=float)
-    if len(destinations) and graph.n_nodes:
-        dest_node, dest_snap = nearest_nodes(graph, dest_lon, dest_lat)
-    else:
-        dest_node = np.zeros(0, dtype=np.intp)
-        dest_snap = np.zeros(0)
-    reachable_dest = np.flatnonzero(dest_snap <= scenario.max_snap_m)
-    if graph.n_nodes:
-        nearest = nearest_destinations(graph, dest_node[reachable_dest])
-        predecessor, distance = nearest.predecessor, nearest.distance
-        position = nearest.position
-    else:  # an empty network routes nobody
-        predecessor = position = np.zeros(0, dtype=np.intp)
-        distance = np.zeros(0)
+    doors = _doors(graph, destinations)
+    usable = np.flatnonzero(doors.distance_m <= scenario.max_snap_m)
+    _warn_far(graph, destinations, doors.distance_m, scenario.max_snap_m)
+    near = doors.take(usable)
+    sites = _sites(near)
+    search = door_search(graph, near, sites)
+    route = _DoorChoice(snapped.access, near, sites, search, scenario.max_snap_m)
 
-    routed = np.flatnonzero((snapped.node >= 0) & (snapped.distance_m <= scenario.max_snap_m))
-    routes = routes_from_predecessors(predecessor, snapped.node[routed], distance=distance)
+    routed = route.routed
+    routes = routes_from_predecessors(search.predecessor, route.origin, distance=search.distance)
     route_index = np.full(n, -1, dtype=np.intp)
     route_index[routed] = np.arange(routed.size)
-
     destination = np.full(n, -1, dtype=np.intp)
     length = np.full(n, np.inf)
-    ok = routes.reachable
-    who = routed[ok]
-    dest_of = reachable_dest[position[snapped.node[who]]]
-    destination[who] = dest_of
-    length[who] = snapped.distance_m[who] + routes.length[ok] + dest_snap[dest_of]
+    alt_destination = np.full(n, -1, dtype=np.intp)
+    alt_length = np.full(n, np.inf)
+    found = route.first >= 0
+    destination[routed[found]] = usable[route.first[found]]
+    length[routed] = route.length
+    found = route.alt >= 0
+    alt_destination[routed[found]] = usable[route.alt[found]]
+    alt_length[routed] = route.alt_length
 
     speeds = np.array([scenario.speeds[m.value] for m in _MOBILITIES])[residents.mobility]
     prep = np.array([scenario.preparation_minutes.get(m.value, 0.0) for m in _MOBILITIES])[
@@ -685,7 +729,7 @@ def plans_for_residents(
     status[in_time] = _S[PlanStatus.REACHABLE]
     status[~in_time & safe_home] = _S[PlanStatus.VERTICAL]
     status[outside] = _S[PlanStatus.OUTSIDE]
-    unplaced = ~np.isfinite(snapped.distance_m) | (snapped.distance_m > scenario.max_snap_m)
+    unplaced = ~(snapped.distance_m <= scenario.max_snap_m)
     status[unplaced & ~outside] = _S[PlanStatus.CHECK]
     return PlanSet(
         scenario=scenario,
@@ -702,5 +746,174 @@ def plans_for_residents(
         snap_m=snapped.distance_m,
         routes=routes,
         route_index=route_index,
+        alt_destination=alt_destination,
+        alt_length_m=alt_length,
+        destination_snap_m=doors.distance_m,
+        access_lon=snapped.access.lon,
+        access_lat=snapped.access.lat,
+        route_lon=np.concatenate((graph.lon, near.lon)),
+        route_lat=np.concatenate((graph.lat, near.lat)),
         building_ids=building_ids,
     )
+
+
+def _doors(graph: RoadGraph, destinations: Sequence[Destination]) -> Access:
+    """Where each destination joins the network, kept per graph (shelters do not move)."""
+    lon = np.array([d.lon for d in destinations], dtype=float)
+    lat = np.array([d.lat for d in destinations], dtype=float)
+    key = ("plans.doors", lon.tobytes(), lat.tobytes())
+    doors: Access | None = graph.memo.get(key)
+    if doors is None:
+        if len(graph.memo) > 64:  # live states come and go; keep the cache small
+            graph.memo.clear()
+        doors = graph.memo[key] = access_points(graph, lon, lat)
+    return doors
+
+
+class _DoorChoice:
+    """Each routed resident's nearest destination and alternative, door to door.
+
+    A home joins its street at an access point ``along_m`` from node ``u``: the walk goes on
+    via ``u`` or via ``v`` (the search's distances from there), or — when a destination joins
+    the *same* street — straight along it. The alternative is the best of the same three ways
+    to a destination of another site than the first choice: from ``u``, the nearest overall
+    when that is another site, else the search's nearest of another site.
+    """
+
+    def __init__(
+        self,
+        access: Access,
+        doors: Access,
+        sites: IntArray,
+        search: DoorSearch,
+        max_snap_m: float,
+    ) -> None:
+        self.routed = np.flatnonzero(access.joined & (access.distance_m <= max_snap_m))
+        r = self.routed
+        u, v = access.u[r], access.v[r]
+        snap, along = access.distance_m[r], access.along_m[r]
+        via_u = snap + along + search.distance[u]
+        via_v = snap + (access.edge_m[r] - along) + search.distance[v]
+        to_u, to_v = search.destination[u], search.destination[v]
+        take_v = via_v < via_u
+        length = np.where(take_v, via_v, via_u)
+        first = np.where(take_v, to_v, to_u)
+        origin = np.where(take_v, v, u)
+        direct, direct_to = _along_one_street(access.edge[r], along, snap, doors, sites, None)
+        take = direct < length
+        length[take], first[take] = direct[take], direct_to[take]
+        origin[take] = search.n_nodes + direct_to[take]  # the destination's access point
+        self.length, self.first, self.origin = length, first, origin
+
+        first_site = _site_of(sites, first)
+        alt_length = np.full(r.size, np.inf)
+        alt = np.full(r.size, -1, dtype=np.intp)
+        for node, walk in ((u, snap + along), (v, snap + (access.edge_m[r] - along))):
+            nearest = search.destination[node]
+            other = _site_of(sites, nearest) != first_site
+            cost = walk + np.where(other, search.distance[node], search.alt_distance[node])
+            to = np.where(other, nearest, search.alt_destination[node])
+            better = (cost < alt_length) & (to >= 0) & (first >= 0)
+            alt_length[better], alt[better] = cost[better], to[better]
+        direct, direct_to = _along_one_street(access.edge[r], along, snap, doors, sites, first_site)
+        better = (direct < alt_length) & (first >= 0)
+        alt_length[better], alt[better] = direct[better], direct_to[better]
+        self.alt, self.alt_length = alt, alt_length
+
+
+def _site_of(sites: IntArray, destination: IntArray) -> IntArray:
+    """Site of each destination index (``-1`` for none)."""
+    if sites.size == 0:
+        return np.full(destination.shape, -1, dtype=np.intp)
+    return np.where(destination >= 0, sites[np.maximum(destination, 0)], -1)
+
+
+def _along_one_street(
+    edge: IntArray,
+    along: FloatArray,
+    snap: FloatArray,
+    doors: Access,
+    sites: IntArray,
+    not_site: IntArray | None,
+) -> tuple[FloatArray, IntArray]:
+    """Walks straight along the home's own street to a destination joined to that street.
+
+    Per resident: the shortest such walk and its destination (``inf``/``-1`` when none), not
+    counting destinations of ``not_site``. Vectorised over residents; the loop runs as many
+    times as the most destinations share one street (one or two).
+    """
+    best = np.full(edge.size, np.inf)
+    to = np.full(edge.size, -1, dtype=np.intp)
+    on_edge = np.flatnonzero(doors.edge >= 0)
+    if on_edge.size == 0 or edge.size == 0:
+        return best, to
+    order = on_edge[np.argsort(doors.edge[on_edge], kind="stable")]
+    keys = doors.edge[order]
+    low = np.searchsorted(keys, edge, side="left")
+    high = np.searchsorted(keys, edge, side="right")
+    width = np.where(edge >= 0, high - low, 0)
+    for j in range(int(width.max(initial=0))):
+        who = np.flatnonzero(width > j)
+        d = order[low[who] + j]
+        cost = snap[who] + np.abs(along[who] - doors.along_m[d]) + doors.distance_m[d]
+        if not_site is not None:
+            cost = np.where(sites[d] == not_site[who], np.inf, cost)
+        better = cost < best[who]
+        best[who[better]], to[who[better]] = cost[better], d[better]
+    return best, to
+
+
+def _sites(doors: Access) -> IntArray:
+    """A site number per destination: those within :data:`SAME_SITE_M` of each other share one.
+
+    Measured between the destinations themselves (not where they join the road).
+    """
+    k = len(doors)
+    if k < 2:
+        return np.arange(k, dtype=np.intp)
+    xy = np.column_stack((doors.x, doors.y))
+    if k <= 300:  # all pairs at once is cheaper than a tree at these sizes
+        near = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) < SAME_SITE_M
+        pairs = np.argwhere(np.triu(near, 1))
+    else:
+        pairs = cKDTree(xy).query_pairs(SAME_SITE_M, output_type="ndarray")
+    if pairs.size == 0:
+        return np.arange(k, dtype=np.intp)
+    linked = coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+    _, labels = connected_components(linked, directed=False)
+    return np.asarray(labels, dtype=np.intp)
+
+
+#: Far destinations already warned about in this process (the log names each once per graph).
+_warned_far: set[tuple[str, float, float, int, int]] = set()
+
+
+def _warn_far(
+    graph: RoadGraph,
+    destinations: Sequence[Destination],
+    snap_m: FloatArray,
+    max_snap_m: float,
+) -> None:
+    """Log a WARNING naming each destination too far from the network to be routed to."""
+    far = np.flatnonzero(~(snap_m <= max_snap_m))
+    for k in far.tolist():
+        d = destinations[k]
+        key = (d.destination_id, d.lon, d.lat, graph.n_nodes, graph.n_edges)
+        if key in _warned_far:
+            continue  # named once per process and network; PlanSet.far_destinations has all
+        _warned_far.add(key)
+        log.warning(
+            "destination %s (%s) is %s from the road network (limit %.0f m): "
+            "no resident can be routed there",
+            d.destination_id,
+            d.name,
+            f"{snap_m[k]:.0f} m" if np.isfinite(snap_m[k]) else "an unknown distance",
+            max_snap_m,
+        )
+    if far.size:
+        log.info(
+            "%d of %d destination(s) farther than %.0f m from the road network",
+            far.size,
+            len(destinations),
+            max_snap_m,
+        )

@@ -140,6 +140,9 @@ plan_results = Table(
     Column("length_m", Float),
     Column("minutes", Float),
     Column("margin_min", Float),
+    # The nearest eligible destination at another site, door to door (None when there is none).
+    Column("alt_destination_id", String(200)),
+    Column("alt_length_m", Float),
     Index("ix_plan_results_flagged", "flagged", "hazard"),
 )
 
@@ -318,6 +321,8 @@ def _result_rows(
                 "length_m": _opt(plans.length_m[i]),
                 "minutes": _opt(plans.minutes[i]),
                 "margin_min": _opt(plans.margin_min[i]),
+                "alt_destination_id": plans.alt_destination_id(i),
+                "alt_length_m": _opt(plans.alt_length_m[i]),
             }
         )
     return rows
@@ -336,15 +341,22 @@ def _stored_keys(conn: Any, hazard: Hazard) -> PlanKeys:
             plan_results.c.status,
             plan_results.c.destination_id,
             plan_results.c.length_m,
+            plan_results.c.alt_destination_id,
+            plan_results.c.alt_length_m,
         ).where(plan_results.c.hazard == hazard.value)
     ).all()
     codes = {s.value: _S[s] for s in PlanStatus}
     length = np.array([np.nan if r.length_m is None else r.length_m for r in rows], dtype=float)
+    alt_length = np.array(
+        [np.nan if r.alt_length_m is None else r.alt_length_m for r in rows], dtype=float
+    )
     return PlanKeys(
         resident_id=np.array([r.resident_id for r in rows], dtype=object),
         status=np.array([codes[r.status] for r in rows], dtype=np.int8),
         destination_id=np.array([r.destination_id or "" for r in rows], dtype=object),
         length_m=_rounded(length),
+        alt_destination_id=np.array([r.alt_destination_id or "" for r in rows], dtype=object),
+        alt_length_m=_rounded(alt_length),
     )
 
 

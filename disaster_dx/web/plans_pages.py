@@ -226,7 +226,61 @@ def _summary(run: PlanRun) -> list[Any]:
             f"{scenario.label_ja}。{arrival}。避難先の候補 {len(run.plans.destinations)} か所。",
             className="dx-hint",
         ),
+        *_far_notice(run),
         html.Div(tiles, className="dx-tiles"),
+    ]
+
+
+def _far_notice(run: PlanRun) -> list[Any]:
+    """Destinations too far from the road network to route to: said, named, never hidden."""
+    far = run.plans.far_destinations
+    if not far:
+        return []
+    limit = run.plans.scenario.max_snap_m
+    snap = {
+        d.destination_id: float(m)
+        for d, m in zip(run.plans.destinations, run.plans.destination_snap_m, strict=True)
+    }
+    names = [
+        html.Li(
+            f"{d.name}（{d.kind_ja}・{d.destination_id}）："
+            + (
+                f"道路から約{snap[d.destination_id]:,.0f}m"
+                if math.isfinite(snap[d.destination_id])
+                else "位置不明"
+            )
+        )
+        for d in far
+    ]
+    return [
+        html.Div(
+            [
+                html.P(
+                    [
+                        html.Strong(f"⚠ 経路を計算できない避難先が {len(far)} か所あります。"),
+                        f"道路網から{limit:.0f}m以上離れているため、この避難先には誰も案内されません。"
+                        "道路データ（不足している道）か避難先の位置を確認してください。",
+                    ],
+                    lang="ja",
+                ),
+                html.P(
+                    f"Warning: {len(far)} destination(s) lie more than {limit:.0f} m from the road "
+                    "network and cannot be routed to; no one is sent there. Check the road data "
+                    "(a missing street) or the destination's position.",
+                    lang="en",
+                ),
+                html.Details(
+                    [
+                        html.Summary("該当する避難先 / Destinations not routed"),
+                        html.Ul(names),
+                    ]
+                ),
+            ],
+            role="note",
+            id="plans-far-destinations",
+            className="dx-error",
+            style={"border": "2px solid #a33000", "padding": ".4rem .75rem", "margin": ".5rem 0"},
+        )
     ]
 
 
@@ -466,6 +520,13 @@ def _detail(run: PlanRun, resident: Resident, params: dict[str, Any]) -> html.Di
         ("想定浸水深", plan.depth_text()),
         ("自宅の上階", plan.vertical_text()),
         ("避難先", f"{destination.name}（{destination.kind_ja}）" if destination else "なし"),
+        (
+            "次の候補（別の場所）",
+            f"{plan.alt_destination.name}（{plan.alt_destination.kind_ja}）"
+            f"・約{plan.alt_length_m:.0f}m"
+            if plan.alt_destination is not None and plan.alt_length_m is not None
+            else "なし",
+        ),
         (
             "道のり・時間",
             "—"
