@@ -116,7 +116,7 @@ def _m(value: float) -> str:
 
 
 def _day(value: date | None) -> str:
-    return "未記入" if value is None else f"{wareki_date(value)}（{value.isoformat()}）"
+    return "未記入" if value is None else wareki_date(value)
 
 
 def depth_text(plan: Plan) -> str:
@@ -152,10 +152,8 @@ def arrival_label(hazard: Hazard) -> str:
 
 
 def alt_destination(plan: Plan) -> tuple[Destination | None, float | None]:
-    """The plan's second destination and its walking distance, when the plan has one."""
-    found = getattr(plan, "alt_destination", None)
-    length = getattr(plan, "alt_length_m", None)
-    return (found if isinstance(found, Destination) else None), length
+    """The plan's second destination (第二避難先: the nearest at another site) and its distance."""
+    return plan.alt_destination, plan.alt_length_m
 
 
 def plan_sheet_html(
@@ -281,7 +279,7 @@ def _sheet(
         rows.append(
             (
                 "第二避難先",
-                f"{alt.name}（{alt.kind_ja}）　道のり{_metres(alt_length)}・歩いて{_minutes(walk)}",
+                f"{alt.name}（{alt.kind_ja}）・道のり{_metres(alt_length)}・歩いて{_minutes(walk)}",
             )
         )
     supporters = resident.all_supporters
@@ -303,7 +301,8 @@ def _sheet(
     notes.append(
         "時間は想定にもとづく目安です。地震の揺れ・がれき・夜間・渋滞で遅くなることがあります。"
     )
-    notes.extend(f"データ：{source}" for source in sources)
+    if sources:
+        notes.append("データ：" + "／".join(sources))
     if resident.plan_consent is True:
         consent_state = "同意あり（記録済み）"
     elif resident.plan_consent is False:
@@ -377,7 +376,7 @@ def _margin(margin: float | None) -> str:
 
 # -- the SVG map ----------------------------------------------------------------------------------
 
-_WIDTH, _HEIGHT = 700.0, 298.0  # the .map box: 188 mm × 80 mm (plan_sheet.css)
+_WIDTH, _HEIGHT = 700.0, 335.0  # the .map box: 188 mm × 90 mm (plan_sheet.css)
 
 
 def _map_svg(plan: Plan, graph: RoadGraph | None, alt: Destination | None) -> tuple[Markup, bool]:
