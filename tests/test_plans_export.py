@@ -103,6 +103,12 @@ def test_plans_csv_one_row_per_resident_and_hazard(store) -> None:
     tsunami = [r for r in body if r[HEADER.index("災害種別")] == "tsunami"]
     triggers = {r[HEADER.index("避難開始のタイミング")] for r in tsunami}
     assert any("揺れがおさまったらすぐ" in t for t in triggers)
+    with_alt = [r for r in tsunami if r[HEADER.index("第二避難先")]]
+    assert with_alt and all(
+        float(r[HEADER.index("第二避難先道のり_m")]) > 0
+        and r[HEADER.index("第二避難先ID")] != r[HEADER.index("第一避難先ID")]
+        for r in with_alt
+    )
     flood = [r for r in body if r[HEADER.index("災害種別")] == "flood"]
     assert all("津波" not in r[HEADER.index("避難開始のタイミング")] for r in flood)
     # Audited as a sensitive read: one residents.read per hazard and one export, ids only.
