@@ -140,7 +140,7 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "consent": ("consent", "同意", "名簿提供同意", "情報提供同意"),
     "building_id": ("building_id", "建物id"),
     "note": ("note", "備考"),
-    "emergency_name": ("emergency_name", "緊急連絡先氏名", "家族等連絡先氏名", "緊急連絡先"),
+    "emergency_name": ("emergency_name", "緊急連絡先氏名", "家族等連絡先氏名"),
     "emergency_relation": ("emergency_relation", "緊急連絡先続柄", "続柄"),
     "emergency_phone": ("emergency_phone", "緊急連絡先電話番号", "緊急連絡先電話"),
     "considerations": ("considerations", "配慮事項", "支援にあたっての配慮事項"),
