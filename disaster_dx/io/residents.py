@@ -21,7 +21,7 @@ Columns (Japanese or English headers, any order; extra columns are ignored):
 | ``building_id`` | ``建物ID`` | no |
 | ``note`` | ``備考`` | no |
 | ``emergency_name`` | ``緊急連絡先氏名``, ``家族等連絡先氏名`` | no |
-| ``emergency_relation`` | ``緊急連絡先続柄``, ``続柄`` | no |
+| ``emergency_relation`` | ``緊急連絡先続柄`` | no (a bare 続柄 is the household relation) |
 | ``emergency_phone`` | ``緊急連絡先電話番号`` | when a name or relation is given |
 | ``considerations`` | ``配慮事項`` | no (free text) |
 | ``carry_items`` | ``持ち出し品``, ``非常持出品`` | no; several, separated like needs |
@@ -141,7 +141,7 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "building_id": ("building_id", "建物id"),
     "note": ("note", "備考"),
     "emergency_name": ("emergency_name", "緊急連絡先氏名", "家族等連絡先氏名"),
-    "emergency_relation": ("emergency_relation", "緊急連絡先続柄", "続柄"),
+    "emergency_relation": ("emergency_relation", "緊急連絡先続柄", "緊急連絡先との続柄"),
     "emergency_phone": ("emergency_phone", "緊急連絡先電話番号", "緊急連絡先電話"),
     "considerations": ("considerations", "配慮事項", "支援にあたっての配慮事項"),
     "carry_items": ("carry_items", "持ち出し品", "持出品", "非常持出品"),
