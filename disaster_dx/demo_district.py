@@ -35,7 +35,8 @@ importers (``disaster-dx import-roads``, ``import-buildings``, ``import-resident
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,8 +46,8 @@ from scipy.sparse.csgraph import connected_components
 from disaster_dx.geodesy import destinations, distance_m
 from disaster_dx.io.hazard_zones import add_zone_depths
 from disaster_dx.io.plateau import STRUCTURE_TYPES
-from disaster_dx.io.residents import Mobility, Resident
 from disaster_dx.io.roads import synthetic_grid_network
+from disaster_dx.residents import Mobility, Resident
 from disaster_dx.routing import RoadGraph, graph_from_arrays, project, to_lonlat
 
 if TYPE_CHECKING:
@@ -363,7 +364,46 @@ def _residents(
                 note="架空の人物です（デモ用）",
             )
         )
-    return residents
+    return [_with_yoshiki_fields(k + 1, person) for k, person in enumerate(residents)]
+
+
+#: Made-up 様式 details for the demo (no random draws: the district stays the same per seed).
+_CARRY = {
+    "酸素ボンベ": "予備の酸素ボンベ",
+    "服薬（常用薬）": "常備薬（3日分）",
+    "人工透析": "透析の記録（手帳）",
+    "聴覚障害：文字での伝達": "筆談用のメモ帳",
+    "歩行器": "歩行器",
+}
+_CONSIDER = {
+    "聴覚障害：文字での伝達": "耳が聞こえにくいため、筆談や身ぶりで伝える",
+    "視覚障害：手引きが必要": "目が見えにくいため、手引きで誘導する",
+    "認知症：声かけが必要": "不安になりやすいため、名前を呼んで落ち着いて声をかける",
+}
+_RELATIONS = ("長男", "長女", "次男", "姪", "友人")
+
+
+def _with_yoshiki_fields(number: int, person: Resident) -> Resident:
+    """The person with made-up 様式 details derived from what they already have."""
+    consented = number % 5 != 0
+    asked = number % 7 != 0
+    return replace(
+        person,
+        emergency_name=f"架空 緊急連絡{number}",
+        emergency_relation=_RELATIONS[number % len(_RELATIONS)],
+        emergency_phone=f"088-000-{number:04d}",
+        considerations="、".join(_CONSIDER[n] for n in person.needs if n in _CONSIDER),
+        carry_items=(
+            "お薬手帳",
+            "懐中電灯",
+            *(_CARRY[n] for n in person.needs if n in _CARRY),
+            *(("車いす用の雨具",) if person.mobility is Mobility.WHEELCHAIR else ()),
+        ),
+        created_on=date(2025, 4, 1),
+        review_on=date(2026, 4, 1),
+        plan_consent=consented if asked else None,
+        plan_consent_on=date(2025, 4, 1) if consented and asked else None,
+    )
 
 
 def load_demo_district(

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import pytest
 
 from disaster_dx.errors import ImportFileError
-from disaster_dx.io.residents import Mobility, Resident, residents_from_csv, residents_to_csv
+from disaster_dx.io.residents import (
+    Mobility,
+    Resident,
+    Supporter,
+    residents_from_csv,
+    residents_to_csv,
+)
 
 # Distinctive made-up values, so a leak into a message or log is unmistakable.
 NAME = "漏洩 確認子"
@@ -127,3 +134,65 @@ def test_resident_repr_shows_only_the_id() -> None:
     shown = repr(person)
     assert "R-9" in shown and NAME not in shown and ADDRESS not in shown and CONTACT not in shown
     assert "133.6" not in shown
+
+
+# -- the 個別避難計画 様式's fields ---------------------------------------------------------------
+
+YOSHIKI = (
+    "管理番号,氏名,住所,移動区分,同意,緊急連絡先氏名,緊急連絡先続柄,緊急連絡先電話番号,配慮事項,持ち出し品,"
+    "支援者2氏名,支援者2連絡先,作成日,見直し日,計画提供同意,同意日\r\n"
+    f"R-001,{NAME},{ADDRESS},車いす,1,架空 長男,長男,０８８-０００-１２３４,筆談で,"
+    "お薬手帳、補聴器,支援 二郎,090-0000-0002,令和7年4月1日,2026/4/1,はい,2025-04-02\r\n"
+    f"R-002,{NAME},{ADDRESS},高齢,0,,,,,,,,,,,\r\n"
+)
+
+
+def test_yoshiki_columns_are_read(tmp_path) -> None:
+    first, second = residents_from_csv(write(tmp_path, YOSHIKI)).residents
+    assert (first.emergency_name, first.emergency_relation) == ("架空 長男", "長男")
+    assert first.emergency_phone == "088-000-1234"  # full-width digits as typed, normalised
+    assert first.considerations == "筆談で" and first.carry_items == ("お薬手帳", "補聴器")
+    assert first.supporters == (Supporter("支援 二郎", "090-0000-0002"),)
+    assert (first.created_on, first.review_on) == (date(2025, 4, 1), date(2026, 4, 1))
+    assert (first.plan_consent, first.plan_consent_on) == (True, date(2025, 4, 2))
+    assert second.plan_consent is None and second.created_on is None  # blank: not yet asked
+    again = residents_from_csv(
+        write(tmp_path, residents_to_csv([first, second]).decode("utf-8-sig"))
+    )
+    assert again.residents == (first, second)
+
+
+def test_yoshiki_problems_are_located_without_values(tmp_path) -> None:
+    bad = (
+        "id,name,address,mobility,consent,emergency_name,emergency_phone,created_on,review_on,"
+        "plan_consent,plan_consent_on,supporter2_contact\n"
+        f"R-1,{NAME},{ADDRESS},elderly,1,架空 家族,{CONTACT}x,2025-02-30,,1,,\n"
+        f"R-2,{NAME},{ADDRESS},elderly,1,架空 家族,,2025-04-01,2025-03-01,たぶん,2025-04-01,"
+        f"{CONTACT}\n"
+    )
+    with pytest.raises(ImportFileError) as caught:
+        residents_from_csv(write(tmp_path, bad))
+    text = "\n".join(str(p) for p in caught.value.problems)
+    assert "line 2 (id R-1): emergency_phone is not a phone number" in text
+    assert "line 2 (id R-1): created_on is not a date" in text
+    assert "line 3 (id R-2): an emergency contact is given without emergency_phone" in text
+    assert "line 3 (id R-2): review_on (見直し日) is before created_on (作成日)" in text
+    assert "line 3 (id R-2): plan_consent must be blank" in text
+    assert "line 3 (id R-2): plan_consent_on (同意日) is given but plan_consent is not yes" in text
+    assert "line 3 (id R-2): supporter2_contact is given without a name" in text
+    for secret in (NAME, CONTACT, "架空 家族", "2025-02-30", "たぶん"):
+        assert secret not in text
+
+
+def test_more_supporters_than_the_csv_holds_is_refused_not_dropped() -> None:
+    crowded = Resident("R-9", NAME, supporters=tuple(Supporter(f"s{k}") for k in range(3)))
+    with pytest.raises(ValueError, match="R-9"):
+        residents_to_csv([crowded])
+
+
+def test_domain_types_live_in_the_core_and_are_re_exported() -> None:
+    from disaster_dx import residents as core
+    from disaster_dx.io import residents as io_residents
+
+    assert io_residents.Resident is core.Resident and io_residents.Mobility is core.Mobility
+    assert core.Resident.__module__ == "disaster_dx.residents"

@@ -23,6 +23,7 @@ from disaster_dx.cli import (
     incident,
     line,
     plans,
+    plans_export,
     serve,
     setup,
     shelters,
@@ -47,7 +48,20 @@ __all__ = ["EXIT_DATABASE", "EXIT_REFUSED", "EXIT_USAGE", "main"]
 log = logging.getLogger("disaster_dx.cli")
 
 #: The feature modules, in the order their commands are listed by ``--help``.
-FEATURES = (setup, shelters, incident, history, serve, plans, cameras, drills, line, users, tokens)
+FEATURES = (
+    setup,
+    shelters,
+    incident,
+    history,
+    serve,
+    plans,
+    plans_export,
+    cameras,
+    drills,
+    line,
+    users,
+    tokens,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,12 +14,27 @@ Columns (Japanese or English headers, any order; extra columns are ignored):
 | ``address`` | ``住所`` | ``address`` or ``lon``+``lat`` |
 | ``lon``, ``lat`` | ``経度``, ``緯度`` | ``address`` or ``lon``+``lat`` |
 | ``mobility`` | ``移動区分``, ``歩行`` | yes: :class:`Mobility` code or Japanese word |
-| ``needs`` | ``必要な支援``, ``配慮事項`` | no; several separated by 、 , ; or / |
+| ``needs`` | ``必要な支援``, ``支援内容`` | no; several separated by 、 , ; or / |
 | ``supporter_name`` | ``支援者氏名``, ``避難支援者`` | no |
 | ``supporter_contact`` | ``支援者連絡先``, ``連絡先`` | no |
 | ``consent`` | ``同意``, ``名簿提供同意`` | yes: 1/0, はい/いいえ, 同意/不同意 … |
 | ``building_id`` | ``建物ID`` | no |
 | ``note`` | ``備考`` | no |
+| ``emergency_name`` | ``緊急連絡先氏名``, ``家族等連絡先氏名`` | no |
+| ``emergency_relation`` | ``緊急連絡先続柄`` | no (a bare 続柄 is the household relation) |
+| ``emergency_phone`` | ``緊急連絡先電話番号`` | when a name or relation is given |
+| ``considerations`` | ``配慮事項`` | no (free text) |
+| ``carry_items`` | ``持ち出し品``, ``非常持出品`` | no; several, separated like needs |
+| ``supporter2_name``, ``supporter2_contact`` | ``支援者2氏名``, ``支援者2連絡先`` | no |
+| ``supporter3_name``, ``supporter3_contact`` | ``支援者3氏名``, ``支援者3連絡先`` | no |
+| ``created_on``, ``review_on`` | ``作成日``, ``見直し日`` | no; 2025-04-01 or 令和7年4月1日 |
+| ``plan_consent`` | ``計画提供同意`` | no; blank = not yet asked, else like consent |
+| ``plan_consent_on`` | ``同意日`` | no; only with plan_consent yes |
+
+``consent`` is the consent to share the *list* (名簿, 災害対策基本法 49条の11);
+``plan_consent`` is the consent to share the *plan* (個別避難計画, 49条の15) signed on the sheet.
+A phone number is digits with ``-`` ``(`` ``)`` ``+`` (6 to 15 digits); a 見直し日 before the
+作成日 is refused.
 
 A row with only an address is imported without a position; its plan says the position must be
 entered (this project does not send addresses to an outside geocoder).
@@ -42,8 +57,8 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from disaster_dx._files import decode_utf8
@@ -51,6 +66,20 @@ from disaster_dx._parsing import read_limited
 from disaster_dx.errors import ImportFileError, Problem
 from disaster_dx.io.csv_out import guard_text, unguard_text
 from disaster_dx.io.gsi import JAPAN_BOUNDS
+from disaster_dx.io.wareki import JapaneseTimeError, parse_japanese_date
+from disaster_dx.residents import Mobility, Resident, Supporter
+
+__all__ = [
+    "MAX_TEXT",
+    "Mobility",
+    "Resident",
+    "ResidentImport",
+    "Supporter",
+    "parse_needs",
+    "residents_from_csv",
+    "residents_from_text",
+    "residents_to_csv",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,97 +92,18 @@ MAX_TEXT = {
     "needs": 500,
     "note": 1000,
     "building_id": 128,
+    "emergency_name": 100,
+    "emergency_relation": 50,
+    "emergency_phone": 50,
+    "considerations": 1000,
+    "carry_items": 500,
+    "supporter2_name": 100,
+    "supporter2_contact": 200,
+    "supporter3_name": 100,
+    "supporter3_contact": 200,
 }
-#: Where a home may lie (lon_min, lat_min, lon_max, lat_max): Japan, generously.
-
-
-class Mobility(StrEnum):
-    """How a resident moves; the code is a key of ``routing.WALKING_SPEED_M_S``."""
-
-    INDEPENDENT = "independent"
-    ELDERLY = "elderly"
-    WHEELCHAIR = "wheelchair"
-    WITH_HELPER = "with_helper"
-
-    @property
-    def ja(self) -> str:
-        """Japanese label."""
-        return _MOBILITY_JA[self]
-
-    @classmethod
-    def parse(cls, value: str) -> Mobility:
-        """The code, the Japanese label or a common word for it; ValueError otherwise."""
-        text = unicodedata.normalize("NFKC", value).strip().lower().replace(" ", "")
-        for member in cls:
-            if text in (member.value, member.ja.lower()):
-                return member
-        for words, member in _MOBILITY_WORDS:
-            if any(word in text for word in words):
-                return member
-        raise ValueError("unknown mobility class")
-
-
-_MOBILITY_JA = {
-    Mobility.INDEPENDENT: "自力で歩ける",
-    Mobility.ELDERLY: "ゆっくり歩く（高齢など）",
-    Mobility.WHEELCHAIR: "車いす",
-    Mobility.WITH_HELPER: "介助が必要",
-}
-_MOBILITY_WORDS: tuple[tuple[tuple[str, ...], Mobility], ...] = (
-    (("車いす", "車椅子", "車イス", "wheel"), Mobility.WHEELCHAIR),
-    (("介助", "付き添い", "付添", "寝たきり", "担架", "helper", "assist"), Mobility.WITH_HELPER),
-    (("高齢", "ゆっくり", "杖", "つえ", "elder", "slow"), Mobility.ELDERLY),
-    (("自立", "独歩", "自力", "歩行可", "independent"), Mobility.INDEPENDENT),
-)
-
-
-@dataclass(frozen=True)
-class Resident:
-    """One person on the 避難行動要支援者 list.
-
-    Only ``resident_id``, ``consent`` and ``building_id`` appear in ``repr``: the rest is
-    personal data that must not reach logs or tracebacks.
-
-    Parameters
-    ----------
-    resident_id
-        The city's id for the person (used in audit entries instead of the name).
-    name, address
-        As listed.
-    lon, lat
-        Home position (EPSG:4326); None when only the address is known.
-    mobility
-        Walking class, which sets the walking speed.
-    needs
-        Help needed during evacuation (free text items).
-    supporter_name, supporter_contact
-        The 避難支援等関係者 who helps, and how to reach them.
-    consent
-        Whether the person agreed to the list being given to supporters before a disaster
-        (災害対策基本法 49条の11).
-    building_id
-        The home building, when the list names it; otherwise found from the position.
-    note
-        Free text for planners.
-    """
-
-    resident_id: str
-    name: str = field(repr=False)
-    address: str = field(default="", repr=False)
-    lon: float | None = field(default=None, repr=False)
-    lat: float | None = field(default=None, repr=False)
-    mobility: Mobility = field(default=Mobility.INDEPENDENT, repr=False)
-    needs: tuple[str, ...] = field(default=(), repr=False)
-    supporter_name: str = field(default="", repr=False)
-    supporter_contact: str = field(default="", repr=False)
-    consent: bool = False
-    building_id: str | None = None
-    note: str = field(default="", repr=False)
-
-    @property
-    def located(self) -> bool:
-        """Whether the home position is known."""
-        return self.lon is not None and self.lat is not None
+#: Further 避難支援等実施者 columns after the first (``supporter2_*``, ``supporter3_*``).
+EXTRA_SUPPORTERS = 2
 
 
 @dataclass(frozen=True)
@@ -184,17 +134,32 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "longitude", "経度"),
     "lat": ("lat", "latitude", "緯度"),
     "mobility": ("mobility", "移動区分", "移動", "歩行"),
-    "needs": ("needs", "必要な支援", "支援内容", "配慮事項"),
+    "needs": ("needs", "必要な支援", "支援内容"),
     "supporter_name": ("supporter_name", "支援者氏名", "避難支援者", "支援者"),
     "supporter_contact": ("supporter_contact", "支援者連絡先", "連絡先"),
     "consent": ("consent", "同意", "名簿提供同意", "情報提供同意"),
     "building_id": ("building_id", "建物id"),
     "note": ("note", "備考"),
+    "emergency_name": ("emergency_name", "緊急連絡先氏名", "家族等連絡先氏名"),
+    "emergency_relation": ("emergency_relation", "緊急連絡先続柄", "緊急連絡先との続柄"),
+    "emergency_phone": ("emergency_phone", "緊急連絡先電話番号", "緊急連絡先電話"),
+    "considerations": ("considerations", "配慮事項", "支援にあたっての配慮事項"),
+    "carry_items": ("carry_items", "持ち出し品", "持出品", "非常持出品"),
+    "supporter2_name": ("supporter2_name", "支援者2氏名", "避難支援者2"),
+    "supporter2_contact": ("supporter2_contact", "支援者2連絡先"),
+    "supporter3_name": ("supporter3_name", "支援者3氏名", "避難支援者3"),
+    "supporter3_contact": ("supporter3_contact", "支援者3連絡先"),
+    "created_on": ("created_on", "作成日", "計画作成日"),
+    "review_on": ("review_on", "見直し日", "次回見直し日", "更新予定日"),
+    "plan_consent": ("plan_consent", "計画提供同意", "個別避難計画の提供同意", "計画同意"),
+    "plan_consent_on": ("plan_consent_on", "同意日", "計画同意日"),
 }
 _REQUIRED = ("resident_id", "name", "mobility", "consent")
 _YES = {"1", "true", "yes", "y", "はい", "同意", "同意あり", "あり", "有", "○", "〇"}
 _NO = {"0", "false", "no", "n", "いいえ", "不同意", "同意なし", "なし", "無", "×"}
 _NEEDS_SPLIT = re.compile(r"[、,;；/／・\n]+")
+# A phone number as people write it: digits with - ( ) + and spaces; 内線 after "内線" or "ext".
+_PHONE = re.compile(r"\+?[0-9()\- ]+(?:(?:内線|ext\.?)\s*[0-9]+)?")
 
 
 def residents_from_csv(path: Path | str) -> ResidentImport:
@@ -336,6 +301,45 @@ def _resident(
         problems.append(Problem(where, "consent must be 1/0, はい/いいえ or 同意/不同意"))
     needs = parse_needs(text("needs"))
     building_id = text("building_id") or None
+    emergency_name = text("emergency_name")
+    emergency_relation = text("emergency_relation")
+    emergency_phone = _phone(text("emergency_phone"), "emergency_phone", where, problems)
+    if (emergency_name or emergency_relation) and not emergency_phone:
+        problems.append(
+            Problem(
+                where, "an emergency contact is given without emergency_phone (緊急連絡先電話番号)"
+            )
+        )
+    supporters = []
+    for k in range(2, 2 + EXTRA_SUPPORTERS):
+        extra_name = text(f"supporter{k}_name")
+        extra_contact = text(f"supporter{k}_contact")
+        if extra_contact and not extra_name:
+            problems.append(Problem(where, f"supporter{k}_contact is given without a name"))
+        if extra_name:
+            supporters.append(Supporter(extra_name, extra_contact))
+    created_on = _day(text("created_on"), "created_on", where, problems)
+    review_on = _day(text("review_on"), "review_on", where, problems)
+    if created_on and review_on and review_on < created_on:
+        problems.append(Problem(where, "review_on (見直し日) is before created_on (作成日)"))
+    plan_consent_text = unicodedata.normalize("NFKC", values.get("plan_consent", ""))
+    plan_consent_text = plan_consent_text.strip().lower()
+    plan_consent: bool | None = None
+    if plan_consent_text in _YES:
+        plan_consent = True
+    elif plan_consent_text in _NO:
+        plan_consent = False
+    elif plan_consent_text:
+        problems.append(
+            Problem(
+                where, "plan_consent must be blank (not asked), 1/0, はい/いいえ or 同意/不同意"
+            )
+        )
+    plan_consent_on = _day(text("plan_consent_on"), "plan_consent_on", where, problems)
+    if plan_consent_on is not None and plan_consent is not True:
+        problems.append(
+            Problem(where, "plan_consent_on (同意日) is given but plan_consent is not yes")
+        )
     resident = Resident(
         resident_id=resident_id,
         name=name,
@@ -349,8 +353,44 @@ def _resident(
         consent=consent,
         building_id=building_id,
         note=text("note"),
+        emergency_name=emergency_name,
+        emergency_relation=emergency_relation,
+        emergency_phone=emergency_phone,
+        considerations=text("considerations"),
+        carry_items=parse_needs(text("carry_items")),
+        supporters=tuple(supporters),
+        created_on=created_on,
+        review_on=review_on,
+        plan_consent=plan_consent,
+        plan_consent_on=plan_consent_on,
     )
     return (resident if resident_id else None), problems
+
+
+def _phone(value: str, key: str, where: str, problems: list[Problem]) -> str:
+    """A phone number, kept as written (NFKC: full-width digits become ASCII)."""
+    value = unicodedata.normalize("NFKC", value).strip()
+    if not value:
+        return ""
+    digits = sum(c.isdigit() for c in value)
+    if not _PHONE.fullmatch(value) or not 6 <= digits <= 15:
+        problems.append(
+            Problem(where, f"{key} is not a phone number (digits with - ( ) +, 6 to 15 digits)")
+        )
+    return value
+
+
+def _day(value: str, key: str, where: str, problems: list[Problem]) -> date | None:
+    """A date in 西暦 or 和暦; the message names the column only (never the value)."""
+    if not value:
+        return None
+    try:
+        return parse_japanese_date(value)
+    except JapaneseTimeError:
+        problems.append(
+            Problem(where, f"{key} is not a date (e.g. 2025-04-01, 2025/4/1 or 令和7年4月1日)")
+        )
+        return None
 
 
 def _position(
@@ -389,6 +429,12 @@ def residents_to_csv(residents: Iterable[Resident]) -> bytes:
     as ``=HYPERLINK(…)`` stays text in a spreadsheet, and :func:`residents_from_csv` removes
     exactly the apostrophes the guard added, so export → import gives the same residents.
     """
+    residents = list(residents)
+    crowded = [r.resident_id for r in residents if len(r.supporters) > EXTRA_SUPPORTERS]
+    if crowded:  # never drop a supporter silently
+        raise ValueError(
+            f"the CSV holds {EXTRA_SUPPORTERS} further supporters; more for: {', '.join(crowded)}"
+        )
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(
@@ -405,6 +451,20 @@ def residents_to_csv(residents: Iterable[Resident]) -> bytes:
             "consent",
             "building_id",
             "note",
+            "emergency_name",
+            "emergency_relation",
+            "emergency_phone",
+            "considerations",
+            "carry_items",
+            *(
+                f"supporter{k}_{part}"
+                for k in range(2, 2 + EXTRA_SUPPORTERS)
+                for part in ("name", "contact")
+            ),
+            "created_on",
+            "review_on",
+            "plan_consent",
+            "plan_consent_on",
         ]
     )
     for r in residents:
@@ -421,9 +481,31 @@ def residents_to_csv(residents: Iterable[Resident]) -> bytes:
             "1" if r.consent else "0",
             r.building_id or "",
             r.note,
+            r.emergency_name,
+            r.emergency_relation,
+            r.emergency_phone,
+            r.considerations,
+            "、".join(r.carry_items),
+            *(
+                cell
+                for k in range(EXTRA_SUPPORTERS)
+                for cell in (
+                    (r.supporters[k].name, r.supporters[k].contact)
+                    if k < len(r.supporters)
+                    else ("", "")
+                )
+            ),
+            _iso(r.created_on),
+            _iso(r.review_on),
+            "" if r.plan_consent is None else ("1" if r.plan_consent else "0"),
+            _iso(r.plan_consent_on),
         ]
         writer.writerow([guard_text(cell) for cell in cells])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _iso(day: date | None) -> str:
+    return "" if day is None else day.isoformat()
 
 
 def parse_needs(text: str) -> tuple[str, ...]:

@@ -93,6 +93,44 @@ def parse_japanese_time(text: str) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=JST)
 
 
+@lru_cache(maxsize=1024)
+def parse_japanese_date(text: str) -> date:
+    """A calendar date from 和暦 (令和6年4月1日, R6.4.1) or 西暦 (2024-04-01, 2024年4月1日).
+
+    For dates without a time of day, such as a plan's 作成日 or 見直し日; a weekday in brackets
+    is checked like :func:`parse_japanese_time` checks it, and anything after the date refused.
+    """
+    original = text
+    cleaned = _clean(unicodedata.normalize("NFKC", text).strip())
+    if not cleaned:
+        raise JapaneseTimeError("is empty")
+    match = _DATE.match(cleaned)
+    if match is None:
+        raise JapaneseTimeError(f"{original!r} is not a date (e.g. 2024-04-01 or 令和6年4月1日)")
+    day = _date(match, original)
+    rest = cleaned[match.end() :]
+    weekday = _WEEKDAY.match(rest)
+    if weekday is not None:
+        if _WEEKDAYS[day.weekday()] != weekday.group("wd"):
+            raise JapaneseTimeError(
+                f"{original!r}: {day:%Y-%m-%d} is a {_WEEKDAYS[day.weekday()]}曜日, "
+                f"not {weekday.group('wd')}曜日"
+            )
+        rest = rest[weekday.end() :]
+    if rest:
+        raise JapaneseTimeError(f"{original!r}: unexpected text after the date: {rest!r}")
+    return day
+
+
+def wareki_date(day: date) -> str:
+    """「令和7年4月1日」 (元年 for the first year); 西暦 before 昭和."""
+    for era in ERAS:
+        if day >= era.first_day:
+            year = day.year - era.offset
+            return f"{era.name}{'元' if year == 1 else year}年{day.month}月{day.day}日"
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def _clean(normal: str) -> str:
     """No spaces, brackets unified, 漢数字 as digits, 時点/現在 dropped."""
     cleaned = re.sub(r"\s+", "", normal)

@@ -16,7 +16,6 @@ from sqlalchemy import delete, insert, select
 
 from disaster_dx.auth import User
 from disaster_dx.errors import DisasterDxError, NotFoundError
-from disaster_dx.io.residents import Mobility, Resident
 from disaster_dx.plans.storage import (
     _bump_dataset,
     _has_tables,
@@ -25,6 +24,7 @@ from disaster_dx.plans.storage import (
     plan_residents,
     plan_results,
 )
+from disaster_dx.residents import Mobility, Resident, Supporter
 from disaster_dx.store import Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,16 @@ def _resident_row(resident: Resident, now: datetime, actor: str) -> dict[str, An
         "note": resident.note,
         "updated_at": now,
         "updated_by": actor,
+        "emergency_name": resident.emergency_name,
+        "emergency_relation": resident.emergency_relation,
+        "emergency_phone": resident.emergency_phone,
+        "considerations": resident.considerations,
+        "carry_items": list(resident.carry_items),
+        "supporters": [{"name": s.name, "contact": s.contact} for s in resident.supporters],
+        "created_on": resident.created_on,
+        "review_on": resident.review_on,
+        "plan_consent": resident.plan_consent,
+        "plan_consent_on": resident.plan_consent_on,
     }
 
 
@@ -81,6 +91,19 @@ def _resident(row: Any) -> Resident:
         consent=bool(row.consent),
         building_id=row.building_id,
         note=row.note,
+        emergency_name=row.emergency_name,
+        emergency_relation=row.emergency_relation,
+        emergency_phone=row.emergency_phone,
+        considerations=row.considerations,
+        carry_items=tuple(row.carry_items or ()),
+        supporters=tuple(
+            Supporter(str(s.get("name", "")), str(s.get("contact", "")))
+            for s in row.supporters or ()
+        ),
+        created_on=row.created_on,
+        review_on=row.review_on,
+        plan_consent=row.plan_consent,
+        plan_consent_on=row.plan_consent_on,
     )
 
 
@@ -96,6 +119,16 @@ _COMPARED = (
     "consent",
     "building_id",
     "note",
+    "emergency_name",
+    "emergency_relation",
+    "emergency_phone",
+    "considerations",
+    "carry_items",
+    "supporters",
+    "created_on",
+    "review_on",
+    "plan_consent",
+    "plan_consent_on",
 )
 
 

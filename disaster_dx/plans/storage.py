@@ -29,6 +29,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     Float,
     Index,
     Integer,
@@ -112,6 +113,17 @@ plan_residents = Table(
     Column("note", Text, nullable=False, default=""),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("updated_by", String(64), nullable=False),
+    # The 個別避難計画 様式's fields (see disaster_dx.plans.residents).
+    Column("emergency_name", String(100), nullable=False, default=""),
+    Column("emergency_relation", String(50), nullable=False, default=""),
+    Column("emergency_phone", String(50), nullable=False, default=""),
+    Column("considerations", Text, nullable=False, default=""),
+    Column("carry_items", JSON, nullable=False, default=list),
+    Column("supporters", JSON, nullable=False, default=list),
+    Column("created_on", Date),
+    Column("review_on", Date),
+    Column("plan_consent", Boolean),
+    Column("plan_consent_on", Date),
 )
 
 plan_results = Table(

@@ -11,9 +11,10 @@ The planner (cached road graph and buildings, live re-planning listener) is per 
 ``server.extensions``; nothing lives in module globals.
 
 Routes: ``/plans/sheet/<id>`` (one A4 sheet with a folium map over an offline SVG map),
-``/plans/export/sheets.html`` (all sheets, one page each; ``?consented=1`` only residents who
-agreed to share their data, ``?status=late`` only one status) and ``/plans/export/plans.csv``
-(Excel CSV with BOM).
+``/plans/export/sheets.html`` (all sheets, two pages each; ``?consented=1`` only residents who
+agreed to share their data, ``?status=late`` only one status), ``/plans/export/plans.csv``
+(Excel CSV with BOM) and ``/plans/export/plans_all.csv`` (every resident × hazard with the
+様式's fields, for the city's 要支援者 system; ``docs/plans_csv.md``).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from flask import Response, abort, request
 
 from disaster_dx.auth import Role, User
 from disaster_dx.demo_district import SYNTHETIC_LABEL
-from disaster_dx.errors import NotFoundError
+from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.io.export import csv_bytes
 from disaster_dx.io.plan_sheet import plan_sheet_html, plan_sheets_html
-from disaster_dx.io.residents import Resident
+from disaster_dx.io.plans_csv import plans_csv
 from disaster_dx.model import Hazard
 from disaster_dx.plans import (
     PLAN_HAZARDS,
@@ -43,6 +44,7 @@ from disaster_dx.plans import (
     PlanStatus,
     read_resident,
 )
+from disaster_dx.residents import Resident
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
@@ -63,6 +65,8 @@ from layers.plans import (
 log = logging.getLogger(__name__)
 
 PLANS_ROLES = (Role.PLANNER,)
+#: The download of every resident × hazard (:mod:`disaster_dx.io.plans_csv`).
+ALL_PLANS_CSV = "plans_all.csv"
 
 # Component ids (``plans-`` prefix: the security guard refuses anonymous callbacks on them).
 MAP = "plans-map"
@@ -291,10 +295,14 @@ def _destination_markers(run: PlanRun) -> list[dl.DivMarker]:
 def _export_links(params: dict[str, Any]) -> list[Any]:
     query = _query(params)
     links = (
-        (f"/plans/export/sheets.html?{query}", "全員の計画書を印刷（A4・1人1枚）"),
+        (f"/plans/export/sheets.html?{query}", "全員の計画書を印刷（A4・1人2ページ）"),
         (f"/plans/export/sheets.html?{query}&consented=1", "同意のある人の計画書だけ印刷"),
         (f"/plans/export/sheets.html?{query}&status=late", "間に合わない人の計画書だけ印刷"),
         (f"/plans/export/plans.csv?{query}", "一覧をCSV（Excel）で保存"),
+        (
+            f"/plans/export/{ALL_PLANS_CSV}?mode={params['mode']}",
+            "要支援者システム用CSV（全員×全災害・様式の項目つき）を保存",
+        ),
     )
     return [html.Li(html.A(text, href=href, target="_blank")) for href, text in links]
 
@@ -701,6 +709,8 @@ def _sheet(resident_id: str) -> Response:
 
 def _export(name: str) -> Response:
     user = _planner_user()
+    if name == ALL_PLANS_CSV:
+        return _export_all(user)
     if name not in ("sheets.html", "plans.csv"):
         abort(404)
     params = _params(
@@ -762,6 +772,19 @@ def _export(name: str) -> Response:
         sources=_sources(run),
     )
     return _private(Response(page, content_type="text/html; charset=utf-8"))
+
+
+def _export_all(user: User) -> Response:
+    """Every resident × hazard for the city's 要支援者 system (docs/plans_csv.md; audited)."""
+    params = _params(None, request.args.get("mode"), None)
+    try:
+        export = plans_csv(planner(), user, mode=params["mode"], purpose="plans.export.all_csv")
+    except DisasterDxError:  # no road network yet
+        abort(404)
+    response = Response(export.data, content_type="text/csv; charset=utf-8")
+    filename = quote("個別避難計画_全災害.csv")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
+    return _private(response)
 
 
 def _private(response: Response) -> Response:

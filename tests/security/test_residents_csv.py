@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +23,7 @@ from disaster_dx.io.residents import (
     MAX_TEXT,
     Mobility,
     Resident,
+    Supporter,
     parse_needs,
     residents_from_csv,
     residents_to_csv,
@@ -107,7 +110,35 @@ def residents(draw: st.DrawFn) -> Resident:
         consent=draw(st.booleans()),
         building_id=_clean(draw(_TEXT), MAX_TEXT["building_id"]) or None,
         note=_clean(draw(_TEXT), MAX_TEXT["note"]),
+        **_yoshiki(draw),
     )
+
+
+def _yoshiki(draw: st.DrawFn) -> dict[str, Any]:
+    """The 様式's optional fields, as the importer keeps them (valid combinations only)."""
+    emergency_name = _clean(draw(_TEXT), MAX_TEXT["emergency_name"])
+    relation = _clean(draw(_TEXT), MAX_TEXT["emergency_relation"])
+    created = draw(st.none() | st.dates(date(1990, 1, 1), date(2100, 1, 1)))
+    review = draw(st.none() | st.dates(created or date(1990, 1, 1), date(2100, 12, 31)))
+    plan_consent = draw(st.none() | st.booleans())
+    supporters = draw(
+        st.lists(st.builds(Supporter, _TEXT.map(lambda t: _clean(t, 100)).filter(bool),
+                           _TEXT.map(lambda t: _clean(t, 200))), max_size=2)
+    )  # fmt: skip
+    return {
+        "emergency_name": emergency_name,
+        "emergency_relation": relation,
+        "emergency_phone": draw(st.from_regex(r"\A(0[0-9]{1,4}-[0-9]{2,4}-[0-9]{4})\Z"))
+        if emergency_name or relation or draw(st.booleans())
+        else "",
+        "considerations": _clean(draw(_TEXT), MAX_TEXT["considerations"]),
+        "carry_items": parse_needs(_clean(draw(_TEXT), MAX_TEXT["carry_items"])),
+        "supporters": tuple(supporters),
+        "created_on": created,
+        "review_on": review,
+        "plan_consent": plan_consent,
+        "plan_consent_on": draw(st.none() | st.dates(date(1990, 1, 1))) if plan_consent else None,
+    }
 
 
 def _valid_id(text: str) -> bool:
