@@ -352,7 +352,7 @@ def flagged_overlay(
 def route_map_html(plan: Plan) -> str:
     """A small folium map of one route (地理院 淡色地図), as a standalone HTML page.
 
-    Passed to :func:`disaster_dx.io.plan_sheet.plan_sheet_html` as ``map_html``. Only the words
+    Passed to :func:`disaster_dx.plans.sheet.plan_sheet_html` as ``map_html``. Only the words
     "自宅" and the destination's name appear in it, escaped; never the resident's name.
     """
     import folium

@@ -15,12 +15,6 @@ import pytest
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES
 from disaster_dx.demo_district import DemoDistrict, demo_district
 from disaster_dx.io.gsi import shelters_from_files
-from disaster_dx.io.plan_sheet import (
-    NO_ALT_DESTINATION,
-    depth_text,
-    plan_sheet_html,
-    plan_sheets_html,
-)
 from disaster_dx.model import CrowdingThresholds, Hazard
 from disaster_dx.plans import (
     Plan,
@@ -30,6 +24,12 @@ from disaster_dx.plans import (
     plans_for_residents,
     resident_table,
     vertical_evacuation,
+)
+from disaster_dx.plans.sheet import (
+    NO_ALT_DESTINATION,
+    depth_text,
+    plan_sheet_html,
+    plan_sheets_html,
 )
 from disaster_dx.residents import Mobility, Resident, Supporter, Trigger, evacuation_trigger
 from tests.conftest import skip_or_fail

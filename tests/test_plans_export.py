@@ -17,8 +17,6 @@ from disaster_dx import auth
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.cli import main
 from disaster_dx.demo_district import demo_district, load_demo_district
-from disaster_dx.io.buildings_export import buildings_for_export, write_buildings
-from disaster_dx.io.plans_csv import COLUMNS, HEADER, plans_csv
 from disaster_dx.plans import (
     DEPTH_COLUMNS,
     PLAN_HAZARDS,
@@ -29,6 +27,8 @@ from disaster_dx.plans import (
     save_residents,
     vertical_evacuation,
 )
+from disaster_dx.plans.buildings_export import buildings_for_export, write_buildings
+from disaster_dx.plans.csv_export import COLUMNS, HEADER, plans_csv
 from disaster_dx.residents import Supporter
 from disaster_dx.store import Store
 from tests.conftest import add_staff_user, skip_or_fail

@@ -185,7 +185,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     if args.sheets:
-        from disaster_dx.io.plan_sheet import plan_sheets_html
+        from disaster_dx.plans.sheet import plan_sheets_html
 
         by_id = {r.resident_id: r for r in run.residents}
         items = [

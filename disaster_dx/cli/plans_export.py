@@ -3,10 +3,10 @@
 Kept out of ``cli.py``; :func:`add_plans_export_commands` plugs the two commands in.
 
 - ``export-plans -o FILE.csv --user NAME`` writes every resident's plan for every hazard
-  (:mod:`disaster_dx.io.plans_csv`, columns in ``docs/plans_csv.md``). Personal data: the
+  (:mod:`disaster_dx.plans.csv_export`, columns in ``docs/plans_csv.md``). Personal data: the
   account must be a planner or admin, and the read and the export are audit-logged.
 - ``export-buildings -o FILE.geojson|FILE.gpkg`` writes the stored buildings with each
-  hazard's depth and vertical-evacuation verdict (:mod:`disaster_dx.io.buildings_export`).
+  hazard's depth and vertical-evacuation verdict (:mod:`disaster_dx.plans.buildings_export`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def _store(args: argparse.Namespace, settings: Settings) -> Store:
 
 def cmd_export_plans(args: argparse.Namespace, settings: Settings) -> int:
     """Every resident × hazard plan as one Excel CSV (planner/admin; audited)."""
-    from disaster_dx.io.plans_csv import plans_csv
     from disaster_dx.model import Hazard
     from disaster_dx.plans import PLAN_HAZARDS, Planner
+    from disaster_dx.plans.csv_export import plans_csv
 
     output = Path(args.output)
     if output.suffix.lower() != ".csv":
@@ -60,8 +60,8 @@ def cmd_export_plans(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export_buildings(args: argparse.Namespace, settings: Settings) -> int:
     """The stored buildings with depths and verdicts per hazard, as GeoJSON or GeoPackage."""
-    from disaster_dx.io.buildings_export import write_buildings
     from disaster_dx.plans import load_buildings
+    from disaster_dx.plans.buildings_export import write_buildings
 
     store = _store(args, settings)
     buildings = load_buildings(store)

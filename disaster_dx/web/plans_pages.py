@@ -34,8 +34,6 @@ from disaster_dx.auth import Role, User
 from disaster_dx.demo_district import SYNTHETIC_LABEL
 from disaster_dx.errors import DisasterDxError, NotFoundError
 from disaster_dx.io.export import csv_bytes
-from disaster_dx.io.plan_sheet import plan_sheet_html, plan_sheets_html
-from disaster_dx.io.plans_csv import plans_csv
 from disaster_dx.model import Hazard
 from disaster_dx.plans import (
     PLAN_HAZARDS,
@@ -44,6 +42,8 @@ from disaster_dx.plans import (
     PlanStatus,
     read_resident,
 )
+from disaster_dx.plans.csv_export import plans_csv
+from disaster_dx.plans.sheet import plan_sheet_html, plan_sheets_html
 from disaster_dx.residents import Resident
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
@@ -65,7 +65,7 @@ from layers.plans import (
 log = logging.getLogger(__name__)
 
 PLANS_ROLES = (Role.PLANNER,)
-#: The download of every resident × hazard (:mod:`disaster_dx.io.plans_csv`).
+#: The download of every resident × hazard (:mod:`disaster_dx.plans.csv_export`).
 ALL_PLANS_CSV = "plans_all.csv"
 
 # Component ids (``plans-`` prefix: the security guard refuses anonymous callbacks on them).

@@ -21,9 +21,9 @@ from typing import Any
 from disaster_dx.auth import User
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.io.csv_out import csv_document
-from disaster_dx.io.plan_sheet import STATUS_WORDS, alt_destination, depth_text, trigger_text
 from disaster_dx.model import Hazard
 from disaster_dx.plans import PLAN_HAZARDS, Mode, Plan, Planner
+from disaster_dx.plans.sheet import STATUS_WORDS, alt_destination, depth_text, trigger_text
 from disaster_dx.residents import Resident
 
 #: Further supporters after the first that get their own columns (as in the residents CSV).
