@@ -30,6 +30,21 @@ def jst_second(moment: datetime | None) -> str:
     return "" if moment is None else to_jst(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def jst_text(moment: datetime, lang: str = "ja") -> str:
+    """A time as residents read it: ``9月1日 12:00``; English ``1 Sep, 12:00 JST``.
+
+    The public page's script writes the same strings (``public_site``), so a time the server
+    wrote does not change when the page refreshes it; LINE messages use them too.
+    """
+    local = to_jst(moment)
+    if lang == "en":
+        return f"{local.day} {_MONTHS_EN[local.month - 1]}, {local:%H:%M} JST"
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
 def minutes_ago(moment: datetime | None, now: datetime) -> int | None:
     """Whole minutes from ``moment`` to ``now`` (never negative); None when never reported."""
     if moment is None:

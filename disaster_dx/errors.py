@@ -130,6 +130,10 @@ class ConflictError(DisasterDxError):
         )
 
 
+class NotPermitted(DisasterDxError):
+    """The user may not do this; the attempt was refused and audit-logged (the web: 403)."""
+
+
 class NotFoundError(DisasterDxError):
     """A referenced thing (incident, shelter, user) does not exist."""
 

@@ -20,11 +20,11 @@ from typing import Any
 from disaster_dx.auth import Role, User
 from disaster_dx.errors import (
     ConflictError,
-    DisasterDxError,
     PayloadError,
     Problem,
     ValidationError,
 )
+from disaster_dx.errors import NotPermitted as NotPermitted  # hq.NotPermitted, as before
 from disaster_dx.events import (
     AREA_OUTSIDE_REPORTED,
     SHELTER_CORRECTION,
@@ -36,6 +36,7 @@ from disaster_dx.events import (
 )
 from disaster_dx.merge import MergedEvent
 from disaster_dx.model import (
+    SHELTER_KIND_ORDER,
     Crowding,
     CrowdingThresholds,
     Hazard,
@@ -48,7 +49,6 @@ from disaster_dx.store import Store, subject_for_shelter
 
 log = logging.getLogger(__name__)
 
-_KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
 #: Kinds of site where staff stay and report (報告遅れ applies unless HQ says otherwise).
 STAFFED_KINDS = frozenset({ShelterKind.DESIGNATED, ShelterKind.WELFARE})
 
@@ -56,10 +56,6 @@ STAFFED_KINDS = frozenset({ShelterKind.DESIGNATED, ShelterKind.WELFARE})
 #: (:func:`disaster_dx.situation.incident_time`), so a 60× drill counts 報告遅れ in drill minutes
 #: on every screen and in the report; ``None`` means wall time (a live incident).
 IncidentClock = Callable[[datetime], timedelta]
-
-
-class NotPermitted(DisasterDxError):
-    """The user may not make this change (it was refused and audit-logged)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +160,7 @@ def board_rows(
                 "id": shelter.shelter_id,
                 "shelter_id": shelter.shelter_id,
                 "name": shelter.name,
-                "kind": "・".join(k.label(lang) for k in _KIND_ORDER if k in shelter.kinds),
+                "kind": "・".join(k.label(lang) for k in SHELTER_KIND_ORDER if k in shelter.kinds),
                 "hazards": " ".join(h.value for h in Hazard if h in shelter.hazards),
                 "open_state": status.open_state.label(lang),
                 "open_state_code": status.open_state.value,

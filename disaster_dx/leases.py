@@ -13,6 +13,9 @@ and drills can run on an injected clock.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +25,12 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, insert, or_,
 from disaster_dx.store import Store, UTCDateTime
 
 lease_metadata = MetaData()
+
+
+def holder_name() -> str:
+    """A holder name that differs between hosts, processes and instances (fits ``holder``)."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
 
 leases_table = Table(
     "leases",

@@ -90,6 +90,11 @@ class ShelterKind(Labelled):
     WELFARE = "welfare"
 
 
+#: The order kinds are listed in wherever a site's kinds are shown or exported: 指定避難所,
+#: 指定緊急避難場所, 福祉避難所 (the order of the 指定避難所等一覧 and GSI's files).
+SHELTER_KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
+
+
 class Need(Labelled):
     """Supplies or help a shelter reports it needs."""
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from disaster_dx._time import to_jst
+from disaster_dx._time import jst_text
 from disaster_dx.areas import Area
 from disaster_dx.events import EvacuationAlert, State
 from disaster_dx.model import AlertLevel
@@ -36,8 +36,6 @@ from disaster_dx.public_text import LANGS, text
 
 #: A lifted alert stays on the page as 「解除」 this long after the lift.
 LIFTED_SHOWN_HOURS = 24
-
-_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _iso(moment: datetime) -> str:
@@ -118,14 +116,6 @@ def replaced(alert: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]]) -> b
         and ids & {area["id"] for area in other["areas"]}
         for other in alerts
     )
-
-
-def jst_text(moment: datetime, lang: str) -> str:
-    """A time as the page writes it (``12月6日 16:40``; English ``6 Dec, 16:40 JST``)."""
-    local = to_jst(moment)
-    if lang == "en":
-        return f"{local.day} {_MONTHS_EN[local.month - 1]}, {local:%H:%M} JST"
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _area_names(alert: Mapping[str, Any], lang: str) -> str:

@@ -40,7 +40,7 @@ from typing import Any
 
 from disaster_dx._files import write_atomic
 from disaster_dx._resources import package_path
-from disaster_dx._time import to_jst
+from disaster_dx._time import jst_text
 from disaster_dx.areas import Area
 from disaster_dx.city import City, city_for_code
 from disaster_dx.config import Settings
@@ -56,12 +56,12 @@ from disaster_dx.events import (
 )
 from disaster_dx.io.export import csv_bytes, shelter_records
 from disaster_dx.model import (
+    SHELTER_KIND_ORDER,
     Crowding,
     CrowdingThresholds,
     IncidentKind,
     OpenState,
     Shelter,
-    ShelterKind,
 )
 from disaster_dx.public_alerts import (
     LIFTED_SHOWN_HOURS,
@@ -149,7 +149,6 @@ TILES = {
     "attribution": '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>',
 }
 
-_KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
 _GSI_RECORD = re.compile(r"^[A-Z]\d{13}$")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)(?::([\w./-]+))?\}\}")
 
@@ -203,7 +202,7 @@ def public_feature(
         "name_kana": shelter.name_kana,
         "name_en": shelter.name_en,
         "address": shelter.address,
-        "kinds": [k.value for k in _KIND_ORDER if k in shelter.kinds],
+        "kinds": [k.value for k in SHELTER_KIND_ORDER if k in shelter.kinds],
         "hazards": [h.value for h in HAZARD_ORDER if h in shelter.hazards],
         "open_state": status.open_state.value,
         "crowding": crowding.value if crowding else None,
@@ -398,7 +397,7 @@ def render_index(
         if kind == "updated_at" and arg is None:
             return html.escape(str(collection["updated_at"]))
         if kind == "updated_text" and arg is None:
-            return html.escape(text("updated_at", lang, time=_jst_text(updated, lang)))
+            return html.escape(text("updated_at", lang, time=jst_text(updated, lang)))
         if kind == "current" and arg in LANGS:
             # The page's own language link is marked (bold) before the first paint too.
             return ' aria-current="true"' if arg == lang else ""
@@ -411,17 +410,6 @@ def render_index(
         raise ValueError(f"unknown placeholder {match.group(0)!r} in the public page template")
 
     return _PLACEHOLDER.sub(fill, template).encode("utf-8")
-
-
-_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _jst_text(moment: datetime, lang: str = DEFAULT_LANG) -> str:
-    """The time as the page's script writes it (the same string, so nothing moves)."""
-    local = to_jst(moment)
-    if lang == "en":
-        return f"{local.day} {_MONTHS_EN[local.month - 1]}, {local:%H:%M} JST"
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _open_count(collection: Mapping[str, Any]) -> int:

@@ -20,7 +20,7 @@ import folium
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
-from disaster_dx._time import to_jst
+from disaster_dx._time import jst_text
 from disaster_dx.model import Crowding, OpenState
 from disaster_dx.public_alerts import banner_html
 from disaster_dx.public_text import CROWDING_SYMBOL, OPEN_STATE_SYMBOL
@@ -236,5 +236,4 @@ def _legend_html(texts: Mapping[str, str]) -> str:
 
 
 def _jst(iso: str) -> str:
-    local = to_jst(datetime.fromisoformat(iso))
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return jst_text(datetime.fromisoformat(iso))

@@ -21,12 +21,12 @@ from dash import html
 
 from disaster_dx.events import State
 from disaster_dx.model import (
+    SHELTER_KIND_ORDER,
     Crowding,
     CrowdingThresholds,
     Hazard,
     OpenState,
     Shelter,
-    ShelterKind,
 )
 
 #: Symbol and colour per open state (Okabe–Ito palette: safe for colour-blind readers).
@@ -46,7 +46,6 @@ CROWDING_SYMBOL: dict[Crowding, str] = {
 }
 #: Symbol of a crowding not reported (shown with the word 不明, and in the legend).
 CROWDING_UNKNOWN_SYMBOL = "?"
-_KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
 _UNKNOWN = {"ja": "不明", "en": "Unknown"}
 
 #: A named marker's size in pixels ("● 開設 ▦ 混雑" plus a name of ~8 kanji), for label_zoom.
@@ -95,7 +94,7 @@ def shelter_features(
             "shelter_id": shelter.shelter_id,
             "name": shelter.name,
             "address": shelter.address,
-            "kinds": "・".join(k.label(lang) for k in _KIND_ORDER if k in shelter.kinds),
+            "kinds": "・".join(k.label(lang) for k in SHELTER_KIND_ORDER if k in shelter.kinds),
             "hazards": [h.value for h in Hazard if h in shelter.hazards],
             "hazards_label": "・".join(h.label(lang) for h in Hazard if h in shelter.hazards),
             "open_state": status.open_state.value,

@@ -93,3 +93,15 @@ def test_a_heavy_command_still_finds_its_libraries(tmp_path: Path) -> None:
     code, loaded = imported_by("import-buildings", "--dry-run", str(tmp_path / "missing.gpkg"))
     assert code == 1  # the file does not exist: refused with a message
     assert "geopandas" in loaded
+
+
+def test_every_feature_module_adds_its_commands() -> None:
+    """A module of ``disaster_dx.cli`` left out of ``FEATURES`` would add no command."""
+    import pkgutil
+
+    from disaster_dx import cli
+
+    modules = {m.name for m in pkgutil.iter_modules(cli.__path__) if not m.name.startswith("_")}
+    listed = [feature.__name__.rsplit(".", 1)[1] for feature in cli.FEATURES]
+    assert sorted(listed) == sorted(modules)
+    assert all(callable(feature.add_commands) for feature in cli.FEATURES)

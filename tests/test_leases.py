@@ -69,3 +69,10 @@ def test_racing_holders_never_both_get_a_lease(store: Store) -> None:
         thread.join(timeout=30)
     assert len(winners) == 1
     assert leases.lease(store, "drill-scheduler").holder == winners[0]
+
+
+def test_holder_names_differ_between_instances_and_fit_the_column() -> None:
+    names = {leases.holder_name() for _ in range(20)}
+    assert len(names) == 20
+    column = leases.leases_table.c.holder.type.length
+    assert all(len(name) <= column for name in names)

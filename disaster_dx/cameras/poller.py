@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,6 +56,7 @@ from disaster_dx.cameras.vocabulary import (
 )
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.events import NewEvent, subject_of, utcnow
+from disaster_dx.leases import holder_name
 from disaster_dx.store import Store
 
 log = logging.getLogger("disaster_dx.cameras")  # one logger for the whole package
@@ -82,9 +80,8 @@ class Attempt:
     frame_key: str | None = None
 
 
-def default_holder() -> str:
-    """A name for this poller that differs between hosts, processes and instances."""
-    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+#: A name for this poller that differs between hosts, processes and instances.
+default_holder = holder_name
 
 
 class Poller:

@@ -38,9 +38,7 @@ def plans_user(store: Store, username: str | None) -> auth.User:
 
 def cmd_import_roads(args: argparse.Namespace, settings: Settings) -> int:
     """Import a walking network (OSMnx GraphML or a line layer) for evacuation plans."""
-    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.io.roads import graph_from_file
-    from disaster_dx.plans import save_road_graph
 
     options = {} if Path(args.path).suffix.lower() == ".graphml" else {"snap_m": args.snap_m}
     graph = graph_from_file(args.path, **options)
@@ -48,6 +46,10 @@ def cmd_import_roads(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         say("dry run: nothing written")
         return 0
+    # The store and plans (SciPy, pyproj) only now: a dry run reads the file and nothing else.
+    from disaster_dx.bundled import ensure_initialised
+    from disaster_dx.plans import save_road_graph
+
     store = open_store(args, settings)
     ensure_initialised(store, actor=args.actor)
     version = save_road_graph(store, graph, actor=args.actor, source=str(args.path))
@@ -58,13 +60,11 @@ def cmd_import_roads(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     """Import buildings (PLATEAU CityGML, or any polygon layer) and optional hazard zones."""
-    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.io.hazard_zones import (
         add_zone_depths,
         buildings_from_polygons,
         hazard_zones_from_file,
     )
-    from disaster_dx.plans import save_buildings
 
     paths = [Path(p) for p in args.paths]
     if all(p.is_dir() or p.suffix.lower() in (".gml", ".xml") for p in paths):
@@ -90,6 +90,9 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         say("dry run: nothing written")
         return 0
+    from disaster_dx.bundled import ensure_initialised
+    from disaster_dx.plans import save_buildings
+
     store = open_store(args, settings)
     ensure_initialised(store, actor=args.actor)
     source = ", ".join([*map(str, paths), *(args.zones or [])])
@@ -101,15 +104,16 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_residents(args: argparse.Namespace, settings: Settings) -> int:
     """Import the 避難行動要支援者 CSV (planner/admin; audited; prints counts only)."""
-    from disaster_dx.bundled import ensure_initialised
     from disaster_dx.io.residents import residents_from_csv
-    from disaster_dx.plans import save_residents
 
     found = residents_from_csv(args.path)
     say(found.summary())
     if args.dry_run:
         say("dry run: nothing written")
         return 0
+    from disaster_dx.bundled import ensure_initialised
+    from disaster_dx.plans import save_residents
+
     store = open_store(args, settings)
     ensure_initialised(store, actor="import")
     user = plans_user(store, args.user)

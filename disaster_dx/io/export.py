@@ -16,12 +16,15 @@ from typing import Any
 from disaster_dx._files import write_atomic
 from disaster_dx.events import State
 from disaster_dx.io.csv_out import csv_document
-from disaster_dx.model import GSI_HAZARD_COLUMNS, CrowdingThresholds, Shelter, ShelterKind
+from disaster_dx.model import (
+    GSI_HAZARD_COLUMNS,
+    SHELTER_KIND_ORDER,
+    CrowdingThresholds,
+    Shelter,
+)
 
 #: Export formats by name, with their file extension.
 FORMATS = {"geojson": ".geojson", "gpkg": ".gpkg", "csv": ".csv"}
-
-_KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
 
 
 def shelter_records(
@@ -37,7 +40,7 @@ def shelter_records(
             "共通ID": " ".join(shelter.gsi_ids),
             "施設・場所名": shelter.name,
             "住所": shelter.address,
-            "種別": "・".join(k.ja for k in _KIND_ORDER if k in shelter.kinds),
+            "種別": "・".join(k.ja for k in SHELTER_KIND_ORDER if k in shelter.kinds),
             **{
                 column: "1" if h in shelter.hazards else ""
                 for h, column in GSI_HAZARD_COLUMNS.items()

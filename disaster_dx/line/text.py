@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from disaster_dx._time import to_jst
+from disaster_dx._time import jst_text
 from disaster_dx.city import NANKOKU_CODE, City, city_for_code
-from disaster_dx.model import AlertLevel, Hazard, OpenState, ShelterKind
+from disaster_dx.model import SHELTER_KIND_ORDER, AlertLevel, Hazard, OpenState, ShelterKind
 
 #: LINE refuses text messages longer than this, and more than this many messages per request.
 MAX_TEXT = 5000
@@ -30,8 +30,6 @@ MAX_MESSAGES = 5
 #: app always passes the city its database serves (``Store.city``).
 DEFAULT_CITY = city_for_code(NANKOKU_CODE)
 
-_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_KINDS = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
 #: What a level asks people to do (内閣府「避難情報に関するガイドライン」, 令和3年).
 _ACTION_JA = {
     AlertLevel.ELDERLY_EVACUATE: "危険な場所から高齢者等は避難してください。"
@@ -56,18 +54,6 @@ class Site:
     hazards: frozenset[Hazard] = frozenset()
 
 
-def jst_text(moment: datetime) -> str:
-    """``9月1日 12:00`` (JST)."""
-    local = to_jst(moment)
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
-
-
-def jst_text_en(moment: datetime) -> str:
-    """``1 Sep, 12:00 JST``."""
-    local = to_jst(moment)
-    return f"{local.day} {_MONTHS_EN[local.month - 1]}, {local:%H:%M} JST"
-
-
 def with_lang(url: str, lang: str) -> str:
     """``url`` with ``lang=…`` in its query (replacing one already there)."""
     parts = urlsplit(url)
@@ -78,7 +64,10 @@ def with_lang(url: str, lang: str) -> str:
 
 def _kind_counts(ids: Sequence[str], sites: Mapping[str, Site]) -> str:
     """「指定避難所 20か所、指定緊急避難場所 50か所」; a site of two kinds counts in both."""
-    counts = [(kind, sum(1 for i in ids if kind in sites.get(i, Site(i)).kinds)) for kind in _KINDS]
+    counts = [
+        (kind, sum(1 for i in ids if kind in sites.get(i, Site(i)).kinds))
+        for kind in SHELTER_KIND_ORDER
+    ]
     parts = [f"{kind.ja} {n}か所" for kind, n in counts if n]
     both = sum(1 for i in ids if len(sites.get(i, Site(i)).kinds) > 1)
     text = "、".join(parts)
@@ -201,7 +190,7 @@ def alert_message_text(
         public_url,
         "",
         f"{city.name_en} lifted {name_en} for {areas_en} ({hazard.en.lower()}), "
-        f"{jst_text_en(at)}. {with_lang(public_url, 'en')}",
+        f"{jst_text(at, 'en')}. {with_lang(public_url, 'en')}",
     ]
     return "\n".join(lines)
 

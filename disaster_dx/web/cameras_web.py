@@ -59,7 +59,7 @@ from disaster_dx.runtime import Cameras
 from disaster_dx.store import Incident, Store
 from disaster_dx.web import camera_view, ids
 from disaster_dx.web.context import current
-from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.i18n import lang_from_search, lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
 from disaster_dx.web.user_incident import current_incident, drill_banner
@@ -664,7 +664,7 @@ def register(app: Dash) -> None:
         search: str | None,
     ) -> tuple[Any, ...]:
         """Live images every few seconds, or the frames of the instant the scrubber shows."""
-        lang = lang_of("en" if search and "lang=en" in search else "ja")
+        lang = lang_from_search(search)
         store = current().store
         timeline = _timeline(store, registered_cameras(store))
         latest = timeline[-1] if timeline else None

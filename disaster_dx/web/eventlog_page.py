@@ -20,7 +20,7 @@ from disaster_dx.eventlog import EVENT_TYPE_LABELS, EVENT_TYPE_LABELS_EN, LogRow
 from disaster_dx.eventlog_paging import COUNT_CAP, PAGE_ROWS, LogFilter, LogPage, log_page
 from disaster_dx.events import ROUTINE_TYPES, TYPE_LABELS, TYPE_LABELS_EN
 from disaster_dx.web.context import current
-from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.i18n import lang_from_search, lang_of
 from disaster_dx.web.security import page_user, requires
 from disaster_dx.web.staff import grid, refusal, staff_header
 from disaster_dx.web.user_incident import current_incident, drill_banner
@@ -292,7 +292,7 @@ def register(app: Dash) -> None:
         A filter change shows the newest page of the new filter.
         """
         show_routine = "routine" in (routine or [])
-        lang = "en" if "lang=en" in (search or "") else "ja"
+        lang = lang_from_search(search)
         cursors = cursors or {}
         before_seq = cursors.get("older") if ctx.triggered_id == LOG_OLDER else None
         after_seq = cursors.get("newer") if ctx.triggered_id == LOG_NEWER else None

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from disaster_dx.config import Settings
 from disaster_dx.store import Store
 from disaster_dx.templating import render
+from disaster_dx.web.i18n import lang_from_search
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def _callback_answer(server: Flask) -> Any:
         if (
             isinstance(item, dict)
             and item.get("id") == "_pages_location"
-            and "lang=en" in str(item.get("value") or "")
+            and lang_from_search(str(item.get("value") or "")) == "en"
         ):
             lang = "en"
     for output in wanted:

@@ -38,7 +38,7 @@ from disaster_dx.situation import IncidentTime, Message, incident_time, recent_m
 from disaster_dx.store import Incident
 from disaster_dx.web import ids
 from disaster_dx.web.context import AppContext, current
-from disaster_dx.web.i18n import lang_of, t
+from disaster_dx.web.i18n import lang_from_search, t
 from disaster_dx.web.security import requires, signed_in_user
 from disaster_dx.web.user_incident import current_incident
 from layers.alerts import (
@@ -603,10 +603,6 @@ def _write(pending: dict[str, Any], user: User, context: AppContext, lang: str) 
     return f"{hazard.label(lang)}（{'終了' if lang != 'en' else 'cleared'}）"
 
 
-def _lang(search: str | None) -> str:
-    return lang_of("en" if search and "lang=en" in search else "ja")
-
-
 # -- callbacks ---------------------------------------------------------------------------------
 
 
@@ -647,7 +643,7 @@ def register(app: Dash) -> None:
         )
         if not moved and not seen.get("ticking"):
             return (no_update,) * 13
-        snap = situation(context, incident, _lang(search))
+        snap = situation(context, incident, lang_from_search(search))
         if not moved:  # only the countdown changed
             keep = (no_update,) * 12
             return (keep[0], snap["warnings"], *keep[2:12], snap["seen"])
@@ -713,7 +709,7 @@ def register(app: Dash) -> None:
         search: str,
     ) -> tuple[Any, ...]:
         """First step: say exactly what will be written, and wait for 確定する."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         trigger = ctx.triggered_id
         if trigger == ids.HQ_ALERT_CANCEL:
             return None, "", True, t("sit_cancelled", lang)
@@ -759,7 +755,7 @@ def register(app: Dash) -> None:
         clicks: int | None, pending: dict[str, Any] | None, force: int | None, search: str
     ) -> tuple[Any, ...]:
         """Second step: write what the user confirmed (the core checks the role again)."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         if not clicks or not pending:
             return no_update, no_update, no_update, no_update
         user = signed_in_user()
@@ -788,7 +784,7 @@ def register(app: Dash) -> None:
         submitted: int | None, seen: dict[str, Any] | None, force: int | None, search: str
     ) -> tuple[Any, ...]:
         """Open every shelter listed 「開設が必要」, in one batch from the versions HQ saw."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         if not submitted or not seen or not seen.get("ids"):
             return no_update, no_update
         context = current()
@@ -831,7 +827,7 @@ def register(app: Dash) -> None:
     @requires(*HQ_ROLES)
     def staffed_choice(hideout: dict[str, Any] | None, _force: int | None, search: str) -> Any:
         """The selected shelter's staffed choice (default by kind, or HQ's)."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         shelter_id = (hideout or {}).get("selected")
         if not shelter_id:
             return html.P(t("sit_staffed_pick", lang)), None
@@ -902,7 +898,7 @@ def register(app: Dash) -> None:
         search: str,
     ) -> tuple[Any, ...]:
         """Record HQ's staffed choice as a correction, from the version shown."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         if not clicks or not seen or choice not in ("default", "yes", "no"):
             return no_update, no_update
         incident = current_incident()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 LANGS = ("ja", "en")
 
 _TEXT: dict[str, tuple[str, str]] = {
@@ -152,6 +154,12 @@ _TEXT: dict[str, tuple[str, str]] = {
 def lang_of(value: object) -> str:
     """A supported language code from a query value; Japanese unless English was asked for."""
     return "en" if str(value or "").lower().startswith("en") else "ja"
+
+
+def lang_from_search(search: str | None) -> str:
+    """The language a page's URL asks for (Dash's ``search``, ``?lang=en``); Japanese otherwise."""
+    asked = parse_qs((search or "").lstrip("?")).get("lang", [])
+    return lang_of(asked[0] if asked else "ja")
 
 
 def t(key: str, lang: str, **values: object) -> str:

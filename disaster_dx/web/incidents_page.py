@@ -23,7 +23,7 @@ from disaster_dx.model import Hazard
 from disaster_dx.store import Incident, Store
 from disaster_dx.web import ids
 from disaster_dx.web.context import current
-from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.i18n import lang_from_search, lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
 from disaster_dx.web.user_incident import current_incident
@@ -271,10 +271,6 @@ def parse_start(text: str | None) -> datetime | None:
     return datetime.strptime(text.strip(), START_FORMAT).replace(tzinfo=JST)
 
 
-def _lang(search: str | None) -> str:
-    return lang_of("en" if search and "lang=en" in search else "ja")
-
-
 def register(app: Dash) -> None:
     """Attach the page's callbacks."""
 
@@ -294,7 +290,7 @@ def register(app: Dash) -> None:
         clicks: int | None, name: str | None, hazard: str | None, start: str | None, search: str
     ) -> tuple[Any, ...]:
         """Name the live incident (refused, with the open one's name, while one is open)."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         en = lang == "en"
         if not clicks:
             return no_update, no_update, no_update
@@ -352,7 +348,7 @@ def register(app: Dash) -> None:
     @requires(*HQ_ROLES)
     def close_incident(submitted: int | None, force: list[str] | None, search: str) -> Any:
         """Close the live incident; refused while shelters are open unless confirmed."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         en = lang == "en"
         if not submitted:
             return no_update, no_update, no_update

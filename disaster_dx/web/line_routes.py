@@ -38,7 +38,7 @@ from disaster_dx.line import store as line_store
 from disaster_dx.line import text as line_text
 from disaster_dx.refusals import record_refusal
 from disaster_dx.web.context import AppContext, current
-from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.i18n import lang_from_search, lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.staff import grid, refusal, staff_header
 
@@ -496,10 +496,6 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     )
 
 
-def _lang_from_search(search: str | None) -> str:
-    return lang_of("en" if search and "lang=en" in search else "ja")
-
-
 def _columns(lang: str, *fields: tuple[str, str, str]) -> list[dict[str, Any]]:
     """Grid columns from ``(field, Japanese header, English header)``."""
     return [
@@ -528,7 +524,7 @@ def register(app: Dash) -> None:
         _tick: int | None, _force: int | None, selected: str | None, search: str | None
     ) -> tuple[Any, ...]:
         """Queue, preview, outbox and log, re-read; the selection stays while it is queued."""
-        lang = _lang_from_search(search)
+        lang = lang_from_search(search)
         store = current().store
         pending = _pending(store)
         keys = [m.message_key for m in pending]
@@ -563,7 +559,7 @@ def register(app: Dash) -> None:
         search: str | None,
     ) -> tuple[Any, Any]:
         """Hold, release or cancel the selected message (the core checks the role again)."""
-        lang = _lang_from_search(search)
+        lang = lang_from_search(search)
         if not message_key:
             return _t(lang, "メッセージを選んでください。", "Choose a message."), no_update
         user = signed_in_user()
@@ -623,7 +619,7 @@ def register(app: Dash) -> None:
         search: str | None,
     ) -> tuple[Any, ...]:
         """Queue the announcement once per form (the nonce), then clear the form."""
-        lang = _lang_from_search(search)
+        lang = lang_from_search(search)
         user = signed_in_user()
         assert user is not None
         context = current()

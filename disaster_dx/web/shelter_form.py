@@ -34,7 +34,7 @@ from disaster_dx.web import ids
 from disaster_dx.web.conflict_view import conflict_view, field_label, field_names
 from disaster_dx.web.context import current
 from disaster_dx.web.failures import register_failure_output
-from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.i18n import lang_from_search, lang_of
 from disaster_dx.web.security import requires, signed_in_user
 from disaster_dx.web.staff import refusal, staff_header
 from disaster_dx.web.user_incident import current_incident, drill_banner
@@ -523,7 +523,7 @@ def register(app: Dash) -> None:
         search: str | None,
     ) -> str:
         """Show what the city's thresholds make of the counts, and say which count is missing."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         context = current()
         evacuees, evacuees_problem = parse_count(evacuees_raw, lang)
         capacity, capacity_problem = parse_count(capacity_raw, lang)
@@ -585,7 +585,7 @@ def register(app: Dash) -> None:
         and the page's query string.
         """
         raw_fields, correction, search = rest[: len(FIELDS)], rest[-2], rest[-1]
-        lang = _lang(search)
+        lang = lang_from_search(search)
         keep = (no_update,) * len(FIELDS)
         blank_errors = ("",) * len(FIELDS)
 
@@ -701,10 +701,6 @@ def register(app: Dash) -> None:
             *(now_seen[n] for n in FIELDS),
             *blank_errors,
         )
-
-
-def _lang(search: str | None) -> str:
-    return "en" if search and "lang=en" in search else "ja"
 
 
 def register_page() -> None:

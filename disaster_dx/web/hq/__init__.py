@@ -29,7 +29,7 @@ from disaster_dx.web.context import AppContext, current
 from disaster_dx.web.failures import register_failure_output
 from disaster_dx.web.hq.board import board, detail
 from disaster_dx.web.hq.chart import history_alt, history_image, history_src
-from disaster_dx.web.i18n import lang_of
+from disaster_dx.web.i18n import lang_from_search, lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
 from disaster_dx.web.shelter_form import parse_count
 from disaster_dx.web.staff import grid, refusal, staff_header
@@ -638,7 +638,7 @@ def register(app: Dash) -> None:
             and context.store.last_seq(incident.incident_id, skip_routine=True) == (seen or 0)
         ):
             return (no_update,) * 10
-        lang = _lang_from_search(search)
+        lang = lang_from_search(search)
         snap = _snapshot(context, lang, hazard or None, plans["count"])
         flagged = plans["flagged"]
         markers = no_update if flagged is None else flagged_markers(flagged, lang=lang, person=True)
@@ -741,7 +741,7 @@ def register(app: Dash) -> None:
             selected = None
             rows_out = []
         hideout["selected"] = selected
-        shown = detail(selected, rows or [], _lang_from_search(search))
+        shown = detail(selected, rows or [], lang_from_search(search))
         return hideout, rows_out, scroll, shown, viewport
 
     app.clientside_callback(
@@ -776,7 +776,7 @@ def register(app: Dash) -> None:
     ) -> tuple[Any, int]:
         """Open or close every shelter suitable for one hazard, from what this screen showed."""
         state = OpenState.OPEN if ctx.triggered_id == ids.HQ_BULK_OPEN_CONFIRM else OpenState.CLOSED
-        return _bulk(state, hazard, seen, _lang_from_search(search)), (force or 0) + 1
+        return _bulk(state, hazard, seen, lang_from_search(search)), (force or 0) + 1
 
     @app.callback(
         Output(ids.HQ_AREA_RESULT, "children"),
@@ -804,7 +804,7 @@ def register(app: Dash) -> None:
         search: str,
     ) -> tuple[Any, Any, Any]:
         """Record 在宅避難・車中泊 counts for one area, on the version this screen showed."""
-        lang = _lang_from_search(search)
+        lang = lang_from_search(search)
         en = lang == "en"
         trigger = ctx.triggered_id
         if isinstance(trigger, dict) and not any(reapply):
@@ -943,10 +943,6 @@ def _fly_to(shelter_id: str, zoom: float | None, names_from: int) -> Any:
         "zoom": max(float(zoom or 0), float(names_from)),
         "transition": "flyTo",
     }
-
-
-def _lang_from_search(search: str | None) -> str:
-    return lang_of("en" if search and "lang=en" in search else "ja")
 
 
 def _page_title(**_path: Any) -> str:
