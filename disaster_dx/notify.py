@@ -6,6 +6,7 @@ New code imports from the package (``disaster_dx.line.notify``, ``.outbox``, ``.
 
 from __future__ import annotations
 
+from disaster_dx.errors import NotPermitted as NotPermitted
 from disaster_dx.line.client import LineClient as LineClient
 from disaster_dx.line.client import LineResponse as LineResponse
 from disaster_dx.line.client import client_for as client_for
@@ -14,7 +15,6 @@ from disaster_dx.line.notify import attach as attach
 from disaster_dx.line.notify import collect as collect
 from disaster_dx.line.outbox import MAX_ANNOUNCEMENT as MAX_ANNOUNCEMENT
 from disaster_dx.line.outbox import LogEntry as LogEntry
-from disaster_dx.line.outbox import NotPermitted as NotPermitted
 from disaster_dx.line.outbox import OutboxMessage as OutboxMessage
 from disaster_dx.line.outbox import announce as announce
 from disaster_dx.line.outbox import cancel as cancel

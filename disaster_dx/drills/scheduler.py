@@ -11,11 +11,8 @@ same lease.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -39,6 +36,7 @@ from disaster_dx.drills.runs import (
 )
 from disaster_dx.drills.scenario import format_offset
 from disaster_dx.errors import NotFoundError
+from disaster_dx.leases import holder_name
 from disaster_dx.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,8 +49,7 @@ class _CountMoved(Exception):
     """The ``fired`` counter moved under us: another scheduler counted this inject (rolls back)."""
 
 
-def _holder_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+_holder_name = holder_name
 
 
 class DrillScheduler:

@@ -21,7 +21,13 @@ from datetime import datetime, timedelta
 from disaster_dx._time import jst_minute, minutes_ago
 from disaster_dx.events import ShelterStatus, State
 from disaster_dx.io.lalert import was_opened
-from disaster_dx.model import CrowdingThresholds, Need, OpenState, Shelter, ShelterKind
+from disaster_dx.model import (
+    SHELTER_KIND_ORDER,
+    CrowdingThresholds,
+    Need,
+    OpenState,
+    Shelter,
+)
 from disaster_dx.templating import render
 
 log = logging.getLogger(__name__)
@@ -29,7 +35,6 @@ log = logging.getLogger(__name__)
 #: An urgent need lapses unless re-confirmed within this (``Settings.urgent_need_hours``).
 DEFAULT_URGENT_EXPIRY = timedelta(hours=6)
 
-_KIND_ORDER = (ShelterKind.DESIGNATED, ShelterKind.EMERGENCY, ShelterKind.WELFARE)
 # Open shelters first (what readers look for), then the ones about to open, then the rest.
 _STATE_ORDER = {
     OpenState.OPEN: 0,
@@ -256,7 +261,7 @@ def _row(
     row: dict[str, object] = {
         "name": shelter.name,
         "address": shelter.address,
-        "kinds": [k.label(lang) for k in _KIND_ORDER if k in shelter.kinds],
+        "kinds": [k.label(lang) for k in SHELTER_KIND_ORDER if k in shelter.kinds],
         "state": status.open_state.label(lang),
         "crowding": crowding_text,
         "count": count,

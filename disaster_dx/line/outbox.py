@@ -22,7 +22,13 @@ from sqlalchemy.exc import IntegrityError
 
 from disaster_dx.auth import Role, User
 from disaster_dx.config import Settings
-from disaster_dx.errors import DisasterDxError, NotFoundError, Problem, ValidationError
+from disaster_dx.errors import (
+    DisasterDxError,
+    NotFoundError,
+    NotPermitted,
+    Problem,
+    ValidationError,
+)
 from disaster_dx.line.store import (
     CANCELLED,
     HELD,
@@ -49,10 +55,6 @@ MAX_ANNOUNCEMENT = 2000
 # ---------------------------------------------------------------------------------------------
 # HQ control: preview, hold, release, cancel, announce; the outbox and the delivery log
 # ---------------------------------------------------------------------------------------------
-
-
-class NotPermitted(DisasterDxError):
-    """The user may not control LINE messages (refused and audit-logged)."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ people hours late. :class:`SenderThread` is the in-app loop (a
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -31,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from disaster_dx import leases
 from disaster_dx.config import Settings
+from disaster_dx.leases import holder_name
 from disaster_dx.line.client import LineClient, client_for
 from disaster_dx.line.notify import collect
 from disaster_dx.line.outbox import record
@@ -84,9 +83,8 @@ def backoff(attempt: int, *, retry_after: float | None = None) -> timedelta:
     return delay
 
 
-def default_holder() -> str:
-    """A lease holder name that differs between hosts, processes and instances."""
-    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+#: A lease holder name that differs between hosts, processes and instances.
+default_holder = holder_name
 
 
 @dataclass

@@ -25,6 +25,7 @@ Every name callers used from the former single module is re-exported here.
 
 from __future__ import annotations
 
+from disaster_dx.errors import NotPermitted
 from disaster_dx.plans.buildings import load_buildings, save_buildings
 from disaster_dx.plans.destinations import (
     DEFAULT_ARRIVAL_MINUTES,
@@ -76,7 +77,6 @@ from disaster_dx.plans.storage import (
     DATASET_KINDS,
     DatasetInfo,
     FlaggedResident,
-    NotPermitted,
     SavedPlans,
     create_plan_tables,
     dataset_infos,

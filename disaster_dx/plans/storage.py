@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 
 from disaster_dx.auth import Role, User
-from disaster_dx.errors import DisasterDxError
+from disaster_dx.errors import NotPermitted
 from disaster_dx.model import Hazard
 from disaster_dx.plans.destinations import _S, PlanKeys, PlanSet, PlanStatus, _opt, _rounded
 from disaster_dx.routing import RoadGraph, graph_from_arrays
@@ -56,10 +56,6 @@ log = logging.getLogger(__name__)
 
 #: The account live re-planning reads and writes as (``REPLAN_USER`` in the planner module).
 REPLAN_ACTOR = "system:replan"
-
-
-class NotPermitted(DisasterDxError):
-    """The user may not read or change resident data (refused and audit-logged)."""
 
 
 # -- storage ------------------------------------------------------------------------------------
