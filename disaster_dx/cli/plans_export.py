@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from disaster_dx.cli._common import open_store, say
 from disaster_dx.cli.plans import plans_user
-from disaster_dx.config import Settings
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.store import Store
+
+if TYPE_CHECKING:
+    from disaster_dx.config import Settings
+    from disaster_dx.store import Store
 
 
 def _store(args: argparse.Namespace, settings: Settings) -> Store:
