@@ -1,0 +1,176 @@
+"""The building frame: its columns, per-hazard summaries, and writing it to a GeoPackage."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from disaster_dx.io.plateau.codes import (
+    CRS,
+    DEPTH_HAZARDS,
+    HAZARDS,
+    RANK_LOWER_M,
+    RiskSource,
+)
+
+log = logging.getLogger(__name__)
+
+#: Columns of :attr:`BuildingImport.buildings`, in order (plus ``geometry``).
+COLUMNS: tuple[str, ...] = (
+    "building_id",
+    "gml_id",
+    "name",
+    "height_m",
+    "storeys",
+    "storeys_below",
+    "structure",
+    "structure_ja",
+    "usage",
+    "usage_ja",
+    *(
+        column
+        for kind in DEPTH_HAZARDS
+        for column in (
+            f"{kind}_depth_m",
+            f"{kind}_rank",
+            f"{kind}_depth_lower_m",
+            f"{kind}_depth_upper_m",
+            *(("flood_duration_h",) if kind == "flood" else ()),
+            f"{kind}_sources",
+        )
+    ),
+    "landslide",
+    "landslide_area",
+    "landslide_sources",
+    "footprint_source",
+    "source_file",
+    "tile",
+)
+FLOAT_COLUMNS = (
+    "height_m",
+    "flood_duration_h",
+    *(
+        f"{kind}_{suffix}"
+        for kind in DEPTH_HAZARDS
+        for suffix in ("depth_m", "depth_lower_m", "depth_upper_m")
+    ),
+)
+INT_COLUMNS = ("storeys", "storeys_below", *(f"{kind}_rank" for kind in DEPTH_HAZARDS))
+SOURCE_COLUMNS = tuple(f"{kind}_sources" for kind in HAZARDS)
+
+
+def write_buildings(
+    buildings: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: str = "buildings"
+) -> int:
+    """Write buildings to a GeoPackage atomically (temp file + rename).
+
+    Parameters
+    ----------
+    buildings
+        A frame from :func:`buildings_from_citygml`.
+    path
+        The ``.gpkg`` file; replaced if it exists.
+    layer
+        Layer name.
+
+    Returns
+    -------
+    int
+        The number of buildings written.
+
+    Notes
+    -----
+    The ``*_sources`` columns hold lists of :class:`RiskSource` in memory; GeoPackage has no
+    list type, so they are written as JSON text (``json.loads`` gives the lists back; an
+    unbounded ``depth_upper_m`` of rank 6 is written as ``Infinity``, which Python reads but
+    strict JSON parsers do not).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame = buildings.copy()
+    for column in SOURCE_COLUMNS:
+        if column in frame.columns:
+            frame[column] = [
+                None if value is None else json.dumps(list(value), ensure_ascii=False)
+                for value in frame[column]
+            ]
+    temp = target.with_name(f".{target.name}.tmp.gpkg")  # GDAL warns on other extensions
+    temp.unlink(missing_ok=True)
+    try:
+        frame.to_file(temp, driver="GPKG", layer=layer)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    log.info("wrote %d buildings to %s", len(frame), target)
+    return len(frame)
+
+
+def summarise_depths(row: dict[str, Any], kind: str, sources: list[RiskSource]) -> None:
+    """Per hazard: the greatest depth, rank, least and greatest bound over the sources."""
+    depths = [d for s in sources if (d := s.get("depth_m")) is not None]
+    ranks = [r for s in sources if (r := s.get("rank")) is not None]
+    uppers = [u for s in sources if (u := s.get("depth_upper_m")) is not None]
+    lowers = [low for s in sources if (low := _lower(s)) is not None]
+    row[f"{kind}_depth_m"] = max(depths) if depths else None
+    row[f"{kind}_depth_lower_m"] = max(lowers) if lowers else None
+    row[f"{kind}_rank"] = max(ranks) if ranks else None
+    row[f"{kind}_depth_upper_m"] = max(uppers) if uppers else None
+    if kind == "flood":
+        durations = [d for s in sources if (d := s.get("duration_h")) is not None]
+        row["flood_duration_h"] = max(durations) if durations else None
+    row[f"{kind}_sources"] = sources
+
+
+def summarise_landslide(row: dict[str, Any], sources: list[RiskSource]) -> None:
+    """The phenomena, and the strictest designated area (特別警戒区域 first)."""
+    if not sources:
+        row["landslide"] = row["landslide_area"] = None
+    else:
+        kinds = sorted({s.get("kind") or "土砂災害" for s in sources})
+        areas = [s["area"] for s in sources if s.get("area")]
+        special = [a for a in areas if a and "特別" in a]
+        row["landslide"] = "・".join(kinds)
+        row["landslide_area"] = (special or areas or [None])[0]
+    row["landslide_sources"] = sources
+
+
+def make_frame(columns: dict[str, list[Any]]) -> gpd.GeoDataFrame:
+    """The frame from column lists (emptied as they are converted, to bound peak memory)."""
+    data: dict[str, Any] = {}
+    for column in COLUMNS:
+        values = columns.pop(column)
+        if column in FLOAT_COLUMNS:
+            data[column] = np.array(
+                [math.nan if v is None else v for v in values], dtype=np.float64
+            )
+        elif column in INT_COLUMNS:
+            data[column] = pd.array(values, dtype="Int64")
+        else:
+            data[column] = pd.Series(values, dtype=object)
+    geometry = gpd.GeoSeries(columns.pop("geometry"), crs=CRS)
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=CRS)
+
+
+def _lower(source: RiskSource) -> float | None:
+    """The least depth a source says the water reaches: its depth, else its class's floor."""
+    depth = source.get("depth_m")
+    if depth is not None:
+        return depth
+    rank = source.get("rank")
+    if rank is not None:
+        return RANK_LOWER_M[rank]
+    return source.get("rank_org_lower_m")
+
+
+def empty_columns() -> dict[str, list[Any]]:
+    """Column lists for :func:`make_frame`, filled one building at a time."""
+    return {column: [] for column in (*COLUMNS, "geometry")}
