@@ -1,14 +1,22 @@
-"""Building storage for plans: footprints, heights, structures and depths per hazard."""
+"""Building storage for plans: footprints, heights, structures and depths per hazard.
+
+Buildings are stored per *tile* (a PLATEAU mesh; ``""`` for a frame with no tiles): a city's
+model is hundreds of tiles, imported a few at a time, so :func:`save_building_tiles` replaces
+only the tiles it is given. :func:`save_buildings` replaces everything (demo, polygon layers).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import delete, insert, select
+from numpy.typing import NDArray
+from sqlalchemy import delete, func, insert, select
 
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.plans.judgement import DEPTH_COLUMNS, _float_column
@@ -27,25 +35,77 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def save_buildings(
-    store: Store,
-    buildings: gpd.GeoDataFrame,
-    *,
-    actor: str,
-    source: str,
-    synthetic: bool = False,
-) -> int:
-    """Make ``buildings`` the building set for plans (replacing the previous one).
+@dataclass(frozen=True)
+class BuildingRows:
+    """One frame's buildings as table rows, and what could not become a row.
+
+    Parameters
+    ----------
+    rows
+        Rows for :data:`plan_buildings`, one per building kept.
+    skipped_without_position
+        Buildings with neither a footprint nor ``lon``/``lat``.
+    skipped_without_id
+        Buildings with neither ``building_id`` nor ``gml_id``.
+    keyed_by_gml_id
+        Buildings without ``building_id`` stored under their ``gml_id``.
+    """
+
+    rows: list[dict[str, Any]]
+    skipped_without_position: int
+    skipped_without_id: int
+    keyed_by_gml_id: int
+
+
+@dataclass(frozen=True)
+class TileSave:
+    """What storing one tile did.
+
+    Parameters
+    ----------
+    tile
+        The tile key.
+    replaced
+        Buildings of this tile stored before and removed now.
+    stored
+        Buildings stored for it.
+    skipped_stored_elsewhere
+        Buildings already stored under another tile (a tile border): the stored copy kept.
+    """
+
+    tile: str
+    replaced: int
+    stored: int
+    skipped_stored_elsewhere: int
+
+
+@dataclass(frozen=True)
+class TilesSaveReport:
+    """What :func:`save_building_tiles` changed."""
+
+    version: int
+    tiles: tuple[TileSave, ...]
+    removed_other_tiles: int
+    total_buildings: int
+    total_tiles: int
+
+
+def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRows:
+    """Table rows for ``buildings`` (kept compact: an import holds these, not the frames).
 
     Accepts frames from :mod:`disaster_dx.io.plateau` and :mod:`disaster_dx.io.hazard_zones`:
     per depth hazard the stored depth is ``<h>_depth_lower_m`` (or PLATEAU's ``<h>_depth_m``),
-    ``<h>_depth_upper_m`` and a label. Unknown stays unknown (JSON null). Buildings without a
-    footprint are kept with their representative point when they have one.
+    ``<h>_depth_upper_m`` and a label; PLATEAU's ``landslide``/``landslide_area`` go into the
+    same JSON under ``landslide``. Unknown stays unknown (JSON null). Buildings without a
+    footprint are kept with their representative point when they have one. The key is
+    ``building_id``, else ``gml_id`` (counted); the tile is the frame's ``tile`` column when it
+    has one, else ``tile``.
     """
     frame = buildings.to_crs("EPSG:4326") if buildings.crs is not None else buildings
+    n = len(frame)
     geoms = np.asarray(frame.geometry.array, dtype=object)
     present = ~shapely.is_missing(geoms)
-    points = np.full(len(frame), None, dtype=object)
+    points = np.full(n, None, dtype=object)
     points[present] = shapely.point_on_surface(geoms[present])
     lon = np.where(present, shapely.get_x(points.astype(object)), np.nan)
     lat = np.where(present, shapely.get_y(points.astype(object)), np.nan)
@@ -55,53 +115,108 @@ def save_buildings(
         lon = np.where(np.isnan(lon), given_lon, lon)
         lat = np.where(np.isnan(lat), given_lat, lat)
     keep = ~(np.isnan(lon) | np.isnan(lat))
-    wkb = np.full(len(frame), None, dtype=object)
+    wkb = np.full(n, None, dtype=object)
     wkb[present] = shapely.to_wkb(geoms[present])
     height = _float_column(frame, "height_m")
     storeys = _float_column(frame, "storeys")
-    structure = frame["structure"] if "structure" in frame else pd.Series([None] * len(frame))
+    structure = _objects(frame, "structure")
     refuge = (
         frame["refuge"].fillna(False).to_numpy(dtype=bool)
         if "refuge" in frame
-        else np.zeros(len(frame), dtype=bool)
+        else np.zeros(n, dtype=bool)
     )
-    names = frame["name"] if "name" in frame else pd.Series([None] * len(frame))
+    names = _objects(frame, "name")
+    ids = _objects(frame, "building_id")
+    gml_ids = _objects(frame, "gml_id")
+    tiles = _objects(frame, "tile")
+    landslide = _objects(frame, "landslide")
+    landslide_area = _objects(frame, "landslide_area")
     depth_columns = {
         prefix: (
             _float_column(frame, f"{prefix}_depth_lower_m")
             if f"{prefix}_depth_lower_m" in frame
             else _float_column(frame, f"{prefix}_depth_m"),
             _float_column(frame, f"{prefix}_depth_upper_m"),
-            frame[f"{prefix}_depth_label"].astype(object).to_numpy()
-            if f"{prefix}_depth_label" in frame
-            else np.full(len(frame), None, dtype=object),
+            _objects(frame, f"{prefix}_depth_label"),
         )
         for prefix in DEPTH_COLUMNS.values()
     }
     rows = []
+    without_id = by_gml_id = 0
     for i in np.flatnonzero(keep).tolist():
-        depths = {}
+        key = _present(ids[i])
+        if key is None:
+            key = _present(gml_ids[i])
+            if key is None:
+                without_id += 1
+                continue
+            by_gml_id += 1
+        depths: dict[str, Any] = {}
         for prefix, (lower, upper, label) in depth_columns.items():
             if not np.isnan(upper[i]):
                 depths[prefix] = {
                     "lower": _json_number(lower[i]),
                     "upper": _json_number(upper[i]),
-                    "label": None if label[i] is None else str(label[i]),
+                    "label": _present(label[i]),
                 }
+        if _present(landslide[i]) is not None:
+            depths["landslide"] = {
+                "kind": _present(landslide[i]),
+                "area": _present(landslide_area[i]),
+            }
         rows.append(
             {
-                "building_id": str(frame["building_id"].iloc[i]),
-                "name": None if pd.isna(names.iloc[i]) else str(names.iloc[i])[:300],
+                "building_id": key,
+                "tile": _present(tiles[i]) or tile,
+                "name": None if _present(names[i]) is None else str(names[i])[:300],
                 "lon": float(lon[i]),
                 "lat": float(lat[i]),
                 "footprint": wkb[i],
                 "height_m": None if np.isnan(height[i]) else float(height[i]),
                 "storeys": None if np.isnan(storeys[i]) else int(storeys[i]),
-                "structure": None if pd.isna(structure.iloc[i]) else str(structure.iloc[i]),
+                "structure": _present(structure[i]),
                 "refuge": bool(refuge[i]),
                 "depths": depths,
             }
         )
+    return BuildingRows(rows, int((~keep).sum()), without_id, by_gml_id)
+
+
+def _objects(frame: pd.DataFrame, column: str) -> NDArray[np.object_]:
+    if column not in frame:
+        return np.full(len(frame), None, dtype=object)
+    values: NDArray[np.object_] = frame[column].astype(object).to_numpy()
+    return values
+
+
+def _present(value: Any) -> str | None:
+    """``value`` as text; ``None`` for missing values (never the text ``'None'``)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def save_buildings(
+    store: Store,
+    buildings: gpd.GeoDataFrame,
+    *,
+    actor: str,
+    source: str,
+    synthetic: bool = False,
+) -> int:
+    """Make ``buildings`` the building set for plans (replacing every stored tile).
+
+    See :func:`building_rows` for what is stored; :func:`save_building_tiles` adds or
+    replaces tiles instead.
+
+    Raises
+    ------
+    DisasterDxError
+        If building ids repeat.
+    """
+    found = building_rows(buildings)
+    rows = found.rows
     ids = [r["building_id"] for r in rows]
     if len(set(ids)) != len(ids):
         raise DisasterDxError("building ids repeat; every building needs its own id")
@@ -112,7 +227,9 @@ def save_buildings(
             conn.execute(insert(plan_buildings), rows[start : start + 5000])
         summary = {
             "buildings": len(rows),
-            "skipped_without_position": int((~keep).sum()),
+            "skipped_without_position": found.skipped_without_position,
+            "skipped_without_id": found.skipped_without_id,
+            "keyed_by_gml_id": found.keyed_by_gml_id,
             "refuges": int(sum(r["refuge"] for r in rows)),
         }
         version = _bump_dataset(
@@ -126,6 +243,112 @@ def save_buildings(
         )
     log.info("buildings v%d saved: %d (%s)", version, len(rows), source)
     return version
+
+
+def save_building_tiles(
+    store: Store,
+    tiles: Mapping[str, Sequence[dict[str, Any]]],
+    *,
+    actor: str,
+    source: str,
+    replace_all: bool = False,
+    synthetic: bool = False,
+    summary: Mapping[str, Any] | None = None,
+) -> TilesSaveReport:
+    """Add or replace the given tiles' buildings, leaving every other tile as it is.
+
+    Parameters
+    ----------
+    tiles
+        Rows (from :func:`building_rows`) by tile key; a tile given with no rows is emptied.
+    replace_all
+        Remove every stored building first (the other tiles too).
+    summary
+        Extra counts for the dataset record (e.g. problems found while reading).
+
+    A building already stored under a tile that is not being replaced (the same id on both
+    sides of a tile border) keeps its stored copy; the new copy is counted in
+    :attr:`TileSave.skipped_stored_elsewhere`. Everything runs in one write transaction, and
+    the dataset version is bumped once.
+    """
+    create_plan_tables(store)
+    keys = list(tiles)
+    saved: list[TileSave] = []
+    column = plan_buildings.c
+    with store._write() as conn:
+        removed_other = 0
+        counts: dict[str, int]
+        if replace_all:
+            counts = {
+                k: int(v)
+                for k, v in conn.execute(select(column.tile, func.count()).group_by(column.tile))
+            }
+            removed_other = sum(v for k, v in counts.items() if k not in tiles)
+            conn.execute(delete(plan_buildings))
+        else:
+            counts = {}
+            for chunk in _chunks(keys, 500):
+                counts.update(
+                    (k, int(v))
+                    for k, v in conn.execute(
+                        select(column.tile, func.count())
+                        .where(column.tile.in_(chunk))
+                        .group_by(column.tile)
+                    )
+                )
+                conn.execute(delete(plan_buildings).where(column.tile.in_(chunk)))
+        for key in keys:
+            rows = [dict(row, tile=key) for row in tiles[key]]
+            taken: set[str] = set()
+            for chunk in _chunks([r["building_id"] for r in rows], 500):
+                taken.update(
+                    conn.execute(
+                        select(column.building_id).where(column.building_id.in_(chunk))
+                    ).scalars()
+                )
+            fresh = []
+            for row in rows:
+                if row["building_id"] not in taken:
+                    taken.add(row["building_id"])
+                    fresh.append(row)
+            for start in range(0, len(fresh), 5000):
+                conn.execute(insert(plan_buildings), fresh[start : start + 5000])
+            saved.append(TileSave(key, int(counts.get(key, 0)), len(fresh), len(rows) - len(fresh)))
+        total = int(conn.execute(select(func.count()).select_from(plan_buildings)).scalar_one())
+        total_tiles = int(conn.execute(select(func.count(func.distinct(column.tile)))).scalar_one())
+        record = {
+            "buildings": total,
+            "tiles": total_tiles,
+            "imported_tiles": len(keys),
+            "stored": sum(t.stored for t in saved),
+            "replaced": sum(t.replaced for t in saved) + removed_other,
+            "skipped_stored_elsewhere": sum(t.skipped_stored_elsewhere for t in saved),
+            "replace_all": replace_all,
+            **dict(summary or {}),
+        }
+        version = _bump_dataset(
+            conn,
+            store,
+            "buildings",
+            source=source,
+            actor=actor,
+            synthetic=synthetic,
+            summary=record,
+        )
+    log.info(
+        "buildings v%d: %d tile(s) saved, %d buildings stored in %d tile(s) (%s)",
+        version,
+        len(keys),
+        total,
+        total_tiles,
+        source,
+    )
+    return TilesSaveReport(version, tuple(saved), removed_other, total, total_tiles)
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _json_number(value: float) -> float | str | None:
@@ -162,6 +385,7 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
 
     data: dict[str, Any] = {
         "building_id": [r.building_id for r in rows],
+        "tile": [r.tile for r in rows],
         "name": [r.name for r in rows],
         "lon": np.array([r.lon for r in rows], dtype=float),
         "lat": np.array([r.lat for r in rows], dtype=float),
@@ -179,6 +403,8 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
             [_from_json_number((r.depths.get(prefix) or {}).get("upper")) for r in rows]
         )
         data[f"{prefix}_depth_label"] = [(r.depths.get(prefix) or {}).get("label") for r in rows]
+    data["landslide"] = [(r.depths.get("landslide") or {}).get("kind") for r in rows]
+    data["landslide_area"] = [(r.depths.get("landslide") or {}).get("area") for r in rows]
     wkb = np.array([r.footprint for r in rows], dtype=object)
     geometry = shapely.from_wkb(wkb) if len(rows) else np.zeros(0, dtype=object)
     return gpd.GeoDataFrame(data, geometry=list(geometry), crs="EPSG:4326")

@@ -84,6 +84,8 @@ plan_buildings = Table(
     "plan_buildings",
     plan_metadata,
     Column("building_id", String(128), primary_key=True),
+    # The PLATEAU tile (mesh code, else file stem) the building came from; "" when untiled.
+    Column("tile", String(64), nullable=False, default="", server_default=""),
     Column("name", String(300)),
     Column("lon", Float, nullable=False),
     Column("lat", Float, nullable=False),
@@ -93,6 +95,7 @@ plan_buildings = Table(
     Column("structure", String(8)),
     Column("refuge", Boolean, nullable=False, default=False),
     Column("depths", JSON, nullable=False),
+    Index("ix_plan_buildings_tile", "tile"),
 )
 
 plan_residents = Table(

@@ -104,6 +104,7 @@ from disaster_dx.io.plateau.codes import (
 from disaster_dx.io.plateau.frame import COLUMNS, write_buildings
 from disaster_dx.io.plateau.importer import BuildingImport, Tile, buildings_from_citygml, read_tiles
 from disaster_dx.io.plateau.reader import CityGmlFile
+from disaster_dx.io.plateau.store import ImportReport, TileReport, import_buildings
 from disaster_dx.io.plateau.tiles import tile_of
 
 __all__ = [
@@ -125,11 +126,14 @@ __all__ = [
     "BuildingImport",
     "CityGmlFile",
     "CodeLists",
+    "ImportReport",
     "ProgressHook",
     "RiskSource",
     "Tile",
+    "TileReport",
     "buildings_from_citygml",
     "depth_class",
+    "import_buildings",
     "read_tiles",
     "tile_of",
     "write_buildings",
