@@ -200,7 +200,7 @@ def test_corrupt_zip_is_a_located_error(tmp_path: Path) -> None:
         buildings_from_citygml(bad)
 
 
-# -- storage ----------------------------------------------------------------------------------------
+# -- storage --------------------------------------------------------------------------------------
 
 
 def test_tiles_imported_one_after_another_keep_each_other(tmp_path: Path) -> None:
