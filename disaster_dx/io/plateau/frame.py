@@ -20,6 +20,7 @@ from disaster_dx.io.plateau.codes import (
     RANK_LOWER_M,
     RiskSource,
 )
+from disaster_dx.io.plateau.geometry import materialise
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def make_frame(columns: dict[str, list[Any]]) -> gpd.GeoDataFrame:
             data[column] = pd.array(values, dtype="Int64")
         else:
             data[column] = pd.Series(values, dtype=object)
-    geometry = gpd.GeoSeries(columns.pop("geometry"), crs=CRS)
+    geometry = gpd.GeoSeries(materialise(columns.pop("geometry")), crs=CRS)
     return gpd.GeoDataFrame(data, geometry=geometry, crs=CRS)
 
 

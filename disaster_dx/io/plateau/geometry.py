@@ -7,6 +7,7 @@ loses a building's hazard attributes.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -21,12 +22,74 @@ if TYPE_CHECKING:
     from disaster_dx.io.plateau.reader import FileReader
 
 _HORIZONTAL_TOLERANCE_M = 0.05
+# Any-namespace tag filters (lxml matches "{*}name" in C, without a path parse per call).
+_POLYGON, _EXTERIOR, _INTERIOR = "{*}Polygon", "{*}exterior", "{*}interior"
+_LINEAR_RING, _POS_LIST, _POS = "{*}LinearRing", "{*}posList", "{*}pos"
 #: PLATEAU's CRS, assumed when neither the geometry nor the file names one.
 DEFAULT_SRS = "http://www.opengis.net/def/crs/EPSG/0/6697"
 
 
 class GeometryError(ValueError):
     """A geometry that cannot become a footprint; the message says why."""
+
+
+class Shell:
+    """A one-ring footprint not yet made a shapely polygon (built per tile, in bulk).
+
+    Making one GEOS polygon per building costs more than parsing the building; most PLATEAU
+    footprints are a single ring without holes, so they stay plain coordinate lists until
+    :func:`materialise` turns a whole tile's into polygons with one ``from_ragged_array``.
+    """
+
+    __slots__ = ("xs", "ys")
+
+    def __init__(self, xs: list[float], ys: list[float]) -> None:
+        self.xs = xs
+        self.ys = ys
+
+    def polygon(self) -> Any:
+        """The shapely polygon (the same coordinates as :func:`materialise` gives)."""
+        return shapely.polygons(np.column_stack((self.xs, self.ys)))
+
+
+def materialise(values: list[Any]) -> list[Any]:
+    """``values`` with every :class:`Shell` replaced by its shapely polygon (in bulk)."""
+    index = [i for i, value in enumerate(values) if type(value) is Shell]
+    if not index:
+        return values
+    xs: list[float] = []
+    ys: list[float] = []
+    offsets = [0]
+    for i in index:
+        shell = values[i]
+        xs.extend(shell.xs)
+        ys.extend(shell.ys)
+        if shell.xs[0] != shell.xs[-1] or shell.ys[0] != shell.ys[-1]:
+            xs.append(shell.xs[0])  # shapely.polygons closes an open ring the same way
+            ys.append(shell.ys[0])
+        offsets.append(len(xs))
+    ring_offsets = np.asarray(offsets, dtype=np.int64)
+    polygon_offsets = np.arange(len(index) + 1, dtype=np.int64)
+    polygons = shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON,
+        np.column_stack((xs, ys)),
+        (ring_offsets, polygon_offsets),
+    )
+    out = list(values)
+    for i, polygon in zip(index, polygons.tolist(), strict=True):
+        out[i] = polygon
+    return out
+
+
+def _signed_area(xs: list[float], ys: list[float]) -> float:
+    """Twice the ring's signed area, as GEOS computes it (``Area::ofRingSigned``)."""
+    if not (xs[0] == xs[-1] and ys[0] == ys[-1]):
+        xs, ys = [*xs, xs[0]], [*ys, ys[0]]
+    x0 = xs[0]
+    total = 0.0
+    for i in range(1, len(xs) - 1):
+        total += (xs[i] - x0) * (ys[i - 1] - ys[i + 1])
+    return total
 
 
 @cache
@@ -51,16 +114,6 @@ def latitude_first(srs_name: str) -> bool:
     )
 
 
-def _distinct_points(positions: np.ndarray, enough: int | None = None) -> int:
-    """How many distinct rows ``positions`` holds (stops counting at ``enough``)."""
-    seen: set[tuple[float, ...]] = set()
-    for position in positions.tolist():
-        seen.add(tuple(position))
-        if enough is not None and len(seen) >= enough:
-            break
-    return len(seen)
-
-
 def _is_float(token: str) -> bool:
     try:
         float(token)
@@ -71,6 +124,7 @@ def _is_float(token: str) -> bool:
 
 def union(shapes: Sequence[Any]) -> Any:
     """One shape from several (a MultiPolygon when GEOS cannot union them)."""
+    shapes = [s.polygon() if type(s) is Shell else s for s in shapes]
     if len(shapes) == 1:
         return shapes[0]
     try:
@@ -79,17 +133,21 @@ def union(shapes: Sequence[Any]) -> Any:
         return shapely.MultiPolygon(shapes)
 
 
-def _ground_faces(
-    faces: list[tuple[np.ndarray, list[np.ndarray], np.ndarray | None, int]], line: int
-) -> list[tuple[np.ndarray, list[np.ndarray], np.ndarray | None, int]]:
+#: A ring's longitudes and latitudes.
+Ring = tuple[list[float], list[float]]
+#: One polygon as read: exterior ring, interior rings, heights (``None`` in 2D), source line.
+Face = tuple[Ring, list[Ring], "list[float] | None", int]
+
+
+def _ground_faces(faces: list[Face], line: int) -> list[Face]:
     """The lowest horizontal face(s) of a solid: its ground footprint."""
     if any(z is None for _shell, _holes, z, _line in faces):
         return faces[:1]  # 2D solid: PLATEAU writes the ground face first
     horizontal = [
-        (float(z.mean()), face)
+        (float(heights.mean()), face)
         for face in faces
-        for z in [face[2]]
-        if z is not None and float(np.ptp(z)) <= _HORIZONTAL_TOLERANCE_M
+        for heights in [np.asarray(face[2], dtype=np.float64)]
+        if float(np.ptp(heights)) <= _HORIZONTAL_TOLERANCE_M
     ]
     if not horizontal:
         raise GeometryError(f"line {line}: solid has no horizontal face")
@@ -126,7 +184,8 @@ class FootprintMixin:
         return None, None
 
     def _surface(self, source: str, elements: Sequence[Any]) -> Any:
-        faces: list[tuple[np.ndarray, list[np.ndarray], np.ndarray | None, int]] = []
+        """One source's footprint: a :class:`Shell` for one ring, else a shapely shape."""
+        faces: list[Face] = []
         for element in elements:
             geometry_root = next((c for c in element if isinstance(c.tag, str)), element)
             srs = geometry_root.get("srsName") or self.reader.srs_name or DEFAULT_SRS
@@ -137,43 +196,56 @@ class FootprintMixin:
                 if dimension_text and dimension_text.isdigit()
                 else self.reader.dimension
             )
-            for polygon in element.iter("{*}Polygon"):
+            for polygon in element.iter(_POLYGON):
                 faces.append(self._polygon(polygon, latitude_first, dimension))
         if not faces:
             raise GeometryError(f"line {elements[0].sourceline}: contains no gml:Polygon")
         if source == "lod1Solid":
             faces = _ground_faces(faces, elements[0].sourceline)
+        if len(faces) == 1 and not faces[0][1]:
+            (xs, ys), _holes, _z, line = faces[0]
+            if not abs(_signed_area(xs, ys)) > 0:
+                raise GeometryError(f"line {line}: polygon has zero area (points on one line)")
+            return Shell(xs, ys)
         shapes = []
-        for shell, holes, _z, line in faces:
-            shape = shapely.Polygon(shell, holes) if holes else shapely.polygons(shell)
+        for (xs, ys), holes, _z, line in faces:
+            shell = np.column_stack((xs, ys))
+            shape = (
+                shapely.Polygon(shell, [np.column_stack(hole) for hole in holes])
+                if holes
+                else shapely.polygons(shell)
+            )
             if not shape.area > 0:
                 raise GeometryError(f"line {line}: polygon has zero area (points on one line)")
             shapes.append(shape)
         return union(shapes)
 
-    def _polygon(
-        self, polygon: Any, latitude_first: bool, dimension: int
-    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None, int]:
-        exterior = polygon.find("{*}exterior/{*}LinearRing")
-        if exterior is None:
+    def _polygon(self, polygon: Any, latitude_first: bool, dimension: int) -> Face:
+        ring = next(
+            (r for e in polygon.iterchildren(_EXTERIOR) for r in e.iterchildren(_LINEAR_RING)),
+            None,
+        )
+        if ring is None:
             raise GeometryError(f"line {polygon.sourceline}: polygon has no exterior LinearRing")
-        shell, z = self._ring(exterior, latitude_first, dimension)
+        shell, z = self._ring(ring, latitude_first, dimension)
         holes = [
             self._ring(ring, latitude_first, dimension)[0]
-            for ring in polygon.iterfind("{*}interior/{*}LinearRing")
+            for interior in polygon.iterchildren(_INTERIOR)
+            for ring in interior.iterchildren(_LINEAR_RING)
         ]
         return shell, holes, z, polygon.sourceline
 
     def _ring(
         self, ring: Any, latitude_first: bool, dimension: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        pos_list = ring.find("{*}posList")
+    ) -> tuple[Ring, list[float] | None]:
+        """A ring's lon/lat lists and heights, checked; plain Python (rings are short)."""
+        pos_list = next(ring.iterchildren(_POS_LIST), None)
         if pos_list is not None:
             line = pos_list.sourceline
             tokens = (pos_list.text or "").split()
             dimension_text = pos_list.get("srsDimension")
         else:
-            pos_elements = ring.findall("{*}pos")
+            pos_elements = list(ring.iterchildren(_POS))
             if not pos_elements:
                 raise GeometryError(f"line {ring.sourceline}: ring has no gml:posList or gml:pos")
             line = pos_elements[0].sourceline
@@ -186,7 +258,7 @@ class FootprintMixin:
                 raise GeometryError(f"line {line}: srsDimension {dimension_text!r} is not 2 or 3")
             dimension = int(dimension_text)
         try:
-            values = np.array(tokens, dtype=np.float64)
+            values = list(map(float, tokens))
         except ValueError:
             bad = next(t for t in tokens if not _is_float(t))
             raise GeometryError(f"line {line}: coordinate {bad!r} is not a number") from None
@@ -195,21 +267,21 @@ class FootprintMixin:
                 f"line {line}: {len(values)} numbers cannot be split into positions of "
                 f"{dimension} (odd coordinate count)"
             )
-        if not np.isfinite(values).all():
+        if not all(map(math.isfinite, values)):
             raise GeometryError(f"line {line}: coordinates include NaN or infinity")
-        positions = values.reshape(-1, dimension)
-        xy = positions[:, [1, 0]] if latitude_first else positions[:, :2]
-        if _distinct_points(positions, 3) < 3:  # in 3D: a solid's walls are rings too
+        first, second = values[0::dimension], values[1::dimension]
+        xs, ys = (second, first) if latitude_first else (first, second)
+        heights = values[2::dimension] if dimension >= 3 else None
+        # Distinct positions in all dimensions: in 3D a solid's walls are rings too.
+        distinct = len(set(zip(*(values[k::dimension] for k in range(dimension)), strict=True)))
+        if distinct < 3:
             raise GeometryError(
-                f"line {line}: ring has {_distinct_points(positions)} distinct point(s); "
-                "a polygon needs 3 or more"
+                f"line {line}: ring has {distinct} distinct point(s); a polygon needs 3 or more"
             )
-        low = xy.min(axis=0)
-        high = xy.max(axis=0)
         lon_min, lat_min, lon_max, lat_max = JAPAN_BOUNDS
-        if low[0] < lon_min or low[1] < lat_min or high[0] > lon_max or high[1] > lat_max:
+        if min(xs) < lon_min or min(ys) < lat_min or max(xs) > lon_max or max(ys) > lat_max:
             raise GeometryError(
-                f"line {line}: position (lon {xy[0, 0]:.6f}, lat {xy[0, 1]:.6f}) is outside "
+                f"line {line}: position (lon {xs[0]:.6f}, lat {ys[0]:.6f}) is outside "
                 "Japan (wrong axis order or CRS?)"
             )
-        return xy, (positions[:, 2] if dimension >= 3 else None)
+        return (xs, ys), heights
