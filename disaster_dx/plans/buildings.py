@@ -8,6 +8,7 @@ only the tiles it is given. :func:`save_buildings` replaces everything (demo, po
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -117,30 +118,36 @@ def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRow
     keep = ~(np.isnan(lon) | np.isnan(lat))
     wkb = np.full(n, None, dtype=object)
     wkb[present] = shapely.to_wkb(geoms[present])
-    height = _float_column(frame, "height_m")
-    storeys = _float_column(frame, "storeys")
-    structure = _objects(frame, "structure")
+    # Plain lists: per-element access to numpy scalars costs more than the rest of the loop.
+    height = _float_column(frame, "height_m").tolist()
+    storeys = _float_column(frame, "storeys").tolist()
+    structure = _objects(frame, "structure").tolist()
     refuge = (
         frame["refuge"].fillna(False).to_numpy(dtype=bool)
         if "refuge" in frame
         else np.zeros(n, dtype=bool)
-    )
-    names = _objects(frame, "name")
-    ids = _objects(frame, "building_id")
-    gml_ids = _objects(frame, "gml_id")
-    tiles = _objects(frame, "tile")
-    landslide = _objects(frame, "landslide")
-    landslide_area = _objects(frame, "landslide_area")
-    depth_columns = {
-        prefix: (
-            _float_column(frame, f"{prefix}_depth_lower_m")
-            if f"{prefix}_depth_lower_m" in frame
-            else _float_column(frame, f"{prefix}_depth_m"),
-            _float_column(frame, f"{prefix}_depth_upper_m"),
-            _objects(frame, f"{prefix}_depth_label"),
+    ).tolist()
+    names = _objects(frame, "name").tolist()
+    ids = _objects(frame, "building_id").tolist()
+    gml_ids = _objects(frame, "gml_id").tolist()
+    tiles = _objects(frame, "tile").tolist()
+    landslide = _objects(frame, "landslide").tolist()
+    landslide_area = _objects(frame, "landslide_area").tolist()
+    depth_columns = [
+        (
+            prefix,
+            (
+                _float_column(frame, f"{prefix}_depth_lower_m")
+                if f"{prefix}_depth_lower_m" in frame
+                else _float_column(frame, f"{prefix}_depth_m")
+            ).tolist(),
+            _float_column(frame, f"{prefix}_depth_upper_m").tolist(),
+            _objects(frame, f"{prefix}_depth_label").tolist(),
         )
         for prefix in DEPTH_COLUMNS.values()
-    }
+    ]
+    lon_list, lat_list, wkb_list = lon.tolist(), lat.tolist(), wkb.tolist()
+    isnan = math.isnan
     rows = []
     without_id = by_gml_id = 0
     for i in np.flatnonzero(keep).tolist():
@@ -152,8 +159,8 @@ def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRow
                 continue
             by_gml_id += 1
         depths: dict[str, Any] = {}
-        for prefix, (lower, upper, label) in depth_columns.items():
-            if not np.isnan(upper[i]):
+        for prefix, lower, upper, label in depth_columns:
+            if not isnan(upper[i]):
                 depths[prefix] = {
                     "lower": _json_number(lower[i]),
                     "upper": _json_number(upper[i]),
@@ -164,18 +171,19 @@ def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRow
                 "kind": _present(landslide[i]),
                 "area": _present(landslide_area[i]),
             }
+        name = _present(names[i])
         rows.append(
             {
                 "building_id": key,
                 "tile": _present(tiles[i]) or tile,
-                "name": None if _present(names[i]) is None else str(names[i])[:300],
-                "lon": float(lon[i]),
-                "lat": float(lat[i]),
-                "footprint": wkb[i],
-                "height_m": None if np.isnan(height[i]) else float(height[i]),
-                "storeys": None if np.isnan(storeys[i]) else int(storeys[i]),
+                "name": None if name is None else str(names[i])[:300],
+                "lon": lon_list[i],
+                "lat": lat_list[i],
+                "footprint": wkb_list[i],
+                "height_m": None if isnan(height[i]) else height[i],
+                "storeys": None if isnan(storeys[i]) else int(storeys[i]),
                 "structure": _present(structure[i]),
-                "refuge": bool(refuge[i]),
+                "refuge": refuge[i],
                 "depths": depths,
             }
         )
@@ -191,6 +199,8 @@ def _objects(frame: pd.DataFrame, column: str) -> NDArray[np.object_]:
 
 def _present(value: Any) -> str | None:
     """``value`` as text; ``None`` for missing values (never the text ``'None'``)."""
+    if type(value) is str:
+        return value.strip() or None
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     text = str(value).strip()
@@ -353,9 +363,9 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def _json_number(value: float) -> float | str | None:
     """JSON-safe: NaN → null, ∞ → ``"inf"`` (PostgreSQL's JSON refuses Infinity)."""
-    if np.isnan(value):
+    if math.isnan(value):
         return None
-    if np.isinf(value):
+    if math.isinf(value):
         return "inf"
     return float(value)
 

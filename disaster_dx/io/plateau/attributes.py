@@ -52,6 +52,7 @@ _RISK_ELEMENTS = {
     "BuildingLandSlideRiskAttribute": "landslide",
     "LandSlideRiskAttribute": "landslide",
 }
+_BUILDING_ID, _STRUCTURE_TYPE = "{*}buildingID", "{*}buildingStructureType"
 _DETAIL_WRAPPERS = {"buildingDetailAttribute", "buildingDetails"}
 _LENGTH_UNITS = {"": 1.0, "m": 1.0, "cm": 0.01, "mm": 0.001}
 _HOUR_UNITS = {"": 1.0, "hour": 1.0, "h": 1.0, "hr": 1.0, "min": 1 / 60, "minute": 1 / 60}
@@ -154,11 +155,11 @@ class BuildingReader(FootprintMixin):
                 if child.get("name") == "建物ID" and row["building_id"] is None:
                     row["building_id"] = value_text(child)
             elif name == "buildingIDAttribute":
-                id_el = child.find(".//{*}buildingID")
+                id_el = next(child.iterdescendants(_BUILDING_ID), None)
                 if id_el is not None and id_el.text and id_el.text.strip():
                     row["building_id"] = id_el.text.strip()
             elif name in _DETAIL_WRAPPERS:
-                structure_el = child.find(".//{*}buildingStructureType")
+                structure_el = next(child.iterdescendants(_STRUCTURE_TYPE), None)
                 if structure_el is not None and row["structure"] is None:
                     row["structure"] = text(structure_el)
                     found.structure_list = list_name(structure_el, found.structure_list)

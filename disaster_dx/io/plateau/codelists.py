@@ -126,13 +126,21 @@ class CodeLists:
 NO_CODELISTS = CodeLists({}, None)
 
 
+_LIST_NAMES: dict[str, str] = {}
+
+
 def list_name(elem: Any, default: str) -> str:
     """The code list a coded element names in ``codeSpace`` (its file stem), else ``default``."""
     space = elem.get("codeSpace")
     if not space:
         return default
-    base = space.replace("\\", "/").rsplit("/", 1)[-1]
-    return base[:-4] if base.lower().endswith(".xml") else base or default
+    name = _LIST_NAMES.get(space)  # a dataset uses a few dozen codeSpace values, many times
+    if name is None:
+        base = space.replace("\\", "/").rsplit("/", 1)[-1]
+        name = base[:-4] if base.lower().endswith(".xml") else base
+        if len(_LIST_NAMES) < 10_000:
+            _LIST_NAMES[space] = name
+    return name or default
 
 
 class Decoder:
@@ -144,6 +152,7 @@ class Decoder:
         self.unknown: Counter[str] = Counter()
         #: Lists named by the data but absent from the dataset (and with no national table).
         self.missing: set[str] = set()
+        self._tables: dict[str, dict[str, str] | None] = {}
 
     def decode(
         self, code: str | None, name: str, national: Mapping[str, str] | None = None
@@ -155,7 +164,10 @@ class Decoder:
         """
         if code is None:
             return None, False
-        table = self.lists.get(name)
+        try:
+            table = self._tables[name]
+        except KeyError:
+            table = self._tables[name] = self.lists.get(name)
         if table is not None:
             label = table.get(code)
             if label is None:

@@ -11,6 +11,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TypedDict
 
 #: CRS of every returned frame.
@@ -132,6 +133,7 @@ _ABOVE = re.compile(r"(\d+(?:\.\d+)?)m以上")
 _BELOW = re.compile(r"(\d+(?:\.\d+)?)m未満")
 
 
+@lru_cache(maxsize=4096)
 def depth_class(label: str | None) -> tuple[float, float] | None:
     """The depth range ``(lower, upper)`` in metres a class label names; ``None`` if none.
 
