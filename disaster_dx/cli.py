@@ -352,27 +352,30 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     CityGML (files, folders, PLATEAU zips) is stored tile by tile: the tiles read are added or
     replaced and every other stored tile is kept (``--replace-all`` replaces everything).
     """
+    # Imported where needed: a plain PLATEAU import loads no polygon/zone readers, and no
+    # routing (scipy) unless live plans are re-computed (start-up was 4-6 s, the parse 0.03 s).
     from geopandas import GeoDataFrame
 
-    from disaster_dx.io.hazard_zones import (
-        add_zone_depths,
-        buildings_from_polygons,
-        hazard_zones_from_file,
-    )
-    from disaster_dx.plans import save_buildings
+    from disaster_dx.plans.storage import can_replan
 
     paths = [Path(p) for p in args.paths]
-    zones = [
-        (
-            zone_file,
-            hazard_zones_from_file(
-                zone_file, hazard=args.zone_hazard, rank_column=args.rank_column
-            ),
-        )
-        for zone_file in args.zones or []
-    ]
+    zones = []
+    if args.zones:
+        from disaster_dx.io.hazard_zones import hazard_zones_from_file
+
+        zones = [
+            (
+                zone_file,
+                hazard_zones_from_file(
+                    zone_file, hazard=args.zone_hazard, rank_column=args.rank_column
+                ),
+            )
+            for zone_file in args.zones
+        ]
 
     def with_zones(buildings: GeoDataFrame) -> GeoDataFrame:
+        from disaster_dx.io.hazard_zones import add_zone_depths
+
         for zone_file, found in zones:
             buildings = add_zone_depths(buildings, found.zones, hazard=args.zone_hazard)
             inside = int((buildings[f"{args.zone_hazard}_depth_upper_m"] > 0).sum())
@@ -405,12 +408,16 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
         if store is None:
             _say("dry run: nothing written")
             return 0
-        _refresh_live_plans(store, settings)
+        if can_replan(store):
+            _refresh_live_plans(store, settings)
         return 0
     if len(paths) != 1:
         raise DisasterDxError("give one polygon file (or CityGML files/folders/zips)")
     if args.codelists or args.replace_all:
         raise DisasterDxError("--codelists and --replace-all apply to PLATEAU CityGML only")
+    from disaster_dx.io.hazard_zones import buildings_from_polygons
+    from disaster_dx.plans.buildings import save_buildings
+
     polygons = buildings_from_polygons(paths[0], layer=args.layer)
     buildings, problems = polygons.buildings, polygons.problems
     _say(polygons.summary())
@@ -424,7 +431,8 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     ensure_initialised(store, actor=args.actor)
     version = save_buildings(store, buildings, actor=args.actor, source=source)
     _say(f"{len(buildings):,} buildings saved, all replaced (version {version})")
-    _refresh_live_plans(store, settings)
+    if can_replan(store):
+        _refresh_live_plans(store, settings)
     return 0
 
 
