@@ -317,3 +317,55 @@ def test_cli_two_tiles_one_after_another_and_a_zip(
         assert stored is not None and len(stored) == 3
     finally:
         store.dispose()
+
+
+# -- spooling and the one-ring fast path ----------------------------------------------------------
+
+
+def test_tile_spool_gives_back_exactly_the_rows_spooled() -> None:
+    from disaster_dx.plans.buildings import TileSpool, building_rows
+
+    rows = building_rows(buildings_from_citygml(TILE_A).buildings, tile="53394601").rows
+    odd = {
+        **rows[0],
+        "building_id": "odd",
+        "name": None,
+        "footprint": None,
+        "height_m": None,
+        "storeys": None,
+        "refuge": True,
+        "depths": {"flood": {"lower": 5.0, "upper": "inf", "label": None}},
+    }
+    with TileSpool() as spool:
+        spool.add("b", [odd])
+        spool.add("a", rows)
+        spool.add("empty", [])
+        assert list(spool) == ["b", "a", "empty"] and len(spool) == 3
+        assert "a" in spool and "c" not in spool
+        assert spool["a"] == [dict(r, tile="a") for r in rows]
+        assert spool["b"] == [dict(odd, tile="b")]
+        assert spool["empty"] == []
+        with pytest.raises(KeyError):
+            spool["c"]
+        with pytest.raises(ValueError, match="spooled twice"):
+            spool.add("a", rows)
+        folder = Path(spool._dir.name)
+        assert folder.is_dir()
+    assert not folder.exists()
+
+
+def test_one_ring_footprints_match_shapely_polygons() -> None:
+    import numpy as np
+    import shapely
+
+    from disaster_dx.io.plateau.geometry import Shell, materialise
+
+    open_ring = Shell([133.6, 133.7, 133.7], [33.5, 33.5, 33.6])
+    closed = Shell([133.6, 133.7, 133.7, 133.6], [33.5, 33.5, 33.6, 33.5])
+    point = shapely.Point(1, 2)
+    out = materialise([None, open_ring, point, closed])
+    assert out[0] is None and out[2] is point
+    for shell, shape in ((open_ring, out[1]), (closed, out[3])):
+        expected = shapely.polygons(np.column_stack((shell.xs, shell.ys)))
+        assert shapely.equals_exact(shape, expected, tolerance=0)
+        assert shape.wkb == expected.wkb == shell.polygon().wkb

@@ -7,10 +7,14 @@ only the tiles it is given. :func:`save_buildings` replaces everything (demo, po
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import sqlite3
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -253,6 +257,102 @@ def save_buildings(
         )
     log.info("buildings v%d saved: %d (%s)", version, len(rows), source)
     return version
+
+
+_SPOOL_COLUMNS = (
+    "building_id",
+    "tile",
+    "name",
+    "lon",
+    "lat",
+    "footprint",
+    "height_m",
+    "storeys",
+    "structure",
+    "refuge",
+    "depths",
+)
+
+
+class TileSpool(Mapping[str, list[dict[str, Any]]]):
+    """Tiles' rows spooled to a temporary SQLite file, read back one tile at a time.
+
+    A city import reads hundreds of tiles before its one write transaction; keeping every
+    tile's rows in memory until then made peak memory grow with the city. Here each tile's
+    rows go to disk as soon as they are made, and :func:`save_building_tiles` (which takes any
+    mapping of tile → rows) loads one tile at a time. ``depths`` round-trips through JSON,
+    which keeps its numbers exactly. Use as a context manager: the file is removed on exit.
+    """
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="dx_tiles_")
+        self._db = sqlite3.connect(Path(self._dir.name) / "spool.sqlite3")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        columns = ", ".join(_SPOOL_COLUMNS)
+        self._db.execute(f"CREATE TABLE spool (seq INTEGER PRIMARY KEY, {columns})")
+        marks = ", ".join("?" * (len(_SPOOL_COLUMNS) + 1))
+        self._insert = f"INSERT INTO spool (seq, {columns}) VALUES ({marks})"
+        #: Each tile's rows are one run of ``seq`` (first, end): read back by primary key.
+        self._tiles: dict[str, tuple[int, int]] = {}
+        self._next = 0
+
+    def add(self, tile: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Spool ``rows`` as ``tile``'s (a tile added twice is an error: keys are unique)."""
+        if tile in self._tiles:
+            raise ValueError(f"tile {tile!r} spooled twice")
+        first = self._next
+        self._db.executemany(
+            self._insert,
+            (
+                (
+                    first + n,
+                    *(
+                        json.dumps(row[c]) if c == "depths" else tile if c == "tile" else row[c]
+                        for c in _SPOOL_COLUMNS
+                    ),
+                )
+                for n, row in enumerate(rows)
+            ),
+        )
+        self._db.commit()
+        self._next = first + len(rows)
+        self._tiles[tile] = (first, self._next)
+
+    def __getitem__(self, tile: str) -> list[dict[str, Any]]:
+        first, end = self._tiles[tile]
+        found = self._db.execute(
+            f"SELECT {', '.join(_SPOOL_COLUMNS)} FROM spool WHERE seq >= ? AND seq < ? "
+            "ORDER BY seq",
+            (first, end),
+        )
+        rows = []
+        for values in found:
+            row = dict(zip(_SPOOL_COLUMNS, values, strict=True))
+            row["refuge"] = bool(row["refuge"])
+            row["depths"] = json.loads(row["depths"])
+            rows.append(row)
+        return rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tiles)
+
+    def __len__(self) -> int:
+        return len(self._tiles)
+
+    def __contains__(self, tile: object) -> bool:
+        return tile in self._tiles
+
+    def close(self) -> None:
+        """Remove the spool file."""
+        self._db.close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> TileSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def save_building_tiles(

@@ -1,10 +1,11 @@
 """Import PLATEAU tiles into the plans' building storage, with a report per tile.
 
 What ``disaster-dx import-buildings`` runs for CityGML input (and the benchmark): tiles are
-read one at a time (each parsed frame is dropped once turned into compact table rows), then
-stored in one write transaction that adds or replaces just those tiles
-(:func:`~disaster_dx.plans.buildings.save_building_tiles`), so the database is locked for the
-write only, not for the parse.
+read one at a time, each turned into table rows and spooled to a temporary file
+(:class:`~disaster_dx.plans.buildings.TileSpool`), so memory holds about one tile however many
+are imported; then all are stored in one write transaction that adds or replaces just those
+tiles (:func:`~disaster_dx.plans.buildings.save_building_tiles`, loading one tile at a time),
+so the database is locked for the write only, not for the parse.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ from disaster_dx.io.plateau.importer import Paths, read_tiles
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from disaster_dx.plans.buildings import TileSpool
     from disaster_dx.store import Store
 
 
@@ -183,10 +186,29 @@ def import_buildings(
     ImportFileError
         If an input is missing, malformed or too large: nothing is stored.
     """
+    from disaster_dx.plans.buildings import TileSpool
+
+    # A dry run spools nothing (its rows are counted, not kept).
+    with TileSpool() if store is not None else nullcontext() as spool:
+        return _import(
+            store, paths, spool, actor, codelists, replace_all, source, progress, transform
+        )
+
+
+def _import(
+    store: Store | None,
+    paths: Paths,
+    spool: TileSpool | None,
+    actor: str,
+    codelists: str | os.PathLike[str] | None,
+    replace_all: bool,
+    source: str | None,
+    progress: ProgressHook | None,
+    transform: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] | None,
+) -> ImportReport:
     from disaster_dx.plans.buildings import building_rows, save_building_tiles
 
     keys, tiles = read_tiles(paths, progress=progress, codelists=codelists)
-    rows: dict[str, list[dict[str, Any]]] = {}
     problems: list[Problem] = []
     read: list[dict[str, Any]] = []
     lists: dict[str, None] = {}
@@ -195,7 +217,8 @@ def import_buildings(
         key = tile.files[0].tile
         frame = tile.buildings if transform is None else transform(tile.buildings)
         found = building_rows(frame, tile=key)
-        rows[key] = found.rows
+        if spool is not None:
+            spool.add(key, found.rows)
         duplicates = tile.duplicates
         unknown: Counter[str] = Counter()
         for f in tile.files:
@@ -217,14 +240,14 @@ def import_buildings(
                 "unstorable": unstorable,
             }
         )
-        del tile
-    assert list(rows) == keys
+        del tile, frame, found
+    assert [r["tile"] for r in read] == keys
     version = total = total_tiles = None
     saved: dict[str, Any] = {}
-    if store is not None:
+    if store is not None and spool is not None:
         result = save_building_tiles(
             store,
-            rows,
+            spool,
             actor=actor,
             source=source if source is not None else _source(paths),
             replace_all=replace_all,
