@@ -369,3 +369,41 @@ def test_one_ring_footprints_match_shapely_polygons() -> None:
         expected = shapely.polygons(np.column_stack((shell.xs, shell.ys)))
         assert shapely.equals_exact(shape, expected, tolerance=0)
         assert shape.wkb == expected.wkb == shell.polygon().wkb
+
+
+def test_collinear_one_ring_footprint_is_zero_area_and_the_next_source_is_used(
+    tmp_path: Path,
+) -> None:
+    def ring(points: list[tuple[float, float]], z: float) -> str:
+        coords = " ".join(f"{lat} {lon} {z}" for lat, lon in points)
+        return (
+            "<gml:Polygon><gml:exterior><gml:LinearRing><gml:posList>"
+            f"{coords}</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"
+        )
+
+    line = [(33.5, 133.6), (33.5, 133.7), (33.5, 133.8), (33.5, 133.6)]
+    square = [(33.5, 133.6), (33.5001, 133.6), (33.5001, 133.6001), (33.5, 133.6001)]
+    square.append(square[0])
+    path = tmp_path / "53390000_bldg_6697_op.gml"
+    path.write_text(
+        '<core:CityModel xmlns:core="http://www.opengis.net/citygml/2.0" '
+        'xmlns:bldg="http://www.opengis.net/citygml/building/2.0" '
+        'xmlns:gml="http://www.opengis.net/gml"><core:cityObjectMember>'
+        '<bldg:Building gml:id="b1"><bldg:lod0FootPrint><gml:MultiSurface '
+        'srsName="http://www.opengis.net/def/crs/EPSG/0/6697"><gml:surfaceMember>'
+        f"{ring(line, 0)}</gml:surfaceMember></gml:MultiSurface></bldg:lod0FootPrint>"
+        '<bldg:lod1Solid><gml:Solid srsName="http://www.opengis.net/def/crs/EPSG/0/6697">'
+        "<gml:exterior><gml:CompositeSurface><gml:surfaceMember>"
+        f"{ring(square, 2)}</gml:surfaceMember><gml:surfaceMember>{ring(square[::-1], 8)}"
+        "</gml:surfaceMember></gml:CompositeSurface></gml:exterior></gml:Solid>"
+        "</bldg:lod1Solid></bldg:Building></core:cityObjectMember></core:CityModel>",
+        encoding="utf-8",
+    )
+    found = buildings_from_citygml(path)
+    building = row(found.buildings, "b1")
+    assert building["footprint_source"] == "lod1Solid"
+    assert building.geometry.area > 0
+    assert [p.message for p in found.problems] == [
+        "lod0FootPrint: line 1: polygon has zero area (points on one line); "
+        "footprint taken from lod1Solid instead"
+    ]
