@@ -352,11 +352,14 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     CityGML (files, folders, PLATEAU zips) is stored tile by tile: the tiles read are added or
     replaced and every other stored tile is kept (``--replace-all`` replaces everything).
     """
-    # Imported where needed: a plain PLATEAU import loads no polygon/zone readers, and no
-    # routing (scipy) unless live plans are re-computed (start-up was 4-6 s, the parse 0.03 s).
-    from geopandas import GeoDataFrame
+    # Imported where needed: a plain PLATEAU import loads no geopandas, polygon/zone readers
+    # or routing (scipy) unless live plans are re-computed (start-up was 4-6 s, a tile 0.03 s).
+    import typing
 
     from disaster_dx.plans.storage import can_replan
+
+    if typing.TYPE_CHECKING:
+        from geopandas import GeoDataFrame
 
     paths = [Path(p) for p in args.paths]
     zones = []

@@ -407,3 +407,27 @@ def test_collinear_one_ring_footprint_is_zero_area_and_the_next_source_is_used(
         "lod0FootPrint: line 1: polygon has zero area (points on one line); "
         "footprint taken from lod1Solid instead"
     ]
+
+
+def test_rows_from_columns_equal_rows_from_the_frame() -> None:
+    """The import's frame-free path stores exactly what the frame path would."""
+    from disaster_dx.io.plateau.frame import make_frame
+    from disaster_dx.io.plateau.importer import read_tile_columns
+    from disaster_dx.plans.buildings import building_rows, building_rows_from_columns
+
+    compared = 0
+    names = [
+        "iur30_nankoku",
+        "iur31_part_attributes",
+        "iur32_parts",
+        "legacy_2020",
+        "broken_geometry",
+    ]
+    for path in [DATASET, TILE_A, TILE_B, *(FIXTURES / f"{name}.gml" for name in names)]:
+        _keys, tiles = read_tile_columns(path)
+        for tile in tiles:
+            direct = building_rows_from_columns(tile.columns, tile.columns["geometry"], tile="t")
+            via_frame = building_rows(make_frame(dict(tile.columns)), tile="t")
+            assert direct == via_frame
+            compared += len(direct.rows)
+    assert compared > 0

@@ -108,45 +108,109 @@ def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRow
     """
     frame = buildings.to_crs("EPSG:4326") if buildings.crs is not None else buildings
     n = len(frame)
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    present = ~shapely.is_missing(geoms)
-    points = np.full(n, None, dtype=object)
-    points[present] = shapely.point_on_surface(geoms[present])
-    lon = np.where(present, shapely.get_x(points.astype(object)), np.nan)
-    lat = np.where(present, shapely.get_y(points.astype(object)), np.nan)
+    given: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
     if "lon" in frame and "lat" in frame:
-        given_lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
-        given_lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
-        lon = np.where(np.isnan(lon), given_lon, lon)
-        lat = np.where(np.isnan(lat), given_lat, lat)
-    keep = ~(np.isnan(lon) | np.isnan(lat))
-    wkb = np.full(n, None, dtype=object)
-    wkb[present] = shapely.to_wkb(geoms[present])
-    # Plain lists: per-element access to numpy scalars costs more than the rest of the loop.
-    height = _float_column(frame, "height_m").tolist()
-    storeys = _float_column(frame, "storeys").tolist()
-    structure = _objects(frame, "structure").tolist()
+        given = (
+            pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float),
+            pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float),
+        )
     refuge = (
         frame["refuge"].fillna(False).to_numpy(dtype=bool)
         if "refuge" in frame
         else np.zeros(n, dtype=bool)
     ).tolist()
-    names = _objects(frame, "name").tolist()
-    ids = _objects(frame, "building_id").tolist()
-    gml_ids = _objects(frame, "gml_id").tolist()
-    tiles = _objects(frame, "tile").tolist()
-    landslide = _objects(frame, "landslide").tolist()
-    landslide_area = _objects(frame, "landslide_area").tolist()
+    columns: dict[str, list[Any]] = {
+        "height_m": _float_column(frame, "height_m").tolist(),
+        "storeys": _float_column(frame, "storeys").tolist(),
+        "refuge": refuge,
+    }
+    for name in _TEXT_COLUMNS:
+        columns[name] = _objects(frame, name).tolist()
+    for prefix in DEPTH_COLUMNS.values():
+        lower = f"{prefix}_depth_lower_m" if f"{prefix}_depth_lower_m" in frame else None
+        columns[f"{prefix}_depth_lower_m"] = _float_column(
+            frame, lower or f"{prefix}_depth_m"
+        ).tolist()
+        columns[f"{prefix}_depth_upper_m"] = _float_column(
+            frame, f"{prefix}_depth_upper_m"
+        ).tolist()
+        columns[f"{prefix}_depth_label"] = _objects(frame, f"{prefix}_depth_label").tolist()
+    return _rows(np.asarray(frame.geometry.array, dtype=object), given, columns, tile)
+
+
+def building_rows_from_columns(
+    columns: Mapping[str, Sequence[Any]], geometry: Sequence[Any], *, tile: str = ""
+) -> BuildingRows:
+    """:func:`building_rows` for PLATEAU column lists (lon/lat shapes), without a frame.
+
+    ``columns`` are :data:`disaster_dx.io.plateau.COLUMNS` as read (``None`` for unknown);
+    the rows are the ones :func:`building_rows` makes from the same buildings' frame, at a
+    fraction of the cost (a city import makes hundreds of tiles' rows).
+    """
+    n = len(geometry)
+
+    def floats(name: str) -> list[float]:
+        values = columns.get(name)
+        if values is None:
+            return [math.nan] * n
+        return [math.nan if v is None else float(v) for v in values]
+
+    prepared: dict[str, list[Any]] = {
+        "height_m": floats("height_m"),
+        "storeys": floats("storeys"),
+        "refuge": [False] * n,
+    }
+    for name in _TEXT_COLUMNS:
+        prepared[name] = list(columns.get(name) or [None] * n)
+    for prefix in DEPTH_COLUMNS.values():
+        lower = f"{prefix}_depth_lower_m" if f"{prefix}_depth_lower_m" in columns else None
+        prepared[f"{prefix}_depth_lower_m"] = floats(lower or f"{prefix}_depth_m")
+        prepared[f"{prefix}_depth_upper_m"] = floats(f"{prefix}_depth_upper_m")
+        prepared[f"{prefix}_depth_label"] = list(columns.get(f"{prefix}_depth_label") or [None] * n)
+    return _rows(np.asarray(geometry, dtype=object), None, prepared, tile)
+
+
+_TEXT_COLUMNS = (
+    "structure",
+    "name",
+    "building_id",
+    "gml_id",
+    "tile",
+    "landslide",
+    "landslide_area",
+)
+
+
+def _rows(
+    geoms: NDArray[np.object_],
+    given: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    columns: Mapping[str, list[Any]],
+    tile: str,
+) -> BuildingRows:
+    """The rows from lon/lat geometries and plain per-building lists (NaN for unknown)."""
+    n = len(geoms)
+    present = ~shapely.is_missing(geoms)
+    points = np.full(n, None, dtype=object)
+    points[present] = shapely.point_on_surface(geoms[present])
+    lon = np.where(present, shapely.get_x(points.astype(object)), np.nan)
+    lat = np.where(present, shapely.get_y(points.astype(object)), np.nan)
+    if given is not None:
+        lon = np.where(np.isnan(lon), given[0], lon)
+        lat = np.where(np.isnan(lat), given[1], lat)
+    keep = ~(np.isnan(lon) | np.isnan(lat))
+    wkb = np.full(n, None, dtype=object)
+    wkb[present] = shapely.to_wkb(geoms[present])
+    # Plain lists: per-element access to numpy scalars costs more than the rest of the loop.
+    height, storeys, refuge = columns["height_m"], columns["storeys"], columns["refuge"]
+    structure, names = columns["structure"], columns["name"]
+    ids, gml_ids, tiles = columns["building_id"], columns["gml_id"], columns["tile"]
+    landslide, landslide_area = columns["landslide"], columns["landslide_area"]
     depth_columns = [
         (
             prefix,
-            (
-                _float_column(frame, f"{prefix}_depth_lower_m")
-                if f"{prefix}_depth_lower_m" in frame
-                else _float_column(frame, f"{prefix}_depth_m")
-            ).tolist(),
-            _float_column(frame, f"{prefix}_depth_upper_m").tolist(),
-            _objects(frame, f"{prefix}_depth_label").tolist(),
+            columns[f"{prefix}_depth_lower_m"],
+            columns[f"{prefix}_depth_upper_m"],
+            columns[f"{prefix}_depth_label"],
         )
         for prefix in DEPTH_COLUMNS.values()
     ]

@@ -7,11 +7,9 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from disaster_dx.io.plateau.codes import (
     CRS,
@@ -21,6 +19,9 @@ from disaster_dx.io.plateau.codes import (
     RiskSource,
 )
 from disaster_dx.io.plateau.geometry import materialise
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,9 @@ def summarise_landslide(row: dict[str, Any], sources: list[RiskSource]) -> None:
 
 def make_frame(columns: dict[str, list[Any]]) -> gpd.GeoDataFrame:
     """The frame from column lists (emptied as they are converted, to bound peak memory)."""
+    import geopandas as gpd  # only where a frame is made: import-buildings makes none
+    import pandas as pd
+
     data: dict[str, Any] = {}
     for column in COLUMNS:
         values = columns.pop(column)

@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 _HORIZONTAL_TOLERANCE_M = 0.05
 # Any-namespace tag filters (lxml matches "{*}name" in C, without a path parse per call).
-_POLYGON, _EXTERIOR, _INTERIOR = "{*}Polygon", "{*}exterior", "{*}interior"
-_LINEAR_RING, _POS_LIST, _POS = "{*}LinearRing", "{*}posList", "{*}pos"
+_POLYGON, _POS_LIST, _POS = "{*}Polygon", "{*}posList", "{*}pos"
 #: PLATEAU's CRS, assumed when neither the geometry nor the file names one.
 DEFAULT_SRS = "http://www.opengis.net/def/crs/EPSG/0/6697"
 
@@ -221,17 +220,13 @@ class FootprintMixin:
         return union(shapes)
 
     def _polygon(self, polygon: Any, latitude_first: bool, dimension: int) -> Face:
-        ring = next(
-            (r for e in polygon.iterchildren(_EXTERIOR) for r in e.iterchildren(_LINEAR_RING)),
-            None,
-        )
+        ring = polygon.find("{*}exterior/{*}LinearRing")
         if ring is None:
             raise GeometryError(f"line {polygon.sourceline}: polygon has no exterior LinearRing")
         shell, z = self._ring(ring, latitude_first, dimension)
         holes = [
             self._ring(ring, latitude_first, dimension)[0]
-            for interior in polygon.iterchildren(_INTERIOR)
-            for ring in interior.iterchildren(_LINEAR_RING)
+            for ring in polygon.iterfind("{*}interior/{*}LinearRing")
         ]
         return shell, holes, z, polygon.sourceline
 

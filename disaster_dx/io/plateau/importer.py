@@ -7,15 +7,18 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-
-import geopandas as gpd
+from typing import TYPE_CHECKING, Any
 
 from disaster_dx._parsing import file_limits
 from disaster_dx.errors import Problem
 from disaster_dx.io.plateau.codes import ProgressHook
 from disaster_dx.io.plateau.frame import empty_columns, make_frame
+from disaster_dx.io.plateau.geometry import materialise
 from disaster_dx.io.plateau.reader import CityGmlFile, FileReader
 from disaster_dx.io.plateau.tiles import GmlSource, by_tile, expand
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,32 @@ class BuildingImport:
 
 #: One tile as read: the same shape as a whole import.
 Tile = BuildingImport
+
+
+@dataclass(frozen=True, eq=False)
+class TileColumns:
+    """One tile as column lists (:data:`~.frame.COLUMNS` and ``geometry``), before any frame.
+
+    What the city-scale import stores from: building no frame per tile saves most of the
+    cost of turning buildings into table rows (and the geopandas import).
+    """
+
+    columns: dict[str, list[Any]]
+    problems: tuple[Problem, ...]
+    files: tuple[CityGmlFile, ...]
+
+    def __len__(self) -> int:
+        return len(self.columns["geometry"])
+
+    @property
+    def duplicates(self) -> int:
+        """Buildings skipped because another file (or tile) of this import had them."""
+        return sum(f.duplicates for f in self.files)
+
+    @property
+    def without_building_id(self) -> int:
+        """Buildings without ``uro:buildingID`` (keyed by ``gml:id`` when stored)."""
+        return sum(f.without_building_id for f in self.files)
 
 
 def buildings_from_citygml(
@@ -134,16 +163,32 @@ def read_tiles(
     tuple
         The tile keys in the order they will be read, and the iterator.
     """
+    keys, columns = read_tile_columns(paths, progress=progress, codelists=codelists)
+
+    def tiles() -> Iterator[Tile]:
+        for tile in columns:
+            yield BuildingImport(make_frame(tile.columns), tile.problems, tile.files)
+
+    return keys, tiles()
+
+
+def read_tile_columns(
+    paths: Paths,
+    *,
+    progress: ProgressHook | None = None,
+    codelists: str | os.PathLike[str] | None = None,
+) -> tuple[list[str], Iterator[TileColumns]]:
+    """:func:`read_tiles` giving each tile's column lists instead of a frame."""
     sources = expand(paths, codelists=codelists)
     groups = by_tile(sources)
     total = sum(s.size for s in sources)
 
-    def tiles() -> Iterator[Tile]:
+    def tiles() -> Iterator[TileColumns]:
         seen: dict[str, str] = {}
         seen_ids: dict[str, str] = {}
         done = 0
         for group in groups.values():
-            tile = _read(group, seen, seen_ids, progress, done, total)
+            tile = _read_columns(group, seen, seen_ids, progress, done, total)
             done += sum(f.size for f in tile.files)
             yield tile
 
@@ -158,6 +203,18 @@ def _read(
     offset: int,
     total: int,
 ) -> BuildingImport:
+    found = _read_columns(sources, seen, seen_ids, progress, offset, total)
+    return BuildingImport(make_frame(found.columns), found.problems, found.files)
+
+
+def _read_columns(
+    sources: Sequence[GmlSource],
+    seen: dict[str, str],
+    seen_ids: dict[str, str],
+    progress: ProgressHook | None,
+    offset: int,
+    total: int,
+) -> TileColumns:
     # Column-wise, so no per-building row dict outlives its building (memory on big cities).
     columns = empty_columns()
     problems: list[Problem] = []
@@ -181,4 +238,5 @@ def _read(
         done += summaries[-1].size
         if progress is not None:
             progress(done, total)
-    return BuildingImport(make_frame(columns), tuple(problems), tuple(summaries))
+    columns["geometry"] = materialise(columns["geometry"])  # one GEOS call per tile
+    return TileColumns(columns, tuple(problems), tuple(summaries))

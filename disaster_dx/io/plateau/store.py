@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from disaster_dx.errors import Problem
 from disaster_dx.io.plateau.codes import ProgressHook
-from disaster_dx.io.plateau.importer import Paths, read_tiles
+from disaster_dx.io.plateau.importer import (
+    Paths,
+    Tile,
+    TileColumns,
+    read_tile_columns,
+    read_tiles,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -206,17 +212,30 @@ def _import(
     progress: ProgressHook | None,
     transform: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] | None,
 ) -> ImportReport:
-    from disaster_dx.plans.buildings import building_rows, save_building_tiles
+    from disaster_dx.plans.buildings import (
+        building_rows,
+        building_rows_from_columns,
+        save_building_tiles,
+    )
 
-    keys, tiles = read_tiles(paths, progress=progress, codelists=codelists)
+    tiles: Iterator[Tile | TileColumns]
+    if transform is None:  # straight from column lists to rows: no frame per tile
+        keys, tiles = read_tile_columns(paths, progress=progress, codelists=codelists)
+    else:
+        keys, tiles = read_tiles(paths, progress=progress, codelists=codelists)
     problems: list[Problem] = []
     read: list[dict[str, Any]] = []
     lists: dict[str, None] = {}
     missing: dict[str, None] = {}
     for tile in tiles:
         key = tile.files[0].tile
-        frame = tile.buildings if transform is None else transform(tile.buildings)
-        found = building_rows(frame, tile=key)
+        if isinstance(tile, TileColumns):
+            count = len(tile)
+            found = building_rows_from_columns(tile.columns, tile.columns["geometry"], tile=key)
+        else:
+            count = len(tile.buildings)
+            assert transform is not None
+            found = building_rows(transform(tile.buildings), tile=key)
         if spool is not None:
             spool.add(key, found.rows)
         duplicates = tile.duplicates
@@ -232,7 +251,7 @@ def _import(
             {
                 "tile": key,
                 "files": tuple(f.path.name for f in tile.files),
-                "buildings": len(tile.buildings),
+                "buildings": count,
                 "duplicates": duplicates,
                 "problems": len(tile.problems) - duplicates,
                 "without_building_id": tile.without_building_id,
@@ -240,7 +259,7 @@ def _import(
                 "unstorable": unstorable,
             }
         )
-        del tile, frame, found
+        del tile, found
     assert [r["tile"] for r in read] == keys
     version = total = total_tiles = None
     saved: dict[str, Any] = {}
