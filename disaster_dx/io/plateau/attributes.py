@@ -243,7 +243,8 @@ class BuildingReader(FootprintMixin):
 
     # -- attributes ---------------------------------------------------------------------------
 
-    def _number(self, elem: Any, what: str, field: str = "") -> float | None:
+    def _number(self, elem: Any, what: str, field: str | None = "") -> float | None:
+        """The element's number; ``field`` ``None`` names it by its tag (only when reported)."""
         raw = text(elem)
         if raw is None:
             return None
@@ -253,6 +254,8 @@ class BuildingReader(FootprintMixin):
             value = math.nan
         if math.isfinite(value):
             return value
+        if field is None:
+            field = local(elem.tag)
         label = f"{what} {field}" if field else what
         self.problem(f"{label} {raw!r} is not a finite number; taken as unknown")
         return None
@@ -268,11 +271,13 @@ class BuildingReader(FootprintMixin):
 
     def _measure(self, elem: Any, parent: str, units: dict[str, float]) -> float | None:
         """A depth or duration in ``parent``, in metres or hours; ``None`` when unknown."""
-        value = self._number(elem, parent, local(elem.tag))
+        value = self._number(elem, parent, None)
         if value is None or value < 0:
             return None  # negative depths and durations are "unknown" sentinels (-9999)
         uom = (elem.get("uom") or "").strip()
-        factor = units.get(uom, units.get(uom.lower()))
+        factor = units.get(uom)
+        if factor is None:
+            factor = units.get(uom.lower())
         if factor is None:
             self.problem(f"{parent} {local(elem.tag)} unit {uom!r} is unknown; taken as unknown")
             return None
@@ -300,8 +305,11 @@ class BuildingReader(FootprintMixin):
     def _risk(self, elem: Any, kind: str) -> RiskSource:
         fields: dict[str, Any] = {}
         for child in elem:
-            if isinstance(child.tag, str):
-                fields.setdefault(local(child.tag), child)
+            tag = child.tag
+            if type(tag) is str:
+                name = local(tag)
+                if name not in fields:  # the first of a repeated field counts
+                    fields[name] = child
         what = local(elem.tag)
         decode = self.reader.decoder.decode
         description, description_list = self._code(fields, "description", what)
@@ -367,8 +375,7 @@ class BuildingReader(FootprintMixin):
         """
         if code is None:
             return None, None
-        lists = self.reader.decoder.lists
-        if lists.get(list_name_) is None:
+        if self.reader.decoder.table(list_name_) is None:
             self.reader.decoder.decode(code, list_name_, _NATIONAL_RANKS)
             return self._rank(code, what), None
         label, _ = self.reader.decoder.decode(code, list_name_)

@@ -154,6 +154,14 @@ class Decoder:
         self.missing: set[str] = set()
         self._tables: dict[str, dict[str, str] | None] = {}
 
+    def table(self, name: str) -> dict[str, str] | None:
+        """The dataset's list ``name`` (``None`` when absent), looked up once per name."""
+        try:
+            return self._tables[name]
+        except KeyError:
+            table = self._tables[name] = self.lists.get(name)
+            return table
+
     def decode(
         self, code: str | None, name: str, national: Mapping[str, str] | None = None
     ) -> tuple[str | None, bool]:
@@ -164,10 +172,7 @@ class Decoder:
         """
         if code is None:
             return None, False
-        try:
-            table = self._tables[name]
-        except KeyError:
-            table = self._tables[name] = self.lists.get(name)
+        table = self.table(name)
         if table is not None:
             label = table.get(code)
             if label is None:

@@ -67,6 +67,7 @@ FLOAT_COLUMNS = (
 )
 INT_COLUMNS = ("storeys", "storeys_below", *(f"{kind}_rank" for kind in DEPTH_HAZARDS))
 SOURCE_COLUMNS = tuple(f"{kind}_sources" for kind in HAZARDS)
+SUMMARY_SUFFIXES = ("depth_m", "depth_lower_m", "rank", "depth_upper_m", "sources")
 
 
 def write_buildings(
@@ -116,20 +117,40 @@ def write_buildings(
     return len(frame)
 
 
+_SUMMARY_KEYS = {
+    kind: tuple(f"{kind}_{suffix}" for suffix in SUMMARY_SUFFIXES) for kind in DEPTH_HAZARDS
+}
+
+
 def summarise_depths(row: dict[str, Any], kind: str, sources: list[RiskSource]) -> None:
     """Per hazard: the greatest depth, rank, least and greatest bound over the sources."""
-    depths = [d for s in sources if (d := s.get("depth_m")) is not None]
-    ranks = [r for s in sources if (r := s.get("rank")) is not None]
-    uppers = [u for s in sources if (u := s.get("depth_upper_m")) is not None]
-    lowers = [low for s in sources if (low := _lower(s)) is not None]
-    row[f"{kind}_depth_m"] = max(depths) if depths else None
-    row[f"{kind}_depth_lower_m"] = max(lowers) if lowers else None
-    row[f"{kind}_rank"] = max(ranks) if ranks else None
-    row[f"{kind}_depth_upper_m"] = max(uppers) if uppers else None
+    # One pass (runs for every hazard of every building); the first of equal values is kept,
+    # as max() would.
+    depth = rank = upper = lower = duration = None
+    for source in sources:
+        value = source.get("depth_m")
+        if value is not None and (depth is None or value > depth):
+            depth = value
+        code = source.get("rank")
+        if code is not None and (rank is None or code > rank):
+            rank = code
+        bound = source.get("depth_upper_m")
+        if bound is not None and (upper is None or bound > upper):
+            upper = bound
+        floor = _lower(source)
+        if floor is not None and (lower is None or floor > lower):
+            lower = floor
+        hours = source.get("duration_h")
+        if hours is not None and (duration is None or hours > duration):
+            duration = hours
+    depth_key, lower_key, rank_key, upper_key, sources_key = _SUMMARY_KEYS[kind]
+    row[depth_key] = depth
+    row[lower_key] = lower
+    row[rank_key] = rank
+    row[upper_key] = upper
     if kind == "flood":
-        durations = [d for s in sources if (d := s.get("duration_h")) is not None]
-        row["flood_duration_h"] = max(durations) if durations else None
-    row[f"{kind}_sources"] = sources
+        row["flood_duration_h"] = duration
+    row[sources_key] = sources
 
 
 def summarise_landslide(row: dict[str, Any], sources: list[RiskSource]) -> None:

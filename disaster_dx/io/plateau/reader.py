@@ -140,6 +140,7 @@ class FileReader:
         """Append this file's buildings to ``columns``; a summary of the file."""
         count = 0
         reported = 0
+        appenders = [(column, values.append) for column, values in columns.items()]
         with self.source.open() as raw:
             stream = _Reader(raw, self.name, self.limit)
             events = etree.iterparse(
@@ -162,8 +163,8 @@ class FileReader:
                         continue
                     row = self._building(elem)
                     if row is not None:
-                        for column, values in columns.items():
-                            values.append(row[column])
+                        for column, append in appenders:
+                            append(row[column])
                         count += 1
                     _release(elem)
                     if self.progress is not None and stream.done - reported >= _PROGRESS_STEP_BYTES:
