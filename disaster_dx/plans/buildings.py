@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select
@@ -36,6 +35,10 @@ from disaster_dx.store import Store
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
+
+# pandas (~0.2 s to import) only where a frame is read or made: import-buildings makes rows
+# from PLATEAU's column lists and needs none.
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,8 @@ def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRow
     ``building_id``, else ``gml_id`` (counted); the tile is the frame's ``tile`` column when it
     has one, else ``tile``.
     """
+    import pandas as pd
+
     frame = buildings.to_crs("EPSG:4326") if buildings.crs is not None else buildings
     n = len(frame)
     given: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
@@ -269,8 +274,13 @@ def _present(value: Any) -> str | None:
     """``value`` as text; ``None`` for missing values (never the text ``'None'``)."""
     if type(value) is str:
         return value.strip() or None
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if value is None:
         return None
+    if not isinstance(value, str):
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
     text = str(value).strip()
     return text or None
 
@@ -545,6 +555,7 @@ def _from_json_number(value: Any) -> float:
 def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
     """The stored buildings as a frame (columns as :func:`vertical_evacuation` reads them)."""
     import geopandas as gpd
+    import pandas as pd
 
     if not _has_tables(store):
         return None
