@@ -431,3 +431,19 @@ def test_rows_from_columns_equal_rows_from_the_frame() -> None:
             assert direct == via_frame
             compared += len(direct.rows)
     assert compared > 0
+
+
+def test_building_import_path_loads_no_routing_pandas_or_geopandas() -> None:
+    """import-buildings start-up: these took seconds to import and the import needs none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, disaster_dx.io.plateau, disaster_dx.plans.buildings; "
+        "print(sorted(m for m in ('scipy', 'pandas', 'geopandas', 'disaster_dx.routing', "
+        "'disaster_dx.plans.destinations') if m in sys.modules))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert found.stdout.strip() == "[]"
