@@ -1,6 +1,12 @@
 """Benchmark the PLATEAU CityGML importer.
 
-Measures ``buildings_from_citygml`` on
+First, the city-scale path ``disaster-dx import-buildings`` runs: ``--buildings`` SYNTHETIC
+buildings (default 40,000) written as ``--tiles`` tile files (default 100, named like PLATEAU's
+``<mesh>_bldg_6697_op.gml``) to a temp dir, imported with
+:func:`disaster_dx.io.plateau.import_buildings` into a fresh SQLite store; prints wall time and
+the process's peak RSS (targets: under 10 s and 400 MB), with the CPU time
+(``time.process_time``) and the load average beside the wall time, so a run on a shared, loaded
+machine can be read. Then (``--parse``) it measures ``buildings_from_citygml`` on
 
 1. the four real PLATEAU files in ``../shared/data/plateau`` (skipped when absent), and
 2. a synthetic city file of ``--buildings`` buildings (default 40,000) written to a temp dir,
@@ -10,14 +16,16 @@ Measures ``buildings_from_citygml`` on
 Each is compared with a bare ``lxml.etree.iterparse`` pass that only finds and frees the
 buildings (the parse floor), so the ratio shows what the importer adds on top of parsing.
 
-Run: ``python bench/plateau_import.py [--buildings 40000] [--repeat 3]``
+Run: ``python bench/plateau_import.py [--buildings 40000] [--tiles 100] [--parse] [--repeat 3]``
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import math
+import os
 import resource
 import tempfile
 import time
@@ -26,7 +34,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from disaster_dx.io.plateau import buildings_from_citygml
+from disaster_dx.io.plateau import buildings_from_citygml, import_buildings
+from disaster_dx.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_PLATEAU = ROOT.parent / "shared" / "data" / "plateau"
@@ -119,12 +128,12 @@ def _pos(ring: list[tuple[float, float]], z: float) -> str:
     return " ".join(f"{lat:.9f} {lon:.9f} {z:.3f}" for lat, lon in ring)
 
 
-def write_synthetic(path: Path, count: int) -> None:
+def write_synthetic(path: Path, count: int, start: int = 0) -> None:
     """Write a PLATEAU-like bldg file with ``count`` buildings on a grid around Nankoku."""
-    side = math.ceil(math.sqrt(count))
+    side = 200
     with path.open("w", encoding="utf-8") as out:
         out.write(HEADER)
-        for i in range(count):
+        for i in range(start, start + count):
             row, col = divmod(i, side)
             lat, lon = 33.55 + row * 0.0002, 133.60 + col * 0.0002
             d_lat, d_lon = 0.00008 + (i % 5) * 0.00001, 0.0001
@@ -205,11 +214,91 @@ def report(label: str, paths: list[Path], repeat: int) -> None:
     print(f"  importer / parse floor  {importer / floor:8.2f}x")
 
 
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mb() -> float:
+    """Resident memory now (Linux ``/proc``; the peak since start where there is none)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return _rss_mb()
+    return pages * resource.getpagesize() / 2**20
+
+
+def tiled_import(buildings: int, tiles: int) -> None:
+    """The CLI's path over ``tiles`` synthetic tile files into SQLite: wall time, peak RSS."""
+    per_tile = math.ceil(buildings / tiles)
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp) / "udx" / "bldg"
+        folder.mkdir(parents=True)
+        start = time.perf_counter()
+        for t in range(tiles):
+            count = min(per_tile, buildings - t * per_tile)
+            write_synthetic(folder / f"{53390000 + t}_bldg_6697_op.gml", count, t * per_tile)
+        size = sum(p.stat().st_size for p in folder.iterdir())
+        print(
+            f"SYNTHETIC city: {buildings:,} buildings in {tiles} tile files, {size / 1e6:.0f} MB "
+            f"(written in {time.perf_counter() - start:.1f} s)"
+        )
+        # What import_buildings imports on first use (plan storage, pandas, SQLAlchemy's
+        # statements): timed apart, as the CLI's start-up, not as work per building.
+        start, start_cpu = time.perf_counter(), time.process_time()
+        importlib.import_module("disaster_dx.plans.buildings")
+        print(
+            f"  first-use imports (plans.buildings): {time.perf_counter() - start:.2f} s wall, "
+            f"{time.process_time() - start_cpu:.2f} s CPU (not in the times below)"
+        )
+        before = _rss_mb()
+        store = Store(f"sqlite:///{Path(temp) / 'bench.sqlite3'}")
+        load_before = os.getloadavg()
+        try:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            sampled = [_current_rss_mb()]
+            report = import_buildings(
+                store,
+                [Path(temp)],
+                actor="bench",
+                source="synthetic",
+                progress=lambda _done, _total: sampled.append(_current_rss_mb()),
+            )
+            sampled.append(_current_rss_mb())
+            wall = time.perf_counter() - start
+            cpu = time.process_time() - start_cpu
+        finally:
+            store.dispose()
+        load_after = os.getloadavg()
+        print(f"  {report.lines()[-1]}")
+        print(
+            f"  import_buildings (parse + SQLite): {wall:.2f} s wall, {cpu:.2f} s CPU; "
+            f"{buildings / wall:,.0f} buildings/s wall, {buildings / cpu:,.0f} buildings/s CPU "
+            "(target < 10 s)"
+        )
+        print(
+            f"  load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on "
+            f"{os.cpu_count()} CPU(s): wall exceeds CPU when other processes share the cores"
+        )
+        print(
+            f"  peak RSS {_rss_mb():,.0f} MB (before the import {before:,.0f} MB; target < 400 MB)"
+        )
+        print(
+            f"  RSS during the import, sampled about every MB read and at the end: "
+            f"{sampled[0]:,.0f} MB at the start, at most {max(sampled):,.0f} MB"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--buildings", type=int, default=40_000)
+    parser.add_argument("--tiles", type=int, default=100)
+    parser.add_argument("--parse", action="store_true", help="also the parse-only comparison")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+
+    tiled_import(args.buildings, args.tiles)
+    if not args.parse:
+        return
 
     real = sorted(SHARED_PLATEAU.glob("*.gml")) if SHARED_PLATEAU.is_dir() else []
     if real:

@@ -121,3 +121,20 @@ def test_demo_district_then_live_plan(cli_env: Path, database_url: str, capsys) 
     # Nothing is open in the live incident: only the demo's refuge buildings can be reached.
     assert {r["destination_id"][:9] for r in rows if r["destination_id"]} <= {"building:"}
     assert main(["plan", "--user", "nobody"]) == 1
+
+
+def test_import_buildings_replans_only_when_there_is_something_to_plan(
+    cli_env: Path, capsys
+) -> None:
+    tile = Path(__file__).parent / "fixtures" / "plateau" / "tiles" / "53394601_bldg_6697_op.gml"
+    # No roads or residents yet: nothing to plan, so the planner (and routing) is not loaded.
+    assert main(["import-buildings", str(tile)]) == 0
+    err = capsys.readouterr().err
+    assert "buildings saved in 1 tile(s)" in err and "live plans" not in err
+    # With roads, residents and a live tsunami warning, new buildings re-plan at once.
+    assert main(["demo-district", "--residents", "20"]) == 0
+    capsys.readouterr()
+    assert main(["import-buildings", str(tile)]) == 0
+    err = capsys.readouterr().err
+    assert "buildings saved in 1 tile(s)" in err
+    assert "live plans (tsunami):" in err and "of 20 cannot reach safety in time" in err

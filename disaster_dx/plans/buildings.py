@@ -1,14 +1,26 @@
-"""Building storage for plans: footprints, heights, structures and depths per hazard."""
+"""Building storage for plans: footprints, heights, structures and depths per hazard.
+
+Buildings are stored per *tile* (a PLATEAU mesh; ``""`` for a frame with no tiles): a city's
+model is hundreds of tiles, imported a few at a time, so :func:`save_building_tiles` replaces
+only the tiles it is given. :func:`save_buildings` replaces everything (demo, polygon layers).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import shapely
-from sqlalchemy import delete, insert, select
+from numpy.typing import NDArray
+from sqlalchemy import delete, func, insert, select
 
 from disaster_dx.errors import DisasterDxError
 from disaster_dx.plans.judgement import DEPTH_COLUMNS, _float_column
@@ -23,8 +35,254 @@ from disaster_dx.store import Store
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
+
+# pandas (~0.2 s to import) only where a frame is read or made: import-buildings makes rows
+# from PLATEAU's column lists and needs none.
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildingRows:
+    """One frame's buildings as table rows, and what could not become a row.
+
+    Parameters
+    ----------
+    rows
+        Rows for :data:`plan_buildings`, one per building kept.
+    skipped_without_position
+        Buildings with neither a footprint nor ``lon``/``lat``.
+    skipped_without_id
+        Buildings with neither ``building_id`` nor ``gml_id``.
+    keyed_by_gml_id
+        Buildings without ``building_id`` stored under their ``gml_id``.
+    """
+
+    rows: list[dict[str, Any]]
+    skipped_without_position: int
+    skipped_without_id: int
+    keyed_by_gml_id: int
+
+
+@dataclass(frozen=True)
+class TileSave:
+    """What storing one tile did.
+
+    Parameters
+    ----------
+    tile
+        The tile key.
+    replaced
+        Buildings of this tile stored before and removed now.
+    stored
+        Buildings stored for it.
+    skipped_stored_elsewhere
+        Buildings already stored under another tile (a tile border): the stored copy kept.
+    """
+
+    tile: str
+    replaced: int
+    stored: int
+    skipped_stored_elsewhere: int
+
+
+@dataclass(frozen=True)
+class TilesSaveReport:
+    """What :func:`save_building_tiles` changed."""
+
+    version: int
+    tiles: tuple[TileSave, ...]
+    removed_other_tiles: int
+    total_buildings: int
+    total_tiles: int
+
+
+def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRows:
+    """Table rows for ``buildings`` (kept compact: an import holds these, not the frames).
+
+    Accepts frames from :mod:`disaster_dx.io.plateau` and :mod:`disaster_dx.io.hazard_zones`:
+    per depth hazard the stored depth is ``<h>_depth_lower_m`` (or PLATEAU's ``<h>_depth_m``),
+    ``<h>_depth_upper_m`` and a label; PLATEAU's ``landslide``/``landslide_area`` go into the
+    same JSON under ``landslide``. Unknown stays unknown (JSON null). Buildings without a
+    footprint are kept with their representative point when they have one. The key is
+    ``building_id``, else ``gml_id`` (counted); the tile is the frame's ``tile`` column when it
+    has one, else ``tile``.
+    """
+    import pandas as pd
+
+    frame = buildings.to_crs("EPSG:4326") if buildings.crs is not None else buildings
+    n = len(frame)
+    given: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+    if "lon" in frame and "lat" in frame:
+        given = (
+            pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float),
+            pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float),
+        )
+    refuge = (
+        frame["refuge"].fillna(False).to_numpy(dtype=bool)
+        if "refuge" in frame
+        else np.zeros(n, dtype=bool)
+    ).tolist()
+    columns: dict[str, list[Any]] = {
+        "height_m": _float_column(frame, "height_m").tolist(),
+        "storeys": _float_column(frame, "storeys").tolist(),
+        "refuge": refuge,
+    }
+    for name in _TEXT_COLUMNS:
+        columns[name] = _objects(frame, name).tolist()
+    for prefix in DEPTH_COLUMNS.values():
+        lower = f"{prefix}_depth_lower_m" if f"{prefix}_depth_lower_m" in frame else None
+        columns[f"{prefix}_depth_lower_m"] = _float_column(
+            frame, lower or f"{prefix}_depth_m"
+        ).tolist()
+        columns[f"{prefix}_depth_upper_m"] = _float_column(
+            frame, f"{prefix}_depth_upper_m"
+        ).tolist()
+        columns[f"{prefix}_depth_label"] = _objects(frame, f"{prefix}_depth_label").tolist()
+    return _rows(np.asarray(frame.geometry.array, dtype=object), given, columns, tile)
+
+
+def building_rows_from_columns(
+    columns: Mapping[str, Sequence[Any]], geometry: Sequence[Any], *, tile: str = ""
+) -> BuildingRows:
+    """:func:`building_rows` for PLATEAU column lists (lon/lat shapes), without a frame.
+
+    ``columns`` are :data:`disaster_dx.io.plateau.COLUMNS` as read (``None`` for unknown);
+    the rows are the ones :func:`building_rows` makes from the same buildings' frame, at a
+    fraction of the cost (a city import makes hundreds of tiles' rows).
+    """
+    n = len(geometry)
+
+    def floats(name: str) -> list[float]:
+        values = columns.get(name)
+        if values is None:
+            return [math.nan] * n
+        return [math.nan if v is None else float(v) for v in values]
+
+    prepared: dict[str, list[Any]] = {
+        "height_m": floats("height_m"),
+        "storeys": floats("storeys"),
+        "refuge": [False] * n,
+    }
+    for name in _TEXT_COLUMNS:
+        prepared[name] = list(columns.get(name) or [None] * n)
+    for prefix in DEPTH_COLUMNS.values():
+        lower = f"{prefix}_depth_lower_m" if f"{prefix}_depth_lower_m" in columns else None
+        prepared[f"{prefix}_depth_lower_m"] = floats(lower or f"{prefix}_depth_m")
+        prepared[f"{prefix}_depth_upper_m"] = floats(f"{prefix}_depth_upper_m")
+        prepared[f"{prefix}_depth_label"] = list(columns.get(f"{prefix}_depth_label") or [None] * n)
+    return _rows(np.asarray(geometry, dtype=object), None, prepared, tile)
+
+
+_TEXT_COLUMNS = (
+    "structure",
+    "name",
+    "building_id",
+    "gml_id",
+    "tile",
+    "landslide",
+    "landslide_area",
+)
+
+
+def _rows(
+    geoms: NDArray[np.object_],
+    given: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    columns: Mapping[str, list[Any]],
+    tile: str,
+) -> BuildingRows:
+    """The rows from lon/lat geometries and plain per-building lists (NaN for unknown)."""
+    n = len(geoms)
+    present = ~shapely.is_missing(geoms)
+    points = np.full(n, None, dtype=object)
+    points[present] = shapely.point_on_surface(geoms[present])
+    lon = np.where(present, shapely.get_x(points.astype(object)), np.nan)
+    lat = np.where(present, shapely.get_y(points.astype(object)), np.nan)
+    if given is not None:
+        lon = np.where(np.isnan(lon), given[0], lon)
+        lat = np.where(np.isnan(lat), given[1], lat)
+    keep = ~(np.isnan(lon) | np.isnan(lat))
+    wkb = np.full(n, None, dtype=object)
+    wkb[present] = shapely.to_wkb(geoms[present])
+    # Plain lists: per-element access to numpy scalars costs more than the rest of the loop.
+    height, storeys, refuge = columns["height_m"], columns["storeys"], columns["refuge"]
+    structure, names = columns["structure"], columns["name"]
+    ids, gml_ids, tiles = columns["building_id"], columns["gml_id"], columns["tile"]
+    landslide, landslide_area = columns["landslide"], columns["landslide_area"]
+    depth_columns = [
+        (
+            prefix,
+            columns[f"{prefix}_depth_lower_m"],
+            columns[f"{prefix}_depth_upper_m"],
+            columns[f"{prefix}_depth_label"],
+        )
+        for prefix in DEPTH_COLUMNS.values()
+    ]
+    lon_list, lat_list, wkb_list = lon.tolist(), lat.tolist(), wkb.tolist()
+    isnan = math.isnan
+    rows = []
+    without_id = by_gml_id = 0
+    for i in np.flatnonzero(keep).tolist():
+        key = _present(ids[i])
+        if key is None:
+            key = _present(gml_ids[i])
+            if key is None:
+                without_id += 1
+                continue
+            by_gml_id += 1
+        depths: dict[str, Any] = {}
+        for prefix, lower, upper, label in depth_columns:
+            if not isnan(upper[i]):
+                depths[prefix] = {
+                    "lower": _json_number(lower[i]),
+                    "upper": _json_number(upper[i]),
+                    "label": _present(label[i]),
+                }
+        if _present(landslide[i]) is not None:
+            depths["landslide"] = {
+                "kind": _present(landslide[i]),
+                "area": _present(landslide_area[i]),
+            }
+        name = _present(names[i])
+        rows.append(
+            {
+                "building_id": key,
+                "tile": _present(tiles[i]) or tile,
+                "name": None if name is None else str(names[i])[:300],
+                "lon": lon_list[i],
+                "lat": lat_list[i],
+                "footprint": wkb_list[i],
+                "height_m": None if isnan(height[i]) else height[i],
+                "storeys": None if isnan(storeys[i]) else int(storeys[i]),
+                "structure": _present(structure[i]),
+                "refuge": refuge[i],
+                "depths": depths,
+            }
+        )
+    return BuildingRows(rows, int((~keep).sum()), without_id, by_gml_id)
+
+
+def _objects(frame: pd.DataFrame, column: str) -> NDArray[np.object_]:
+    if column not in frame:
+        return np.full(len(frame), None, dtype=object)
+    values: NDArray[np.object_] = frame[column].astype(object).to_numpy()
+    return values
+
+
+def _present(value: Any) -> str | None:
+    """``value`` as text; ``None`` for missing values (never the text ``'None'``)."""
+    if type(value) is str:
+        return value.strip() or None
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    text = str(value).strip()
+    return text or None
 
 
 def save_buildings(
@@ -35,73 +293,18 @@ def save_buildings(
     source: str,
     synthetic: bool = False,
 ) -> int:
-    """Make ``buildings`` the building set for plans (replacing the previous one).
+    """Make ``buildings`` the building set for plans (replacing every stored tile).
 
-    Accepts frames from :mod:`disaster_dx.io.plateau` and :mod:`disaster_dx.io.hazard_zones`:
-    per depth hazard the stored depth is ``<h>_depth_lower_m`` (or PLATEAU's ``<h>_depth_m``),
-    ``<h>_depth_upper_m`` and a label. Unknown stays unknown (JSON null). Buildings without a
-    footprint are kept with their representative point when they have one.
+    See :func:`building_rows` for what is stored; :func:`save_building_tiles` adds or
+    replaces tiles instead.
+
+    Raises
+    ------
+    DisasterDxError
+        If building ids repeat.
     """
-    frame = buildings.to_crs("EPSG:4326") if buildings.crs is not None else buildings
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    present = ~shapely.is_missing(geoms)
-    points = np.full(len(frame), None, dtype=object)
-    points[present] = shapely.point_on_surface(geoms[present])
-    lon = np.where(present, shapely.get_x(points.astype(object)), np.nan)
-    lat = np.where(present, shapely.get_y(points.astype(object)), np.nan)
-    if "lon" in frame and "lat" in frame:
-        given_lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
-        given_lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
-        lon = np.where(np.isnan(lon), given_lon, lon)
-        lat = np.where(np.isnan(lat), given_lat, lat)
-    keep = ~(np.isnan(lon) | np.isnan(lat))
-    wkb = np.full(len(frame), None, dtype=object)
-    wkb[present] = shapely.to_wkb(geoms[present])
-    height = _float_column(frame, "height_m")
-    storeys = _float_column(frame, "storeys")
-    structure = frame["structure"] if "structure" in frame else pd.Series([None] * len(frame))
-    refuge = (
-        frame["refuge"].fillna(False).to_numpy(dtype=bool)
-        if "refuge" in frame
-        else np.zeros(len(frame), dtype=bool)
-    )
-    names = frame["name"] if "name" in frame else pd.Series([None] * len(frame))
-    depth_columns = {
-        prefix: (
-            _float_column(frame, f"{prefix}_depth_lower_m")
-            if f"{prefix}_depth_lower_m" in frame
-            else _float_column(frame, f"{prefix}_depth_m"),
-            _float_column(frame, f"{prefix}_depth_upper_m"),
-            frame[f"{prefix}_depth_label"].astype(object).to_numpy()
-            if f"{prefix}_depth_label" in frame
-            else np.full(len(frame), None, dtype=object),
-        )
-        for prefix in DEPTH_COLUMNS.values()
-    }
-    rows = []
-    for i in np.flatnonzero(keep).tolist():
-        depths = {}
-        for prefix, (lower, upper, label) in depth_columns.items():
-            if not np.isnan(upper[i]):
-                depths[prefix] = {
-                    "lower": _json_number(lower[i]),
-                    "upper": _json_number(upper[i]),
-                    "label": None if label[i] is None else str(label[i]),
-                }
-        rows.append(
-            {
-                "building_id": str(frame["building_id"].iloc[i]),
-                "name": None if pd.isna(names.iloc[i]) else str(names.iloc[i])[:300],
-                "lon": float(lon[i]),
-                "lat": float(lat[i]),
-                "footprint": wkb[i],
-                "height_m": None if np.isnan(height[i]) else float(height[i]),
-                "storeys": None if np.isnan(storeys[i]) else int(storeys[i]),
-                "structure": None if pd.isna(structure.iloc[i]) else str(structure.iloc[i]),
-                "refuge": bool(refuge[i]),
-                "depths": depths,
-            }
-        )
+    found = building_rows(buildings)
+    rows = found.rows
     ids = [r["building_id"] for r in rows]
     if len(set(ids)) != len(ids):
         raise DisasterDxError("building ids repeat; every building needs its own id")
@@ -112,7 +315,9 @@ def save_buildings(
             conn.execute(insert(plan_buildings), rows[start : start + 5000])
         summary = {
             "buildings": len(rows),
-            "skipped_without_position": int((~keep).sum()),
+            "skipped_without_position": found.skipped_without_position,
+            "skipped_without_id": found.skipped_without_id,
+            "keyed_by_gml_id": found.keyed_by_gml_id,
             "refuges": int(sum(r["refuge"] for r in rows)),
         }
         version = _bump_dataset(
@@ -128,11 +333,213 @@ def save_buildings(
     return version
 
 
+_SPOOL_COLUMNS = (
+    "building_id",
+    "tile",
+    "name",
+    "lon",
+    "lat",
+    "footprint",
+    "height_m",
+    "storeys",
+    "structure",
+    "refuge",
+    "depths",
+)
+
+
+class TileSpool(Mapping[str, list[dict[str, Any]]]):
+    """Tiles' rows spooled to a temporary SQLite file, read back one tile at a time.
+
+    A city import reads hundreds of tiles before its one write transaction; keeping every
+    tile's rows in memory until then made peak memory grow with the city. Here each tile's
+    rows go to disk as soon as they are made, and :func:`save_building_tiles` (which takes any
+    mapping of tile → rows) loads one tile at a time. ``depths`` round-trips through JSON,
+    which keeps its numbers exactly. Use as a context manager: the file is removed on exit.
+    """
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="dx_tiles_")
+        self._db = sqlite3.connect(Path(self._dir.name) / "spool.sqlite3")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        columns = ", ".join(_SPOOL_COLUMNS)
+        self._db.execute(f"CREATE TABLE spool (seq INTEGER PRIMARY KEY, {columns})")
+        marks = ", ".join("?" * (len(_SPOOL_COLUMNS) + 1))
+        self._insert = f"INSERT INTO spool (seq, {columns}) VALUES ({marks})"
+        #: Each tile's rows are one run of ``seq`` (first, end): read back by primary key.
+        self._tiles: dict[str, tuple[int, int]] = {}
+        self._next = 0
+
+    def add(self, tile: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Spool ``rows`` as ``tile``'s (a tile added twice is an error: keys are unique)."""
+        if tile in self._tiles:
+            raise ValueError(f"tile {tile!r} spooled twice")
+        first = self._next
+        self._db.executemany(
+            self._insert,
+            (
+                (
+                    first + n,
+                    *(
+                        json.dumps(row[c]) if c == "depths" else tile if c == "tile" else row[c]
+                        for c in _SPOOL_COLUMNS
+                    ),
+                )
+                for n, row in enumerate(rows)
+            ),
+        )
+        self._db.commit()
+        self._next = first + len(rows)
+        self._tiles[tile] = (first, self._next)
+
+    def __getitem__(self, tile: str) -> list[dict[str, Any]]:
+        first, end = self._tiles[tile]
+        found = self._db.execute(
+            f"SELECT {', '.join(_SPOOL_COLUMNS)} FROM spool WHERE seq >= ? AND seq < ? "
+            "ORDER BY seq",
+            (first, end),
+        )
+        rows = []
+        for values in found:
+            row = dict(zip(_SPOOL_COLUMNS, values, strict=True))
+            row["refuge"] = bool(row["refuge"])
+            row["depths"] = json.loads(row["depths"])
+            rows.append(row)
+        return rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tiles)
+
+    def __len__(self) -> int:
+        return len(self._tiles)
+
+    def __contains__(self, tile: object) -> bool:
+        return tile in self._tiles
+
+    def close(self) -> None:
+        """Remove the spool file."""
+        self._db.close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> TileSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def save_building_tiles(
+    store: Store,
+    tiles: Mapping[str, Sequence[dict[str, Any]]],
+    *,
+    actor: str,
+    source: str,
+    replace_all: bool = False,
+    synthetic: bool = False,
+    summary: Mapping[str, Any] | None = None,
+) -> TilesSaveReport:
+    """Add or replace the given tiles' buildings, leaving every other tile as it is.
+
+    Parameters
+    ----------
+    tiles
+        Rows (from :func:`building_rows`) by tile key; a tile given with no rows is emptied.
+    replace_all
+        Remove every stored building first (the other tiles too).
+    summary
+        Extra counts for the dataset record (e.g. problems found while reading).
+
+    A building already stored under a tile that is not being replaced (the same id on both
+    sides of a tile border) keeps its stored copy; the new copy is counted in
+    :attr:`TileSave.skipped_stored_elsewhere`. Everything runs in one write transaction, and
+    the dataset version is bumped once.
+    """
+    create_plan_tables(store)
+    keys = list(tiles)
+    saved: list[TileSave] = []
+    column = plan_buildings.c
+    with store._write() as conn:
+        removed_other = 0
+        counts: dict[str, int]
+        if replace_all:
+            counts = {
+                k: int(v)
+                for k, v in conn.execute(select(column.tile, func.count()).group_by(column.tile))
+            }
+            removed_other = sum(v for k, v in counts.items() if k not in tiles)
+            conn.execute(delete(plan_buildings))
+        else:
+            counts = {}
+            for chunk in _chunks(keys, 500):
+                counts.update(
+                    (k, int(v))
+                    for k, v in conn.execute(
+                        select(column.tile, func.count())
+                        .where(column.tile.in_(chunk))
+                        .group_by(column.tile)
+                    )
+                )
+                conn.execute(delete(plan_buildings).where(column.tile.in_(chunk)))
+        for key in keys:
+            rows = [dict(row, tile=key) for row in tiles[key]]
+            taken: set[str] = set()
+            for chunk in _chunks([r["building_id"] for r in rows], 500):
+                taken.update(
+                    conn.execute(
+                        select(column.building_id).where(column.building_id.in_(chunk))
+                    ).scalars()
+                )
+            fresh = []
+            for row in rows:
+                if row["building_id"] not in taken:
+                    taken.add(row["building_id"])
+                    fresh.append(row)
+            for start in range(0, len(fresh), 5000):
+                conn.execute(insert(plan_buildings), fresh[start : start + 5000])
+            saved.append(TileSave(key, int(counts.get(key, 0)), len(fresh), len(rows) - len(fresh)))
+        total = int(conn.execute(select(func.count()).select_from(plan_buildings)).scalar_one())
+        total_tiles = int(conn.execute(select(func.count(func.distinct(column.tile)))).scalar_one())
+        record = {
+            "buildings": total,
+            "tiles": total_tiles,
+            "imported_tiles": len(keys),
+            "stored": sum(t.stored for t in saved),
+            "replaced": sum(t.replaced for t in saved) + removed_other,
+            "skipped_stored_elsewhere": sum(t.skipped_stored_elsewhere for t in saved),
+            "replace_all": replace_all,
+            **dict(summary or {}),
+        }
+        version = _bump_dataset(
+            conn,
+            store,
+            "buildings",
+            source=source,
+            actor=actor,
+            synthetic=synthetic,
+            summary=record,
+        )
+    log.info(
+        "buildings v%d: %d tile(s) saved, %d buildings stored in %d tile(s) (%s)",
+        version,
+        len(keys),
+        total,
+        total_tiles,
+        source,
+    )
+    return TilesSaveReport(version, tuple(saved), removed_other, total, total_tiles)
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def _json_number(value: float) -> float | str | None:
     """JSON-safe: NaN → null, ∞ → ``"inf"`` (PostgreSQL's JSON refuses Infinity)."""
-    if np.isnan(value):
+    if math.isnan(value):
         return None
-    if np.isinf(value):
+    if math.isinf(value):
         return "inf"
     return float(value)
 
@@ -148,6 +555,7 @@ def _from_json_number(value: Any) -> float:
 def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
     """The stored buildings as a frame (columns as :func:`vertical_evacuation` reads them)."""
     import geopandas as gpd
+    import pandas as pd
 
     if not _has_tables(store):
         return None
@@ -162,6 +570,7 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
 
     data: dict[str, Any] = {
         "building_id": [r.building_id for r in rows],
+        "tile": [r.tile for r in rows],
         "name": [r.name for r in rows],
         "lon": np.array([r.lon for r in rows], dtype=float),
         "lat": np.array([r.lat for r in rows], dtype=float),
@@ -179,6 +588,8 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
             [_from_json_number((r.depths.get(prefix) or {}).get("upper")) for r in rows]
         )
         data[f"{prefix}_depth_label"] = [(r.depths.get(prefix) or {}).get("label") for r in rows]
+    data["landslide"] = [(r.depths.get("landslide") or {}).get("kind") for r in rows]
+    data["landslide_area"] = [(r.depths.get("landslide") or {}).get("area") for r in rows]
     wkb = np.array([r.footprint for r in rows], dtype=object)
     geometry = shapely.from_wkb(wkb) if len(rows) else np.zeros(0, dtype=object)
     return gpd.GeoDataFrame(data, geometry=list(geometry), crs="EPSG:4326")

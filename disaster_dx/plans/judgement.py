@@ -36,12 +36,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from disaster_dx.model import Hazard
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: building storage runs without pandas
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -253,6 +256,8 @@ def vertical_evacuation(
 def _float_column(frame: pd.DataFrame, name: str) -> FloatArray:
     if name not in frame:
         return np.full(len(frame), np.nan)
+    import pandas as pd
+
     return np.array(pd.to_numeric(frame[name], errors="coerce"), dtype=float)  # a copy
 
 

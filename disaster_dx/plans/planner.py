@@ -52,6 +52,7 @@ from disaster_dx.plans.storage import (
     DatasetInfo,
     _has_tables,
     _require,
+    can_replan,
     dataset_infos,
     load_road_graph,
     save_plan_results,
@@ -297,10 +298,7 @@ class Planner:
             return self._refresh_live()
 
     def _refresh_live(self) -> list[ReplanReport]:
-        if not _has_tables(self.store):
-            return []
-        infos = dataset_infos(self.store)
-        if "roads" not in infos or "residents" not in infos:
+        if not can_replan(self.store):
             return []  # nothing to plan: skip folding the incident on every write
         incident = self.store.live_incident(actor="plans")
         state = self.store.state(incident.incident_id)

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -48,9 +48,13 @@ from sqlalchemy import (
 from disaster_dx.auth import Role, User
 from disaster_dx.errors import NotPermitted
 from disaster_dx.model import Hazard
-from disaster_dx.plans.destinations import _S, PlanKeys, PlanSet, PlanStatus, _opt, _rounded
-from disaster_dx.routing import RoadGraph, graph_from_arrays
 from disaster_dx.store import Store, UTCDateTime
+
+if TYPE_CHECKING:
+    # Routing (scipy) and the plan pipeline are imported where used, so building and
+    # resident storage (``import-buildings``) do not pay for them at start-up.
+    from disaster_dx.plans.destinations import PlanKeys, PlanSet
+    from disaster_dx.routing import RoadGraph
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,8 @@ plan_buildings = Table(
     "plan_buildings",
     plan_metadata,
     Column("building_id", String(128), primary_key=True),
+    # The PLATEAU tile (mesh code, else file stem) the building came from; "" when untiled.
+    Column("tile", String(64), nullable=False, default="", server_default=""),
     Column("name", String(300)),
     Column("lon", Float, nullable=False),
     Column("lat", Float, nullable=False),
@@ -90,6 +96,7 @@ plan_buildings = Table(
     Column("structure", String(8)),
     Column("refuge", Boolean, nullable=False, default=False),
     Column("depths", JSON, nullable=False),
+    Index("ix_plan_buildings_tile", "tile"),
 )
 
 plan_residents = Table(
@@ -266,6 +273,8 @@ def save_road_graph(
 
 def load_road_graph(store: Store) -> RoadGraph | None:
     """The stored road network, or None before one is imported."""
+    from disaster_dx.routing import graph_from_arrays
+
     if not _has_tables(store):
         return None
     with store._read() as conn:
@@ -302,6 +311,8 @@ def load_road_graph(store: Store) -> RoadGraph | None:
 def _result_rows(
     plans: PlanSet, *, incident_id: str, state_seq: int, now: datetime, which: Iterable[int]
 ) -> list[dict[str, Any]]:
+    from disaster_dx.plans.destinations import _opt
+
     rows = []
     for i in which:
         rows.append(
@@ -331,6 +342,8 @@ def stored_keys(store: Store, hazard: Hazard) -> PlanKeys:
 
 
 def _stored_keys(conn: Any, hazard: Hazard) -> PlanKeys:
+    from disaster_dx.plans.destinations import _S, PlanKeys, PlanStatus, _rounded
+
     rows = conn.execute(
         select(
             plan_results.c.resident_id,
@@ -525,6 +538,18 @@ def results_version(store: Store) -> int:
         return 0
     infos = dataset_infos(store)
     return sum(i.version for k, i in infos.items() if k.startswith("results:"))
+
+
+def can_replan(store: Store) -> bool:
+    """Whether live plans can be computed at all: plan tables, a road network and residents.
+
+    Cheap (no routing import), so a command that changed plan data asks this before loading
+    the planner.
+    """
+    if not _has_tables(store):
+        return False
+    infos = dataset_infos(store)
+    return "roads" in infos and "residents" in infos
 
 
 def _has_tables(store: Store) -> bool:
