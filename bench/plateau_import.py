@@ -3,8 +3,8 @@
 First, the city-scale path ``disaster-dx import-buildings`` runs: ``--buildings`` SYNTHETIC
 buildings (default 40,000) written as ``--tiles`` tile files (default 100, named like PLATEAU's
 ``<mesh>_bldg_6697_op.gml``) to a temp dir, imported with
-:func:`disaster_dx.io.plateau.import_buildings` into a fresh SQLite store; prints wall time and
-the process's peak RSS (targets: under 10 s and 400 MB), with the CPU time
+:func:`disaster_dx.plans.building_import.import_buildings` into a fresh SQLite store; prints
+wall time and the process's peak RSS (targets: under 10 s and 400 MB), with the CPU time
 (``time.process_time``) and the load average beside the wall time, so a run on a shared, loaded
 machine can be read. Then (``--parse``) it measures ``buildings_from_citygml`` on
 
@@ -34,7 +34,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from disaster_dx.io.plateau import buildings_from_citygml, import_buildings
+from disaster_dx.io.plateau import buildings_from_citygml
+from disaster_dx.plans.building_import import import_buildings
 from disaster_dx.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

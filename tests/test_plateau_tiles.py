@@ -15,11 +15,11 @@ from disaster_dx.io.plateau import (
     CodeLists,
     buildings_from_citygml,
     depth_class,
-    import_buildings,
     read_tiles,
     tile_of,
 )
 from disaster_dx.plans import dataset_infos, load_buildings
+from disaster_dx.plans.building_import import import_buildings
 from disaster_dx.store import Store
 from tests.common import ROOT
 from tests.conftest import require_shared_data

@@ -98,7 +98,7 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
 
     source = ", ".join([*map(str, paths), *(args.zones or [])])
     if all(p.is_dir() or p.suffix.lower() in (".gml", ".xml", ".zip") for p in paths):
-        from disaster_dx.io.plateau import import_buildings
+        from disaster_dx.plans.building_import import import_buildings
 
         store = None
         if not args.dry_run:

@@ -3,15 +3,17 @@
 :func:`buildings_from_citygml` streams PLATEAU ``bldg`` files (city files run to gigabytes) with
 ``lxml.etree.iterparse``, one ``bldg:Building`` at a time, and returns one GeoDataFrame row per
 building in lon/lat (EPSG:4326). :func:`write_buildings` writes that frame to a GeoPackage.
-:func:`read_tiles` reads the same input one tile (mesh) at a time, and :func:`import_buildings`
-stores tiles for plans, adding or replacing each tile and leaving the others (what
-``disaster-dx import-buildings`` runs). Inputs are files, folders and PLATEAU zips as
-distributed (``udx/bldg/*.gml`` and ``codelists/``).
+:func:`read_tiles` reads the same input one tile (mesh) at a time, and
+:func:`disaster_dx.plans.building_import.import_buildings` stores tiles for plans, adding or
+replacing each tile and leaving the others (what ``disaster-dx import-buildings`` runs).
+Inputs are files, folders and PLATEAU zips as distributed (``udx/bldg/*.gml`` and
+``codelists/``).
 
 Modules: :mod:`.tiles` (inputs, zips, tiles), :mod:`.reader` (streaming one file),
 :mod:`.attributes` (one building, its parts), :mod:`.geometry` (footprints),
 :mod:`.codelists` (the dataset's code lists), :mod:`.codes` (national tables),
-:mod:`.frame` (columns, GeoPackage), :mod:`.importer` (reading), :mod:`.store` (storing).
+:mod:`.frame` (columns, GeoPackage), :mod:`.importer` (reading); storing is
+:mod:`disaster_dx.plans.building_import`.
 
 What is read, per building
 --------------------------
@@ -104,7 +106,6 @@ from disaster_dx.io.plateau.codes import (
 from disaster_dx.io.plateau.frame import COLUMNS, write_buildings
 from disaster_dx.io.plateau.importer import BuildingImport, Tile, buildings_from_citygml, read_tiles
 from disaster_dx.io.plateau.reader import CityGmlFile
-from disaster_dx.io.plateau.store import ImportReport, TileReport, import_buildings
 from disaster_dx.io.plateau.tiles import tile_of
 
 __all__ = [
@@ -126,14 +127,11 @@ __all__ = [
     "BuildingImport",
     "CityGmlFile",
     "CodeLists",
-    "ImportReport",
     "ProgressHook",
     "RiskSource",
     "Tile",
-    "TileReport",
     "buildings_from_citygml",
     "depth_class",
-    "import_buildings",
     "read_tiles",
     "tile_of",
     "write_buildings",
