@@ -81,6 +81,11 @@ def _phone(driver: Any) -> None:
     )
 
 
+def _place_phone_at(driver: Any, base: str, point: tuple[float, float]) -> None:
+    """Let the page ask for the location, and make the phone's GPS report ``point`` (lat, lon)."""
+    _place_phone_at(driver, base, point)
+
+
 def _items(driver: Any) -> list[str]:
     return [e.get_attribute("id")[2:] for e in driver.find_elements(By.CSS_SELECTOR, ".dx-item")]
 
@@ -368,13 +373,7 @@ def test_geolocation_sorts_by_distance_with_map_fallback(dash_duo, make_app, scr
     base = _start(dash_duo, app)
     driver = dash_duo.driver
     _phone(driver)
-    driver.execute_cdp_cmd(
-        "Browser.grantPermissions", {"origin": base, "permissions": ["geolocation"]}
-    )
-    driver.execute_cdp_cmd(
-        "Emulation.setGeolocationOverride",
-        {"latitude": here[0], "longitude": here[1], "accuracy": 20},
-    )
+    _place_phone_at(driver, base, here)
     _open(driver, f"{base}/?lang=ja")
     assert "現在地か場所を選ぶと" in driver.find_element(By.ID, "dx-nearest").text
     driver.find_element(By.ID, "dx-locate").click()
@@ -529,13 +528,7 @@ def test_from_the_coast_the_three_nearest_open_suitable_shelters_come_first_and_
     base = _start(dash_duo, app)
     driver = dash_duo.driver
     _phone(driver)
-    driver.execute_cdp_cmd(
-        "Browser.grantPermissions", {"origin": base, "permissions": ["geolocation"]}
-    )
-    driver.execute_cdp_cmd(
-        "Emulation.setGeolocationOverride",
-        {"latitude": COAST[0], "longitude": COAST[1], "accuracy": 20},
-    )
+    _place_phone_at(driver, base, COAST)
     _open(driver, f"{base}/?lang=ja")
     _wait_map(driver)
     driver.find_element(By.ID, "dx-locate").click()

@@ -28,6 +28,7 @@ from tests.test_public_browser import (
     _nearest,
     _open,
     _phone,
+    _place_phone_at,
     _report,
     _start,
     _store,
@@ -92,13 +93,7 @@ def test_nearest_ranks_by_the_walk_along_roads_and_says_so(dash_duo, make_app, s
     base = _start(dash_duo, app)
     driver = dash_duo.driver
     _phone(driver)
-    driver.execute_cdp_cmd(
-        "Browser.grantPermissions", {"origin": base, "permissions": ["geolocation"]}
-    )
-    driver.execute_cdp_cmd(
-        "Emulation.setGeolocationOverride",
-        {"latitude": COAST[0], "longitude": COAST[1], "accuracy": 20},
-    )
+    _place_phone_at(driver, base, COAST)
     _open(driver, f"{base}/?lang=ja")
     driver.find_element(By.ID, "dx-locate").click()
     WebDriverWait(driver, 20).until(
@@ -154,13 +149,7 @@ def test_far_from_every_road_the_page_says_it_measures_straight(dash_duo, make_a
     assert math.isfinite(_metres(far, COAST))
     base = _start(dash_duo, app)
     driver = dash_duo.driver
-    driver.execute_cdp_cmd(
-        "Browser.grantPermissions", {"origin": base, "permissions": ["geolocation"]}
-    )
-    driver.execute_cdp_cmd(
-        "Emulation.setGeolocationOverride",
-        {"latitude": far[0], "longitude": far[1], "accuracy": 20},
-    )
+    _place_phone_at(driver, base, far)
     _open(driver, f"{base}/?lang=ja")
     driver.find_element(By.ID, "dx-locate").click()
     WebDriverWait(driver, 20).until(
