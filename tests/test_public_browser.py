@@ -83,7 +83,13 @@ def _phone(driver: Any) -> None:
 
 def _place_phone_at(driver: Any, base: str, point: tuple[float, float]) -> None:
     """Let the page ask for the location, and make the phone's GPS report ``point`` (lat, lon)."""
-    _place_phone_at(driver, base, point)
+    driver.execute_cdp_cmd(
+        "Browser.grantPermissions", {"origin": base, "permissions": ["geolocation"]}
+    )
+    driver.execute_cdp_cmd(
+        "Emulation.setGeolocationOverride",
+        {"latitude": point[0], "longitude": point[1], "accuracy": 20},
+    )
 
 
 def _items(driver: Any) -> list[str]:
