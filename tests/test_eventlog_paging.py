@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 
 import disaster_dx.cameras  # noqa: F401  (registers camera.frame, a routine event type)
 from disaster_dx import eventlog_paging as paging
-from disaster_dx import store as store_module
 from disaster_dx.bundled import BUNDLED_SHELTER_FILES
 from disaster_dx.eventlog import LogRow, log_rows
 from disaster_dx.eventlog_paging import LogFilter, log_page
 from disaster_dx.events import Event, NewEvent
 from disaster_dx.io.gsi import shelters_from_files
 from disaster_dx.model import Shelter
-from disaster_dx.store import Store
+from disaster_dx.store import Store, event_from_row
+from disaster_dx.store import event_log as store_module  # where the store reads rows
 from tests.common import camera_frame_payload
 
 T0 = datetime(2026, 9, 1, 3, 0, tzinfo=UTC)
@@ -215,7 +215,7 @@ def test_a_cursor_past_the_end_shows_the_newest_page(store: Store) -> None:
 def events_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """How many event rows the store turned into events (every read of the log goes so)."""
     counter = [0]
-    convert = store_module.event_from_row
+    convert = event_from_row
 
     def counting(row: Any) -> Event:
         counter[0] += 1

@@ -324,9 +324,9 @@ def test_event_log_turns_pages_in_the_database_and_filters_by_type(app, store) -
 
 
 def test_the_board_reads_area_reports_not_the_whole_log(app, store, monkeypatch) -> None:
-    from disaster_dx import store as store_module
     from disaster_dx.cameras import CAMERA_FRAME
     from disaster_dx.events import NewEvent
+    from disaster_dx.store import event_log as store_module  # where the store reads rows
 
     password = add_staff_user(store, "hq1", "hq")
     client = app.server.test_client()

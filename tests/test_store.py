@@ -275,7 +275,7 @@ def test_crash_mid_import_leaves_previous_master_intact(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.replace_shelters([shelter("E1"), shelter("E2")], source="a", actor="import")
-    import disaster_dx.store as store_module
+    import disaster_dx.store.reference as store_module  # where replace_shelters looks it up
 
     real_row = store_module._shelter_row
     calls = {"n": 0}
