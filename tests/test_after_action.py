@@ -9,9 +9,9 @@ import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
 from disaster_dx import drills, hq
+from disaster_dx.after_action import after_action, report_html, write_report
 from disaster_dx.bundled import ensure_initialised
 from disaster_dx.events import SHELTER_STATUS_REPORTED, NewEvent
-from disaster_dx.io.after_action import after_action, report_html, write_report
 from disaster_dx.model import CrowdingThresholds
 from disaster_dx.store import Store
 from tests.drill_support import FakeClock, ids_by_name, play_tsunami_drill

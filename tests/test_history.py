@@ -18,13 +18,13 @@ from sqlalchemy import func, select
 
 from disaster_dx import drills
 from disaster_dx._time import JST
+from disaster_dx.after_action import after_action, report_html
 from disaster_dx.errors import DisasterDxError, ImportFileError
 from disaster_dx.history import (
     HISTORY_ACTOR_PREFIX,
     import_history,
     plan_history,
 )
-from disaster_dx.io.after_action import after_action, report_html
 from disaster_dx.io.history import decode_csv, snapshots_from_folder
 from disaster_dx.model import Hazard, IncidentKind, OpenState, Shelter, ShelterKind
 from disaster_dx.store import Store, audit_table, events_table, incidents

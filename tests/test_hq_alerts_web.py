@@ -11,8 +11,8 @@ import pytest
 from plotly.utils import PlotlyJSONEncoder
 
 from disaster_dx import drills
+from disaster_dx.after_action import after_action
 from disaster_dx.events import NewEvent
-from disaster_dx.io.after_action import after_action
 from disaster_dx.model import OpenState
 from disaster_dx.web import drill_pages, ids
 from disaster_dx.web.context import EXTENSION_KEY, runtime_of

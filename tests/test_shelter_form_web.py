@@ -348,7 +348,7 @@ def test_people_are_shown_by_display_name_and_csv_keeps_the_login_id(app, store)
     body = callback_request(app, "hq-log-table", {}, "hq-log-shelter.value")
     rows = client.post("/_dash-update-component", json=body).json["response"]["hq-log-table"]
     assert rows["rowData"][0]["actor"] == "本部 佐藤"
-    from disaster_dx.io.after_action import after_action
+    from disaster_dx.after_action import after_action
 
     report = after_action(store, _live(store))
     assert list(report.participants) == ["本部 佐藤"]

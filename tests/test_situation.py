@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from disaster_dx import alerts, drills, hq, incidents
+from disaster_dx.after_action import after_action
 from disaster_dx.areas import Area
 from disaster_dx.auth import Role, User
 from disaster_dx.errors import ConflictError, DisasterDxError
 from disaster_dx.events import INCIDENT_MESSAGE, NewEvent, ShelterStatus
-from disaster_dx.io.after_action import after_action
 from disaster_dx.model import AlertLevel, CrowdingThresholds, Hazard, OpenState, ShelterKind
 from disaster_dx.situation import IncidentTime, incident_time, recent_messages
 from disaster_dx.store import Store

@@ -92,7 +92,7 @@ def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from datetime import timedelta
 
-    from disaster_dx.io.after_action import write_report
+    from disaster_dx.after_action import write_report
 
     output = Path(args.output or f"after-action-{args.incident}.html")
     write_report(

@@ -19,6 +19,7 @@ from disaster_dx._time import to_jst
 from disaster_dx.auth import Role
 from disaster_dx.cameras import Camera, FrameRecord, camera_statuses, registered_cameras
 from disaster_dx.cameras.frames import CAMERA_ID, frames_between
+from disaster_dx.web.camera_app import camera_health, camera_web
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_of
 from disaster_dx.web.security import page_user, requires
@@ -156,9 +157,7 @@ def layout(camera_id: str = "", lang: str | None = None, **_query: Any) -> html.
     chosen = len(frames) - 1
     shown = _view(camera, frames, chosen, lang)
     status = camera_statuses(store).get(camera.camera_id)
-    from disaster_dx.web.cameras_web import _health, camera_web
-
-    health = _health(camera, status, current().now(), camera_web().settings)
+    health = camera_health(camera, status, current().now(), camera_web().settings)
     symbol, colour, _dash = HEALTH_STYLE[health]
     reason = error_label(status, lang)
     return html.Div(

@@ -39,10 +39,8 @@ from disaster_dx.cameras import (
     Camera,
     CameraSettings,
     CameraStatus,
-    Health,
     age_label,
     camera_statuses,
-    health_of,
     registered_cameras,
 )
 from disaster_dx.cameras.frames import (
@@ -55,9 +53,9 @@ from disaster_dx.cameras.frames import (
 )
 from disaster_dx.cameras.scripted import ScriptedCamera, scripted_cameras
 from disaster_dx.errors import NotFoundError
-from disaster_dx.runtime import Cameras
 from disaster_dx.store import Incident, Store
 from disaster_dx.web import camera_view, ids
+from disaster_dx.web.camera_app import camera_health, camera_web
 from disaster_dx.web.context import current
 from disaster_dx.web.i18n import lang_from_search, lang_of
 from disaster_dx.web.security import page_user, requires, signed_in_user
@@ -87,13 +85,6 @@ PREV = "hq-cameras-prev"
 NEXT = "hq-cameras-next"
 LIVE = "hq-cameras-live"
 FOLLOW = "hq-cameras-follow"
-
-
-def camera_web() -> Cameras:
-    """The camera objects of the app serving this request (set up by the runtime)."""
-    cameras = current().runtime.cameras
-    assert cameras is not None, "the app's runtime is built with camera settings"
-    return cameras
 
 
 def init_cameras(server: Flask, app: Dash) -> None:
@@ -241,7 +232,7 @@ def _status_json(camera_id: str) -> Response:
     now = context.now()
     scripted = _scripted().get(camera.camera_id) if hq else None
     health, health_label = scripted_health(
-        _health(camera, status, now, web.settings), scripted, lang
+        camera_health(camera, status, now, web.settings), scripted, lang
     )
     ref = frame_at(context.store, camera.camera_id) if scripted is None else None
     symbol, colour, _dash = HEALTH_STYLE[health]
@@ -282,18 +273,6 @@ def frame_label(ref: FrameRecord | None, now: datetime, lang: str) -> str:
     if lang == "en":
         return f"Taken {local:%H:%M:%S} ({age})"
     return f"撮影 {local:%H:%M:%S}（{age}）"
-
-
-def _health(
-    camera: Camera, status: CameraStatus | None, now: datetime, settings: CameraSettings
-) -> Health:
-    return health_of(
-        camera,
-        status,
-        now,
-        stale_factor=settings.stale_factor,
-        offline_factor=settings.offline_factor,
-    )
 
 
 # -- HQ map layer -------------------------------------------------------------------------------
@@ -341,7 +320,7 @@ def _card(
 ) -> html.Article:
     """One camera's card; its health is judged at ``health_at`` (default ``now``)."""
     health, health_label = scripted_health(
-        _health(camera, status, health_at or now, settings), scripted, lang
+        camera_health(camera, status, health_at or now, settings), scripted, lang
     )
     symbol, colour, _dash = HEALTH_STYLE[health]
     en = lang == "en"

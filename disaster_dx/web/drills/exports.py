@@ -11,8 +11,8 @@ from flask import Response, abort
 from plotly.offline import get_plotlyjs
 
 from disaster_dx import drills
+from disaster_dx.after_action import after_action, report_html
 from disaster_dx.errors import DisasterDxError, NotFoundError
-from disaster_dx.io.after_action import after_action, report_html
 from disaster_dx.store import Incident
 from disaster_dx.web.context import current
 from disaster_dx.web.drills.common import may_replay
