@@ -45,11 +45,13 @@ from disaster_dx.plans.destinations import (
     snap_residents,
 )
 from disaster_dx.plans.judgement import (
+    CARE_STAY_LIMIT_H,
     DEPTH_COLUMNS,
     PLAN_HAZARDS,
     SAFETY_MARGIN_M,
     STOREY_HEIGHT_M,
     WOODEN_STRUCTURES,
+    Caution,
     CodeArray,
     FloatArray,
     IntArray,
@@ -92,11 +94,19 @@ from disaster_dx.plans.storage import (
     stored_fingerprints,
     stored_keys,
 )
+from disaster_dx.plans.zones import (
+    LANDSLIDE_ZONES,
+    StoredZones,
+    load_landslide_zones,
+    save_landslide_zones,
+)
 
 __all__ = [
+    "CARE_STAY_LIMIT_H",
     "DATASET_KINDS",
     "DEFAULT_ARRIVAL_MINUTES",
     "DEPTH_COLUMNS",
+    "LANDSLIDE_ZONES",
     "MAX_SNAP_M",
     "PLAN_HAZARDS",
     "PREPARATION_MINUTES",
@@ -104,6 +114,7 @@ __all__ = [
     "SAFETY_MARGIN_M",
     "STOREY_HEIGHT_M",
     "WOODEN_STRUCTURES",
+    "Caution",
     "CodeArray",
     "DatasetInfo",
     "Destination",
@@ -125,6 +136,7 @@ __all__ = [
     "SavedPlans",
     "Scenario",
     "Snapped",
+    "StoredZones",
     "Vertical",
     "VerticalJudgement",
     "VerticalReason",
@@ -133,6 +145,7 @@ __all__ = [
     "eligible_destinations",
     "flagged_residents",
     "load_buildings",
+    "load_landslide_zones",
     "load_road_graph",
     "plan_buildings",
     "plan_datasets",
@@ -145,6 +158,7 @@ __all__ = [
     "resident_table",
     "results_version",
     "save_buildings",
+    "save_landslide_zones",
     "save_plan_results",
     "save_residents",
     "save_road_graph",

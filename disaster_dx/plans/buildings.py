@@ -1,4 +1,11 @@
-"""Building storage for plans: footprints, heights, structures and depths per hazard."""
+"""Building storage for plans: footprints, heights, structures and hazards per building.
+
+Per depth hazard the ``depths`` JSON holds ``{"lower", "upper", "label"}`` and, when the
+building is known to be in the area although its depth is not, ``"in_area": true`` (the
+wooden-in-tsunami rule needs it); river flooding adds ``"duration_h"`` (浸水継続時間).
+Landslide is ``depths["landslide"] = {"area": …, "kind": …}``: the strictest 土砂災害警戒区域
+label (or 区域外) and the phenomena. Absent means unknown.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ import shapely
 from sqlalchemy import delete, insert, select
 
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.plans.judgement import DEPTH_COLUMNS, _float_column
+from disaster_dx.plans.judgement import DEPTH_COLUMNS, _float_column, _known_in_area
 from disaster_dx.plans.storage import (
     _bump_dataset,
     _has_tables,
@@ -78,16 +85,30 @@ def save_buildings(
         )
         for prefix in DEPTH_COLUMNS.values()
     }
+    in_area = {
+        prefix: _known_in_area(frame, prefix, lower)
+        for prefix, (lower, _upper, _label) in depth_columns.items()
+    }
+    duration = _float_column(frame, "flood_duration_h")
+    landslide_area = _texts(frame, "landslide_area")
+    landslide_kind = _texts(frame, "landslide")
     rows = []
     for i in np.flatnonzero(keep).tolist():
-        depths = {}
+        depths: dict[str, dict[str, Any]] = {}
         for prefix, (lower, upper, label) in depth_columns.items():
-            if not np.isnan(upper[i]):
+            if not np.isnan(upper[i]) or in_area[prefix][i]:
                 depths[prefix] = {
                     "lower": _json_number(lower[i]),
                     "upper": _json_number(upper[i]),
                     "label": None if label[i] is None else str(label[i]),
                 }
+                if in_area[prefix][i]:
+                    depths[prefix]["in_area"] = True
+        if not np.isnan(duration[i]) and duration[i] >= 0:
+            depths.setdefault("flood", {"lower": None, "upper": None, "label": None})
+            depths["flood"]["duration_h"] = float(duration[i])
+        if landslide_area[i]:
+            depths["landslide"] = {"area": landslide_area[i], "kind": landslide_kind[i]}
         rows.append(
             {
                 "building_id": str(frame["building_id"].iloc[i]),
@@ -126,6 +147,13 @@ def save_buildings(
         )
     log.info("buildings v%d saved: %d (%s)", version, len(rows), source)
     return version
+
+
+def _texts(frame: pd.DataFrame, column: str) -> list[str | None]:
+    """A text column's non-empty strings (None for anything else, or a missing column)."""
+    if column not in frame:
+        return [None] * len(frame)
+    return [v.strip() if isinstance(v, str) and v.strip() else None for v in frame[column]]
 
 
 def _json_number(value: float) -> float | str | None:
@@ -179,6 +207,15 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
             [_from_json_number((r.depths.get(prefix) or {}).get("upper")) for r in rows]
         )
         data[f"{prefix}_depth_label"] = [(r.depths.get(prefix) or {}).get("label") for r in rows]
+        data[f"{prefix}_in_area"] = np.array(
+            [bool((r.depths.get(prefix) or {}).get("in_area")) for r in rows], dtype=bool
+        )
+    data["flood_duration_h"] = np.array(
+        [_from_json_number((r.depths.get("flood") or {}).get("duration_h")) for r in rows]
+    )
+    landslide = [r.depths.get("landslide") or {} for r in rows]
+    data["landslide_area"] = pd.Series([x.get("area") for x in landslide], dtype=object)
+    data["landslide"] = pd.Series([x.get("kind") for x in landslide], dtype=object)
     wkb = np.array([r.footprint for r in rows], dtype=object)
     geometry = shapely.from_wkb(wkb) if len(rows) else np.zeros(0, dtype=object)
     return gpd.GeoDataFrame(data, geometry=list(geometry), crs="EPSG:4326")

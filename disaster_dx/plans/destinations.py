@@ -24,6 +24,12 @@ before the arrival time (preparation time + walking time ≤ arrival), ``vertica
 but the home is a safe vertical refuge, ``late`` — **cannot reach safety in time**, flagged for
 HQ — otherwise, ``outside`` when the home is outside the hazard area, and ``check`` when the
 home position is unknown or far from any road in the network.
+
+Landslide and long floods add :class:`~disaster_dx.plans.judgement.Caution` s: a plan that
+relies on 屋内安全確保 in a 土砂災害警戒区域, or on a person needing care waiting upstairs longer
+than the city's limit, is flagged like ``late``; a route that must cross a landslide area says
+so. With landslide edge factors (:func:`disaster_dx.landslide.edge_cost_factors`) the search
+avoids streets in the areas wherever another way exists.
 """
 
 from __future__ import annotations
@@ -42,14 +48,20 @@ from numpy.typing import NDArray
 
 from disaster_dx.events import State
 from disaster_dx.io.residents import Mobility, Resident
+from disaster_dx.landslide import ZoneLevel, route_metres, with_edge_costs
 from disaster_dx.model import CrowdingThresholds, Hazard, Shelter
 from disaster_dx.plans.judgement import (
+    CARE_STAY_LIMIT_H,
+    FLAGGING,
+    Caution,
     CodeArray,
     FloatArray,
     IntArray,
     Vertical,
     VerticalJudgement,
     VerticalReason,
+    cautions_of,
+    plan_cautions,
 )
 from disaster_dx.routing import (
     NO_NODE,
@@ -139,6 +151,9 @@ class Scenario:
         Walking speed (m/s) per mobility class.
     max_snap_m
         Farthest a home or destination may lie from the road network.
+    care_stay_limit_h
+        Longest wait upstairs planned for a person needing care (浸水継続時間; setting
+        ``CARE_STAY_LIMIT_HOURS``); longer is flagged (:attr:`Caution.LONG_STAY`).
     """
 
     hazard: Hazard
@@ -147,6 +162,7 @@ class Scenario:
     preparation_minutes: Mapping[str, float] = field(default_factory=lambda: PREPARATION_MINUTES)
     speeds: Mapping[str, float] = field(default_factory=lambda: WALKING_SPEED_M_S)
     max_snap_m: float = MAX_SNAP_M
+    care_stay_limit_h: float = CARE_STAY_LIMIT_H
 
     def __post_init__(self) -> None:
         if self.mode not in ("live", "designated"):
@@ -156,6 +172,8 @@ class Scenario:
             raise ValueError(f"walking speeds must be > 0 for every class (missing {missing})")
         if self.arrival_minutes is not None and not math.isfinite(self.arrival_minutes):
             raise ValueError("arrival_minutes must be a finite number or None")
+        if not (self.care_stay_limit_h > 0 and math.isfinite(self.care_stay_limit_h)):
+            raise ValueError("care_stay_limit_h must be a finite number of hours > 0")
 
     @property
     def label_ja(self) -> str:
@@ -382,6 +400,8 @@ class PlanSet:
     routes: Routes
     route_index: IntArray
     building_ids: NDArray[np.str_] | None = None
+    #: :class:`Caution` bits per resident (None: no caution was computed).
+    caution: CodeArray | None = None
 
     def __len__(self) -> int:
         return len(self.residents)
@@ -393,9 +413,15 @@ class PlanSet:
 
     @property
     def flagged(self) -> NDArray[np.bool_]:
-        """Residents who cannot reach safety in time."""
+        """Residents who cannot reach safety in time (late, or staying where it is no refuge)."""
         late: NDArray[np.bool_] = self.status == _S[PlanStatus.LATE]
+        if self.caution is not None:
+            late = late | ((self.caution & FLAGGING) != 0)
         return late
+
+    def cautions(self, i: int) -> tuple[Caution, ...]:
+        """The cautions of resident ``i``'s plan."""
+        return () if self.caution is None else cautions_of(int(self.caution[i]))
 
     def status_of(self, i: int) -> PlanStatus:
         """Status of resident ``i``."""
@@ -423,6 +449,7 @@ class PlanSet:
             status=self.status.astype(np.int8),
             destination_id=ids[self.destination],  # -1 picks the trailing ""
             length_m=_rounded(self.length_m),
+            flagged=self.flagged,
         )
 
     def changed_since(self, previous: PlanSet | PlanKeys) -> frozenset[str]:
@@ -473,6 +500,9 @@ class PlanSet:
             else str(self.building_ids[home]),
             snap_m=_opt(self.snap_m[i]),
             route=tuple(self.route_lonlat(i)),
+            cautions=self.cautions(i),
+            zone_level=None if home < 0 or v.zone_level is None else int(v.zone_level[home]),
+            duration_h=None if home < 0 or v.duration_h is None else _opt(v.duration_h[home]),
         )
 
 
@@ -493,6 +523,9 @@ class PlanKeys:
     status: NDArray[np.int8]
     destination_id: NDArray[np.object_]
     length_m: FloatArray
+    #: Whether each plan is flagged (a caution can flag a plan whose status did not change);
+    #: None when not known, and then not compared.
+    flagged: NDArray[np.bool_] | None = None
 
     def differs(self, before: PlanKeys) -> NDArray[np.bool_]:
         """For each resident here: new, or changed since ``before``."""
@@ -505,6 +538,8 @@ class PlanKeys:
             | (self.destination_id[found] != before.destination_id[k])
             | (self.length_m[found] != before.length_m[k])
         )
+        if self.flagged is not None and before.flagged is not None:
+            changed[found] |= self.flagged[found] != before.flagged[k]
         return changed
 
     def missing_from(self, now: PlanKeys) -> NDArray[np.object_]:
@@ -556,14 +591,22 @@ class Plan:
     building_id: str | None
     snap_m: float | None
     route: tuple[tuple[float, float], ...] = ()
+    cautions: tuple[Caution, ...] = ()
+    #: :class:`~disaster_dx.landslide.ZoneLevel` of the home (landslide plans only).
+    zone_level: int | None = None
+    #: 浸水継続時間 at the home in hours (river-flood plans, where known).
+    duration_h: float | None = None
 
     @property
     def flagged(self) -> bool:
-        """Cannot reach safety in time."""
-        return self.status.flagged
+        """Cannot reach safety in time (late, or staying where it is no real refuge)."""
+        return self.status.flagged or any(c.bit & FLAGGING for c in self.cautions)
 
     def depth_text(self) -> str:
         """The expected depth as a range, e.g. ``3〜5m（上限5mで判定）``."""
+        if self.scenario.hazard is Hazard.LANDSLIDE:
+            level = ZoneLevel.UNKNOWN if self.zone_level is None else ZoneLevel(self.zone_level)
+            return level.ja
         lower, upper = self.depth_lower_m, self.depth_upper_m
         if upper is None:
             return "不明"
@@ -579,9 +622,10 @@ class Plan:
         reason = self.vertical_reason
         text = f"{self.vertical.ja}：{reason.ja}"
         if reason in (VerticalReason.FLOOR_ABOVE, VerticalReason.FLOOR_BELOW):
+            relation = "より高い" if reason is VerticalReason.FLOOR_ABOVE else "以下"
             text += (
-                f"（最上階の床 約{_m(self.floor_m or 0)}、想定浸水深の上限 "
-                f"{_m(self.depth_upper_m or 0)}＋余裕{_m(self.margin_m)}）"
+                f"（最上階の床 約{_m(self.floor_m or 0)}：想定浸水深の上限 "
+                f"{_m(self.depth_upper_m or 0)}＋余裕{_m(self.margin_m)}{relation}）"
             )
         if (
             self.vertical is Vertical.SAFE
@@ -593,6 +637,10 @@ class Plan:
             and reason is VerticalReason.FLOOR_ABOVE
         ):
             text += "。階段の移動に介助が必要"
+        if self.duration_h is not None:
+            text += f"。浸水継続時間 約{self.duration_h:.0f}時間"
+        for caution in self.cautions:
+            text += f"。{caution.ja}"
         return text
 
 
@@ -609,6 +657,7 @@ def plans_for_residents(
     *,
     snapped: Snapped | None = None,
     building_ids: NDArray[np.str_] | None = None,
+    edge_factors: FloatArray | None = None,
 ) -> PlanSet:
     """Plans for every resident at once: nearest eligible destination, route, time, status.
 
@@ -628,8 +677,13 @@ def plans_for_residents(
         Residents already snapped to ``graph`` (re-planning reuses it); snapped here if None.
     building_ids
         Ids of the building rows, so plans can name the home building.
+    edge_factors
+        Per-edge cost factors (:func:`disaster_dx.landslide.edge_cost_factors`): the search
+        avoids costly streets, lengths stay in metres, and routes over them get
+        :attr:`Caution.ZONE_ROUTE`.
     """
     n = len(residents)
+    search = graph if edge_factors is None else with_edge_costs(graph, edge_factors)
     if snapped is None:
         snapped = snap_residents(graph, residents)
     dest_lon = np.array([d.lon for d in destinations], dtype=float)
@@ -641,7 +695,7 @@ def plans_for_residents(
         dest_snap = np.zeros(0)
     reachable_dest = np.flatnonzero(dest_snap <= scenario.max_snap_m)
     if graph.n_nodes:
-        nearest = nearest_destinations(graph, dest_node[reachable_dest])
+        nearest = nearest_destinations(search, dest_node[reachable_dest])
         predecessor, distance = nearest.predecessor, nearest.distance
         position = nearest.position
     else:  # an empty network routes nobody
@@ -650,6 +704,11 @@ def plans_for_residents(
 
     routed = np.flatnonzero((snapped.node >= 0) & (snapped.distance_m <= scenario.max_snap_m))
     routes = routes_from_predecessors(predecessor, snapped.node[routed], distance=distance)
+    route_length, zone_m = routes.length, None
+    if edge_factors is not None:
+        route_length, route_zone_m = route_metres(graph, routes, edge_factors)
+        zone_m = np.full(n, np.nan)
+        zone_m[routed] = route_zone_m
     route_index = np.full(n, -1, dtype=np.intp)
     route_index[routed] = np.arange(routed.size)
 
@@ -659,7 +718,7 @@ def plans_for_residents(
     who = routed[ok]
     dest_of = reachable_dest[position[snapped.node[who]]]
     destination[who] = dest_of
-    length[who] = snapped.distance_m[who] + routes.length[ok] + dest_snap[dest_of]
+    length[who] = snapped.distance_m[who] + route_length[ok] + dest_snap[dest_of]
 
     speeds = np.array([scenario.speeds[m.value] for m in _MOBILITIES])[residents.mobility]
     prep = np.array([scenario.preparation_minutes.get(m.value, 0.0) for m in _MOBILITIES])[
@@ -679,14 +738,21 @@ def plans_for_residents(
     outside = np.zeros(n, dtype=bool)
     if len(vertical):
         safe_home[has_home] = vertical.safe[home[has_home]]
-        upper = vertical.depth_upper_m[home[has_home]]
-        outside[has_home] = ~np.isnan(upper) & (upper <= 0)
+        outside[has_home] = vertical.outside[home[has_home]]
     status = np.full(n, _S[PlanStatus.LATE], dtype=np.int8)
     status[in_time] = _S[PlanStatus.REACHABLE]
     status[~in_time & safe_home] = _S[PlanStatus.VERTICAL]
     status[outside] = _S[PlanStatus.OUTSIDE]
     unplaced = ~np.isfinite(snapped.distance_m) | (snapped.distance_m > scenario.max_snap_m)
     status[unplaced & ~outside] = _S[PlanStatus.CHECK]
+    caution = plan_cautions(
+        vertical,
+        home,
+        residents.mobility != _MOBILITIES.index(Mobility.INDEPENDENT),
+        status == _S[PlanStatus.VERTICAL],
+        zone_m,
+        care_stay_limit_h=scenario.care_stay_limit_h,
+    )
     return PlanSet(
         scenario=scenario,
         graph=graph,
@@ -703,4 +769,5 @@ def plans_for_residents(
         routes=routes,
         route_index=route_index,
         building_ids=building_ids,
+        caution=caution,
     )

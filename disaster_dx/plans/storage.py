@@ -324,6 +324,7 @@ def _stored_keys(conn: Any, hazard: Hazard) -> PlanKeys:
             plan_results.c.status,
             plan_results.c.destination_id,
             plan_results.c.length_m,
+            plan_results.c.flagged,
         ).where(plan_results.c.hazard == hazard.value)
     ).all()
     codes = {s.value: _S[s] for s in PlanStatus}
@@ -333,6 +334,7 @@ def _stored_keys(conn: Any, hazard: Hazard) -> PlanKeys:
         status=np.array([codes[r.status] for r in rows], dtype=np.int8),
         destination_id=np.array([r.destination_id or "" for r in rows], dtype=object),
         length_m=_rounded(length),
+        flagged=np.array([bool(r.flagged) for r in rows], dtype=bool),
     )
 
 
