@@ -320,7 +320,10 @@ def _refresh_live_plans(store: Store, settings: Settings) -> None:
     """Re-plan against the live state after new plan data, so HQ's flagged list is current."""
     from disaster_dx.plans import Planner
 
-    for report in Planner(store, thresholds=settings.crowding).refresh_live():
+    planner = Planner(
+        store, thresholds=settings.crowding, care_stay_limit_h=settings.care_stay_limit_hours
+    )
+    for report in planner.refresh_live():
         _say(
             f"live plans ({report.hazard.value}): {report.flagged} of {report.residents} "
             "cannot reach safety in time"
@@ -369,7 +372,14 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     _say(summary)
     for problem in problems[: 20 if not args.verbose else None]:
         _say(f"  {problem}")
-    for zone_file in args.zones or []:
+    landslide = None
+    if args.zone_hazard == "landslide" and args.zones:
+        from disaster_dx.io.landslide_zones import add_landslide_files
+
+        buildings, landslide, lines = add_landslide_files(buildings, args.zones)
+        for line in lines:
+            _say(line)
+    for zone_file in args.zones if args.zone_hazard != "landslide" else []:
         zones = hazard_zones_from_file(
             zone_file, hazard=args.zone_hazard, rank_column=args.rank_column
         )
@@ -384,6 +394,11 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     source = ", ".join([*map(str, paths), *(args.zones or [])])
     version = save_buildings(store, buildings, actor=args.actor, source=source)
     _say(f"{len(buildings):,} buildings saved (version {version})")
+    if landslide is not None:
+        from disaster_dx.plans import save_landslide_zones
+
+        save_landslide_zones(store, landslide, actor=args.actor, source=", ".join(args.zones))
+        _say(f"{len(landslide):,} landslide areas saved: routes avoid them")
     _refresh_live_plans(store, settings)
     return 0
 
@@ -418,7 +433,9 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(args, settings)
     ensure_initialised(store, actor="plan")
     user = _plans_user(store, args.user)
-    planner = Planner(store, thresholds=settings.crowding)
+    planner = Planner(
+        store, thresholds=settings.crowding, care_stay_limit_h=settings.care_stay_limit_hours
+    )
     hazard = Hazard.parse(args.hazard)
     state = None
     if args.mode == "live":
@@ -452,6 +469,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
                 "margin_min": "" if plan.margin_min is None else round(plan.margin_min, 1),
                 "vertical": plan.vertical.value,
                 "vertical_reason": plan.vertical_reason.value,
+                "cautions": " ".join(c.value for c in plan.cautions),
             }
         )
     data = csv_bytes(rows)
@@ -520,8 +538,8 @@ def _add_plan_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     buildings.add_argument(
         "--zone-hazard",
         default="tsunami",
-        choices=["tsunami", "flood", "high_tide", "inland_flood"],
-        help="which hazard the --zones files show",
+        choices=["tsunami", "flood", "high_tide", "inland_flood", "landslide"],
+        help="which hazard the --zones files show (landslide: 国土数値情報 A33 土砂災害警戒区域)",
     )
     buildings.add_argument("--rank-column", help="column holding the depth class")
     buildings.add_argument("--dry-run", action="store_true", help="check the files, write nothing")

@@ -374,3 +374,31 @@ def add_landslide_zones(
         n,
     )
     return out
+
+
+def add_landslide_files(
+    buildings: gpd.GeoDataFrame, paths: Sequence[Path | str]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
+    """Read every zone file, give ``buildings`` their areas; return both and one line per file.
+
+    The zones of all files are returned together (for routing, see
+    :func:`disaster_dx.plans.save_landslide_zones`).
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    found = [landslide_zones_from_file(path) for path in paths]
+    out = buildings
+    lines = []
+    for path, one in zip(paths, found, strict=True):
+        out = add_landslide_zones(out, one.zones)
+        lines.append(f"{Path(path).name}: {one.summary()}")
+    levels = zone_levels(out)
+    lines.append(
+        f"buildings: {int((levels == ZoneLevel.SPECIAL).sum())} in a 土砂災害特別警戒区域, "
+        f"{int((levels == ZoneLevel.WARNING).sum())} in a 土砂災害警戒区域, "
+        f"{int((levels == ZoneLevel.OUTSIDE).sum())} outside"
+    )
+    frames = [one.zones for one in found]
+    zones = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=CRS)
+    return out, zones, lines

@@ -115,7 +115,11 @@ def init_planner(server: Flask) -> Planner:
     create_plan_tables(context.store)
     # In the background: a shelter report must never wait for a whole-city re-plan (the
     # first after a start loads the road graph and buildings, seconds on a real city).
-    made = Planner(context.store, thresholds=context.settings.crowding).install(background=True)
+    made = Planner(
+        context.store,
+        thresholds=context.settings.crowding,
+        care_stay_limit_h=context.settings.care_stay_limit_hours,
+    ).install(background=True)
     server.extensions[PLANNER_KEY] = made
     return made
 
