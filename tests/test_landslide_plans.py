@@ -27,7 +27,6 @@ from disaster_dx.bundled import ensure_initialised
 from disaster_dx.cli import main
 from disaster_dx.config import settings_from_env
 from disaster_dx.demo_district import demo_district
-from disaster_dx.io.landslide_zones import landslide_zones_from_file
 from disaster_dx.io.residents import Mobility, residents_to_csv
 from disaster_dx.landslide import edge_cost_factors
 from disaster_dx.model import Hazard
@@ -59,7 +58,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "landslide"
 MOBILITIES = tuple(Mobility)
 
 
-def judge(rows: list[dict], hazard: Hazard):  # noqa: ANN201
+def judge(rows: list[dict], hazard: Hazard):
     return vertical_evacuation(pd.DataFrame(rows), hazard)
 
 
@@ -155,13 +154,13 @@ SHELTER = (133.602, 33.580)
 ZONE = shapely.box(133.6008, 33.5798, 133.6012, 33.5802)  # around the middle corner
 
 
-def ladder(*, detour: bool):  # noqa: ANN201
+def ladder(*, detour: bool):
     """Home (0) → shelter (2) straight via corner 1 (in the zone), or round it via 3–4."""
     lon = [133.600, 133.601, 133.602, 133.600, 133.602]
     lat = [33.580, 33.580, 33.580, 33.581, 33.581]
     u, v = [0, 1], [1, 2]
     if detour:
-        u, v = u + [0, 3, 4], v + [3, 4, 2]
+        u, v = [*u, 0, 3, 4], [*v, 3, 4, 2]
     return graph_from_arrays(lon, lat, u, v)
 
 
@@ -409,7 +408,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) 
     return tmp_path
 
 
-def test_cli_imports_a33_and_plans_landslide(cli_env: Path, capsys) -> None:  # noqa: ANN001
+def test_cli_imports_a33_and_plans_landslide(cli_env: Path, capsys) -> None:
     d = demo_district(n_residents=12, grid_size=20)
     lines = [
         {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(line)}
