@@ -360,7 +360,8 @@ def add_landslide_zones(
     for i in range(n):
         found = set(kinds[i])
         if isinstance(old_kind[i], str) and old_kind[i]:
-            found.update(old_kind[i].split("・"))
+            # PLATEAU's code list says 急傾斜地の崩落 where A33 says 急傾斜地の崩壊: one name.
+            found.update(phenomenon(k) or k for k in old_kind[i].split("・"))
         new_kind[i] = "・".join(sorted(found)) if found else None
     out["landslide_area"] = pd.Series(new_area, index=out.index, dtype=object)
     out["landslide"] = pd.Series(new_kind, index=out.index, dtype=object)
