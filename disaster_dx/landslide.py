@@ -37,7 +37,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.sparse import csr_array
 
-from disaster_dx.routing import RoadGraph, Routes, edge_lengths
+from disaster_dx.routing import RoadGraph, Routes
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +180,9 @@ def route_metres(
     """Real length of each route and the part of it on streets touching a zone, in metres.
 
     ``routes`` came from a search on :func:`with_edge_costs`, so their ``length`` is a cost,
-    not metres. Vectorised over all route legs (one edge lookup). Unreachable routes stay
-    ``inf`` / ``inf``.
+    not metres. Routes of one search follow one tree, so each node has one next node: the
+    edges are looked up once per node (not once per route leg), then summed per route.
+    Unreachable routes stay ``inf`` / ``inf``.
     """
     n = len(routes)
     total = np.full(n, np.inf)
@@ -194,14 +195,20 @@ def route_metres(
         return total, inside
     which = routes.route_of()
     leg = which[1:] == which[:-1]  # consecutive nodes of the same route
-    u, v, owner = nodes[:-1][leg], nodes[1:][leg], which[1:][leg]
-    metres = edge_lengths(graph, u, v)
-    csr = graph.csr
-    factor_of = replace(  # the same edges, holding their factor instead of their length
-        graph,
-        csr=csr_array((np.asarray(factors, dtype=float), csr.indices, csr.indptr), shape=csr.shape),
-    )
-    in_zone = edge_lengths(factor_of, u, v) > 1.0
-    total += np.bincount(owner, weights=metres, minlength=n)
-    inside += np.bincount(owner, weights=np.where(in_zone, metres, 0.0), minlength=n)
+    start, owner = nodes[:-1][leg], which[1:][leg]
+    following = np.full(graph.n_nodes, -1, dtype=np.intp)
+    following[start] = nodes[1:][leg]
+    stepping = np.flatnonzero(following >= 0)
+    a, b = stepping, following[stepping]
+    keys = np.minimum(a, b).astype(np.int64) * graph.n_nodes + np.maximum(a, b)
+    stored = graph.edge_u.astype(np.int64) * graph.n_nodes + graph.edge_v  # sorted (CSR order)
+    where = np.searchsorted(stored, keys)
+    if np.any(where >= stored.size) or np.any(stored[np.minimum(where, stored.size - 1)] != keys):
+        raise ValueError("a route uses a street that is not in the graph")
+    step_m = np.zeros(graph.n_nodes)
+    step_zone_m = np.zeros(graph.n_nodes)
+    step_m[a] = graph.edge_length[where]
+    step_zone_m[a] = np.where(np.asarray(factors, dtype=float)[where] > 1.0, step_m[a], 0.0)
+    total += np.bincount(owner, weights=step_m[start], minlength=n)
+    inside += np.bincount(owner, weights=step_zone_m[start], minlength=n)
     return total, inside
