@@ -452,3 +452,21 @@ def test_cli_imports_a33_and_plans_landslide(cli_env: Path, capsys) -> None:
     # Outside every area: no evacuation needed (before, everyone was routed).
     assert others and all(r["status"] in ("outside", "check") for r in others)
     assert "cautions" in first
+
+
+def test_landslide_sheet_speaks_of_areas_not_water() -> None:
+    from datetime import UTC, datetime
+
+    from disaster_dx.io.plan_sheet import plan_sheet_html
+    from disaster_dx.io.residents import Resident
+
+    vertical = judge([{"storeys": 2, "landslide_area": "土砂災害警戒区域"}], Hazard.LANDSLIDE)
+    scenario = Scenario(Hazard.LANDSLIDE, mode="designated")
+    stay = plans_for_residents(ladder(detour=False), residents(), vertical, [], scenario)
+    person = Resident("r0", "架空 花子", lon=HOME[0], lat=HOME[1], mobility=Mobility.ELDERLY)
+    made = datetime(2026, 9, 1, 3, 0, tzinfo=UTC)
+    page = plan_sheet_html(stay.plan(0), person, made_at=made, synthetic=True)
+    assert "<th>土砂災害警戒区域</th><td>土砂災害警戒区域</td>" in page
+    assert "屋内安全確保" in page and "最終手段" in page
+    assert 'class="status late"' in page  # a last resort is flagged on paper too
+    assert "浸水想定区域の外" not in page

@@ -27,12 +27,14 @@ import numpy as np
 
 from disaster_dx._time import jst_minute
 from disaster_dx.io.residents import Resident
+from disaster_dx.model import Hazard
 from disaster_dx.plans import (
     SAFETY_MARGIN_M,
     STOREY_HEIGHT_M,
     Plan,
     PlanStatus,
 )
+from disaster_dx.plans.judgement import LANDSLIDE_ADVICE
 from disaster_dx.routing import RoadGraph, project
 
 #: Shown on sheets made from demo data (same words as ``demo_district.SYNTHETIC_LABEL``).
@@ -196,7 +198,7 @@ def _sheet(
     parts.extend(
         _row(label, value)
         for label, value in (
-            ("想定浸水深", plan.depth_text()),
+            (plan.hazard_label, plan.depth_text()),
             ("自宅の建物", plan.building_id or "特定できない"),
             ("上階避難", f"{plan.vertical.symbol} {plan.vertical_text()}"),
         )
@@ -287,7 +289,9 @@ def _status_box(plan: Plan) -> str:
             "自宅の位置が分からないため計算できません。経度・緯度（または建物）を登録してください。"
         ),
     }[status]
-    css = "status late" if status.flagged else "status"
+    if plan.scenario.hazard is Hazard.LANDSLIDE:
+        advice = LANDSLIDE_ADVICE.get(status.value, advice)
+    css = "status late" if plan.flagged else "status"
     return (
         f'<div class="{css}" role="status"><span class="symbol">{_e(status.symbol)}</span>'
         f'<span class="word">{_e(status.ja)}</span><p>{_e(advice)}</p></div>'

@@ -602,6 +602,11 @@ class Plan:
         """Cannot reach safety in time (late, or staying where it is no real refuge)."""
         return self.status.flagged or any(c.bit & FLAGGING for c in self.cautions)
 
+    @property
+    def hazard_label(self) -> str:
+        """What :meth:`depth_text` shows: the area for landslide, the depth otherwise."""
+        return "土砂災害警戒区域" if self.scenario.hazard is Hazard.LANDSLIDE else "想定浸水深"
+
     def depth_text(self) -> str:
         """The expected depth as a range, e.g. ``3〜5m（上限5mで判定）``."""
         if self.scenario.hazard is Hazard.LANDSLIDE:

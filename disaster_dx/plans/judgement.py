@@ -476,6 +476,19 @@ _CAUTION_TEXT = {
         "pass before the rain gets heavy",
     ),
 }
+#: What a landslide plan's sheet advises, by plan status (the depth hazards' wording speaks of
+#: water and floors, which would mislead here).
+LANDSLIDE_ADVICE: Mapping[str, str] = MappingProxyType(
+    {
+        "reachable": "土砂災害警戒情報や避難指示が出たら（高齢者等避難の段階から）、"
+        "下の経路で避難先へ立退き避難します。",
+        "vertical": "避難先まで行けない見込みです。最終手段として、自宅の斜面と反対側の"
+        "上階へ移動します（屋内安全確保）。早めの立退き避難を計画してください。",
+        "late": "土砂災害特別警戒区域などで自宅にとどまれず、避難先にも行けない見込みです。"
+        "早めの立退き避難、より近い避難先、支援者の確保を検討してください。",
+        "outside": "自宅は土砂災害警戒区域の外です。周囲の状況に注意し、自宅で安全を確保します。",
+    }
+)
 #: Cautions that flag the plan for HQ (cannot reach safety: the home is no real refuge).
 FLAGGING = Caution.LAST_RESORT.bit | Caution.LONG_STAY.bit
 
