@@ -206,7 +206,7 @@ class Planner:
             buildings = load_buildings(self.store) if versions[1] else None
             zones = load_landslide_zones(self.store) if versions[2] else None
             self._data = PlanningData(graph, buildings, infos, landslide_zones=zones)
-            if self._versions[:1] != versions[:1] or self._versions[1:2] != versions[1:2]:
+            if self._versions[:2] != versions[:2]:  # residents' homes and snaps depend on them
                 self._table = None
             self._versions = versions
         else:
