@@ -1005,9 +1005,10 @@ def door_search(
     factors
         Per-edge cost multipliers ≥ 1 (CSR order), e.g. landslide areas
         (:func:`disaster_dx.landslide.edge_cost_factors`): the searches then run on
-        ``metres × factor`` for streets and for the door links (off-road and along-street
-        parts alike, by the door's street's factor), choosing by cost; the chosen walks' real
-        metres come back in :attr:`DoorSearch.metres` / :attr:`DoorSearch.alt_metres`.
+        ``metres × factor`` for streets and for the door links (the along-street part by the
+        door's street's factor, the walk from the street to the door by
+        :func:`access_factors`), choosing by cost; the chosen walks' real metres come back in
+        :attr:`DoorSearch.metres` / :attr:`DoorSearch.alt_metres`.
     """
     n = graph.n_nodes
     k = len(doors)
@@ -1044,9 +1045,14 @@ def door_search(
     base_ptr, base_cols, base_data, base_rows = graph.both_ways
     if factor is not None:
         base_metres, link_metres = base_data, weights
-        door_factor = np.where(doors.edge >= 0, factor[np.maximum(doors.edge, 0)], 1.0)
+        street, off_road = access_factors(graph, doors, factor)
         base_data = base_metres * factor[graph.both_ways_edge]
-        weights = weights * np.column_stack((door_factor, door_factor))[links]
+        weights = np.column_stack(
+            (
+                doors.distance_m * off_road + doors.along_m * street,
+                doors.distance_m * off_road + (doors.edge_m - doors.along_m) * street,
+            )
+        )[links]
     indptr = np.concatenate((base_ptr, base_ptr[-1] + np.cumsum(links.sum(axis=1))))
     indices = np.concatenate((base_cols, columns))
     data = np.concatenate((base_data, weights))
@@ -1134,13 +1140,15 @@ def door_search(
     # to the node where the walk leaves it, then that exit's own metres.
     alt_pred = np.asarray(alt_predecessor[:n], dtype=np.intp)
     seed = alt_pred >= n
-    street = (alt_pred >= 0) & ~seed
+    in_cell = (alt_pred >= 0) & ~seed
     step = np.zeros(n)
-    step[street] = _street_metres(graph, np.flatnonzero(street), alt_pred[street])
+    step[in_cell] = _street_metres(graph, np.flatnonzero(in_cell), alt_pred[in_cell])
     step[seed] = exit_metres[chosen][alt_pred[seed] - n]
     alt_metres = np.full(total, np.inf)
     alt_metres[:n] = np.where(
-        np.isfinite(alt_distance[:n]), _tree_sums(np.where(street, alt_pred, NO_NODE), step), np.inf
+        np.isfinite(alt_distance[:n]),
+        _tree_sums(np.where(in_cell, alt_pred, NO_NODE), step),
+        np.inf,
     )
     return DoorSearch(
         n,
@@ -1153,6 +1161,34 @@ def door_search(
         alt_metres,
         costly_metres,
     )
+
+
+def access_factors(
+    graph: RoadGraph, access: Access, factors: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Per point: the cost factor of its street, and of its walk between the point and the street.
+
+    The walk to the street takes the factor of the street it joins. Where it joins at a
+    corner (an end of its street: the nearest point of several streets at once, common
+    outside a corner or at a dead end) it could equally join any street there, so it takes the
+    least factor among them: which street :func:`access_points` names at a corner is
+    arbitrary, and must not decide whether a shelter counts as inside an area. A point at a
+    node without streets, or without a position, has factor 1.
+    """
+    factor = np.asarray(factors, dtype=float)
+    joined = access.edge >= 0
+    street = np.ones(len(access))
+    street[joined] = factor[access.edge[joined]]
+    corner = np.full(graph.n_nodes, np.inf)
+    np.minimum.at(corner, graph.edge_u, factor)
+    np.minimum.at(corner, graph.edge_v, factor)
+    off_road = street.copy()
+    tolerance = 1e-6  # metres: ``along_m`` at a street's far end may miss it by a rounding
+    at_u = joined & (access.along_m <= tolerance)
+    at_v = joined & (access.edge_m - access.along_m <= tolerance)
+    off_road[at_u] = np.minimum(off_road[at_u], corner[access.u[at_u]])
+    off_road[at_v] = np.minimum(off_road[at_v], corner[access.v[at_v]])
+    return street, off_road
 
 
 def _street_metres(graph: RoadGraph, a: IntArray, b: IntArray) -> FloatArray:

@@ -81,6 +81,7 @@ from disaster_dx.routing import (
     DoorSearch,
     RoadGraph,
     Routes,
+    access_factors,
     access_points,
     door_search,
     project,
@@ -746,9 +747,11 @@ def plans_for_residents(
     near = doors.take(usable)
     sites = _sites(near)
     search = door_search(graph, near, sites, factors=edge_factors)
-    route = _DoorChoice(
-        snapped.access, near, sites, search, scenario.max_snap_m, factors=edge_factors
-    )
+    costs = None
+    if edge_factors is not None:
+        home_street, home_off_road = access_factors(graph, snapped.access, edge_factors)
+        costs = _Costs(home_street, home_off_road, access_factors(graph, near, edge_factors)[1])
+    route = _DoorChoice(snapped.access, near, sites, search, scenario.max_snap_m, costs)
 
     routed = route.routed
     routes = routes_from_predecessors(search.predecessor, route.origin, distance=search.distance)
@@ -842,6 +845,20 @@ def _doors(graph: RoadGraph, destinations: Sequence[Destination]) -> Access:
     return doors
 
 
+@dataclass(frozen=True, eq=False)
+class _Costs:
+    """Cost factors of the walks the door search does not cover (see :class:`_DoorChoice`).
+
+    ``home_street``/``home_off_road``: per resident, of the home's street and of the walk from
+    the home to it; ``door_off_road``: per destination, of the walk from its street to it
+    (:func:`~disaster_dx.routing.access_factors`).
+    """
+
+    home_street: FloatArray
+    home_off_road: FloatArray
+    door_off_road: FloatArray
+
+
 class _DoorChoice:
     """Each routed resident's nearest destination and alternative, door to door.
 
@@ -851,11 +868,11 @@ class _DoorChoice:
     to a destination of another site than the first choice: from ``u``, the nearest overall
     when that is another site, else the search's nearest of another site.
 
-    With per-edge ``factors`` (landslide areas) every way is compared by cost — the home's
-    walk to and along its street times that street's factor, plus the search's cost (run with
-    the same factors) — while ``length``/``alt_length`` are the chosen ways' real metres and
-    ``zone_m`` the metres of the chosen way along streets whose factor is above 1. Without
-    factors cost *is* metres and ``zone_m`` is None.
+    With ``costs`` (landslide edge factors; the search ran with the same factors) every way is
+    compared by cost — each part of the walk times its factor — while ``length``/
+    ``alt_length`` are the chosen ways' real metres and ``zone_m`` the metres of the chosen way
+    along streets whose factor is above 1. Without costs cost *is* metres and ``zone_m`` is
+    None.
     """
 
     def __init__(
@@ -865,23 +882,24 @@ class _DoorChoice:
         sites: IntArray,
         search: DoorSearch,
         max_snap_m: float,
-        *,
-        factors: FloatArray | None = None,
+        costs: _Costs | None = None,
     ) -> None:
         self.routed = np.flatnonzero(access.joined & (access.distance_m <= max_snap_m))
         r = self.routed
         u, v = access.u[r], access.v[r]
         snap, along = access.distance_m[r], access.along_m[r]
         walk_u, walk_v = snap + along, snap + (access.edge_m[r] - along)
-        if factors is None:
-            scale = None
+        if costs is None:
             metres, alt_metres = search.distance, search.alt_distance
+            cost_u, cost_v = walk_u, walk_v
+            weights = None
         else:
-            edge = access.edge[r]
-            scale = np.where(edge >= 0, np.asarray(factors, dtype=float)[np.maximum(edge, 0)], 1.0)
             assert search.metres is not None and search.alt_metres is not None
             metres, alt_metres = search.metres, search.alt_metres
-        cost_u, cost_v = (walk_u, walk_v) if scale is None else (walk_u * scale, walk_v * scale)
+            street, off = costs.home_street[r], costs.home_off_road[r]
+            cost_u = snap * off + along * street
+            cost_v = snap * off + (access.edge_m[r] - along) * street
+            weights = (off, street, costs.door_off_road)
         via_u = cost_u + search.distance[u]
         via_v = cost_v + search.distance[v]
         to_u, to_v = search.destination[u], search.destination[v]
@@ -890,16 +908,17 @@ class _DoorChoice:
         length = np.where(take_v, walk_v + metres[v], walk_u + metres[u])
         first = np.where(take_v, to_v, to_u)
         origin = np.where(take_v, v, u)
-        direct, direct_to = _along_one_street(access.edge[r], along, snap, doors, sites, None)
-        direct_cost = direct if scale is None else direct * scale
-        take = direct_cost < cost
-        cost[take], length[take], first[take] = direct_cost[take], direct[take], direct_to[take]
+        direct, direct_m, direct_to = _along_one_street(
+            access.edge[r], along, snap, doors, sites, None, weights
+        )
+        take = direct < cost
+        cost[take], length[take], first[take] = direct[take], direct_m[take], direct_to[take]
         origin[take] = search.n_nodes + direct_to[take]  # the destination's access point
         self.length, self.first, self.origin = length, first, origin
         self.zone_m: FloatArray | None = None
-        if scale is not None:
+        if costs is not None:
             assert search.costly_metres is not None
-            costly = scale > 1.0
+            costly = costs.home_street[r] > 1.0
             zone = np.where(
                 take_v,
                 np.where(costly, access.edge_m[r] - along, 0.0) + search.costly_metres[v],
@@ -921,10 +940,11 @@ class _DoorChoice:
             better = (way < alt_cost) & (to >= 0) & (first >= 0)
             alt_cost[better], alt[better] = way[better], to[better]
             alt_length[better] = (walk + np.where(other, metres[node], alt_metres[node]))[better]
-        direct, direct_to = _along_one_street(access.edge[r], along, snap, doors, sites, first_site)
-        direct_cost = direct if scale is None else direct * scale
-        better = (direct_cost < alt_cost) & (first >= 0)
-        alt_length[better], alt[better] = direct[better], direct_to[better]
+        direct, direct_m, direct_to = _along_one_street(
+            access.edge[r], along, snap, doors, sites, first_site, weights
+        )
+        better = (direct < alt_cost) & (first >= 0)
+        alt_length[better], alt[better] = direct_m[better], direct_to[better]
         self.alt, self.alt_length = alt, alt_length
 
 
@@ -942,18 +962,22 @@ def _along_one_street(
     doors: Access,
     sites: IntArray,
     not_site: IntArray | None,
-) -> tuple[FloatArray, IntArray]:
+    weights: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+) -> tuple[FloatArray, FloatArray, IntArray]:
     """Walks straight along the home's own street to a destination joined to that street.
 
-    Per resident: the shortest such walk and its destination (``inf``/``-1`` when none), not
-    counting destinations of ``not_site``. Vectorised over residents; the loop runs as many
-    times as the most destinations share one street (one or two).
+    Per resident: the cheapest such walk, its metres and its destination (``inf``/``inf``/
+    ``-1`` when none), not counting destinations of ``not_site``. ``weights`` are the cost
+    factors (home's walk to the street, the street, per destination its walk from the street);
+    without them cost is metres. Vectorised over residents; the loop runs as many times as
+    the most destinations share one street (one or two).
     """
     best = np.full(edge.size, np.inf)
+    best_m = best if weights is None else np.full(edge.size, np.inf)
     to = np.full(edge.size, -1, dtype=np.intp)
     on_edge = np.flatnonzero(doors.edge >= 0)
     if on_edge.size == 0 or edge.size == 0:
-        return best, to
+        return best, best_m, to
     order = on_edge[np.argsort(doors.edge[on_edge], kind="stable")]
     keys = doors.edge[order]
     low = np.searchsorted(keys, edge, side="left")
@@ -962,12 +986,23 @@ def _along_one_street(
     for j in range(int(width.max(initial=0))):
         who = np.flatnonzero(width > j)
         d = order[low[who] + j]
-        cost = snap[who] + np.abs(along[who] - doors.along_m[d]) + doors.distance_m[d]
+        metres = snap[who] + np.abs(along[who] - doors.along_m[d]) + doors.distance_m[d]
+        if weights is None:
+            cost = metres
+        else:
+            off, street, door_off = weights
+            cost = (
+                snap[who] * off[who]
+                + np.abs(along[who] - doors.along_m[d]) * street[who]
+                + doors.distance_m[d] * door_off[d]
+            )
         if not_site is not None:
             cost = np.where(sites[d] == not_site[who], np.inf, cost)
         better = cost < best[who]
         best[who[better]], to[who[better]] = cost[better], d[better]
-    return best, to
+        if weights is not None:
+            best_m[who[better]] = metres[better]
+    return best, best_m, to
 
 
 def _sites(doors: Access) -> IntArray:
