@@ -14,6 +14,7 @@ secret), and production mode refuses to start on defaults that are unsafe there.
 | ``CROWDING_THRESHOLDS`` | ``30,60,80`` | % occupancy for やや混雑, 混雑, 満員 |
 | ``STALE_REPORT_MINUTES`` | ``60`` | open shelters silent longer than this are flagged |
 | ``URGENT_NEED_HOURS`` | ``6`` | an urgent need expires unless re-confirmed |
+| ``CARE_STAY_LIMIT_HOURS`` | ``24`` | a longer wait upstairs is flagged for people needing care |
 | ``SESSION_IDLE_MINUTES`` | ``480`` | a staff session ends after this long without a request |
 | ``SESSION_MAX_HOURS`` | ``16`` | a staff session ends this long after login, active or not |
 | ``LOGIN_HELP_JA`` / ``_EN`` | (generic) | whom to call, shown when logins must wait |
@@ -78,6 +79,8 @@ class Settings:
     crowding: CrowdingThresholds = field(default_factory=CrowdingThresholds)
     stale_report_minutes: int = 60
     urgent_need_hours: int = 6
+    #: Longest wait upstairs planned for a person needing care (浸水継続時間), hours.
+    care_stay_limit_hours: int = 24
     host: str = "127.0.0.1"
     port: int = 8050
     public_base_url: str = "http://127.0.0.1:8050/"
@@ -142,6 +145,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         crowding=_thresholds(env.get("CROWDING_THRESHOLDS", "30,60,80")),
         stale_report_minutes=_positive_int(env, "STALE_REPORT_MINUTES", 60),
         urgent_need_hours=_positive_int(env, "URGENT_NEED_HOURS", 6),
+        care_stay_limit_hours=_positive_int(env, "CARE_STAY_LIMIT_HOURS", 24),
         host=env.get("HOST", "127.0.0.1"),
         port=_positive_int(env, "PORT", 8050),
         trusted_proxies=_proxies(env.get("TRUSTED_PROXIES", "")),

@@ -217,10 +217,21 @@ class RoadGraph:
         rows = np.concatenate((self.edge_u, self.edge_v))
         cols = np.concatenate((self.edge_v, self.edge_u))
         data = np.concatenate((self.edge_length, self.edge_length))
-        order = np.lexsort((cols, rows))
+        order = self._both_ways_order
         indptr = np.zeros(self.n_nodes + 1, dtype=np.intp)
         np.cumsum(np.bincount(rows, minlength=self.n_nodes), out=indptr[1:])
         return indptr, cols[order], data[order], rows[order]
+
+    @cached_property
+    def both_ways_edge(self) -> IntArray:
+        """The edge (CSR data position) of each :attr:`both_ways` entry, for per-edge costs."""
+        return self._both_ways_order % max(self.n_edges, 1)
+
+    @cached_property
+    def _both_ways_order(self) -> IntArray:
+        rows = np.concatenate((self.edge_u, self.edge_v))
+        cols = np.concatenate((self.edge_v, self.edge_u))
+        return np.lexsort((cols, rows)).astype(np.intp)
 
     @cached_property
     def memo(self) -> dict[Any, Any]:
@@ -955,9 +966,22 @@ class DoorSearch:
     predecessor: IntArray
     alt_distance: FloatArray
     alt_destination: IntArray
+    #: With per-edge ``factors`` (:func:`door_search`) the distances above are costs; these
+    #: are the same walks in real metres, and the metres of the nearest's walk on streets
+    #: whose factor is above 1 (along-street parts of the door links included). None without
+    #: factors: then the distances are metres.
+    metres: FloatArray | None = None
+    alt_metres: FloatArray | None = None
+    costly_metres: FloatArray | None = None
 
 
-def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) -> DoorSearch:
+def door_search(
+    graph: RoadGraph,
+    doors: Access,
+    site: ArrayLike | None = None,
+    *,
+    factors: ArrayLike | None = None,
+) -> DoorSearch:
     """Nearest and second-nearest-site destination for all nodes: two csgraph searches.
 
     1. Each destination's access point becomes a node on its edge, linked to the edge's ends
@@ -978,6 +1002,13 @@ def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) 
     site
         A site number per destination: destinations of one site (a shelter and the 津波避難
         ビル it stands in) are never each other's alternative. Default: each its own site.
+    factors
+        Per-edge cost multipliers ≥ 1 (CSR order), e.g. landslide areas
+        (:func:`disaster_dx.landslide.edge_cost_factors`): the searches then run on
+        ``metres × factor`` for streets and for the door links (the along-street part by the
+        door's street's factor, the walk from the street to the door by
+        :func:`access_factors`), choosing by cost; the chosen walks' real metres come back in
+        :attr:`DoorSearch.metres` / :attr:`DoorSearch.alt_metres`.
     """
     n = graph.n_nodes
     k = len(doors)
@@ -986,9 +1017,20 @@ def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) 
     if sites.shape != (k,):
         raise ValueError(f"site must have one entry per destination ({k})")
     none = np.full(total, NO_NODE, dtype=np.intp)
+    factor: FloatArray | None = None
+    if factors is not None:
+        factor = np.asarray(factors, dtype=float)
+        if factor.shape != (graph.n_edges,):
+            raise ValueError(f"need one factor per edge ({graph.n_edges}), got {factor.shape}")
+        if not np.all(factor >= 1.0) or not np.all(np.isfinite(factor)):
+            raise ValueError("edge factors must be finite numbers ≥ 1")
     if k == 0 or n == 0:
         inf = np.full(total, np.inf)
-        return DoorSearch(n, inf, none, none.copy(), inf.copy(), none.copy())
+        if factor is None:
+            return DoorSearch(n, inf, none, none.copy(), inf.copy(), none.copy())
+        return DoorSearch(
+            n, inf, none, none.copy(), inf.copy(), none.copy(), inf.copy(), inf.copy(), inf.copy()
+        )
     # 1. Searched *outwards* from the access points (directed, over both directions of every
     # street): their links to the edge ends are appended as extra rows, no re-sorting. The
     # links back (edge end → access point) are left out: a walk through another destination's
@@ -1001,6 +1043,16 @@ def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) 
         (doors.distance_m + doors.along_m, doors.distance_m + (doors.edge_m - doors.along_m))
     )[links]
     base_ptr, base_cols, base_data, base_rows = graph.both_ways
+    if factor is not None:
+        base_metres, link_metres = base_data, weights
+        street, off_road = access_factors(graph, doors, factor)
+        base_data = base_metres * factor[graph.both_ways_edge]
+        weights = np.column_stack(
+            (
+                doors.distance_m * off_road + doors.along_m * street,
+                doors.distance_m * off_road + (doors.edge_m - doors.along_m) * street,
+            )
+        )[links]
     indptr = np.concatenate((base_ptr, base_ptr[-1] + np.cumsum(links.sum(axis=1))))
     indices = np.concatenate((base_cols, columns))
     data = np.concatenate((base_data, weights))
@@ -1016,6 +1068,9 @@ def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) 
     predecessor[predecessor < 0] = NO_NODE
     source = source.astype(np.intp)
     destination = np.where(source >= 0, source - n, NO_NODE)
+    metres = costly_metres = None
+    if factor is not None:
+        metres, costly_metres = _door_tree_metres(graph, doors, factor, predecessor, distance)
 
     # 2. Another site's nearest: searched inside cells, seeded where a walk leaves its cell.
     # Only the streets matter here (both directions are in the base arrays), and a node's
@@ -1033,9 +1088,26 @@ def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) 
     exit_node = np.concatenate((exit_node, columns[other]))
     exit_cost = np.concatenate((exit_cost, weights[other]))
     exit_to = np.concatenate((exit_to, door_ends[other]))
+    exit_metres = None
+    if factor is not None and metres is not None:
+        exit_metres = np.concatenate(
+            (base_metres[leaving] + metres[base_cols[leaving]], link_metres[other])
+        )
     inf = np.full(total, np.inf)
     if exit_node.size == 0:  # one site only: there is no alternative
-        return DoorSearch(n, distance, destination, predecessor, inf, none.copy())
+        if factor is None:
+            return DoorSearch(n, distance, destination, predecessor, inf, none.copy())
+        return DoorSearch(
+            n,
+            distance,
+            destination,
+            predecessor,
+            inf,
+            none.copy(),
+            metres,
+            inf.copy(),
+            costly_metres,
+        )
     order = np.lexsort((exit_cost, exit_node))  # per node, its cheapest way out first
     first = np.ones(order.size, dtype=bool)
     first[1:] = exit_node[order][1:] != exit_node[order][:-1]
@@ -1044,7 +1116,7 @@ def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) 
     m = exit_node.size
     inner_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(base_rows[inside], minlength=n), out=inner_ptr[1:])
-    alt_distance, _, alt_source = dijkstra(
+    alt_distance, alt_predecessor, alt_source = dijkstra(
         csr_array(
             (
                 np.concatenate((base_data[inside], exit_cost)),
@@ -1062,7 +1134,134 @@ def door_search(graph: RoadGraph, doors: Access, site: ArrayLike | None = None) 
     alt_destination = np.full(total, NO_NODE, dtype=np.intp)
     alt_destination[:n] = np.where(alt_source >= 0, exit_to[np.maximum(alt_source - n, 0)], -1)
     inf[:n] = alt_distance[:n]
-    return DoorSearch(n, distance, destination, predecessor, inf, alt_destination)
+    if factor is None or metres is None or exit_metres is None:
+        return DoorSearch(n, distance, destination, predecessor, inf, alt_destination)
+    # Real metres of the alternative walks: inside the cell along the second search's tree
+    # to the node where the walk leaves it, then that exit's own metres.
+    alt_pred = np.asarray(alt_predecessor[:n], dtype=np.intp)
+    seed = alt_pred >= n
+    in_cell = (alt_pred >= 0) & ~seed
+    step = np.zeros(n)
+    step[in_cell] = _street_metres(graph, np.flatnonzero(in_cell), alt_pred[in_cell])
+    step[seed] = exit_metres[chosen][alt_pred[seed] - n]
+    alt_metres = np.full(total, np.inf)
+    alt_metres[:n] = np.where(
+        np.isfinite(alt_distance[:n]),
+        _tree_sums(np.where(in_cell, alt_pred, NO_NODE), step),
+        np.inf,
+    )
+    return DoorSearch(
+        n,
+        distance,
+        destination,
+        predecessor,
+        inf,
+        alt_destination,
+        metres,
+        alt_metres,
+        costly_metres,
+    )
+
+
+def access_factors(
+    graph: RoadGraph, access: Access, factors: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Per point: the cost factor of its street, and of its walk between the point and the street.
+
+    The walk to the street takes the factor of the street it joins. Where it joins at a
+    corner (an end of its street: the nearest point of several streets at once, common
+    outside a corner or at a dead end) it could equally join any street there, so it takes the
+    least factor among them: which street :func:`access_points` names at a corner is
+    arbitrary, and must not decide whether a shelter counts as inside an area. A point at a
+    node without streets, or without a position, has factor 1.
+    """
+    factor = np.asarray(factors, dtype=float)
+    joined = access.edge >= 0
+    street = np.ones(len(access))
+    street[joined] = factor[access.edge[joined]]
+    corner = np.full(graph.n_nodes, np.inf)
+    np.minimum.at(corner, graph.edge_u, factor)
+    np.minimum.at(corner, graph.edge_v, factor)
+    off_road = street.copy()
+    tolerance = 1e-6  # metres: ``along_m`` at a street's far end may miss it by a rounding
+    at_u = joined & (access.along_m <= tolerance)
+    at_v = joined & (access.edge_m - access.along_m <= tolerance)
+    off_road[at_u] = np.minimum(off_road[at_u], corner[access.u[at_u]])
+    off_road[at_v] = np.minimum(off_road[at_v], corner[access.v[at_v]])
+    return street, off_road
+
+
+def _street_metres(graph: RoadGraph, a: IntArray, b: IntArray) -> FloatArray:
+    """Real length of the street between nodes ``a[i]`` and ``b[i]`` (one exists for each)."""
+    return graph.edge_length[_street_index(graph, a, b)]
+
+
+def _street_index(graph: RoadGraph, a: IntArray, b: IntArray) -> IntArray:
+    """Edge (CSR position) between nodes ``a[i]`` and ``b[i]``."""
+    keys = np.minimum(a, b).astype(np.int64) * graph.n_nodes + np.maximum(a, b)
+    stored = graph._edge_keys
+    where = np.searchsorted(stored, keys)
+    if np.any(where >= stored.size) or np.any(stored[np.minimum(where, stored.size - 1)] != keys):
+        raise ValueError("a search tree uses a street that is not in the graph")
+    return where.astype(np.intp)
+
+
+def _tree_sums(predecessor: IntArray, step: FloatArray) -> FloatArray:
+    """For every node, the sum of ``step`` over it and its ancestors in a predecessor tree.
+
+    Pointer jumping: each round doubles how far every node has summed, so a tree of depth
+    ``d`` takes ``log2(d)`` vectorised rounds (no per-node loop, no order by distance, which
+    zero-length streets would make ambiguous).
+    """
+    total = step.astype(float, copy=True)
+    up = predecessor.astype(np.intp, copy=True)
+    for _ in range(64):
+        going = up >= 0
+        if not going.any():
+            return total
+        ahead = np.maximum(up, 0)
+        total = total + np.where(going, total[ahead], 0.0)
+        up = np.where(going, up[ahead], NO_NODE)
+    raise ValueError("predecessor array contains a cycle; it is not a search tree")
+
+
+def _door_tree_metres(
+    graph: RoadGraph,
+    doors: Access,
+    factor: FloatArray,
+    predecessor: IntArray,
+    distance: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Real metres from every node to its nearest door along the (cost) search tree.
+
+    Also the metres of that walk on streets whose factor is above 1 (see :func:`door_search`).
+    """
+    n = graph.n_nodes
+    total = predecessor.size
+    step = np.zeros(total)
+    costly = np.zeros(total)
+    node = np.flatnonzero(predecessor >= 0)
+    pred = predecessor[node]
+    street = pred < n
+    a, b = node[street], pred[street]
+    edge = _street_index(graph, a, b)
+    step[a] = graph.edge_length[edge]
+    costly[a] = np.where(factor[edge] > 1.0, step[a], 0.0)
+    # Door links: node ``x`` reached from door ``i``'s access point (node n + i).
+    x, door = node[~street], pred[~street] - n
+    along_u = x == doors.u[door]
+    step[x] = np.where(
+        along_u,
+        doors.distance_m[door] + doors.along_m[door],
+        doors.distance_m[door] + (doors.edge_m[door] - doors.along_m[door]),
+    )
+    door_costly = (doors.edge[door] >= 0) & (factor[np.maximum(doors.edge[door], 0)] > 1.0)
+    along = np.where(along_u, doors.along_m[door], doors.edge_m[door] - doors.along_m[door])
+    costly[x] = np.where(door_costly, along, 0.0)
+    reached = np.isfinite(distance)
+    metres = np.where(reached, _tree_sums(predecessor, step), np.inf)
+    costly_metres = np.where(reached, _tree_sums(predecessor, costly), np.inf)
+    return metres, costly_metres
 
 
 # -- routes -----------------------------------------------------------------------------------

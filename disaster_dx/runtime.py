@@ -371,7 +371,9 @@ def build_runtime(
     store.add_listener(publisher)
     notifier = attach_line(store, settings)  # creates the outbox tables, then registers
     create_plan_tables(store)
-    planner = Planner(store, thresholds=settings.crowding).install(background=role == "app")
+    planner = Planner(
+        store, thresholds=settings.crowding, care_stay_limit_h=settings.care_stay_limit_hours
+    ).install(background=role == "app")
     after_save = (
         AfterSave("publish", publisher),
         AfterSave("line-queue", notifier),

@@ -75,8 +75,10 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     ("row", "hazard", "vertical", "reason"),
     [
         # Floor of the highest storey: (storeys - 1) x 3 m, or height - 3 m, the lower of both.
+        ({"storeys": 3, "structure": "603", "tsunami_depth_upper_m": 4.9}, Hazard.TSUNAMI,
+         Vertical.SAFE, VerticalReason.FLOOR_ABOVE),  # 6 m > 4.9 + 1
         ({"storeys": 3, "structure": "603", "tsunami_depth_upper_m": 5.0}, Hazard.TSUNAMI,
-         Vertical.SAFE, VerticalReason.FLOOR_ABOVE),  # 6 m ≥ 5 + 1
+         Vertical.NOT_SAFE, VerticalReason.FLOOR_BELOW),  # 6 m = 5 + 1 is not higher (#15)
         ({"storeys": 3, "height_m": 8.0, "structure": "603", "tsunami_depth_upper_m": 5.0},
          Hazard.TSUNAMI, Vertical.NOT_SAFE, VerticalReason.FLOOR_BELOW),  # min(6, 5) < 6
         ({"height_m": 12.0, "structure": "603", "tsunami_depth_upper_m": 5.0}, Hazard.TSUNAMI,
@@ -102,8 +104,11 @@ def frame(rows: list[dict]) -> pd.DataFrame:
          Vertical.NOT_SAFE, VerticalReason.UNBOUNDED),
         ({"storeys": 1, "structure": "601", "tsunami_depth_upper_m": 0.0}, Hazard.TSUNAMI,
          Vertical.SAFE, VerticalReason.OUTSIDE),
-        ({"storeys": 5, "structure": "603", "tsunami_depth_upper_m": 3.0}, Hazard.LANDSLIDE,
+        ({"storeys": 5, "structure": "603", "tsunami_depth_upper_m": 3.0}, Hazard.EARTHQUAKE,
          Vertical.UNKNOWN, VerticalReason.NOT_APPLICABLE),
+        # Landslide is judged by designated area (test_landslide_plans.py); none known here.
+        ({"storeys": 5, "structure": "603", "tsunami_depth_upper_m": 3.0}, Hazard.LANDSLIDE,
+         Vertical.UNKNOWN, VerticalReason.LANDSLIDE_UNKNOWN),
     ],
 )  # fmt: skip
 def test_vertical_judgement(row, hazard, vertical, reason) -> None:

@@ -135,7 +135,9 @@ def test_export_plans_command(cli_env: Path, database_url: str, capsys) -> None:
     capsys.readouterr()
     assert main(["export-plans", "-o", "all.csv", "--user", "plan1"]) == 0
     err = capsys.readouterr().err
-    assert f"wrote {10 * len(PLAN_HAZARDS)} plans (10 residents × 4 hazards)" in err
+    assert (
+        f"wrote {10 * len(PLAN_HAZARDS)} plans (10 residents × {len(PLAN_HAZARDS)} hazards)" in err
+    )
     text = (cli_env / "all.csv").read_bytes()
     assert text.startswith(b"\xef\xbb\xbf")
     assert len(text.decode("utf-8-sig").splitlines()) == 1 + 10 * len(PLAN_HAZARDS)

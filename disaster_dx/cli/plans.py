@@ -15,6 +15,8 @@ from disaster_dx.cli._common import open_runtime, open_store, refresh_live_plans
 from disaster_dx.errors import DisasterDxError
 
 if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+
     from disaster_dx import auth
     from disaster_dx.config import Settings
     from disaster_dx.store import Store
@@ -69,12 +71,16 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     from disaster_dx.bundled import ensure_initialised
     from disaster_dx.plans.storage import can_replan
 
-    if TYPE_CHECKING:
-        from geopandas import GeoDataFrame
-
     paths = [Path(p) for p in args.paths]
     zones = []
-    if args.zones:
+    landslide: GeoDataFrame | None = None  # every file's areas: stored once, for routing
+    if args.zones and args.zone_hazard == "landslide":
+        from disaster_dx.io.landslide_zones import read_landslide_files
+
+        landslide, lines = read_landslide_files(args.zones)
+        for line in lines:
+            say(line)
+    elif args.zones:
         from disaster_dx.io.hazard_zones import hazard_zones_from_file
 
         zones = [
@@ -88,6 +94,13 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
         ]
 
     def with_zones(buildings: GeoDataFrame) -> GeoDataFrame:
+        """The depth zones, or the landslide areas, applied to one frame (a tile, or all)."""
+        if landslide is not None:
+            from disaster_dx.io.landslide_zones import add_landslide_zones, landslide_summary
+
+            buildings = add_landslide_zones(buildings, landslide)
+            say(landslide_summary(buildings))
+            return buildings
         from disaster_dx.io.hazard_zones import add_zone_depths
 
         for zone_file, found in zones:
@@ -111,7 +124,7 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
             codelists=args.codelists,
             replace_all=args.replace_all,
             source=source,
-            transform=with_zones if zones else None,
+            transform=with_zones if zones or landslide is not None else None,
         )
         for line in report.lines(tiles=None if args.verbose else 50):
             say(line)
@@ -122,6 +135,7 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
         if store is None:
             say("dry run: nothing written")
             return 0
+        _save_landslide(store, landslide, args)
         if can_replan(store):
             refresh_live_plans(open_runtime(args, settings, store))
         return 0
@@ -145,9 +159,20 @@ def cmd_import_buildings(args: argparse.Namespace, settings: Settings) -> int:
     ensure_initialised(store, actor=args.actor)
     version = save_buildings(store, buildings, actor=args.actor, source=source)
     say(f"{len(buildings):,} buildings saved, all replaced (version {version})")
+    _save_landslide(store, landslide, args)
     if can_replan(store):
         refresh_live_plans(open_runtime(args, settings, store))
     return 0
+
+
+def _save_landslide(store: Store, zones: GeoDataFrame | None, args: argparse.Namespace) -> None:
+    """Store the landslide areas read for this import (routes avoid them), when there are any."""
+    if zones is None:
+        return
+    from disaster_dx.plans.zones import save_landslide_zones
+
+    save_landslide_zones(store, zones, actor=args.actor, source=", ".join(args.zones))
+    say(f"{len(zones):,} landslide areas saved: routes avoid them")
 
 
 def cmd_import_residents(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,7 +208,9 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(args, settings)
     ensure_initialised(store, actor="plan")
     user = plans_user(store, args.user)
-    planner = Planner(store, thresholds=settings.crowding)
+    planner = Planner(
+        store, thresholds=settings.crowding, care_stay_limit_h=settings.care_stay_limit_hours
+    )
     hazard = Hazard.parse(args.hazard)
     state = None
     if args.mode == "live":
@@ -227,6 +254,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
                 "margin_min": "" if plan.margin_min is None else round(plan.margin_min, 1),
                 "vertical": plan.vertical.value,
                 "vertical_reason": plan.vertical_reason.value,
+                "cautions": " ".join(c.value for c in plan.cautions),
             }
         )
     data = csv_bytes(rows)
@@ -308,8 +336,8 @@ def add_commands(commands: Any) -> None:
     buildings.add_argument(
         "--zone-hazard",
         default="tsunami",
-        choices=["tsunami", "flood", "high_tide", "inland_flood"],
-        help="which hazard the --zones files show",
+        choices=["tsunami", "flood", "high_tide", "inland_flood", "landslide"],
+        help="which hazard the --zones files show (landslide: 国土数値情報 A33 土砂災害警戒区域)",
     )
     buildings.add_argument("--rank-column", help="column holding the depth class")
     buildings.add_argument("--dry-run", action="store_true", help="check the files, write nothing")

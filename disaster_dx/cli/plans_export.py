@@ -48,7 +48,9 @@ def cmd_export_plans(args: argparse.Namespace, settings: Settings) -> int:
         raise DisasterDxError(f"no plans for {', '.join(unknown)}: choose from {choices}")
     store = _store(args, settings)
     user = plans_user(store, args.user)
-    planner = Planner(store, thresholds=settings.crowding)
+    planner = Planner(
+        store, thresholds=settings.crowding, care_stay_limit_h=settings.care_stay_limit_hours
+    )
     export = plans_csv(planner, user, mode=args.mode, hazards=hazards, purpose="cli.export-plans")
     output.write_bytes(export.data)
     if export.synthetic:

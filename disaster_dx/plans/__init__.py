@@ -16,6 +16,7 @@ The package, in import order (each module imports only those above it):
 - :mod:`~disaster_dx.plans.storage` — the privacy boundary: the ``plan_*`` tables, dataset
   versions, role checks, the stored road network, live plan results and HQ's flagged view.
 - :mod:`~disaster_dx.plans.buildings` — building storage (PLATEAU and hazard-zone frames).
+- :mod:`~disaster_dx.plans.zones` — stored 土砂災害警戒区域 polygons that routes avoid.
 - :mod:`~disaster_dx.plans.residents` — resident storage: audited, role-checked reads.
 - :mod:`~disaster_dx.plans.planner` — :class:`Planner`, the per-app service: caches by
   dataset version and re-plans the live incident on every shelter or hazard event.
@@ -57,11 +58,13 @@ if TYPE_CHECKING:
         snap_residents,
     )
     from disaster_dx.plans.judgement import (
+        CARE_STAY_LIMIT_H,
         DEPTH_COLUMNS,
         PLAN_HAZARDS,
         SAFETY_MARGIN_M,
         STOREY_HEIGHT_M,
         WOODEN_STRUCTURES,
+        Caution,
         CodeArray,
         FloatArray,
         IntArray,
@@ -104,10 +107,18 @@ if TYPE_CHECKING:
         stored_fingerprints,
         stored_keys,
     )
+    from disaster_dx.plans.zones import (
+        LANDSLIDE_ZONES,
+        StoredZones,
+        load_landslide_zones,
+        save_landslide_zones,
+    )
 
 #: Where each re-exported name lives (imported on first use: a plain building import must
 #: not pay for routing and SciPy).
 _SOURCES: dict[str, str] = {
+    "CARE_STAY_LIMIT_H": "disaster_dx.plans.judgement",
+    "Caution": "disaster_dx.plans.judgement",
     "CodeArray": "disaster_dx.plans.judgement",
     "DATASET_KINDS": "disaster_dx.plans.storage",
     "DEFAULT_ARRIVAL_MINUTES": "disaster_dx.plans.destinations",
@@ -117,6 +128,7 @@ _SOURCES: dict[str, str] = {
     "FlaggedResident": "disaster_dx.plans.storage",
     "FloatArray": "disaster_dx.plans.judgement",
     "IntArray": "disaster_dx.plans.judgement",
+    "LANDSLIDE_ZONES": "disaster_dx.plans.zones",
     "MAX_SNAP_M": "disaster_dx.plans.destinations",
     "Mode": "disaster_dx.plans.destinations",
     "NotPermitted": "disaster_dx.errors",
@@ -139,6 +151,7 @@ _SOURCES: dict[str, str] = {
     "SavedPlans": "disaster_dx.plans.storage",
     "Scenario": "disaster_dx.plans.destinations",
     "Snapped": "disaster_dx.plans.destinations",
+    "StoredZones": "disaster_dx.plans.zones",
     "Vertical": "disaster_dx.plans.judgement",
     "VerticalJudgement": "disaster_dx.plans.judgement",
     "VerticalReason": "disaster_dx.plans.judgement",
@@ -149,6 +162,7 @@ _SOURCES: dict[str, str] = {
     "eligible_destinations": "disaster_dx.plans.destinations",
     "flagged_residents": "disaster_dx.plans.storage",
     "load_buildings": "disaster_dx.plans.buildings",
+    "load_landslide_zones": "disaster_dx.plans.zones",
     "load_road_graph": "disaster_dx.plans.storage",
     "plan_buildings": "disaster_dx.plans.storage",
     "plan_datasets": "disaster_dx.plans.storage",
@@ -161,6 +175,7 @@ _SOURCES: dict[str, str] = {
     "resident_table": "disaster_dx.plans.destinations",
     "results_version": "disaster_dx.plans.storage",
     "save_buildings": "disaster_dx.plans.buildings",
+    "save_landslide_zones": "disaster_dx.plans.zones",
     "save_plan_results": "disaster_dx.plans.storage",
     "save_residents": "disaster_dx.plans.residents",
     "save_road_graph": "disaster_dx.plans.storage",
@@ -171,9 +186,11 @@ _SOURCES: dict[str, str] = {
 }
 
 __all__ = [
+    "CARE_STAY_LIMIT_H",
     "DATASET_KINDS",
     "DEFAULT_ARRIVAL_MINUTES",
     "DEPTH_COLUMNS",
+    "LANDSLIDE_ZONES",
     "MAX_SNAP_M",
     "PLAN_HAZARDS",
     "PREPARATION_MINUTES",
@@ -182,6 +199,7 @@ __all__ = [
     "SAME_SITE_M",
     "STOREY_HEIGHT_M",
     "WOODEN_STRUCTURES",
+    "Caution",
     "CodeArray",
     "DatasetInfo",
     "Destination",
@@ -203,6 +221,7 @@ __all__ = [
     "SavedPlans",
     "Scenario",
     "Snapped",
+    "StoredZones",
     "Vertical",
     "VerticalJudgement",
     "VerticalReason",
@@ -212,6 +231,7 @@ __all__ = [
     "eligible_destinations",
     "flagged_residents",
     "load_buildings",
+    "load_landslide_zones",
     "load_road_graph",
     "plan_buildings",
     "plan_datasets",
@@ -224,6 +244,7 @@ __all__ = [
     "resident_table",
     "results_version",
     "save_buildings",
+    "save_landslide_zones",
     "save_plan_results",
     "save_residents",
     "save_road_graph",

@@ -3,6 +3,12 @@
 Buildings are stored per *tile* (a PLATEAU mesh; ``""`` for a frame with no tiles): a city's
 model is hundreds of tiles, imported a few at a time, so :func:`save_building_tiles` replaces
 only the tiles it is given. :func:`save_buildings` replaces everything (demo, polygon layers).
+
+Per depth hazard the ``depths`` JSON holds ``{"lower", "upper", "label"}`` and, when the
+building is known to be in the area although its depth is not, ``"in_area": true`` (the
+wooden-in-tsunami rule needs it); river flooding adds ``"duration_h"`` (浸水継続時間).
+Landslide is ``depths["landslide"] = {"area": …, "kind": …}``: the strictest 土砂災害警戒区域
+label (or 区域外) and the phenomena. Absent means unknown.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select
 
 from disaster_dx.errors import DisasterDxError
-from disaster_dx.plans.judgement import DEPTH_COLUMNS, _float_column
+from disaster_dx.plans.judgement import DEPTH_COLUMNS, _float_column, _known_in_area
 from disaster_dx.plans.storage import (
     _bump_dataset,
     _has_tables,
@@ -128,14 +134,15 @@ def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRow
         "height_m": _float_column(frame, "height_m").tolist(),
         "storeys": _float_column(frame, "storeys").tolist(),
         "refuge": refuge,
+        "flood_duration_h": _float_column(frame, "flood_duration_h").tolist(),
     }
     for name in _TEXT_COLUMNS:
         columns[name] = _objects(frame, name).tolist()
     for prefix in DEPTH_COLUMNS.values():
         lower = f"{prefix}_depth_lower_m" if f"{prefix}_depth_lower_m" in frame else None
-        columns[f"{prefix}_depth_lower_m"] = _float_column(
-            frame, lower or f"{prefix}_depth_m"
-        ).tolist()
+        lower_m = _float_column(frame, lower or f"{prefix}_depth_m")
+        columns[f"{prefix}_depth_lower_m"] = lower_m.tolist()
+        columns[f"{prefix}_in_area"] = _known_in_area(frame, prefix, lower_m).tolist()
         columns[f"{prefix}_depth_upper_m"] = _float_column(
             frame, f"{prefix}_depth_upper_m"
         ).tolist()
@@ -164,6 +171,7 @@ def building_rows_from_columns(
         "height_m": floats("height_m"),
         "storeys": floats("storeys"),
         "refuge": [False] * n,
+        "flood_duration_h": floats("flood_duration_h"),
     }
     for name in _TEXT_COLUMNS:
         prepared[name] = list(columns.get(name) or [None] * n)
@@ -172,7 +180,38 @@ def building_rows_from_columns(
         prepared[f"{prefix}_depth_lower_m"] = floats(lower or f"{prefix}_depth_m")
         prepared[f"{prefix}_depth_upper_m"] = floats(f"{prefix}_depth_upper_m")
         prepared[f"{prefix}_depth_label"] = list(columns.get(f"{prefix}_depth_label") or [None] * n)
+        prepared[f"{prefix}_in_area"] = _in_area_from_lists(
+            prepared[f"{prefix}_depth_lower_m"],
+            columns.get(f"{prefix}_rank"),
+            columns.get(f"{prefix}_sources"),
+            prepared[f"{prefix}_depth_label"],
+        )
     return _rows(np.asarray(geometry, dtype=object), None, prepared, tile)
+
+
+def _in_area_from_lists(
+    lower: Sequence[float],
+    rank: Sequence[Any] | None,
+    sources: Sequence[Any] | None,
+    label: Sequence[Any],
+) -> list[bool]:
+    """:func:`~disaster_dx.plans.judgement._known_in_area` for PLATEAU column lists (no pandas).
+
+    In the area although the depth may be unknown: a lower bound above 0, a rank, a risk
+    record, or a zone label other than 区域外.
+    """
+    known = []
+    for i, low in enumerate(lower):
+        text = _present(label[i])
+        known.append(
+            (not math.isnan(low) and low > 0)
+            or (rank is not None and rank[i] is not None)
+            or (
+                sources is not None and isinstance(sources[i], list | tuple) and len(sources[i]) > 0
+            )
+            or (text is not None and text != "区域外")
+        )
+    return known
 
 
 _TEXT_COLUMNS = (
@@ -210,12 +249,14 @@ def _rows(
     structure, names = columns["structure"], columns["name"]
     ids, gml_ids, tiles = columns["building_id"], columns["gml_id"], columns["tile"]
     landslide, landslide_area = columns["landslide"], columns["landslide_area"]
+    duration = columns["flood_duration_h"]
     depth_columns = [
         (
             prefix,
             columns[f"{prefix}_depth_lower_m"],
             columns[f"{prefix}_depth_upper_m"],
             columns[f"{prefix}_depth_label"],
+            columns[f"{prefix}_in_area"],
         )
         for prefix in DEPTH_COLUMNS.values()
     ]
@@ -232,14 +273,20 @@ def _rows(
                 continue
             by_gml_id += 1
         depths: dict[str, Any] = {}
-        for prefix, lower, upper, label in depth_columns:
-            if not isnan(upper[i]):
+        for prefix, lower, upper, label, in_area in depth_columns:
+            if not isnan(upper[i]) or in_area[i]:
                 depths[prefix] = {
                     "lower": _json_number(lower[i]),
                     "upper": _json_number(upper[i]),
                     "label": _present(label[i]),
                 }
-        if _present(landslide[i]) is not None:
+                if in_area[i]:
+                    depths[prefix]["in_area"] = True
+        if not isnan(duration[i]) and duration[i] >= 0:
+            depths.setdefault("flood", {"lower": None, "upper": None, "label": None})
+            depths["flood"]["duration_h"] = float(duration[i])
+        # The area alone counts too: 区域外 from an A33 overlay is known, not unknown.
+        if _present(landslide[i]) is not None or _present(landslide_area[i]) is not None:
             depths["landslide"] = {
                 "kind": _present(landslide[i]),
                 "area": _present(landslide_area[i]),
@@ -588,8 +635,16 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
             [_from_json_number((r.depths.get(prefix) or {}).get("upper")) for r in rows]
         )
         data[f"{prefix}_depth_label"] = [(r.depths.get(prefix) or {}).get("label") for r in rows]
-    data["landslide"] = [(r.depths.get("landslide") or {}).get("kind") for r in rows]
-    data["landslide_area"] = [(r.depths.get("landslide") or {}).get("area") for r in rows]
+        data[f"{prefix}_in_area"] = np.array(
+            [bool((r.depths.get(prefix) or {}).get("in_area")) for r in rows], dtype=bool
+        )
+    data["flood_duration_h"] = np.array(
+        [_from_json_number((r.depths.get("flood") or {}).get("duration_h")) for r in rows]
+    )
+    landslide = [r.depths.get("landslide") or {} for r in rows]
+    # Object columns: unknown stays None (a str column would turn it into NaN).
+    data["landslide"] = pd.Series([x.get("kind") for x in landslide], dtype=object)
+    data["landslide_area"] = pd.Series([x.get("area") for x in landslide], dtype=object)
     wkb = np.array([r.footprint for r in rows], dtype=object)
     geometry = shapely.from_wkb(wkb) if len(rows) else np.zeros(0, dtype=object)
     return gpd.GeoDataFrame(data, geometry=list(geometry), crs="EPSG:4326")

@@ -32,6 +32,12 @@ home position is unknown or far from any road in the network.
 Destinations farther than :data:`MAX_SNAP_M` from the network cannot be routed to; they are
 never dropped silently: :attr:`PlanSet.far_destinations` lists them, the log warns naming each,
 and the CLI and the /plans page show them.
+
+Landslide and long floods add :class:`~disaster_dx.plans.judgement.Caution` s: a plan that
+relies on 屋内安全確保 in a 土砂災害警戒区域, or on a person needing care waiting upstairs longer
+than the city's limit, is flagged like ``late``; a route that must cross a landslide area says
+so. With landslide edge factors (:func:`disaster_dx.landslide.edge_cost_factors`) the search
+avoids streets in the areas wherever another way exists.
 """
 
 from __future__ import annotations
@@ -54,14 +60,20 @@ from scipy.spatial import cKDTree
 
 from disaster_dx.events import State
 from disaster_dx.io.residents import Mobility, Resident
+from disaster_dx.landslide import ZoneLevel
 from disaster_dx.model import CrowdingThresholds, Hazard, Shelter
 from disaster_dx.plans.judgement import (
+    CARE_STAY_LIMIT_H,
+    FLAGGING,
+    Caution,
     CodeArray,
     FloatArray,
     IntArray,
     Vertical,
     VerticalJudgement,
     VerticalReason,
+    cautions_of,
+    plan_cautions,
 )
 from disaster_dx.routing import (
     WALKING_SPEED_M_S,
@@ -69,6 +81,7 @@ from disaster_dx.routing import (
     DoorSearch,
     RoadGraph,
     Routes,
+    access_factors,
     access_points,
     door_search,
     project,
@@ -157,6 +170,9 @@ class Scenario:
         Walking speed (m/s) per mobility class.
     max_snap_m
         Farthest a home or destination may lie from the road network.
+    care_stay_limit_h
+        Longest wait upstairs planned for a person needing care (浸水継続時間; setting
+        ``CARE_STAY_LIMIT_HOURS``); longer is flagged (:attr:`Caution.LONG_STAY`).
     """
 
     hazard: Hazard
@@ -165,6 +181,7 @@ class Scenario:
     preparation_minutes: Mapping[str, float] = field(default_factory=lambda: PREPARATION_MINUTES)
     speeds: Mapping[str, float] = field(default_factory=lambda: WALKING_SPEED_M_S)
     max_snap_m: float = MAX_SNAP_M
+    care_stay_limit_h: float = CARE_STAY_LIMIT_H
 
     def __post_init__(self) -> None:
         if self.mode not in ("live", "designated"):
@@ -174,6 +191,8 @@ class Scenario:
             raise ValueError(f"walking speeds must be > 0 for every class (missing {missing})")
         if self.arrival_minutes is not None and not math.isfinite(self.arrival_minutes):
             raise ValueError("arrival_minutes must be a finite number or None")
+        if not (self.care_stay_limit_h > 0 and math.isfinite(self.care_stay_limit_h)):
+            raise ValueError("care_stay_limit_h must be a finite number of hours > 0")
 
     @property
     def label_ja(self) -> str:
@@ -407,6 +426,8 @@ class PlanSet:
     route_lon: FloatArray
     route_lat: FloatArray
     building_ids: NDArray[np.str_] | None = None
+    #: :class:`Caution` bits per resident (None: no caution was computed).
+    caution: CodeArray | None = None
 
     def __len__(self) -> int:
         return len(self.residents)
@@ -418,9 +439,15 @@ class PlanSet:
 
     @property
     def flagged(self) -> NDArray[np.bool_]:
-        """Residents who cannot reach safety in time."""
+        """Residents who cannot reach safety in time (late, or staying where it is no refuge)."""
         late: NDArray[np.bool_] = self.status == _S[PlanStatus.LATE]
+        if self.caution is not None:
+            late = late | ((self.caution & FLAGGING) != 0)
         return late
+
+    def cautions(self, i: int) -> tuple[Caution, ...]:
+        """The cautions of resident ``i``'s plan."""
+        return () if self.caution is None else cautions_of(int(self.caution[i]))
 
     def status_of(self, i: int) -> PlanStatus:
         """Status of resident ``i``."""
@@ -461,6 +488,7 @@ class PlanSet:
             length_m=_rounded(self.length_m),
             alt_destination_id=ids[self.alt_destination],
             alt_length_m=_rounded(self.alt_length_m),
+            flagged=self.flagged,
         )
 
     def changed_since(self, previous: PlanSet | PlanKeys) -> frozenset[str]:
@@ -516,6 +544,9 @@ class PlanSet:
             route=tuple(self.route_lonlat(i)),
             alt_destination=None if alt < 0 else self.destinations[alt],
             alt_length_m=_opt(self.alt_length_m[i]),
+            cautions=self.cautions(i),
+            zone_level=None if home < 0 or v.zone_level is None else int(v.zone_level[home]),
+            duration_h=None if home < 0 or v.duration_h is None else _opt(v.duration_h[home]),
         )
 
 
@@ -538,6 +569,9 @@ class PlanKeys:
     length_m: FloatArray
     alt_destination_id: NDArray[np.object_]
     alt_length_m: FloatArray
+    #: Whether each plan is flagged (a caution can flag a plan whose status did not change);
+    #: None when not known, and then not compared.
+    flagged: NDArray[np.bool_] | None = None
 
     def differs(self, before: PlanKeys) -> NDArray[np.bool_]:
         """For each resident here: new, or changed since ``before``."""
@@ -552,6 +586,8 @@ class PlanKeys:
             | (self.alt_destination_id[found] != before.alt_destination_id[k])
             | (self.alt_length_m[found] != before.alt_length_m[k])
         )
+        if self.flagged is not None and before.flagged is not None:
+            changed[found] |= self.flagged[found] != before.flagged[k]
         return changed
 
     def missing_from(self, now: PlanKeys) -> NDArray[np.object_]:
@@ -606,14 +642,27 @@ class Plan:
     #: The nearest eligible destination at another site, door to door (None when none).
     alt_destination: Destination | None = None
     alt_length_m: float | None = None
+    cautions: tuple[Caution, ...] = ()
+    #: :class:`~disaster_dx.landslide.ZoneLevel` of the home (landslide plans only).
+    zone_level: int | None = None
+    #: 浸水継続時間 at the home in hours (river-flood plans, where known).
+    duration_h: float | None = None
 
     @property
     def flagged(self) -> bool:
-        """Cannot reach safety in time."""
-        return self.status.flagged
+        """Cannot reach safety in time (late, or staying where it is no real refuge)."""
+        return self.status.flagged or any(c.bit & FLAGGING for c in self.cautions)
+
+    @property
+    def hazard_label(self) -> str:
+        """What :meth:`depth_text` shows: the area for landslide, the depth otherwise."""
+        return "土砂災害警戒区域" if self.scenario.hazard is Hazard.LANDSLIDE else "想定浸水深"
 
     def depth_text(self) -> str:
         """The expected depth as a range, e.g. ``3〜5m（上限5mで判定）``."""
+        if self.scenario.hazard is Hazard.LANDSLIDE:
+            level = ZoneLevel.UNKNOWN if self.zone_level is None else ZoneLevel(self.zone_level)
+            return level.ja
         lower, upper = self.depth_lower_m, self.depth_upper_m
         if upper is None:
             return "不明"
@@ -629,9 +678,10 @@ class Plan:
         reason = self.vertical_reason
         text = f"{self.vertical.ja}：{reason.ja}"
         if reason in (VerticalReason.FLOOR_ABOVE, VerticalReason.FLOOR_BELOW):
+            relation = "より高い" if reason is VerticalReason.FLOOR_ABOVE else "以下"
             text += (
-                f"（最上階の床 約{_m(self.floor_m or 0)}、想定浸水深の上限 "
-                f"{_m(self.depth_upper_m or 0)}＋余裕{_m(self.margin_m)}）"
+                f"（最上階の床 約{_m(self.floor_m or 0)}：想定浸水深の上限 "
+                f"{_m(self.depth_upper_m or 0)}＋余裕{_m(self.margin_m)}{relation}）"
             )
         if (
             self.vertical is Vertical.SAFE
@@ -643,6 +693,10 @@ class Plan:
             and reason is VerticalReason.FLOOR_ABOVE
         ):
             text += "。階段の移動に介助が必要"
+        if self.duration_h is not None:
+            text += f"。浸水継続時間 約{self.duration_h:.0f}時間"
+        for caution in self.cautions:
+            text += f"。{caution.ja}"
         return text
 
 
@@ -659,6 +713,7 @@ def plans_for_residents(
     *,
     snapped: Snapped | None = None,
     building_ids: NDArray[np.str_] | None = None,
+    edge_factors: FloatArray | None = None,
 ) -> PlanSet:
     """Plans for every resident at once: nearest eligible destination, route, time, status.
 
@@ -678,6 +733,10 @@ def plans_for_residents(
         Residents already snapped to ``graph`` (re-planning reuses it); snapped here if None.
     building_ids
         Ids of the building rows, so plans can name the home building.
+    edge_factors
+        Per-edge cost factors (:func:`disaster_dx.landslide.edge_cost_factors`): the search
+        avoids costly streets, lengths stay in metres, and routes over them get
+        :attr:`Caution.ZONE_ROUTE`.
     """
     n = len(residents)
     if snapped is None:
@@ -687,8 +746,12 @@ def plans_for_residents(
     _warn_far(graph, destinations, doors.distance_m, scenario.max_snap_m)
     near = doors.take(usable)
     sites = _sites(near)
-    search = door_search(graph, near, sites)
-    route = _DoorChoice(snapped.access, near, sites, search, scenario.max_snap_m)
+    search = door_search(graph, near, sites, factors=edge_factors)
+    costs = None
+    if edge_factors is not None:
+        home_street, home_off_road = access_factors(graph, snapped.access, edge_factors)
+        costs = _Costs(home_street, home_off_road, access_factors(graph, near, edge_factors)[1])
+    route = _DoorChoice(snapped.access, near, sites, search, scenario.max_snap_m, costs)
 
     routed = route.routed
     routes = routes_from_predecessors(search.predecessor, route.origin, distance=search.distance)
@@ -704,6 +767,10 @@ def plans_for_residents(
     found = route.alt >= 0
     alt_destination[routed[found]] = usable[route.alt[found]]
     alt_length[routed] = route.alt_length
+    zone_m = None
+    if route.zone_m is not None:  # metres of each chosen route on streets in a landslide area
+        zone_m = np.full(n, np.nan)
+        zone_m[routed] = route.zone_m
 
     speeds = np.array([scenario.speeds[m.value] for m in _MOBILITIES])[residents.mobility]
     prep = np.array([scenario.preparation_minutes.get(m.value, 0.0) for m in _MOBILITIES])[
@@ -723,14 +790,21 @@ def plans_for_residents(
     outside = np.zeros(n, dtype=bool)
     if len(vertical):
         safe_home[has_home] = vertical.safe[home[has_home]]
-        upper = vertical.depth_upper_m[home[has_home]]
-        outside[has_home] = ~np.isnan(upper) & (upper <= 0)
+        outside[has_home] = vertical.outside[home[has_home]]
     status = np.full(n, _S[PlanStatus.LATE], dtype=np.int8)
     status[in_time] = _S[PlanStatus.REACHABLE]
     status[~in_time & safe_home] = _S[PlanStatus.VERTICAL]
     status[outside] = _S[PlanStatus.OUTSIDE]
     unplaced = ~(snapped.distance_m <= scenario.max_snap_m)
     status[unplaced & ~outside] = _S[PlanStatus.CHECK]
+    caution = plan_cautions(
+        vertical,
+        home,
+        residents.mobility != _MOBILITIES.index(Mobility.INDEPENDENT),
+        status == _S[PlanStatus.VERTICAL],
+        zone_m,
+        care_stay_limit_h=scenario.care_stay_limit_h,
+    )
     return PlanSet(
         scenario=scenario,
         graph=graph,
@@ -754,6 +828,7 @@ def plans_for_residents(
         route_lon=np.concatenate((graph.lon, near.lon)),
         route_lat=np.concatenate((graph.lat, near.lat)),
         building_ids=building_ids,
+        caution=caution,
     )
 
 
@@ -770,6 +845,20 @@ def _doors(graph: RoadGraph, destinations: Sequence[Destination]) -> Access:
     return doors
 
 
+@dataclass(frozen=True, eq=False)
+class _Costs:
+    """Cost factors of the walks the door search does not cover (see :class:`_DoorChoice`).
+
+    ``home_street``/``home_off_road``: per resident, of the home's street and of the walk from
+    the home to it; ``door_off_road``: per destination, of the walk from its street to it
+    (:func:`~disaster_dx.routing.access_factors`).
+    """
+
+    home_street: FloatArray
+    home_off_road: FloatArray
+    door_off_road: FloatArray
+
+
 class _DoorChoice:
     """Each routed resident's nearest destination and alternative, door to door.
 
@@ -778,6 +867,12 @@ class _DoorChoice:
     the *same* street — straight along it. The alternative is the best of the same three ways
     to a destination of another site than the first choice: from ``u``, the nearest overall
     when that is another site, else the search's nearest of another site.
+
+    With ``costs`` (landslide edge factors; the search ran with the same factors) every way is
+    compared by cost — each part of the walk times its factor — while ``length``/
+    ``alt_length`` are the chosen ways' real metres and ``zone_m`` the metres of the chosen way
+    along streets whose factor is above 1. Without costs cost *is* metres and ``zone_m`` is
+    None.
     """
 
     def __init__(
@@ -787,37 +882,69 @@ class _DoorChoice:
         sites: IntArray,
         search: DoorSearch,
         max_snap_m: float,
+        costs: _Costs | None = None,
     ) -> None:
         self.routed = np.flatnonzero(access.joined & (access.distance_m <= max_snap_m))
         r = self.routed
         u, v = access.u[r], access.v[r]
         snap, along = access.distance_m[r], access.along_m[r]
-        via_u = snap + along + search.distance[u]
-        via_v = snap + (access.edge_m[r] - along) + search.distance[v]
+        walk_u, walk_v = snap + along, snap + (access.edge_m[r] - along)
+        if costs is None:
+            metres, alt_metres = search.distance, search.alt_distance
+            cost_u, cost_v = walk_u, walk_v
+            weights = None
+        else:
+            assert search.metres is not None and search.alt_metres is not None
+            metres, alt_metres = search.metres, search.alt_metres
+            street, off = costs.home_street[r], costs.home_off_road[r]
+            cost_u = snap * off + along * street
+            cost_v = snap * off + (access.edge_m[r] - along) * street
+            weights = (off, street, costs.door_off_road)
+        via_u = cost_u + search.distance[u]
+        via_v = cost_v + search.distance[v]
         to_u, to_v = search.destination[u], search.destination[v]
         take_v = via_v < via_u
-        length = np.where(take_v, via_v, via_u)
+        cost = np.where(take_v, via_v, via_u)
+        length = np.where(take_v, walk_v + metres[v], walk_u + metres[u])
         first = np.where(take_v, to_v, to_u)
         origin = np.where(take_v, v, u)
-        direct, direct_to = _along_one_street(access.edge[r], along, snap, doors, sites, None)
-        take = direct < length
-        length[take], first[take] = direct[take], direct_to[take]
+        direct, direct_m, direct_to = _along_one_street(
+            access.edge[r], along, snap, doors, sites, None, weights
+        )
+        take = direct < cost
+        cost[take], length[take], first[take] = direct[take], direct_m[take], direct_to[take]
         origin[take] = search.n_nodes + direct_to[take]  # the destination's access point
         self.length, self.first, self.origin = length, first, origin
+        self.zone_m: FloatArray | None = None
+        if costs is not None:
+            assert search.costly_metres is not None
+            costly = costs.home_street[r] > 1.0
+            zone = np.where(
+                take_v,
+                np.where(costly, access.edge_m[r] - along, 0.0) + search.costly_metres[v],
+                np.where(costly, along, 0.0) + search.costly_metres[u],
+            )
+            door_along = doors.along_m[np.maximum(direct_to, 0)]
+            zone[take] = np.where(costly, np.abs(along - door_along), 0.0)[take]
+            self.zone_m = zone
 
         first_site = _site_of(sites, first)
+        alt_cost = np.full(r.size, np.inf)
         alt_length = np.full(r.size, np.inf)
         alt = np.full(r.size, -1, dtype=np.intp)
-        for node, walk in ((u, snap + along), (v, snap + (access.edge_m[r] - along))):
+        for node, walk, walk_cost in ((u, walk_u, cost_u), (v, walk_v, cost_v)):
             nearest = search.destination[node]
             other = _site_of(sites, nearest) != first_site
-            cost = walk + np.where(other, search.distance[node], search.alt_distance[node])
+            way = walk_cost + np.where(other, search.distance[node], search.alt_distance[node])
             to = np.where(other, nearest, search.alt_destination[node])
-            better = (cost < alt_length) & (to >= 0) & (first >= 0)
-            alt_length[better], alt[better] = cost[better], to[better]
-        direct, direct_to = _along_one_street(access.edge[r], along, snap, doors, sites, first_site)
-        better = (direct < alt_length) & (first >= 0)
-        alt_length[better], alt[better] = direct[better], direct_to[better]
+            better = (way < alt_cost) & (to >= 0) & (first >= 0)
+            alt_cost[better], alt[better] = way[better], to[better]
+            alt_length[better] = (walk + np.where(other, metres[node], alt_metres[node]))[better]
+        direct, direct_m, direct_to = _along_one_street(
+            access.edge[r], along, snap, doors, sites, first_site, weights
+        )
+        better = (direct < alt_cost) & (first >= 0)
+        alt_length[better], alt[better] = direct_m[better], direct_to[better]
         self.alt, self.alt_length = alt, alt_length
 
 
@@ -835,18 +962,22 @@ def _along_one_street(
     doors: Access,
     sites: IntArray,
     not_site: IntArray | None,
-) -> tuple[FloatArray, IntArray]:
+    weights: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+) -> tuple[FloatArray, FloatArray, IntArray]:
     """Walks straight along the home's own street to a destination joined to that street.
 
-    Per resident: the shortest such walk and its destination (``inf``/``-1`` when none), not
-    counting destinations of ``not_site``. Vectorised over residents; the loop runs as many
-    times as the most destinations share one street (one or two).
+    Per resident: the cheapest such walk, its metres and its destination (``inf``/``inf``/
+    ``-1`` when none), not counting destinations of ``not_site``. ``weights`` are the cost
+    factors (home's walk to the street, the street, per destination its walk from the street);
+    without them cost is metres. Vectorised over residents; the loop runs as many times as
+    the most destinations share one street (one or two).
     """
     best = np.full(edge.size, np.inf)
+    best_m = best if weights is None else np.full(edge.size, np.inf)
     to = np.full(edge.size, -1, dtype=np.intp)
     on_edge = np.flatnonzero(doors.edge >= 0)
     if on_edge.size == 0 or edge.size == 0:
-        return best, to
+        return best, best_m, to
     order = on_edge[np.argsort(doors.edge[on_edge], kind="stable")]
     keys = doors.edge[order]
     low = np.searchsorted(keys, edge, side="left")
@@ -855,12 +986,23 @@ def _along_one_street(
     for j in range(int(width.max(initial=0))):
         who = np.flatnonzero(width > j)
         d = order[low[who] + j]
-        cost = snap[who] + np.abs(along[who] - doors.along_m[d]) + doors.distance_m[d]
+        metres = snap[who] + np.abs(along[who] - doors.along_m[d]) + doors.distance_m[d]
+        if weights is None:
+            cost = metres
+        else:
+            off, street, door_off = weights
+            cost = (
+                snap[who] * off[who]
+                + np.abs(along[who] - doors.along_m[d]) * street[who]
+                + doors.distance_m[d] * door_off[d]
+            )
         if not_site is not None:
             cost = np.where(sites[d] == not_site[who], np.inf, cost)
         better = cost < best[who]
         best[who[better]], to[who[better]] = cost[better], d[better]
-    return best, to
+        if weights is not None:
+            best_m[who[better]] = metres[better]
+    return best, best_m, to
 
 
 def _sites(doors: Access) -> IntArray:

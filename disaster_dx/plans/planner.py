@@ -29,6 +29,7 @@ from disaster_dx.events import (
     State,
 )
 from disaster_dx.io.residents import Resident
+from disaster_dx.landslide import edge_cost_factors
 from disaster_dx.model import CrowdingThresholds, Hazard
 from disaster_dx.plans.buildings import load_buildings
 from disaster_dx.plans.destinations import (
@@ -44,7 +45,13 @@ from disaster_dx.plans.destinations import (
     resident_table,
     snap_residents,
 )
-from disaster_dx.plans.judgement import DEPTH_COLUMNS, VerticalJudgement, vertical_evacuation
+from disaster_dx.plans.judgement import (
+    CARE_STAY_LIMIT_H,
+    PLAN_HAZARDS,
+    FloatArray,
+    VerticalJudgement,
+    vertical_evacuation,
+)
 from disaster_dx.plans.residents import read_residents
 from disaster_dx.plans.storage import (
     DATASET_KINDS,
@@ -57,6 +64,7 @@ from disaster_dx.plans.storage import (
     load_road_graph,
     save_plan_results,
 )
+from disaster_dx.plans.zones import LANDSLIDE_ZONES, StoredZones, load_landslide_zones
 from disaster_dx.routing import RoadGraph
 from disaster_dx.store import Store
 
@@ -83,6 +91,8 @@ class PlanningData:
     buildings: gpd.GeoDataFrame | None
     infos: Mapping[str, DatasetInfo]
     verticals: dict[Hazard, VerticalJudgement] = field(default_factory=dict)
+    landslide_zones: StoredZones | None = None
+    _factors: dict[Hazard, FloatArray | None] = field(default_factory=dict)
 
     @property
     def synthetic(self) -> bool:
@@ -103,6 +113,15 @@ class PlanningData:
             frame = self.buildings if self.buildings is not None else pd.DataFrame()
             self.verticals[hazard] = vertical_evacuation(frame, hazard)
         return self.verticals[hazard]
+
+    def edge_factors(self, hazard: Hazard) -> FloatArray | None:
+        """Street cost factors routes for ``hazard`` use (landslide areas), computed once."""
+        if hazard not in self._factors:
+            factors = None
+            if hazard is Hazard.LANDSLIDE and self.graph is not None and self.landslide_zones:
+                factors = edge_cost_factors(self.graph, self.landslide_zones.geometry)
+            self._factors[hazard] = factors
+        return self._factors[hazard]
 
 
 @dataclass(frozen=True)
@@ -145,6 +164,9 @@ class Planner:
         Hazard re-planned live when no hazard is announced.
     clock
         "Now", for arrival times from ``arrival_at``; the store's clock by default.
+    care_stay_limit_h
+        Longest wait upstairs planned for a person needing care (setting
+        ``CARE_STAY_LIMIT_HOURS``); every scenario made here carries it.
     """
 
     def __init__(
@@ -153,10 +175,12 @@ class Planner:
         *,
         thresholds: CrowdingThresholds | None = None,
         default_hazard: Hazard = Hazard.TSUNAMI,
+        care_stay_limit_h: float = CARE_STAY_LIMIT_H,
     ) -> None:
         self.store = store
         self.thresholds = thresholds or CrowdingThresholds()
         self.default_hazard = default_hazard
+        self.care_stay_limit_h = care_stay_limit_h
         self._data: PlanningData | None = None
         self._versions: tuple[int, ...] = ()
         self._table: tuple[int, ResidentTable, Snapped | None, int] | None = None
@@ -174,18 +198,26 @@ class Planner:
     # data ----------------------------------------------------------------------------------
 
     def data(self) -> PlanningData:
-        """Road graph and buildings, reloaded only when their version changed."""
+        """Road graph, buildings and landslide areas, reloaded only when their version changed."""
         infos = dataset_infos(self.store) if _has_tables(self.store) else {}
-        versions = tuple(infos[k].version if k in infos else 0 for k in ("roads", "buildings"))
+        kinds = ("roads", "buildings", LANDSLIDE_ZONES)
+        versions = tuple(infos[k].version if k in infos else 0 for k in kinds)
         if self._data is None or versions != self._versions:
             graph = load_road_graph(self.store) if versions[0] else None
             buildings = load_buildings(self.store) if versions[1] else None
-            self._data = PlanningData(graph, buildings, infos)
+            zones = load_landslide_zones(self.store) if versions[2] else None
+            self._data = PlanningData(graph, buildings, infos, landslide_zones=zones)
+            if self._versions[:2] != versions[:2]:  # residents' homes and snaps depend on them
+                self._table = None
             self._versions = versions
-            self._table = None
         else:
             self._data = PlanningData(
-                self._data.graph, self._data.buildings, infos, self._data.verticals
+                self._data.graph,
+                self._data.buildings,
+                infos,
+                self._data.verticals,
+                self._data.landslide_zones,
+                self._data._factors,
             )
         return self._data
 
@@ -239,7 +271,12 @@ class Planner:
                 arrival_minutes = max((announced.arrival_at - moment).total_seconds() / 60, 0.0)
         if arrival_minutes is None:
             arrival_minutes = DEFAULT_ARRIVAL_MINUTES.get(hazard)
-        return Scenario(hazard, mode=mode, arrival_minutes=arrival_minutes)
+        return Scenario(
+            hazard,
+            mode=mode,
+            arrival_minutes=arrival_minutes,
+            care_stay_limit_h=self.care_stay_limit_h,
+        )
 
     def compute(
         self,
@@ -284,12 +321,13 @@ class Planner:
             scenario,
             snapped=snapped,
             building_ids=data.building_ids,
+            edge_factors=data.edge_factors(scenario.hazard),
         )
         return PlanRun(plans, tuple(residents), data, seq)
 
     def live_hazards(self, state: State) -> list[Hazard]:
-        """Hazards re-planned live: those announced (with depth data), else the default."""
-        announced = [h for h in state.hazards if h in DEPTH_COLUMNS]
+        """Hazards re-planned live: those announced that plans judge, else the default."""
+        announced = [h for h in state.hazards if h in PLAN_HAZARDS]
         return announced or [self.default_hazard]
 
     def refresh_live(self) -> list[ReplanReport]:

@@ -50,6 +50,7 @@ from disaster_dx.plans import (
     Plan,
     PlanStatus,
 )
+from disaster_dx.plans.judgement import LANDSLIDE_ADVICE
 from disaster_dx.residents import Resident, evacuation_trigger
 from disaster_dx.routing import RoadGraph, project
 
@@ -124,6 +125,8 @@ def depth_text(plan: Plan) -> str:
 
     ``2.5m``; ``3m〜5m（区分の上限5mで判定）``; ``10m以上（上限なし）``.
     """
+    if plan.scenario.hazard is Hazard.LANDSLIDE:  # the area, not a depth
+        return plan.depth_text()
     lower, upper = plan.depth_lower_m, plan.depth_upper_m
     if upper is None:
         return "不明"
@@ -138,6 +141,8 @@ def depth_text(plan: Plan) -> str:
 
 def depth_is_range(plan: Plan) -> bool:
     """Whether :func:`depth_text` shows a class range (the footnote explains ranges then)."""
+    if plan.scenario.hazard is Hazard.LANDSLIDE:
+        return False
     lower, upper = plan.depth_lower_m, plan.depth_upper_m
     if upper is None or upper <= 0:
         return False
@@ -313,10 +318,10 @@ def _sheet(
     return _SheetView(
         resident_id=resident.resident_id,
         hazard=scenario.hazard.ja,
-        flagged=status.flagged,
+        flagged=plan.flagged,
         status_symbol=status.symbol,
         status_word=STATUS_WORDS[status],
-        advice=_ADVICE[status],
+        advice=_advice(plan),
         trigger=trigger_text(plan, resident),
         destination_rows=tuple(rows),
         svg=svg,
@@ -341,7 +346,7 @@ def _sheet(
             ("電話番号", resident.emergency_phone or "—"),
         ),
         home_rows=(
-            ("想定浸水深", depth_text(plan)),
+            (plan.hazard_label, depth_text(plan)),
             ("屋内安全確保", f"{plan.vertical.symbol} {plan.vertical_text()}"),
         ),
         date_rows=(
@@ -354,6 +359,14 @@ def _sheet(
         else wareki_date(resident.plan_consent_on),
         notes=tuple(notes),
     )
+
+
+def _advice(plan: Plan) -> str:
+    """What to do for the plan's status; landslide plans speak of areas, not water and floors."""
+    advice = _ADVICE[plan.status]
+    if plan.scenario.hazard is Hazard.LANDSLIDE:
+        return LANDSLIDE_ADVICE.get(plan.status.value, advice)
+    return advice
 
 
 def trigger_text(plan: Plan, resident: Resident) -> str:

@@ -352,6 +352,7 @@ def _stored_keys(conn: Any, hazard: Hazard) -> PlanKeys:
             plan_results.c.length_m,
             plan_results.c.alt_destination_id,
             plan_results.c.alt_length_m,
+            plan_results.c.flagged,
         ).where(plan_results.c.hazard == hazard.value)
     ).all()
     codes = {s.value: _S[s] for s in PlanStatus}
@@ -366,6 +367,7 @@ def _stored_keys(conn: Any, hazard: Hazard) -> PlanKeys:
         length_m=_rounded(length),
         alt_destination_id=np.array([r.alt_destination_id or "" for r in rows], dtype=object),
         alt_length_m=_rounded(alt_length),
+        flagged=np.array([bool(r.flagged) for r in rows], dtype=bool),
     )
 
 

@@ -503,7 +503,7 @@ def _detail(run: PlanRun, resident: Resident, params: dict[str, Any]) -> html.Di
         ("移動", f"{resident.mobility.ja}（毎秒{plan.speed_m_s:.1f}m）"),
         ("必要な支援", "、".join(resident.needs) or "—"),
         ("避難支援者", f"{resident.supporter_name or '未定'} {resident.supporter_contact}".strip()),
-        ("想定浸水深", plan.depth_text()),
+        (plan.hazard_label, plan.depth_text()),
         ("自宅の上階", plan.vertical_text()),
         ("避難先", f"{destination.name}（{destination.kind_ja}）" if destination else "なし"),
         (
