@@ -29,15 +29,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import shapely
 from numpy.typing import NDArray
-from scipy.sparse import csr_array
 
-from disaster_dx.routing import RoadGraph, Routes
+if TYPE_CHECKING:  # the rules are read on every building import: no pandas or SciPy for them
+    import pandas as pd
+
+    from disaster_dx.routing import RoadGraph, Routes
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ def level_of(label: Any) -> ZoneLevel:
     ``土砂災害特別警戒区域（指定前）`` is as strict as a designated one: the survey found the
     danger; only the legal act is missing. Empty or missing means unknown, never outside.
     """
-    if label is None or (isinstance(label, float) and math.isnan(label)) or label is pd.NA:
+    missing = label is None or type(label).__name__ == "NAType"  # pandas' NA, without pandas
+    if missing or (isinstance(label, float) and math.isnan(label)):
         return ZoneLevel.UNKNOWN
     text = str(label).strip()
     if not text:
@@ -166,6 +168,8 @@ def with_edge_costs(graph: RoadGraph, factors: FloatArray) -> RoadGraph:
     if np.all(factors == 1.0):
         return graph
     csr = graph.csr
+    from scipy.sparse import csr_array
+
     weighted = csr_array((csr.data * factors, csr.indices, csr.indptr), shape=csr.shape)
     weighted.has_sorted_indices = True
     costly = replace(graph, csr=weighted)

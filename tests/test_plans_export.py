@@ -256,3 +256,33 @@ def test_plans_page_download_is_for_planners_and_audited(make_app) -> None:
     assert entry["detail"]["purpose"] == "plans.export.all_csv" and entry["detail"]["count"] == 8
     links = _export_links({"hazard": "tsunami", "mode": "designated", "arrival": None})
     assert any(getattr(link.children, "href", "") == path for link in links)  # on /plans
+
+
+def test_a_plateau_import_exports_usage_and_each_hazards_rank(
+    cli_env: Path, database_url: str, shared_data: Path
+) -> None:
+    """Real PLATEAU (Osaka i-UR 3.0): usage and 浸水ランク survive storage into the export."""
+    from disaster_dx.io.plateau import buildings_from_citygml
+
+    gml = shared_data / "plateau" / "osaka_uro30_52350324_bldg_6697_op.gml"
+    read = buildings_from_citygml([gml]).buildings
+    assert main(["import-buildings", str(gml)]) == 0
+    path = cli_env / "osaka.geojson"
+    assert main(["export-buildings", "-o", str(path)]) == 0
+    exported = {
+        f["properties"]["building_id"]: f["properties"]
+        for f in json.loads(path.read_text("utf-8"))["features"]
+    }
+    with_usage = read[read["usage"].notna()]
+    assert len(with_usage) > 0
+    for _, building in with_usage.iterrows():
+        row = exported[building["building_id"]]
+        assert row["usage"] == building["usage"]
+        assert row["usage_ja"] == building["usage_ja"]
+    for kind in ("tsunami", "flood"):
+        ranked = read[read[f"{kind}_rank"].notna()]
+        assert len(ranked) > 0, kind
+        for _, building in ranked.iterrows():
+            assert exported[building["building_id"]][f"{kind}_rank"] == int(
+                building[f"{kind}_rank"]
+            )

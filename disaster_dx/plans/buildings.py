@@ -147,6 +147,7 @@ def building_rows(buildings: gpd.GeoDataFrame, *, tile: str = "") -> BuildingRow
             frame, f"{prefix}_depth_upper_m"
         ).tolist()
         columns[f"{prefix}_depth_label"] = _objects(frame, f"{prefix}_depth_label").tolist()
+        columns[f"{prefix}_rank"] = _objects(frame, f"{prefix}_rank").tolist()
     return _rows(np.asarray(frame.geometry.array, dtype=object), given, columns, tile)
 
 
@@ -180,6 +181,7 @@ def building_rows_from_columns(
         prepared[f"{prefix}_depth_lower_m"] = floats(lower or f"{prefix}_depth_m")
         prepared[f"{prefix}_depth_upper_m"] = floats(f"{prefix}_depth_upper_m")
         prepared[f"{prefix}_depth_label"] = list(columns.get(f"{prefix}_depth_label") or [None] * n)
+        prepared[f"{prefix}_rank"] = list(columns.get(f"{prefix}_rank") or [None] * n)
         prepared[f"{prefix}_in_area"] = _in_area_from_lists(
             prepared[f"{prefix}_depth_lower_m"],
             columns.get(f"{prefix}_rank"),
@@ -222,6 +224,7 @@ _TEXT_COLUMNS = (
     "tile",
     "landslide",
     "landslide_area",
+    "usage",
 )
 
 
@@ -257,9 +260,11 @@ def _rows(
             columns[f"{prefix}_depth_upper_m"],
             columns[f"{prefix}_depth_label"],
             columns[f"{prefix}_in_area"],
+            columns[f"{prefix}_rank"],
         )
         for prefix in DEPTH_COLUMNS.values()
     ]
+    usage = columns["usage"]
     lon_list, lat_list, wkb_list = lon.tolist(), lat.tolist(), wkb.tolist()
     isnan = math.isnan
     rows = []
@@ -273,7 +278,7 @@ def _rows(
                 continue
             by_gml_id += 1
         depths: dict[str, Any] = {}
-        for prefix, lower, upper, label, in_area in depth_columns:
+        for prefix, lower, upper, label, in_area, rank in depth_columns:
             if not isnan(upper[i]) or in_area[i]:
                 depths[prefix] = {
                     "lower": _json_number(lower[i]),
@@ -282,6 +287,8 @@ def _rows(
                 }
                 if in_area[i]:
                     depths[prefix]["in_area"] = True
+                if _present(rank[i]) is not None:
+                    depths[prefix]["rank"] = int(float(rank[i]))  # PLATEAU 浸水ランク 1–6
         if not isnan(duration[i]) and duration[i] >= 0:
             depths.setdefault("flood", {"lower": None, "upper": None, "label": None})
             depths["flood"]["duration_h"] = float(duration[i])
@@ -303,6 +310,7 @@ def _rows(
                 "height_m": None if isnan(height[i]) else height[i],
                 "storeys": None if isnan(storeys[i]) else int(storeys[i]),
                 "structure": _present(structure[i]),
+                "usage": _present(usage[i]),
                 "refuge": refuge[i],
                 "depths": depths,
             }
@@ -323,6 +331,10 @@ def _present(value: Any) -> str | None:
         return value.strip() or None
     if value is None:
         return None
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return None if math.isnan(value) else str(value)
     if not isinstance(value, str):
         import pandas as pd
 
@@ -390,6 +402,7 @@ _SPOOL_COLUMNS = (
     "height_m",
     "storeys",
     "structure",
+    "usage",
     "refuge",
     "depths",
 )
@@ -613,7 +626,7 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
         ).scalar_one_or_none()
     if exists is None:
         return None
-    from disaster_dx.io.plateau import STRUCTURE_TYPES
+    from disaster_dx.io.plateau import STRUCTURE_TYPES, USAGES
 
     data: dict[str, Any] = {
         "building_id": [r.building_id for r in rows],
@@ -625,6 +638,8 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
         "storeys": pd.array([r.storeys for r in rows], dtype="Int64"),
         "structure": [r.structure for r in rows],
         "structure_ja": [STRUCTURE_TYPES.get(r.structure or "") for r in rows],
+        "usage": pd.Series([r.usage for r in rows], dtype=object),
+        "usage_ja": pd.Series([USAGES.get(r.usage or "") for r in rows], dtype=object),
         "refuge": np.array([bool(r.refuge) for r in rows], dtype=bool),
     }
     for prefix in DEPTH_COLUMNS.values():
@@ -637,6 +652,9 @@ def load_buildings(store: Store) -> gpd.GeoDataFrame | None:
         data[f"{prefix}_depth_label"] = [(r.depths.get(prefix) or {}).get("label") for r in rows]
         data[f"{prefix}_in_area"] = np.array(
             [bool((r.depths.get(prefix) or {}).get("in_area")) for r in rows], dtype=bool
+        )
+        data[f"{prefix}_rank"] = pd.array(
+            [(r.depths.get(prefix) or {}).get("rank") for r in rows], dtype="Int64"
         )
     data["flood_duration_h"] = np.array(
         [_from_json_number((r.depths.get("flood") or {}).get("duration_h")) for r in rows]

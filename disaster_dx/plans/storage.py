@@ -94,6 +94,8 @@ plan_buildings = Table(
     Column("height_m", Float),
     Column("storeys", Integer),
     Column("structure", String(8)),
+    # PLATEAU bldg:usage code (e.g. 411 住宅); decoded by the national table when read.
+    Column("usage", String(16)),
     Column("refuge", Boolean, nullable=False, default=False),
     Column("depths", JSON, nullable=False),
     Index("ix_plan_buildings_tile", "tile"),
