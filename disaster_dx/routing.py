@@ -846,6 +846,9 @@ def access_points(graph: RoadGraph, lon: ArrayLike, lat: ArrayLike) -> Access:
 #: access point (:func:`access_ties`): a millimetre is far above rounding and far below
 #: anything a walker could tell apart.
 TIE_M = 1e-3
+#: Metres within which two spots are one (a street's end reached by rounding): only these are
+#: not repeated; spots a hair apart stay apart, so distances stay exact to the micrometre.
+_SAME_SPOT_M = 1e-9
 
 
 def access_ties(graph: RoadGraph, access: Access) -> tuple[Access, IntArray]:
@@ -923,16 +926,18 @@ def access_ties(graph: RoadGraph, access: Access) -> tuple[Access, IntArray]:
     u[on_edge], v[on_edge] = graph.edge_u[edge[on_edge]], graph.edge_v[edge[on_edge]]
     edge_m[on_edge] = graph.edge_length[edge[on_edge]]
     # The node a spot is at (a street's end, or a node without streets), -1 inside a street.
-    corner = np.where(along <= TIE_M, u, np.where(edge_m - along <= TIE_M, v, NO_NODE))
+    corner = np.where(
+        along <= _SAME_SPOT_M, u, np.where(edge_m - along <= _SAME_SPOT_M, v, NO_NODE)
+    )
     own_along = access.along_m[point]
     own_edge_m = access.edge_m[point]
     own_corner = np.where(
-        own_along <= TIE_M,
+        own_along <= _SAME_SPOT_M,
         access.u[point],
-        np.where(own_edge_m - own_along <= TIE_M, access.v[point], NO_NODE),
+        np.where(own_edge_m - own_along <= _SAME_SPOT_M, access.v[point], NO_NODE),
     )
     same = (corner >= 0) & (corner == own_corner)
-    same |= (edge == access.edge[point]) & (np.abs(along - own_along) <= TIE_M)
+    same |= on_edge & (edge == access.edge[point]) & (np.abs(along - own_along) <= _SAME_SPOT_M)
     same |= ~on_edge & (access.edge[point] < 0) & (u == access.u[point])
     # One row per further spot: the same corner or the same place on one street only once.
     key = np.where(corner >= 0, -1 - corner, edge)
@@ -942,7 +947,7 @@ def access_ties(graph: RoadGraph, access: Access) -> tuple[Access, IntArray]:
     repeat[1:] = (
         (point[order][1:] == point[order][:-1])
         & (key[order][1:] == key[order][:-1])
-        & ((corner[order][1:] >= 0) | (np.diff(along[order]) <= TIE_M))
+        & ((corner[order][1:] >= 0) | (np.diff(along[order]) <= _SAME_SPOT_M))
     )
     order = order[~repeat]
     if order.size == 0:

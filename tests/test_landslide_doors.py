@@ -51,7 +51,9 @@ def brute_force(
         (u, v): e
         for e, (u, v) in enumerate(zip(graph.edge_u.tolist(), graph.edge_v.tolist(), strict=True))
     }
-    net = nx.Graph()
+    # Directed: streets both ways, homes only lead onto the network and shelters only off it
+    # (a point joined at two spots is no way from one street to the other).
+    net = nx.DiGraph()
     net.add_nodes_from(range(graph.n_nodes))
 
     def link(a: object, b: object, metres: float, factor: float) -> None:
@@ -59,6 +61,7 @@ def brute_force(
         if not net.has_edge(a, b) or net[a][b]["weight"] > cost:
             zone = metres if factor > 1 else 0.0
             net.add_edge(a, b, weight=cost, metres=metres, zone=zone)
+            net.add_edge(b, a, weight=cost, metres=metres, zone=zone)
 
     # A walk joining the network at a corner may join any street there: the least factor.
     corner = dict.fromkeys(range(graph.n_nodes), math.inf)
@@ -83,7 +86,8 @@ def brute_force(
                     factor = min(factor, corner[u])
                 if length - along <= 1e-6:
                     factor = min(factor, corner[v])
-            net.add_edge((kind, i), spot, weight=distance * factor, metres=distance, zone=0.0)
+            ends = ((kind, i), spot) if kind == "home" else (spot, (kind, i))
+            net.add_edge(*ends, weight=distance * factor, metres=distance, zone=0.0)
             if u == v:
                 link(spot, u, along, 1.0)
             else:

@@ -71,7 +71,9 @@ def brute_force(
     graph: RoadGraph, homes: list[tuple[float, float]], shelters: list[tuple[float, float]]
 ) -> list[tuple[int, float, int, float]]:
     """Per home: (nearest shelter, its walk, nearest shelter of another site, its walk)."""
-    net = nx.Graph()
+    # Directed: streets both ways, homes only lead onto the network and shelters only off
+    # it, so no walk passes through a point joined at two spots (from one street to another).
+    net = nx.DiGraph()
     net.add_nodes_from(range(graph.n_nodes))
     spots: dict[tuple[int, int], list[tuple[float, object]]] = {}
     points = [("home", i, p) for i, p in enumerate(homes)]
@@ -80,9 +82,11 @@ def brute_force(
         x, y = project([lon], [lat])
         for n, (distance, u, v, along) in enumerate(_nearest_spots(graph, *map(float, (*x, *y)))):
             spot = ("spot", kind, i, n)
-            net.add_edge((kind, i), spot, weight=distance)
+            ends = ((kind, i), spot) if kind == "home" else (spot, (kind, i))
+            net.add_edge(*ends, weight=distance)
             if u == v:
                 net.add_edge(spot, u, weight=along)
+                net.add_edge(u, spot, weight=along)
             else:
                 spots.setdefault((u, v), []).append((along, spot))
     for u, v, length in zip(
@@ -93,6 +97,7 @@ def brute_force(
             weight = b_at - a_at
             if not net.has_edge(a, b) or net[a][b]["weight"] > weight:
                 net.add_edge(a, b, weight=weight)
+                net.add_edge(b, a, weight=weight)
     sx, sy = project([s[0] for s in shelters], [s[1] for s in shelters])
     site = list(range(len(shelters)))
     for a in range(len(shelters)):  # union of shelters nearer than SAME_SITE_M
@@ -203,6 +208,31 @@ point = st.tuples(coordinate, coordinate)
     edges=[(0, 1)],
     homes=[(1.0, 0.0)],
     shelters=[(0.0, 0.0)],
+)
+# A shelter east of a corner is (by the grid's tilt) a hair nearer a point just up one street
+# than the corner itself: both are equally near, and the walk via the corner is shorter by
+# that hair (76 µm), so a spot within a millimetre of another is not dropped as the same.
+@example(
+    nodes=[(0.0, 0.0), (0.0, 1.0), (0.0, 0.0), (0.0, 2.0), (0.0, 0.0)],
+    edges=[(0, 1), (0, 8)],
+    homes=[(0.0, 2.0)],
+    shelters=[(0.0, 0.0), (27.0, 0.0)],
+)
+# No streets at all, two nodes 1 m apart: a shelter 487 m east is 1 mm nearer one than the
+# other, so equally near both; the home on the farther one is 487 m from it, not unrouted.
+@example(
+    nodes=[(0.0, 0.0), (0.0, 1.0)],
+    edges=[(0, 0)],
+    homes=[(0.0, 1.0)],
+    shelters=[(487.0, 0.0)],
+)
+# ...and with a shelter on the home's node, that shelter is no alternative: the brute force
+# must not walk through the other shelter from one of its spots to the other.
+@example(
+    nodes=[(0.0, 0.0), (0.0, 1.0)],
+    edges=[(0, 0)],
+    homes=[(0.0, 0.0)],
+    shelters=[(0.0, 1.0), (487.0, 0.0)],
 )
 # DX_DOORS_EXAMPLES=2000 searches longer for new failures (the suite keeps the short default)
 @settings(

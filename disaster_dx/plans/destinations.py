@@ -380,6 +380,9 @@ class Snapped:
     """Residents joined to a road graph once (homes do not move between re-plans)."""
 
     access: Access
+    #: :func:`access_ties` of ``access`` (every equally near spot, and whose), when computed
+    #: with it; re-plans reuse them like the access itself.
+    ties: tuple[Access, IntArray] | None = None
 
     @property
     def distance_m(self) -> FloatArray:
@@ -389,7 +392,8 @@ class Snapped:
 
 def snap_residents(graph: RoadGraph, residents: ResidentTable) -> Snapped:
     """Nearest point on the nearest road of each located resident (the others stay unjoined)."""
-    return Snapped(access_points(graph, residents.lon, residents.lat))
+    access = access_points(graph, residents.lon, residents.lat)
+    return Snapped(access, access_ties(graph, access))
 
 
 @dataclass(frozen=True, eq=False)
@@ -748,7 +752,7 @@ def plans_for_residents(
     near = doors.take(usable)
     sites = _sites(near)
     # Every spot as near as the named one joins the search (a resident can step onto any).
-    homes, home_of = access_ties(graph, snapped.access)
+    homes, home_of = snapped.ties or access_ties(graph, snapped.access)
     door_rows, door_of = _door_ties(graph, near)
     door_sites = sites[door_of]
     search = door_search(graph, door_rows, door_sites, factors=edge_factors)
