@@ -34,7 +34,7 @@ from disaster_dx.plans import (
     vertical_evacuation,
 )
 from disaster_dx.routing import RoadGraph, graph_from_arrays, project
-from tests.test_plans_doors import _nearest_spot, lonlat
+from tests.test_plans_doors import _nearest_spots, lonlat
 
 Answer = tuple[int, float, float, int, float]  # first, its metres, its zone metres, alt, metres
 
@@ -51,7 +51,9 @@ def brute_force(
         (u, v): e
         for e, (u, v) in enumerate(zip(graph.edge_u.tolist(), graph.edge_v.tolist(), strict=True))
     }
-    net = nx.Graph()
+    # Directed: streets both ways, homes only lead onto the network and shelters only off it
+    # (a point joined at two spots is no way from one street to the other).
+    net = nx.DiGraph()
     net.add_nodes_from(range(graph.n_nodes))
 
     def link(a: object, b: object, metres: float, factor: float) -> None:
@@ -59,6 +61,7 @@ def brute_force(
         if not net.has_edge(a, b) or net[a][b]["weight"] > cost:
             zone = metres if factor > 1 else 0.0
             net.add_edge(a, b, weight=cost, metres=metres, zone=zone)
+            net.add_edge(b, a, weight=cost, metres=metres, zone=zone)
 
     # A walk joining the network at a corner may join any street there: the least factor.
     corner = dict.fromkeys(range(graph.n_nodes), math.inf)
@@ -70,22 +73,25 @@ def brute_force(
     points += [("shelter", j, p) for j, p in enumerate(shelters)]
     for kind, i, (lon, lat) in points:
         x, y = project([lon], [lat])
-        distance, u, v, along = _nearest_spot(graph, float(x[0]), float(y[0]))
-        spot = ("spot", kind, i)
-        if u == v:
-            factor = 1.0
-        else:
-            length = float(graph.edge_length[edge_of[(u, v)]])
-            factor = float(factors[edge_of[(u, v)]])
-            if along <= 1e-6:
-                factor = min(factor, corner[u])
-            if length - along <= 1e-6:
-                factor = min(factor, corner[v])
-        net.add_edge((kind, i), spot, weight=distance * factor, metres=distance, zone=0.0)
-        if u == v:
-            link(spot, u, along, 1.0)
-        else:
-            spots.setdefault((u, v), []).append((along, spot))
+        # every spot as near as the nearest (see _nearest_spots): the walk may start on any
+        for n, spot_at in enumerate(_nearest_spots(graph, float(x[0]), float(y[0]))):
+            distance, u, v, along = spot_at
+            spot = ("spot", kind, i, n)
+            if u == v:
+                factor = 1.0
+            else:
+                length = float(graph.edge_length[edge_of[(u, v)]])
+                factor = float(factors[edge_of[(u, v)]])
+                if along <= 1e-6:
+                    factor = min(factor, corner[u])
+                if length - along <= 1e-6:
+                    factor = min(factor, corner[v])
+            ends = ((kind, i), spot) if kind == "home" else (spot, (kind, i))
+            net.add_edge(*ends, weight=distance * factor, metres=distance, zone=0.0)
+            if u == v:
+                link(spot, u, along, 1.0)
+            else:
+                spots.setdefault((u, v), []).append((along, spot))
     for (u, v), e in edge_of.items():
         length = float(graph.edge_length[e])
         chain = [(0.0, u), *sorted(spots.get((u, v), []), key=lambda s: s[0]), (length, v)]

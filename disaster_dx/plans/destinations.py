@@ -83,6 +83,7 @@ from disaster_dx.routing import (
     Routes,
     access_factors,
     access_points,
+    access_ties,
     door_search,
     project,
     routes_from_predecessors,
@@ -379,6 +380,9 @@ class Snapped:
     """Residents joined to a road graph once (homes do not move between re-plans)."""
 
     access: Access
+    #: :func:`access_ties` of ``access`` (every equally near spot, and whose), when computed
+    #: with it; re-plans reuse them like the access itself.
+    ties: tuple[Access, IntArray] | None = None
 
     @property
     def distance_m(self) -> FloatArray:
@@ -388,7 +392,8 @@ class Snapped:
 
 def snap_residents(graph: RoadGraph, residents: ResidentTable) -> Snapped:
     """Nearest point on the nearest road of each located resident (the others stay unjoined)."""
-    return Snapped(access_points(graph, residents.lon, residents.lat))
+    access = access_points(graph, residents.lon, residents.lat)
+    return Snapped(access, access_ties(graph, access))
 
 
 @dataclass(frozen=True, eq=False)
@@ -746,12 +751,17 @@ def plans_for_residents(
     _warn_far(graph, destinations, doors.distance_m, scenario.max_snap_m)
     near = doors.take(usable)
     sites = _sites(near)
-    search = door_search(graph, near, sites, factors=edge_factors)
+    # Every spot as near as the named one joins the search (a resident can step onto any).
+    homes, home_of = snapped.ties or access_ties(graph, snapped.access)
+    door_rows, door_of = _door_ties(graph, near)
+    door_sites = sites[door_of]
+    search = door_search(graph, door_rows, door_sites, factors=edge_factors)
     costs = None
     if edge_factors is not None:
-        home_street, home_off_road = access_factors(graph, snapped.access, edge_factors)
-        costs = _Costs(home_street, home_off_road, access_factors(graph, near, edge_factors)[1])
-    route = _DoorChoice(snapped.access, near, sites, search, scenario.max_snap_m, costs)
+        home_street, home_off_road = access_factors(graph, homes, edge_factors)
+        door_off_road = access_factors(graph, door_rows, edge_factors)[1]
+        costs = _Costs(home_street, home_off_road, door_off_road)
+    route = _DoorChoice(homes, home_of, door_rows, door_sites, search, scenario.max_snap_m, costs)
 
     routed = route.routed
     routes = routes_from_predecessors(search.predecessor, route.origin, distance=search.distance)
@@ -762,11 +772,13 @@ def plans_for_residents(
     alt_destination = np.full(n, -1, dtype=np.intp)
     alt_length = np.full(n, np.inf)
     found = route.first >= 0
-    destination[routed[found]] = usable[route.first[found]]
+    destination[routed[found]] = usable[door_of[route.first[found]]]
     length[routed] = route.length
     found = route.alt >= 0
-    alt_destination[routed[found]] = usable[route.alt[found]]
+    alt_destination[routed[found]] = usable[door_of[route.alt[found]]]
     alt_length[routed] = route.alt_length
+    access_lon, access_lat = snapped.access.lon.copy(), snapped.access.lat.copy()
+    access_lon[routed], access_lat[routed] = homes.lon[route.row], homes.lat[route.row]
     zone_m = None
     if route.zone_m is not None:  # metres of each chosen route on streets in a landslide area
         zone_m = np.full(n, np.nan)
@@ -823,10 +835,10 @@ def plans_for_residents(
         alt_destination=alt_destination,
         alt_length_m=alt_length,
         destination_snap_m=doors.distance_m,
-        access_lon=snapped.access.lon,
-        access_lat=snapped.access.lat,
-        route_lon=np.concatenate((graph.lon, near.lon)),
-        route_lat=np.concatenate((graph.lat, near.lat)),
+        access_lon=access_lon,
+        access_lat=access_lat,
+        route_lon=np.concatenate((graph.lon, door_rows.lon)),
+        route_lat=np.concatenate((graph.lat, door_rows.lat)),
         building_ids=building_ids,
         caution=caution,
     )
@@ -843,6 +855,17 @@ def _doors(graph: RoadGraph, destinations: Sequence[Destination]) -> Access:
             graph.memo.clear()
         doors = graph.memo[key] = access_points(graph, lon, lat)
     return doors
+
+
+def _door_ties(graph: RoadGraph, doors: Access) -> tuple[Access, IntArray]:
+    """:func:`access_ties` of the destinations' doors, kept per graph like :func:`_doors`."""
+    key = ("plans.door_ties", doors.x.tobytes(), doors.y.tobytes())
+    ties: tuple[Access, IntArray] | None = graph.memo.get(key)
+    if ties is None:
+        if len(graph.memo) > 64:
+            graph.memo.clear()
+        ties = graph.memo[key] = access_ties(graph, doors)
+    return ties
 
 
 @dataclass(frozen=True, eq=False)
@@ -868,6 +891,10 @@ class _DoorChoice:
     to a destination of another site than the first choice: from ``u``, the nearest overall
     when that is another site, else the search's nearest of another site.
 
+    ``access`` has a row per spot a home joins the network at (:func:`access_ties`: several
+    when equally near) and ``home`` says whose; each resident takes the best way over all
+    its rows. ``first``/``alt`` are door rows (as searched); ``row`` is the home row chosen.
+
     With ``costs`` (landslide edge factors; the search ran with the same factors) every way is
     compared by cost — each part of the walk times its factor — while ``length``/
     ``alt_length`` are the chosen ways' real metres and ``zone_m`` the metres of the chosen way
@@ -878,14 +905,15 @@ class _DoorChoice:
     def __init__(
         self,
         access: Access,
+        home: IntArray,
         doors: Access,
         sites: IntArray,
         search: DoorSearch,
         max_snap_m: float,
         costs: _Costs | None = None,
     ) -> None:
-        self.routed = np.flatnonzero(access.joined & (access.distance_m <= max_snap_m))
-        r = self.routed
+        # a resident's rows are routed when its access point is near enough (its first row)
+        r = np.flatnonzero(access.joined & (access.distance_m[home] <= max_snap_m))
         u, v = access.u[r], access.v[r]
         snap, along = access.distance_m[r], access.along_m[r]
         walk_u, walk_v = snap + along, snap + (access.edge_m[r] - along)
@@ -914,8 +942,7 @@ class _DoorChoice:
         take = direct < cost
         cost[take], length[take], first[take] = direct[take], direct_m[take], direct_to[take]
         origin[take] = search.n_nodes + direct_to[take]  # the destination's access point
-        self.length, self.first, self.origin = length, first, origin
-        self.zone_m: FloatArray | None = None
+        zone: FloatArray | None = None
         if costs is not None:
             assert search.costly_metres is not None
             costly = costs.home_street[r] > 1.0
@@ -926,9 +953,20 @@ class _DoorChoice:
             )
             door_along = doors.along_m[np.maximum(direct_to, 0)]
             zone[take] = np.where(costly, np.abs(along - door_along), 0.0)[take]
-            self.zone_m = zone
 
-        first_site = _site_of(sites, first)
+        # Per resident the cheapest of its rows (ties to the first row: the access point).
+        owner = home[r]
+        order = np.lexsort((r, cost, owner))
+        best = order[np.r_[True, owner[order][1:] != owner[order][:-1]]] if r.size else order
+        self.routed = owner[best]
+        self.row = r[best]
+        self.length, self.first, self.origin = length[best], first[best], origin[best]
+        self.zone_m = None if zone is None else zone[best]
+
+        # The alternative: over all rows, to another site than the resident's first choice.
+        which = np.searchsorted(self.routed, owner)  # each row's resident among the routed
+        chosen = first[best][which]
+        first_site = _site_of(sites, chosen)
         alt_cost = np.full(r.size, np.inf)
         alt_length = np.full(r.size, np.inf)
         alt = np.full(r.size, -1, dtype=np.intp)
@@ -937,15 +975,21 @@ class _DoorChoice:
             other = _site_of(sites, nearest) != first_site
             way = walk_cost + np.where(other, search.distance[node], search.alt_distance[node])
             to = np.where(other, nearest, search.alt_destination[node])
-            better = (way < alt_cost) & (to >= 0) & (first >= 0)
+            better = (way < alt_cost) & (to >= 0) & (chosen >= 0)
             alt_cost[better], alt[better] = way[better], to[better]
             alt_length[better] = (walk + np.where(other, metres[node], alt_metres[node]))[better]
         direct, direct_m, direct_to = _along_one_street(
             access.edge[r], along, snap, doors, sites, first_site, weights
         )
-        better = (direct < alt_cost) & (first >= 0)
-        alt_length[better], alt[better] = direct_m[better], direct_to[better]
-        self.alt, self.alt_length = alt, alt_length
+        better = (direct < alt_cost) & (chosen >= 0)
+        alt_cost[better], alt_length[better], alt[better] = (
+            direct[better],
+            direct_m[better],
+            direct_to[better],
+        )
+        order = np.lexsort((r, alt_cost, owner))
+        best_alt = order[np.r_[True, owner[order][1:] != owner[order][:-1]]] if r.size else order
+        self.alt, self.alt_length = alt[best_alt], alt_length[best_alt]
 
 
 def _site_of(sites: IntArray, destination: IntArray) -> IntArray:
