@@ -23,9 +23,9 @@ next to 緊急安全確保 would read as all-clear (:func:`replaced`).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from html import escape
 from typing import Any
 
 from disaster_dx._time import jst_text
@@ -124,10 +124,6 @@ def _area_names(alert: Mapping[str, Any], lang: str) -> str:
     return (", " if lang == "en" else "・").join(names)
 
 
-def _e(value: str) -> str:
-    return html.escape(value, quote=True)
-
-
 def alert_html(alert: Mapping[str, Any], lang: str) -> str:
     """One alert in force: level and words as a heading, what to do, hazard, areas, time."""
     level = AlertLevel(alert["level_code"])
@@ -140,12 +136,12 @@ def alert_html(alert: Mapping[str, Any], lang: str) -> str:
         time=jst_text(datetime.fromisoformat(alert["issued_at"]), lang),
     )
     return (
-        f'<div class="dx-alert dx-alert-l{level.number}" data-alert-id="{_e(alert["id"])}">'
+        f'<div class="dx-alert dx-alert-l{level.number}" data-alert-id="{escape(alert["id"])}">'
         f'<h3 class="dx-alert-head"><span class="dx-alert-level">'
-        f"{_e(text('alert_level', lang, n=level.number))}</span> "
-        f'<span class="dx-alert-name">{_e(text(f"alert.{level.value}", lang))}</span></h3>'
-        f'<p class="dx-alert-action">{_e(text(f"alert_action.{level.value}", lang))}</p>'
-        f'<p class="dx-alert-meta">{_e(meta)}</p></div>'
+        f"{escape(text('alert_level', lang, n=level.number))}</span> "
+        f'<span class="dx-alert-name">{escape(text(f"alert.{level.value}", lang))}</span></h3>'
+        f'<p class="dx-alert-action">{escape(text(f"alert_action.{level.value}", lang))}</p>'
+        f'<p class="dx-alert-meta">{escape(meta)}</p></div>'
     )
 
 
@@ -161,7 +157,7 @@ def lifted_html(alert: Mapping[str, Any], lang: str) -> str:
         hazard=text(f"hazard.{alert['hazard']}", lang),
         areas=_area_names(alert, lang),
     )
-    return f'<p class="dx-alert-lifted" data-alert-id="{_e(alert["id"])}">{_e(line)}</p>'
+    return f'<p class="dx-alert-lifted" data-alert-id="{escape(alert["id"])}">{escape(line)}</p>'
 
 
 def banner_html(alerts: Sequence[Mapping[str, Any]], updated_at: str, lang: str) -> str:
@@ -190,7 +186,7 @@ def hazard_now_all_languages(collection: Mapping[str, Any]) -> str:
         return ""
     return "".join(
         f'<span data-l="{lang}" lang="{LANGS[lang]}">'
-        f"{_e(text('hazard_in_force', lang, hazard=text(f'hazard.{hazard}', lang)))}</span>"
+        f"{escape(text('hazard_in_force', lang, hazard=text(f'hazard.{hazard}', lang)))}</span>"
         for lang in LANGS
     )
 
@@ -198,5 +194,6 @@ def hazard_now_all_languages(collection: Mapping[str, Any]) -> str:
 def in_all_languages(key: str) -> str:
     """One text of the table in every language, for text that must be right before any script."""
     return "".join(
-        f'<span data-l="{lang}" lang="{LANGS[lang]}">{_e(text(key, lang))}</span>' for lang in LANGS
+        f'<span data-l="{lang}" lang="{LANGS[lang]}">{escape(text(key, lang))}</span>'
+        for lang in LANGS
     )

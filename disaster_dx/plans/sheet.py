@@ -98,10 +98,6 @@ def _environment() -> Environment:
     )
 
 
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
 def _minutes(value: float | None) -> str:
     return "—" if value is None else f"約{math.ceil(value)}分"
 
@@ -504,7 +500,7 @@ def _label(x: float, y: float, text: str) -> str:
     return (
         f'<text x="{x + dx:.1f}" y="{y - 10:.1f}" font-size="15" font-weight="bold" '
         f'text-anchor="{anchor}" stroke="#fff" stroke-width="4" paint-order="stroke">'
-        f"{_e(text)}</text>"
+        f"{html.escape(text)}</text>"
     )
 
 
