@@ -10,6 +10,9 @@ The package, in import order (each module imports only those above it):
 
 - :mod:`~disaster_dx.plans.judgement` — the vertical-evacuation judgement per building
   (storey height, safety margin, wooden-in-tsunami rule; unknown is never "safe").
+- :mod:`~disaster_dx.plans.doors` — door to door: each resident's nearest destination and
+  alternative from the network search (own street, equally near spots, landslide costs), and
+  destinations grouped into sites.
 - :mod:`~disaster_dx.plans.destinations` — scenario, eligible destinations, residents as
   routing arrays, and :func:`plans_for_residents`: the vectorised pipeline from homes to
   routes, minutes, margins and statuses.
@@ -42,7 +45,6 @@ if TYPE_CHECKING:
         DEFAULT_ARRIVAL_MINUTES,
         MAX_SNAP_M,
         PREPARATION_MINUTES,
-        SAME_SITE_M,
         Destination,
         Mode,
         Plan,
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
         resident_table,
         snap_residents,
     )
+    from disaster_dx.plans.doors import SAME_SITE_M
     from disaster_dx.plans.judgement import (
         CARE_STAY_LIMIT_H,
         DEPTH_COLUMNS,
@@ -146,7 +149,7 @@ _SOURCES: dict[str, str] = {
     "ResidentSaveReport": "disaster_dx.plans.residents",
     "ResidentTable": "disaster_dx.plans.destinations",
     "SAFETY_MARGIN_M": "disaster_dx.plans.judgement",
-    "SAME_SITE_M": "disaster_dx.plans.destinations",
+    "SAME_SITE_M": "disaster_dx.plans.doors",
     "STOREY_HEIGHT_M": "disaster_dx.plans.judgement",
     "SavedPlans": "disaster_dx.plans.storage",
     "Scenario": "disaster_dx.plans.destinations",
