@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
@@ -34,7 +35,16 @@ def login_browser(driver: Any, base_url: str, username: str, password: str, next
     wait.until(until.presence_of_element_located((By.ID, "username"))).send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login-submit").click()
-    wait.until(lambda d: d.current_url.rstrip("/").endswith(next_path))
+    # Not on the login page any more: ``/login?next=/hq`` itself ends with ``/hq``, which let
+    # the wait pass before the login was answered (and the next page load raced it).
+    wait.until(lambda d: _arrived(d.current_url, next_path))
+
+
+def _arrived(url: str, next_path: str) -> bool:
+    """Whether the browser left the login page for ``next_path`` (query included)."""
+    parts = urlsplit(url)
+    here = parts.path + (f"?{parts.query}" if parts.query else "")
+    return parts.path.rstrip("/") != "/login" and here.rstrip("/").endswith(next_path.rstrip("/"))
 
 
 def callback_request(
