@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,47 +37,6 @@ WALK_FORMAT = 1
 #: A shelter (or a person) farther than this from every road is measured in a straight line:
 #: such a gap is a missing road in the data, not a walk the page can describe.
 MAX_OFF_ROAD_M = 300.0
-#: Edges compared per block when snapping (bounds memory to a few MB for any network).
-_BLOCK = 4096
-
-
-@dataclass(frozen=True)
-class EdgePoints:
-    """Where points meet the network: the edge, the fraction along it (u → v), the gap."""
-
-    edge: NDArray[np.intp]
-    fraction: NDArray[np.float64]
-    off_m: NDArray[np.float64]
-
-
-def nearest_edge_points(graph: RoadGraph, x: NDArray[Any], y: NDArray[Any]) -> EdgePoints:
-    """The nearest point on the nearest edge for each projected point (straight segments).
-
-    Edges are taken as straight segments between their nodes, as the page does; the fraction
-    then scales the edge's real length. Brute force in blocks: a city has ~10⁵ edges and a
-    few hundred shelters, which numpy does in well under a second.
-    """
-    coo = graph.csr.tocoo()
-    ax, ay = graph.x[coo.row], graph.y[coo.row]
-    dx, dy = graph.x[coo.col] - ax, graph.y[coo.col] - ay
-    seg2 = dx * dx + dy * dy
-    px, py = np.asarray(x, dtype=float)[:, None], np.asarray(y, dtype=float)[:, None]
-    best_d = np.full(px.shape[0], np.inf)
-    best_e = np.full(px.shape[0], -1, dtype=np.intp)
-    best_t = np.zeros(px.shape[0])
-    for start in range(0, ax.shape[0], _BLOCK):
-        s = slice(start, start + _BLOCK)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = ((px - ax[s]) * dx[s] + (py - ay[s]) * dy[s]) / seg2[s]
-        t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
-        d = np.hypot(ax[s] + t * dx[s] - px, ay[s] + t * dy[s] - py)
-        j = np.argmin(d, axis=1)
-        rows = np.arange(px.shape[0])
-        closer = d[rows, j] < best_d
-        best_d[closer] = d[rows, j][closer]
-        best_e[closer] = j[closer] + start
-        best_t[closer] = t[rows, j][closer]
-    return EdgePoints(best_e, best_t, best_d)
 
 
 def _deltas(values: NDArray[Any]) -> list[int]:
@@ -88,7 +46,7 @@ def _deltas(values: NDArray[Any]) -> list[int]:
 
 def walk_document(graph: RoadGraph, shelters: Sequence[Shelter]) -> dict[str, Any]:
     """The page's walking network and the shelters' road connections (JSON-ready)."""
-    from disaster_dx.routing import project
+    from disaster_dx.routing import access_points
 
     coo = graph.csr.tocoo()
     doc: dict[str, Any] = {
@@ -102,14 +60,15 @@ def walk_document(graph: RoadGraph, shelters: Sequence[Shelter]) -> dict[str, An
         "shelters": {},
     }
     if shelters and graph.csr.nnz:
-        x, y = project([s.lon for s in shelters], [s.lat for s in shelters])
-        points = nearest_edge_points(graph, x, y)
+        # The plans' own join (edge index in CSR data order, the order of ``coo`` above).
+        points = access_points(graph, [s.lon for s in shelters], [s.lat for s in shelters])
         for i, shelter in enumerate(shelters):
-            if points.off_m[i] <= MAX_OFF_ROAD_M:
+            if points.edge[i] >= 0 and points.distance_m[i] <= MAX_OFF_ROAD_M:
+                length = float(points.edge_m[i])
                 doc["shelters"][shelter.shelter_id] = [
                     int(points.edge[i]),
-                    round(float(points.fraction[i]), 4),
-                    round(float(points.off_m[i]), 1),
+                    round(float(points.along_m[i]) / length, 4) if length > 0 else 0.0,
+                    round(float(points.distance_m[i]), 1),
                 ]
     return doc
 

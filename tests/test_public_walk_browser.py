@@ -19,8 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from disaster_dx.events import NewEvent
 from disaster_dx.plans import save_road_graph
-from disaster_dx.routing import graph_from_arrays, project
-from disaster_dx.walk_graph import nearest_edge_points
+from disaster_dx.routing import graph_from_arrays
 from tests.test_public_browser import (
     COAST,
     _errors,
@@ -33,7 +32,7 @@ from tests.test_public_browser import (
     _start,
     _store,
 )
-from tests.test_walk_graph import page_distance
+from tests.test_walk_graph import page_distance, person_start
 
 pytestmark = pytest.mark.browser
 
@@ -80,9 +79,7 @@ def test_nearest_ranks_by_the_walk_along_roads_and_says_so(dash_duo, make_app, s
     doc = json.loads((public / doc_name).read_bytes())
 
     # The answer in Python: the person joins the nearest edge point, as the page does.
-    x, y = project([COAST[1]], [COAST[0]])
-    at = nearest_edge_points(graph, x, y)
-    start = (int(at.edge[0]), float(at.fraction[0]), float(at.off_m[0]))
+    start = person_start(graph, COAST[1], COAST[0])
     usable = [i for i in near if "tsunami" in {h.value for h in master[i].hazards}]
     walked = sorted(
         (i for i in usable if i in doc["shelters"]), key=lambda i: page_distance(doc, start, i)

@@ -13,11 +13,10 @@ from disaster_dx.bundled import BUNDLED_SHELTER_FILES, import_shelter_files
 from disaster_dx.model import Hazard, Shelter, ShelterKind
 from disaster_dx.plans import save_road_graph
 from disaster_dx.publish import publish
-from disaster_dx.routing import graph_from_arrays, project
+from disaster_dx.routing import RoadGraph, access_points, graph_from_arrays
 from disaster_dx.store import Store
 from disaster_dx.walk_graph import (
     MAX_OFF_ROAD_M,
-    nearest_edge_points,
     walk_document,
     walk_file,
     walk_file_for,
@@ -87,10 +86,8 @@ def test_the_document_gives_the_brute_force_door_to_door_distance() -> None:
     ]
     doc = walk_document(graph, shelters)
     person = (LON0 + 333 * DEG_LON, LAT0 + 271 * DEG_LAT)
-    x, y = project([person[0]], [person[1]])
-    at = nearest_edge_points(graph, x, y)
+    e0, t0, off0 = person_start(graph, *person)
     coo = graph.csr.tocoo()
-    e0, t0, off0 = int(at.edge[0]), float(at.fraction[0]), float(at.off_m[0])
     dist = dijkstra(graph.csr, directed=False)
     for sid, (edge, fraction, off) in doc["shelters"].items():
         a, b = coo.row[edge], coo.col[edge]
@@ -107,6 +104,12 @@ def test_the_document_gives_the_brute_force_door_to_door_distance() -> None:
         # What the page computes from the file: the same numbers, to the file's rounding.
         page = page_distance(doc, (e0, t0, off0), sid)
         assert page == pytest.approx(expected, abs=1.0), sid
+
+
+def person_start(graph: RoadGraph, lon: float, lat: float) -> tuple[int, float, float]:
+    """Where a person joins the network (edge, fraction from its first node, metres off road)."""
+    at = access_points(graph, [lon], [lat])
+    return int(at.edge[0]), float(at.along_m[0] / at.edge_m[0]), float(at.distance_m[0])
 
 
 def page_distance(doc: dict, start: tuple[int, float, float], sid: str) -> float:
