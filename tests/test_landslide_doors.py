@@ -16,25 +16,19 @@ import random
 
 import networkx as nx
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 
-from disaster_dx.io.residents import Mobility, Resident
 from disaster_dx.landslide import ZONE_EDGE_FACTOR, edge_cost_factors
 from disaster_dx.model import Hazard
 from disaster_dx.plans import (
     SAME_SITE_M,
     Caution,
-    Destination,
     PlanSet,
-    Scenario,
-    plans_for_residents,
-    resident_table,
-    vertical_evacuation,
 )
 from disaster_dx.routing import RoadGraph, graph_from_arrays, project
 from tests.test_plans_doors import _nearest_spots, lonlat
+from tests.test_plans_doors import plan as door_plan
 
 Answer = tuple[int, float, float, int, float]  # first, its metres, its zone metres, alt, metres
 
@@ -139,22 +133,7 @@ def plan(
     shelters: list[tuple[float, float]],
     factors: np.ndarray | None,
 ) -> PlanSet:
-    residents = [
-        Resident(f"r{i}", "R", lon=lon, lat=lat, mobility=Mobility.INDEPENDENT)
-        for i, (lon, lat) in enumerate(homes)
-    ]
-    destinations = [
-        Destination(f"s{j}", f"避難場所{j}", "shelter", lon, lat)
-        for j, (lon, lat) in enumerate(shelters)
-    ]
-    return plans_for_residents(
-        graph,
-        resident_table(residents, None),
-        vertical_evacuation(pd.DataFrame(), Hazard.LANDSLIDE),
-        destinations,
-        Scenario(Hazard.LANDSLIDE, mode="designated", max_snap_m=1e7),
-        edge_factors=factors,
-    )
+    return door_plan(graph, homes, shelters, hazard=Hazard.LANDSLIDE, edge_factors=factors)
 
 
 def test_the_shelter_beyond_the_area_is_chosen_and_measured_in_metres() -> None:

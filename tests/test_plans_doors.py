@@ -127,6 +127,8 @@ def plan(
     shelters: list[tuple[float, float]],
     *,
     max_snap_m: float = 1e7,
+    hazard: Hazard = Hazard.FLOOD,
+    edge_factors: np.ndarray | None = None,
 ) -> PlanSet:
     residents = [
         Resident(f"r{i}", "R", lon=lon, lat=lat, mobility=Mobility.INDEPENDENT)
@@ -139,9 +141,10 @@ def plan(
     return plans_for_residents(
         graph,
         resident_table(residents, None),
-        vertical_evacuation(pd.DataFrame(), Hazard.FLOOD),
+        vertical_evacuation(pd.DataFrame(), hazard),
         destinations,
-        Scenario(Hazard.FLOOD, mode="designated", max_snap_m=max_snap_m),
+        Scenario(hazard, mode="designated", max_snap_m=max_snap_m),
+        edge_factors=edge_factors,
     )
 
 
