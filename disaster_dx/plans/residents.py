@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -107,29 +107,9 @@ def _resident(row: Any) -> Resident:
     )
 
 
-_COMPARED = (
-    "name",
-    "address",
-    "lon",
-    "lat",
-    "mobility",
-    "needs",
-    "supporter_name",
-    "supporter_contact",
-    "consent",
-    "building_id",
-    "note",
-    "emergency_name",
-    "emergency_relation",
-    "emergency_phone",
-    "considerations",
-    "carry_items",
-    "supporters",
-    "created_on",
-    "review_on",
-    "plan_consent",
-    "plan_consent_on",
-)
+#: What makes a stored resident "changed": every field but the id (the row's columns are the
+#: fields' names, so a field added to :class:`Resident` is compared without a list to update).
+_COMPARED = tuple(f.name for f in fields(Resident) if f.name != "resident_id")
 
 
 def save_residents(
