@@ -493,7 +493,10 @@ def write_snapshot(
     )
     assets = asset_files()
     written = [name for name, data in assets.items() if _write_if_changed(public_dir / name, data)]
-    if walk is not None and _write_if_changed(public_dir / walk[0], walk[1]):
+    # The name is the content's hash: a file of that name already holds these bytes, so it is
+    # not read back on every publish (a city's network is about a megabyte).
+    if walk is not None and not (public_dir / walk[0]).exists():
+        write_atomic(public_dir / walk[0], walk[1], mode=0o644)
         written.append(walk[0])
     geojson = geojson_bytes(collection)
     previous = _map_data(public_dir / "shelters.geojson")
